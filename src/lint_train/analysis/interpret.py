@@ -1,0 +1,830 @@
+"""Replays a file's statements with an abstract state to build the LoopModel.
+
+The state is a small set of paths; each path says what can be true at a point: whether
+grad is enabled, each model's train/eval mode, and for each optimizer where its gradients stand
+(clean, fresh from a backward, already stepped, or polluted by a second backward after a step).
+Paths remember the branch conditions they took (`if need_update:`), so a later test of the same
+condition follows the same way: a step and a zero_grad guarded by one flag stay together.
+Calls into the file's own functions are followed (inlined) with arguments bound to parameters,
+so a helper sees its caller's state. Facts are recorded as unions over every visit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from . import events as ev
+from .model import BackwardSite, EvalSite, LoopModel, TrainingLoop
+from .names import tokens
+from .program import FunctionInfo, Program
+from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data
+
+MAX_CALL_DEPTH = 8
+MAX_LOOP_PASSES = 4
+MAX_PATHS = 12  # beyond this, paths are merged into one and lose their branch conditions
+EVENT_BUDGET = 400_000  # replayed events per file before we give up (and stay quiet)
+
+_AFTER_BACKWARD = {"init": "fresh", "clean": "fresh", "fresh": "fresh", "stepped": "polluted"}
+_AFTER_STEP = {"init": "stepped", "clean": "stepped", "fresh": "stepped", "polluted": "stepped"}
+_GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
+
+
+class _Budget(Exception):
+    pass
+
+
+@dataclass
+class State:
+    grad: frozenset[str]
+    modes: dict[str, frozenset[str]]
+    mode_default: frozenset[str]
+    phases: dict[str, frozenset[str]]
+    phase_default: frozenset[str]
+    saved: dict[str, frozenset[str]] = field(default_factory=dict)
+    facts: dict[str, bool] = field(default_factory=dict)  # branch conditions taken
+
+    def copy(self) -> State:
+        return State(
+            self.grad,
+            dict(self.modes),
+            self.mode_default,
+            dict(self.phases),
+            self.phase_default,
+            dict(self.saved),
+            dict(self.facts),
+        )
+
+    def signature(self) -> tuple[object, ...]:
+        return (
+            self.grad,
+            tuple(sorted(self.modes.items())),
+            self.mode_default,
+            tuple(sorted(self.phases.items())),
+            self.phase_default,
+            tuple(sorted(self.saved.items())),
+        )
+
+    def mode(self, name: str) -> frozenset[str]:
+        probe = name
+        while True:
+            if probe in self.modes:
+                return self.modes[probe]
+            if "." not in probe:
+                return self.mode_default
+            probe = probe.rpartition(".")[0]
+
+    def set_mode(self, name: str, value: frozenset[str]) -> None:
+        prefix = name + "."
+        for key in [k for k in self.modes if k.startswith(prefix)]:
+            del self.modes[key]
+        self.modes[name] = value
+
+    def phase(self, name: str) -> frozenset[str]:
+        return self.phases.get(name, self.phase_default)
+
+
+Paths = list[State]
+
+
+def join(*groups: Paths) -> Paths:
+    """All the paths of several groups. Paths that agree on everything but their branch
+    conditions become one that keeps the conditions they share: a condition only matters
+    while the paths it separates differ."""
+    by_state: dict[tuple[object, ...], State] = {}
+    for group in groups:
+        for path in group:
+            key = path.signature()
+            known = by_state.get(key)
+            if known is None:
+                by_state[key] = path
+            elif known.facts != path.facts:
+                shared = {k: v for k, v in known.facts.items() if path.facts.get(k) == v}
+                known = known.copy()
+                known.facts = shared
+                by_state[key] = known
+    out = list(by_state.values())
+    if len(out) > MAX_PATHS:
+        merged = out[0]
+        for path in out[1:]:
+            merged = merge(merged, path)
+        return [merged]
+    return out
+
+
+def merge(a: State, b: State) -> State:
+    modes = {k: a.mode(k) | b.mode(k) for k in a.modes.keys() | b.modes.keys()}
+    phases = {k: a.phase(k) | b.phase(k) for k in a.phases.keys() | b.phases.keys()}
+    none: frozenset[str] = frozenset()
+    saved = {
+        k: a.saved.get(k, none) | b.saved.get(k, none) for k in a.saved.keys() | b.saved.keys()
+    }
+    facts = {k: v for k, v in a.facts.items() if b.facts.get(k) == v}
+    return State(
+        a.grad | b.grad,
+        modes,
+        a.mode_default | b.mode_default,
+        phases,
+        a.phase_default | b.phase_default,
+        saved,
+        facts,
+    )
+
+
+def same(a: Paths, b: Paths) -> bool:
+    return {p.signature() for p in a} == {p.signature() for p in b} and len(a) == len(b)
+
+
+@dataclass
+class Frame:
+    fn: FunctionInfo | None
+    rename: dict[str, str]
+    returns: list[State] = field(default_factory=list)
+    breaks: list[list[State]] = field(default_factory=list)
+    continues: list[list[State]] = field(default_factory=list)
+
+    def translate(self, name: str) -> str:
+        head, dot, rest = name.partition(".")
+        if head in self.rename:
+            return self.rename[head] + dot + rest
+        fn = self.fn
+        if fn is not None and (head in fn.params or head in fn.local_names):
+            return f"{fn.key}:{name}"
+        return name
+
+
+@dataclass
+class _Region:
+    loop_depth: int
+    is_loop: bool
+    function: str | None
+    needs_loop: bool = False  # `def test():` is evaluation only if it loops over data
+
+
+class Interpreter:
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.table = ev.EventTable(program)
+        self.model = LoopModel(program)
+        self.loop_stack: list[cst.For | cst.While] = []
+        self.call_stack: list[str] = []
+        self.regions: list[_Region] = []
+        self.reached: set[str] = set()
+        self.spent = 0
+        self._static: dict[int, frozenset[str]] = {}
+        self._init_states: dict[str, Paths] = {}
+        self._texts: dict[int, str] = {}
+
+    # Entry points ---------------------------------------------------------------------------
+    def run(self) -> LoopModel:
+        try:
+            self._run_all()
+        except (_Budget, RecursionError):
+            self.model.complete = False
+        return self.model
+
+    def _run_all(self) -> None:
+        module_state = State(frozenset({"on"}), {}, frozenset({"default"}), {}, frozenset({"init"}))
+        self.block(self.program.module.body, [module_state], Frame(None, {}))
+        called = self._statically_called()
+        for key, info in self.program.functions.items():
+            if key in self.reached or (key in called and key not in self.program.escaped):
+                continue
+            escaped = key in self.program.escaped
+            self._run_root(info, "unk" if escaped else "init")
+
+    def _run_root(self, info: FunctionInfo, unknown: str) -> None:
+        rename: dict[str, str] = {}
+        paths = [State(frozenset({unknown}), {}, frozenset({unknown}), {}, frozenset({"init"}))]
+        if info.is_method:
+            rename["self"] = f"{info.class_name}#self"
+            init_key = self.program.method(info.class_name or "", "__init__")
+            if init_key is not None and init_key != info.key:
+                paths = self._init_state(init_key, paths)
+        self.reached.add(info.key)
+        self.invoke(info, paths, rename)
+
+    def _init_state(self, init_key: str, paths: Paths) -> Paths:
+        """What a class's `__init__` leaves on `self`: the state its other methods start from."""
+        if init_key not in self._init_states:
+            info = self.program.functions[init_key]
+            rename = {"self": f"{info.class_name}#self"}
+            out = self.invoke(info, [p.copy() for p in paths], rename)
+            self._init_states[init_key] = out or paths
+        return [p.copy() for p in self._init_states[init_key]]
+
+    def _statically_called(self) -> set[str]:
+        called: set[str] = set()
+        for key, info in self.program.functions.items():
+            for event in self.static_events(info.node.body, info):
+                if event.kind == ev.CALL and event.key and event.key != key:
+                    called.add(event.key)
+        for event in self.static_events(self.program.module, None):
+            if event.kind == ev.CALL and event.key:
+                called.add(event.key)
+        return called
+
+    # Static summaries -----------------------------------------------------------------------
+    def static_events(self, node: cst.CSTNode, fn: FunctionInfo | None) -> list[ev.Event]:
+        """Events of every statement under node, not following calls."""
+        out: list[ev.Event] = []
+        for stmt in _statements(node):
+            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            for part in _event_parts(stmt):
+                out.extend(self.table.of(part, fn))
+            for child in _child_blocks(stmt):
+                out.extend(self.static_events(child, fn))
+        return out
+
+    def static_kinds(self, node: cst.CSTNode, fn: FunctionInfo | None) -> frozenset[str]:
+        """Event kinds under node, following calls into the file's own functions."""
+        cached = self._static.get(id(node))
+        if cached is not None:
+            return cached
+        self._static[id(node)] = frozenset()  # recursion guard
+        kinds: set[str] = set()
+        for event in self.static_events(node, fn):
+            kinds.add(event.kind)
+            if event.kind == ev.CALL and event.key:
+                callee = self.program.functions[event.key]
+                kinds |= self.static_kinds(callee.node.body, callee)
+        result = frozenset(kinds)
+        self._static[id(node)] = result
+        return result
+
+    # Statements -----------------------------------------------------------------------------
+    def block(self, node: cst.CSTNode, paths: Paths, frame: Frame) -> Paths:
+        body = getattr(node, "body", node)
+        if isinstance(body, cst.CSTNode):
+            body = getattr(body, "body", [body])
+        for stmt in body:
+            if not paths:
+                return paths
+            paths = self.statement(stmt, paths, frame)
+        return paths
+
+    def statement(self, stmt: cst.CSTNode, paths: Paths, frame: Frame) -> Paths:
+        if isinstance(stmt, cst.SimpleStatementLine | cst.SimpleStatementSuite):
+            for small in stmt.body:
+                paths = self.small(small, paths, frame)
+                if not paths:
+                    return paths
+            return paths
+        if isinstance(stmt, cst.BaseSmallStatement):
+            return self.small(stmt, paths, frame)
+        if isinstance(stmt, cst.If):
+            return self.if_(stmt, paths, frame)
+        if isinstance(stmt, cst.For | cst.While):
+            return self.loop(stmt, paths, frame)
+        if isinstance(stmt, cst.With):
+            return self.with_(stmt, paths, frame)
+        if isinstance(stmt, cst.Try | cst.TryStar):
+            return self.try_(stmt, paths, frame)
+        if isinstance(stmt, cst.Match):
+            out: Paths = []
+            for case in stmt.cases:
+                out = join(out, self.block(case.body, _copies(paths), frame))
+            return join(out, paths)
+        return paths  # function and class definitions run when called
+
+    def small(self, stmt: cst.BaseSmallStatement, paths: Paths, frame: Frame) -> Paths:
+        paths = self.apply(self.table.of(stmt, frame.fn), paths, frame)
+        if isinstance(stmt, cst.Assign | cst.AugAssign | cst.AnnAssign):
+            _forget_facts(paths, stmt)
+        if isinstance(stmt, cst.Return):
+            frame.returns.extend(paths)
+            return []
+        if isinstance(stmt, cst.Raise):
+            return []
+        if isinstance(stmt, cst.Break) and frame.breaks:
+            frame.breaks[-1].extend(paths)
+            return []
+        if isinstance(stmt, cst.Continue) and frame.continues:
+            frame.continues[-1].extend(paths)
+            return []
+        return paths
+
+    def if_(self, stmt: cst.If, paths: Paths, frame: Frame) -> Paths:
+        paths = self.apply(self.table.of(stmt.test, frame.fn), paths, frame)
+        condition, polarity = self._condition(stmt.test)
+        taken: Paths = []
+        skipped: Paths = []
+        for path in paths:
+            known = path.facts.get(condition)
+            if known is None:
+                yes, no = path.copy(), path.copy()
+                yes.facts[condition] = polarity
+                no.facts[condition] = not polarity
+                taken.append(yes)
+                skipped.append(no)
+            elif known == polarity:
+                taken.append(path)
+            else:
+                skipped.append(path)
+        guard = _grad_none_guard(stmt.test)
+        if guard is not None:
+            # `if p.grad is not None: p.grad.zero_()`: where the test fails, nothing was there.
+            clear = [ev.Event(ev.CLEAR, stmt.test, name=ev.ALL_OPTIMIZERS)]
+            if guard:
+                skipped = self.apply(clear, skipped, frame)
+            else:
+                taken = self.apply(clear, taken, frame)
+        out = self.block(stmt.body, taken, frame) if taken else []
+        if isinstance(stmt.orelse, cst.If):
+            other = self.if_(stmt.orelse, skipped, frame) if skipped else []
+        elif isinstance(stmt.orelse, cst.Else):
+            other = self.block(stmt.orelse.body, skipped, frame) if skipped else []
+        else:
+            other = skipped
+        return join(out, other)
+
+    def _condition(self, test: cst.BaseExpression) -> tuple[str, bool]:
+        polarity = True
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, polarity = test.expression, not polarity
+        text = self._texts.get(id(test))
+        if text is None:
+            text = self.program.module.code_for_node(test)
+            self._texts[id(test)] = text
+        return text, polarity
+
+    def loop(self, stmt: cst.For | cst.While, paths: Paths, frame: Frame) -> Paths:
+        header = stmt.iter if isinstance(stmt, cst.For) else stmt.test
+        paths = self.apply(self.table.of(header, frame.fn), paths, frame)
+        kinds = self.static_kinds(stmt.body, frame.fn)
+        if ev.BACKWARD in kinds:
+            self._training_loop(stmt, frame)
+        region = None
+        if (
+            isinstance(stmt, cst.For)
+            and not kinds & _GRAD_USERS
+            and ev.FORWARD in kinds
+            and _mentions_eval_data(stmt.iter)
+        ):
+            region = _Region(len(self.loop_stack), True, _key(frame.fn))
+        entry = _merged(paths)
+        head = join(_without_facts(paths))
+        breaks: Paths = []
+        # A loop that only clears gradients (over parameters or optimizers) runs at least once.
+        at_least_once = ev.CLEAR in kinds and ev.BACKWARD not in kinds
+        after_one: Paths = []
+        self.loop_stack.append(stmt)
+        if region is not None:
+            self.regions.append(region)
+        try:
+            for _ in range(MAX_LOOP_PASSES):
+                frame.breaks.append([])
+                frame.continues.append([])
+                out = self.block(stmt.body, _copies(head), frame)
+                breaks = join(breaks, frame.breaks.pop())
+                back = join(out, frame.continues.pop())
+                after_one = join(after_one, back)
+                new_head = join(head, _without_facts([_stale(p, entry) for p in back]))
+                if same(new_head, head):
+                    break
+                head = new_head
+        finally:
+            self.loop_stack.pop()
+            if region is not None:
+                self.regions.pop()
+        exit_paths: Paths = _without_facts(after_one) if at_least_once else head
+        if isinstance(stmt, cst.While) and _is_true(stmt.test):
+            exit_paths = []
+        if stmt.orelse is not None and exit_paths:
+            exit_paths = self.block(stmt.orelse.body, exit_paths, frame)
+        return join(exit_paths, breaks)
+
+    def with_(self, stmt: cst.With, paths: Paths, frame: Frame) -> Paths:
+        grad = None
+        for item in stmt.items:
+            context = self.table.grad_context(item.item, frame.fn)
+            if context is not None:
+                grad = context
+            else:
+                paths = self.apply(self.table.of(item.item, frame.fn), paths, frame)
+        if grad is None:
+            return self.block(stmt.body, paths, frame)
+        outer = frozenset().union(*(p.grad for p in paths))
+        inner = _copies(paths)
+        for path in inner:
+            path.grad = frozenset({grad})
+        out = self.block(stmt.body, inner, frame)
+        for path in out:
+            path.grad = outer
+        return join(out)
+
+    def try_(self, stmt: cst.Try | cst.TryStar, paths: Paths, frame: Frame) -> Paths:
+        out = self.block(stmt.body, _copies(paths), frame)
+        if stmt.orelse is not None and out:
+            out = self.block(stmt.orelse.body, out, frame)
+        failed = join(paths, out)
+        for handler in stmt.handlers:
+            out = join(out, self.block(handler.body, _copies(failed), frame))
+        if stmt.finalbody is not None and out:
+            out = self.block(stmt.finalbody.body, out, frame)
+        return out
+
+    # Events ---------------------------------------------------------------------------------
+    def apply(self, events: list[ev.Event], paths: Paths, frame: Frame) -> Paths:
+        if not events:
+            return paths
+        self.spent += len(events) * len(paths)
+        if self.spent > EVENT_BUDGET:
+            raise _Budget
+        out: Paths = []
+        for state in paths:
+            current = [state]
+            for event in events:
+                if event.kind == ev.CALL:
+                    current = join(*(self.on_call(event, p, frame) for p in current))
+                    continue
+                handler = _HANDLERS.get(event.kind)
+                if handler is not None:
+                    current = [handler(self, event, p, frame) for p in current]
+            out.extend(current)
+        return join(out)
+
+    def _loops(self) -> list[TrainingLoop]:
+        return [self.model.loops[id(n)] for n in self.loop_stack if id(n) in self.model.loops]
+
+    def _training_loop(self, stmt: cst.For | cst.While, frame: Frame) -> None:
+        if id(stmt) not in self.model.loops:
+            self.model.loops[id(stmt)] = TrainingLoop(stmt, _key(frame.fn))
+
+    def on_backward(self, event: ev.Event, state: State, frame: Frame) -> State:
+        loops = self._loops()
+        for loop in loops:
+            if not loop.backward_nodes or loop.backward_nodes[-1] is not event.node:
+                loop.backward_nodes.append(event.node)
+        self.model.backward_sites.append(
+            BackwardSite(event.node, tuple(id(n) for n in self.loop_stack))
+        )
+        state = state.copy()
+        state.phases = {k: _map(v, _AFTER_BACKWARD) for k, v in state.phases.items()}
+        state.phase_default = _map(state.phase_default, _AFTER_BACKWARD)
+        return state
+
+    def on_step(self, event: ev.Event, state: State, frame: Frame) -> State:
+        written = event.name or "?"
+        name = frame.translate(written)
+        if is_optimizer_name(written) or written in self.program.optimizers:
+            self.model.optimizers_seen.add(written)
+        loops = self._loops()
+        for loop in loops:
+            loop.stepped.add(name)
+            loop.display.setdefault(name, written)
+        if "polluted" in state.phase(name) and loops:
+            innermost = loops[-1]
+            innermost.polluted_steps.setdefault(written, event.node)
+        state = state.copy()
+        state.phases[name] = _map(state.phase(name), _AFTER_STEP)
+        return state
+
+    def on_unknown_step(self, event: ev.Event, state: State, frame: Frame) -> State:
+        for loop in self._loops():
+            loop.unknown_step = True
+        return state
+
+    def on_clear(self, event: ev.Event, state: State, frame: Frame) -> State:
+        state = state.copy()
+        clean = frozenset({"clean"})
+        if event.name == ev.ALL_OPTIMIZERS:
+            state.phases = dict.fromkeys(state.phases, clean)
+            state.phase_default = clean
+            name = ev.ALL_OPTIMIZERS
+        else:
+            written = event.name or "?"
+            name = frame.translate(written)
+            state.phases[name] = clean
+            self.model.optimizers_seen.add(written)
+        for loop in self._loops():
+            loop.cleared.add(name)
+            loop.display.setdefault(name, event.name or "?")
+        return state
+
+    def on_mode(self, event: ev.Event, state: State, frame: Frame) -> State:
+        value = event.value or "unk"
+        if value.startswith("restore:"):
+            saved = state.saved.get(frame.translate(value.partition(":")[2]))
+            modes = saved if saved is not None else frozenset({"unk"})
+        else:
+            modes = frozenset({value})
+        state = state.copy()
+        state.set_mode(frame.translate(event.name or "?"), modes)
+        return state
+
+    def on_save_mode(self, event: ev.Event, state: State, frame: Frame) -> State:
+        state = state.copy()
+        model = frame.translate(event.name or "?")
+        state.saved[frame.translate(event.value or "?")] = state.mode(model)
+        return state
+
+    def on_grad_set(self, event: ev.Event, state: State, frame: Frame) -> State:
+        state = state.copy()
+        state.grad = frozenset({event.value or "unk"})
+        return state
+
+    def on_assign(self, event: ev.Event, state: State, frame: Frame) -> State:
+        written = event.name or "?"
+        name = frame.translate(written)
+        prefix = name + "."
+        tracked_mode = name in state.modes or any(k.startswith(prefix) for k in state.modes)
+        if not (tracked_mode or name in state.phases or written in self.program.models):
+            return state  # not an object whose mode or gradients we follow
+        state = state.copy()
+        state.set_mode(name, frozenset({event.value or "default"}))
+        if name in state.phases:
+            state.phases[name] = frozenset({"init"})
+        return state
+
+    def on_opaque(self, event: ev.Event, state: State, frame: Frame) -> State:
+        state = state.copy()
+        unknown = frozenset({"unk"})
+        for written in event.names:
+            name = frame.translate(written)
+            if written in self.program.optimizers or is_optimizer_name(written):
+                state.phases[name] = unknown
+                for loop in self._loops():
+                    loop.opaque = True
+            else:
+                state.set_mode(name, unknown)
+        return state
+
+    def on_forward(self, event: ev.Event, state: State, frame: Frame) -> State:
+        written = event.name or "?"
+        modes = state.mode(frame.translate(written))
+        if self.regions:
+            region = self.regions[-1]
+            if len(self.loop_stack) > region.loop_depth:
+                where: cst.CSTNode = self.loop_stack[region.loop_depth]
+                is_loop = True
+            elif region.needs_loop:
+                return state
+            else:
+                where, is_loop = event.node, False
+            site = self.model.eval_sites.get(id(where))
+            if site is None:
+                site = EvalSite(where, is_loop, region.function)
+                self.model.eval_sites[id(where)] = site
+            site.grads.add(state.grad)
+            site.modes.setdefault(written, set()).add(modes)
+            if event.node not in site.forwards:
+                site.forwards.append(event.node)
+        if self.loop_stack and "off" not in state.grad:
+            innermost = self.model.loops.get(id(self.loop_stack[-1]))
+            if innermost is not None:
+                innermost.train_modes.setdefault(written, set()).add(modes)
+        return state
+
+    def on_call(self, event: ev.Event, state: State, frame: Frame) -> Paths:
+        key = event.key
+        if key is None or key not in self.program.functions:
+            return [state]
+        if key in self.call_stack or len(self.call_stack) >= MAX_CALL_DEPTH:
+            return [_havoc(state)]
+        info = self.program.functions[key]
+        rename: dict[str, str] = {}
+        for param, arg in event.bindings:
+            rename[param] = frame.translate(arg) if arg else f"{key}:{param}"
+        if ".<locals>." in key:
+            # A closure reads its enclosing function's names.
+            for name, target in frame.rename.items():
+                rename.setdefault(name, target)
+            if frame.fn is not None:
+                for local in frame.fn.local_names | set(frame.fn.params):
+                    rename.setdefault(local, frame.translate(local))
+        self.reached.add(key)
+        out = self.invoke(info, [state], rename)
+        return out or [state]
+
+    def invoke(self, info: FunctionInfo, paths: Paths, rename: dict[str, str]) -> Paths:
+        frame = Frame(info, rename)
+        entry = _copies(paths)
+        decorated = None
+        for decorator in info.node.decorators:
+            decorated = self.table.grad_context(decorator.decorator, info) or decorated
+        outer = frozenset().union(*(p.grad for p in paths))
+        if decorated is not None:
+            for path in entry:
+                path.grad = frozenset({decorated})
+        region = None
+        if self._is_eval_function(info):
+            region = _Region(
+                len(self.loop_stack), False, info.key, needs_loop=tokens(info.name)[0] == "test"
+            )
+            self.regions.append(region)
+        self.call_stack.append(info.key)
+        try:
+            out = self.block(info.node.body, entry, frame)
+        finally:
+            self.call_stack.pop()
+            if region is not None:
+                self.regions.pop()
+        out = join(out, frame.returns)
+        if decorated is not None:
+            for path in out:
+                path.grad = outer
+        return out
+
+    def _is_eval_function(self, info: FunctionInfo) -> bool:
+        if not is_eval_function_name(info.name):
+            return False
+        if info.class_name is not None:
+            cls = self.program.classes.get(info.class_name)
+            if cls is not None and cls.is_lightning:
+                return False
+        kinds = self.static_kinds(info.node.body, info)
+        return ev.FORWARD in kinds and not kinds & _GRAD_USERS
+
+
+_HANDLERS = {
+    ev.BACKWARD: Interpreter.on_backward,
+    ev.STEP: Interpreter.on_step,
+    ev.UNKNOWN_STEP: Interpreter.on_unknown_step,
+    ev.CLEAR: Interpreter.on_clear,
+    ev.MODE: Interpreter.on_mode,
+    ev.SAVE_MODE: Interpreter.on_save_mode,
+    ev.GRAD_SET: Interpreter.on_grad_set,
+    ev.ASSIGN: Interpreter.on_assign,
+    ev.OPAQUE: Interpreter.on_opaque,
+    ev.FORWARD: Interpreter.on_forward,
+    ev.CALL: Interpreter.on_call,
+}
+
+
+def _map(values: frozenset[str], table: dict[str, str]) -> frozenset[str]:
+    return frozenset(table.get(v, v) for v in values)
+
+
+def _havoc(state: State) -> State:
+    """After code we could not follow: anything may have happened."""
+    unknown = frozenset({"unk"})
+    out = state.copy()
+    out.grad = unknown
+    out.modes = dict.fromkeys(out.modes, unknown)
+    out.mode_default = unknown
+    out.phases = dict.fromkeys(out.phases, unknown)
+    out.phase_default = unknown
+    return out
+
+
+def _stale(back: State, entry: State) -> State:
+    """Mark eval modes that an iteration left behind (and that were not there on entry)."""
+    out = back.copy()
+    for name in [*list(out.modes), ""]:
+        current = out.mode(name) if name else out.mode_default
+        if "eval" in current and "eval" not in (entry.mode(name) if name else entry.mode_default):
+            marked = (current - {"eval"}) | {"eval~"}
+            if name:
+                out.modes[name] = marked
+            else:
+                out.mode_default = marked
+    return out
+
+
+def _grad_none_guard(test: cst.BaseExpression) -> bool | None:
+    """True for `x.grad is not None`, False for `x.grad is None`, else None."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    left, target = test.left, test.comparisons[0]
+    if not (isinstance(left, cst.Attribute) and left.attr.value == "grad"):
+        return None
+    if not (isinstance(target.comparator, cst.Name) and target.comparator.value == "None"):
+        return None
+    if isinstance(target.operator, cst.IsNot):
+        return True
+    return False if isinstance(target.operator, cst.Is) else None
+
+
+def _copies(paths: Paths) -> Paths:
+    return [p.copy() for p in paths]
+
+
+def _merged(paths: Paths) -> State:
+    merged = paths[0]
+    for path in paths[1:]:
+        merged = merge(merged, path)
+    return merged
+
+
+def _without_facts(paths: Paths) -> Paths:
+    """Branch conditions hold within one iteration; the next one tests them afresh."""
+    out = []
+    for path in paths:
+        if path.facts:
+            path = path.copy()
+            path.facts = {}
+        out.append(path)
+    return out
+
+
+def _forget_facts(paths: Paths, stmt: cst.BaseSmallStatement) -> None:
+    """An assignment to a name ends what earlier tests of conditions on it told us."""
+    if not any(p.facts for p in paths):
+        return
+    targets = (
+        [t.target for t in stmt.targets] if isinstance(stmt, cst.Assign) else [stmt.target]  # type: ignore[union-attr]
+    )
+    names = {n for t in targets for n in _assigned_names(t)}
+    for path in paths:
+        for condition in list(path.facts):
+            if any(re.search(rf"\b{re.escape(n)}\b", condition) for n in names):
+                del path.facts[condition]
+
+
+def _assigned_names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _assigned_names(e.value)]
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, cst.Attribute):
+        return [target.attr.value]
+    return []
+
+
+def _key(fn: FunctionInfo | None) -> str | None:
+    return fn.key if fn is not None else None
+
+
+def _is_true(test: cst.BaseExpression) -> bool:
+    return (isinstance(test, cst.Name) and test.value == "True") or (
+        isinstance(test, cst.Integer) and test.value != "0"
+    )
+
+
+def _mentions_eval_data(expr: cst.BaseExpression) -> bool:
+    finder = _EvalDataFinder()
+    expr.visit(finder)
+    return finder.found
+
+
+class _EvalDataFinder(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found = self.found or names_eval_data(node.value)
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        self.found = self.found or names_eval_data(node.value.strip("'\""))
+
+
+def _statements(node: cst.CSTNode) -> list[cst.CSTNode]:
+    body = getattr(node, "body", None)
+    if body is None:
+        return []
+    if isinstance(body, cst.CSTNode):
+        body = getattr(body, "body", [body])
+    return list(body)
+
+
+def _event_parts(stmt: cst.CSTNode) -> list[cst.CSTNode]:
+    if isinstance(stmt, cst.SimpleStatementLine | cst.SimpleStatementSuite):
+        return list(stmt.body)
+    if isinstance(stmt, cst.If):
+        return [stmt.test]
+    if isinstance(stmt, cst.For):
+        return [stmt.iter]
+    if isinstance(stmt, cst.While):
+        return [stmt.test]
+    if isinstance(stmt, cst.With):
+        return [i.item for i in stmt.items]
+    return []
+
+
+def _child_blocks(stmt: cst.CSTNode) -> list[cst.CSTNode]:
+    if isinstance(stmt, cst.If):
+        out: list[cst.CSTNode] = [stmt.body]
+        if stmt.orelse is not None:
+            out.append(stmt.orelse if isinstance(stmt.orelse, cst.If) else stmt.orelse.body)
+            if isinstance(stmt.orelse, cst.If):
+                out[-1] = _Wrap([stmt.orelse])
+        return out
+    if isinstance(stmt, cst.For | cst.While):
+        return [stmt.body] + ([stmt.orelse.body] if stmt.orelse else [])
+    if isinstance(stmt, cst.With):
+        return [stmt.body]
+    if isinstance(stmt, cst.Try | cst.TryStar):
+        out = [stmt.body] + [h.body for h in stmt.handlers]
+        if stmt.orelse:
+            out.append(stmt.orelse.body)
+        if stmt.finalbody:
+            out.append(stmt.finalbody.body)
+        return out
+    if isinstance(stmt, cst.Match):
+        return [c.body for c in stmt.cases]
+    return []
+
+
+class _Wrap:
+    """A list of statements dressed as a block, for an `elif` chain."""
+
+    def __init__(self, body: list[cst.CSTNode]) -> None:
+        self.body = body
+
+
+def analyse(program: Program) -> LoopModel:
+    return Interpreter(program).run()

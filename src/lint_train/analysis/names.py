@@ -1,0 +1,78 @@
+"""What names in a file refer to: dotted text of expressions and imports resolved to full names."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """`self.model.encoder` -> "self.model.encoder"; None for anything that is not a plain chain."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def callee_text(call: cst.Call) -> str | None:
+    return dotted(call.func)
+
+
+class ImportTable:
+    """Maps local names to the full names they were imported as (`T` -> `torch`)."""
+
+    def __init__(self) -> None:
+        self._aliases: dict[str, str] = {}
+
+    def add(self, node: cst.Import | cst.ImportFrom) -> None:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                full = _name_text(alias.name)
+                if alias.asname is not None:
+                    local = _name_text(alias.asname.name)
+                    self._aliases[local] = full
+                else:
+                    head = full.split(".")[0]
+                    self._aliases.setdefault(head, head)
+            return
+        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+            return
+        module = _name_text(node.module)
+        for alias in node.names:
+            name = _name_text(alias.name)
+            local = _name_text(alias.asname.name) if alias.asname is not None else name
+            self._aliases[local] = f"{module}.{name}"
+
+    def is_imported(self, name: str) -> bool:
+        return name in self._aliases
+
+    def qualify(self, text: str | None) -> str | None:
+        """Full name of a dotted text, through the imports; unknown heads are kept as written."""
+        if text is None:
+            return None
+        head, _, rest = text.partition(".")
+        full = self._aliases.get(head)
+        if full is None:
+            return text
+        return f"{full}.{rest}" if rest else full
+
+
+def _name_text(node: cst.BaseExpression) -> str:
+    text = dotted(node)
+    return text if text is not None else ""
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def tokens(name: str) -> list[str]:
+    """`val_loader` -> ["val", "loader"]; `netD` -> ["net", "d"]; `evalLoss` -> ["eval", "loss"]."""
+    out: list[str] = []
+    for part in re.split(r"[_\W]+", name):
+        out.extend(p.lower() for p in _CAMEL.split(part) if p)
+    return out

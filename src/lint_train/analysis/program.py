@@ -1,0 +1,341 @@
+"""One walk over a module that indexes what the analysis needs: imports, classes, functions,
+what each assigned name holds (an optimizer, a model, an instance of the file's own class)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from .names import ImportTable, dotted
+from .vocab import MODEL_FACTORIES, OPTIMIZER_CLASSES
+
+LIGHTNING_BASES = ("LightningModule",)
+
+
+@dataclass
+class FunctionInfo:
+    key: str
+    node: cst.FunctionDef
+    class_name: str | None
+    params: list[str]
+    defaults_start: int
+    local_names: set[str] = field(default_factory=set)
+    inner: dict[str, str] = field(default_factory=dict)  # nested def name -> key
+
+    @property
+    def name(self) -> str:
+        return self.node.name.value
+
+    @property
+    def is_method(self) -> bool:
+        return self.class_name is not None
+
+
+@dataclass
+class ClassInfo:
+    name: str
+    node: cst.ClassDef
+    bases: list[str]
+    methods: dict[str, str] = field(default_factory=dict)  # method name -> function key
+
+    @property
+    def is_module(self) -> bool:
+        return any(b.endswith(("Module", "Sequential", "ModuleList")) for b in self.bases)
+
+    @property
+    def is_lightning(self) -> bool:
+        return any(b.endswith(LIGHTNING_BASES) for b in self.bases)
+
+
+@dataclass
+class Program:
+    module: cst.Module
+    imports: ImportTable
+    functions: dict[str, FunctionInfo]
+    classes: dict[str, ClassInfo]
+    module_functions: dict[str, str]  # top-level def name -> key
+    optimizers: set[str]  # names bound to an optimizer object
+    schedulers: set[str]
+    scalers: set[str]
+    models: set[str]  # names bound to a model object
+    instances: dict[str, str]  # name -> class name of the file's own class
+    links: dict[str, str]  # model name -> optimizer built over its parameters
+    engines: set[str]  # receivers of both .backward(loss) and .step(): DeepSpeed-style engines
+    escaped: set[str]  # function keys referenced other than by a call
+    loop_targets: set[str]  # names bound by `for` loops
+
+    def qualify(self, text: str | None) -> str | None:
+        return self.imports.qualify(text)
+
+    def is_imported(self, text: str) -> bool:
+        return self.imports.is_imported(text.split(".")[0])
+
+    def method(self, class_name: str, name: str) -> str | None:
+        seen: set[str] = set()
+        todo = [class_name]
+        while todo:
+            current = todo.pop(0)
+            if current in seen or current not in self.classes:
+                continue
+            seen.add(current)
+            info = self.classes[current]
+            if name in info.methods:
+                return info.methods[name]
+            todo.extend(b.split(".")[-1] for b in info.bases)
+        return None
+
+
+def build_program(module: cst.Module) -> Program:
+    indexer = _Indexer()
+    module.visit(indexer)
+    program = Program(
+        module=module,
+        imports=indexer.imports,
+        functions=indexer.functions,
+        classes=indexer.classes,
+        module_functions=indexer.module_functions,
+        optimizers=set(),
+        schedulers=set(),
+        scalers=set(),
+        models=set(),
+        instances={},
+        links={},
+        engines=indexer.backward_receivers & indexer.step_receivers,
+        escaped=set(),
+        loop_targets=indexer.loop_targets,
+    )
+    for target, value in indexer.assignments:
+        _bind(program, target, value)
+    for receiver in indexer.mode_receivers:
+        if receiver not in program.optimizers:
+            program.models.add(receiver)
+    for cls in program.classes.values():
+        if cls.is_module:
+            program.models.add("self")
+    _mark_escaped(program, indexer)
+    return program
+
+
+def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+    if isinstance(target, (cst.Tuple, cst.List)):
+        elements = [e.value for e in target.elements]
+        if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == len(elements):
+            for t, v in zip(elements, (e.value for e in value.elements), strict=True):
+                _bind(program, t, v)
+        elif isinstance(value, cst.Call):
+            callee = program.qualify(dotted(value.func)) or ""
+            if callee.startswith("deepspeed.initialize") and elements:
+                name = dotted(elements[0])
+                if name:
+                    program.engines.add(name)
+        return
+    name = dotted(target)
+    if name is None or not isinstance(value, cst.Call):
+        return
+    callee = program.qualify(dotted(value.func)) or ""
+    last = callee.split(".")[-1]
+    if callee.startswith("torch.optim.lr_scheduler") or "Scheduler" in last or "LR" in last:
+        program.schedulers.add(name)
+    elif "GradScaler" in last:
+        program.scalers.add(name)
+    elif (
+        (callee.startswith("torch.optim.") and last[:1].isupper())
+        or last in OPTIMIZER_CLASSES
+        or last.endswith("Optimizer")
+    ):
+        program.optimizers.add(name)
+        first = value.args[0].value if value.args else None
+        if (
+            isinstance(first, cst.Call)
+            and isinstance(first.func, cst.Attribute)
+            and first.func.attr.value in {"parameters", "named_parameters"}
+        ):
+            owner = dotted(first.func.value)
+            if owner:
+                program.links[owner] = name
+    elif last in program.classes or _factory_class(program, callee) is not None:
+        cls = last if last in program.classes else _factory_class(program, callee)
+        assert cls is not None
+        program.instances[name] = cls
+        if program.classes[cls].is_module:
+            program.models.add(name)
+    elif (
+        callee.startswith(MODEL_FACTORIES) and last[:1].isupper() and not last.endswith("Loss")
+    ) or last == "from_pretrained":
+        program.models.add(name)
+
+
+def _factory_class(program: Program, callee: str) -> str | None:
+    """The file's own class that a factory function of the file returns (`make_model()`)."""
+    key = program.module_functions.get(callee)
+    if key is None:
+        return None
+    finder = _ReturnedClass(program)
+    program.functions[key].node.body.visit(finder)
+    return finder.found
+
+
+class _ReturnedClass(cst.CSTVisitor):
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.found: str | None = None
+
+    def visit_Return(self, node: cst.Return) -> None:
+        value = node.value
+        while isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+            value = value.func.value  # `Net().to(device)`
+        if isinstance(value, cst.Call):
+            name = (dotted(value.func) or "").split(".")[-1]
+            if name in self.program.classes:
+                self.found = name
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+
+def _mark_escaped(program: Program, indexer: _Indexer) -> None:
+    for name, in_class in indexer.references:
+        if in_class is not None:
+            key = program.method(in_class, name)
+        else:
+            key = program.module_functions.get(name)
+        if key is not None:
+            program.escaped.add(key)
+
+
+class _Indexer(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.imports = ImportTable()
+        self.functions: dict[str, FunctionInfo] = {}
+        self.classes: dict[str, ClassInfo] = {}
+        self.module_functions: dict[str, str] = {}
+        self.assignments: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+        self.mode_receivers: set[str] = set()
+        self.backward_receivers: set[str] = set()
+        self.step_receivers: set[str] = set()
+        self.references: list[tuple[str, str | None]] = []
+        self.loop_targets: set[str] = set()
+        self._called: set[int] = set()
+        self._def_names: set[int] = set()
+        self._scopes: list[FunctionInfo | ClassInfo] = []
+
+    # Scopes ---------------------------------------------------------------------------------
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        bases = [dotted(a.value) or "" for a in node.bases]
+        info = ClassInfo(node.name.value, node, [self.imports.qualify(b) or b for b in bases])
+        self.classes.setdefault(info.name, info)
+        self._def_names.add(id(node.name))
+        self._scopes.append(info)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self._scopes.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._def_names.add(id(node.name))
+        parent = self._scopes[-1] if self._scopes else None
+        name = node.name.value
+        if isinstance(parent, ClassInfo):
+            key, class_name = f"{parent.name}.{name}", parent.name
+            parent.methods.setdefault(name, key)
+        elif isinstance(parent, FunctionInfo):
+            key, class_name = f"{parent.key}.<locals>.{name}", parent.class_name
+            parent.inner[name] = key
+            parent.local_names.add(name)
+        else:
+            key, class_name = name, None
+            self.module_functions[name] = key
+        params = node.params
+        positional = [*params.posonly_params, *params.params]
+        names = [p.name.value for p in positional]
+        first_default = next(
+            (i for i, p in enumerate(positional) if p.default is not None), len(positional)
+        )
+        names += [p.name.value for p in params.kwonly_params]
+        info = FunctionInfo(key, node, class_name, names, first_default)
+        self.functions.setdefault(key, info)
+        self._scopes.append(info)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._scopes.pop()
+
+    # Bindings -------------------------------------------------------------------------------
+    def visit_Import(self, node: cst.Import) -> None:
+        self.imports.add(node)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        self.imports.add(node)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self.assignments.append((target.target, node.value))
+            self._local(target.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self.assignments.append((node.target, node.value))
+        self._local(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._local(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._local(node.target)
+        target = dotted(node.target)
+        if target is not None:
+            self.loop_targets.add(target)
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if node.asname is not None:
+            self._local(node.asname.name)
+
+    def _local(self, target: cst.BaseExpression) -> None:
+        scope = self._scopes[-1] if self._scopes else None
+        if not isinstance(scope, FunctionInfo):
+            return
+        if isinstance(target, cst.Name):
+            scope.local_names.add(target.value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._local(element.value)
+
+    # Calls and references -------------------------------------------------------------------
+    def visit_Call(self, node: cst.Call) -> None:
+        self._called.add(id(node.func))
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            receiver = dotted(func.value)
+            method = func.attr.value
+            if receiver is not None:
+                if method in {"eval", "train", "parameters", "named_parameters"}:
+                    self.mode_receivers.add(receiver)
+                elif method == "backward" and node.args:
+                    self.backward_receivers.add(receiver)
+                elif method == "step" and not node.args:
+                    self.step_receivers.add(receiver)
+            self._called.add(id(func))
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._def_names.add(id(node.keyword))
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._def_names.add(id(node.name))
+
+    def visit_ImportAlias(self, node: cst.ImportAlias) -> bool:
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if id(node) not in self._called and id(node) not in self._def_names:
+            self.references.append((node.value, None))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._def_names.add(id(node.attr))
+        if (
+            id(node) not in self._called
+            and isinstance(node.value, cst.Name)
+            and node.value.value == "self"
+        ):
+            scope = next((s for s in reversed(self._scopes) if s.__class__ is FunctionInfo), None)
+            if isinstance(scope, FunctionInfo) and scope.class_name:
+                self.references.append((node.attr.value, scope.class_name))

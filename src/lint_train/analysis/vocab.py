@@ -1,0 +1,82 @@
+"""The words and library names that tell what an object in a training script is."""
+
+from __future__ import annotations
+
+from .names import tokens
+
+OPTIMIZER_CLASSES = frozenset(
+    {
+        "SGD", "Adam", "AdamW", "Adamax", "Adagrad", "Adadelta", "ASGD", "LBFGS", "NAdam",
+        "RAdam", "RMSprop", "Rprop", "SparseAdam", "Adafactor", "Lion", "Lamb", "LAMB",
+        "FusedAdam", "FusedLAMB", "AdamW8bit", "Adam8bit", "Muon", "Shampoo", "SophiaG",
+    }
+)  # fmt: skip
+# Containers whose constructor gives a model (their instances are called for a forward pass).
+MODEL_FACTORIES = ("torch.nn.", "torchvision.models.", "timm.create_model", "transformers.")
+EVAL_WORDS = frozenset(
+    {"eval", "evaluate", "evaluation", "validate", "validation", "val", "valid", "predict",
+     "prediction", "inference", "infer", "estimate"}
+)  # fmt: skip
+LOADER_EVAL_WORDS = frozenset(
+    {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout"}
+)
+MODEL_WORDS = frozenset(
+    {"model", "models", "net", "network", "generator", "discriminator", "encoder", "decoder",
+     "classifier", "backbone", "policy", "actor", "critic", "netg", "netd", "unet", "vae",
+     "autoencoder", "transformer", "gpt", "bert", "resnet", "cnn", "mlp", "lstm", "rnn",
+     "student", "teacher", "module"}
+)  # fmt: skip
+
+
+def is_optimizer_name(text: str) -> bool:
+    last = text.split(".")[-1]
+    low = last.lower()
+    if is_scheduler_name(text) or "scaler" in low:
+        return False
+    words = tokens(last)
+    if any(w in {"optimizer", "optimizers", "optimiser", "optim", "opt"} for w in words):
+        return True
+    return low.startswith(("optimizer", "optimiser", "optim")) or (
+        low.startswith("opt") and len(low) <= 5 and low not in {"opts", "option"}
+    )
+
+
+def is_scheduler_name(text: str) -> bool:
+    low = text.split(".")[-1].lower()
+    return "sched" in low or low.startswith("lr_") or "warmup" in low
+
+
+def is_scaler_name(text: str) -> bool:
+    return "scaler" in text.split(".")[-1].lower()
+
+
+# Words that make a name about a model, not a model: `model_cls`, `build_model`, `model_path`.
+NOT_MODEL_WORDS = frozenset(
+    {"cls", "class", "fn", "func", "factory", "name", "names", "path", "dir", "type", "config",
+     "cfg", "kwargs", "args", "id", "ids", "str", "file", "url", "state", "dict", "builder",
+     "get", "set", "build", "create", "make", "load", "save", "init", "update", "compute",
+     "run", "to", "wrap", "register", "apply", "list", "fns", "hook", "hooks", "output",
+     "outputs", "params", "parameters", "size", "dim", "version"}
+)  # fmt: skip
+
+
+def is_model_name(text: str) -> bool:
+    last = text.split(".")[-1]
+    words = tokens(last)
+    if any(w in NOT_MODEL_WORDS for w in words):
+        return False
+    return any(w in MODEL_WORDS for w in words) or last.lower() in {"netg", "netd"}
+
+
+def is_eval_function_name(name: str) -> bool:
+    words = tokens(name)
+    if not words:
+        return False
+    if words[0] == "test":
+        # `test` / `test_epoch` evaluate a model; `test_backward_shapes` is a unit test.
+        return len(words) == 1 or words[1] in {"epoch", "model", "loop", "one", "step", "net"}
+    return any(w in EVAL_WORDS for w in words) or words[-1] == "test"
+
+
+def names_eval_data(text: str) -> bool:
+    return any(w in LOADER_EVAL_WORDS for w in tokens(text))

@@ -1,0 +1,48 @@
+"""The rules: short predicates over the LoopModel, one module per rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import libcst as cst
+
+from ..analysis.model import LoopModel
+from ..types import RuleInfo
+
+
+@dataclass(frozen=True)
+class Report:
+    """A rule's verdict before it has a file position: the node to point at, and why."""
+
+    node: cst.CSTNode
+    message: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    info: RuleInfo
+    check: Callable[[LoopModel], Iterator[Report]]
+
+
+def all_rules() -> list[Rule]:
+    from . import (
+        trn001_missing_zero_grad,
+        trn002_missing_optimizer_step,
+        trn003_missing_no_grad,
+        trn004_missing_eval,
+        trn005_missing_train,
+    )
+
+    modules = [
+        trn001_missing_zero_grad,
+        trn002_missing_optimizer_step,
+        trn003_missing_no_grad,
+        trn004_missing_eval,
+        trn005_missing_train,
+    ]
+    return [Rule(m.INFO, m.check) for m in modules]
+
+
+def rule_table() -> dict[str, RuleInfo]:
+    return {r.info.code: r.info for r in all_rules()}
