@@ -12,6 +12,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from .analysis.interpret import analyse
 from .analysis.program import build_program
 from .discover import discover
+from .prefilter import could_matter
 from .rules import Rule, all_rules
 from .source import SourceError, decode
 from .types import FileError, Finding, Location
@@ -41,10 +42,12 @@ class Result:
 
 
 def lint_source(
-    text: str, path: str = "<string>", rules: list[Rule] | None = None
+    text: str, path: str = "<string>", rules: list[Rule] | None = None, prefilter: bool = True
 ) -> list[Finding]:
     """Findings for one file's text. Raises libcst.ParserSyntaxError for invalid source."""
     rules = all_rules() if rules is None else rules
+    if prefilter and not could_matter(text):
+        return []
     module = cst.parse_module(text)
     model = analyse(build_program(module))
     if not model.complete:

@@ -172,6 +172,7 @@ class _Collector(cst.CSTVisitor):
         self.fn = fn
         self.events: list[Event] = []
         self._constructed: dict[int, str] = {}  # constructor call -> assignment target
+        self._consumed: set[int] = set()  # `.grad` nodes that are being cleared, not read
 
     def collect(self, node: cst.CSTNode) -> list[Event]:
         if isinstance(node, (cst.Assign, cst.AnnAssign)):
@@ -223,6 +224,19 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in {"zero_", "detach_"}:
+            inner = func.value
+            if isinstance(inner, cst.Attribute) and inner.attr.value == "data":
+                inner = inner.value
+            self._consumed.add(id(inner))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value == "grad" and id(node) not in self._consumed:
+            # Code that reads gradients may apply them by hand (or ship them elsewhere).
+            self.events.append(Event(UNKNOWN_STEP, node))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
@@ -288,6 +302,12 @@ class _Collector(cst.CSTVisitor):
                 return [Event(CLEAR, call, name=ALL_OPTIMIZERS)] if method == "zero_" else []
         if method == "requires_grad_":
             return [Event(GRAD_USE, call)]
+        if method in {"eval", "train"} and len(call.args) <= 1:
+            moved = dotted(_unmoved(func.value))  # `model.to(device).train()`
+            if moved is not None:
+                value = "eval" if method == "eval" else _train_mode(call)
+                if method == "train" or not call.args:
+                    return [Event(MODE, call, name=moved, value=value)]
         if receiver is None:
             return None
         if (receiver in self.program.optimizers or is_optimizer_name(receiver)) and (
@@ -295,10 +315,6 @@ class _Collector(cst.CSTVisitor):
         ):
             # A wrapper's own update method (`optimizer.step_and_update_lr()`) may step.
             return [Event(UNKNOWN_STEP, call, name=receiver)]
-        if method == "eval" and not call.args:
-            return [Event(MODE, call, name=receiver, value="eval")]
-        if method == "train":
-            return [Event(MODE, call, name=receiver, value=_train_mode(call))]
         if method == "forward" and self._is_model(receiver):
             return [Event(FORWARD, call, name=receiver)]
         return None
@@ -392,6 +408,20 @@ class _Collector(cst.CSTVisitor):
             if name in self.program.optimizers or is_optimizer_name(name) or self._is_model(name):
                 handed.append(name)
         return [Event(OPAQUE, call, names=tuple(handed))] if handed else []
+
+
+_MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "eval", "train"})
+
+
+def _unmoved(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """`model.to(device).cuda()` -> `model`: moving a model keeps the same object."""
+    while (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and expr.func.attr.value in _MOVES
+    ):
+        expr = expr.func.value
+    return expr
 
 
 def _is_static(info: FunctionInfo) -> bool:

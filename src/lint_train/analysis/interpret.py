@@ -555,7 +555,8 @@ class Interpreter:
 
     def on_forward(self, event: ev.Event, state: State, frame: Frame) -> State:
         written = event.name or "?"
-        modes = state.mode(frame.translate(written))
+        root = frame.translate(written)
+        modes = state.mode(root)
         if self.regions:
             region = self.regions[-1]
             if len(self.loop_stack) > region.loop_depth:
@@ -571,12 +572,14 @@ class Interpreter:
                 self.model.eval_sites[id(where)] = site
             site.grads.add(state.grad)
             site.modes.setdefault(written, set()).add(modes)
+            site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
                 site.forwards.append(event.node)
         if self.loop_stack and "off" not in state.grad:
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
             if innermost is not None:
                 innermost.train_modes.setdefault(written, set()).add(modes)
+                innermost.model_roots.setdefault(written, root)
         return state
 
     def on_call(self, event: ev.Event, state: State, frame: Frame) -> Paths:

@@ -33,6 +33,7 @@ class TrainingLoop:
     # model -> the mode sets seen at its forward passes, one per path through the code
     train_modes: dict[str, set[frozenset[str]]] = field(default_factory=dict)
     display: dict[str, str] = field(default_factory=dict)  # internal name -> as written
+    model_roots: dict[str, str] = field(default_factory=dict)  # model as written -> internal
 
 
 @dataclass
@@ -52,6 +53,7 @@ class EvalSite:
     grads: set[frozenset[str]] = field(default_factory=set)
     modes: dict[str, set[frozenset[str]]] = field(default_factory=dict)  # model as written
     forwards: list[cst.CSTNode] = field(default_factory=list)
+    model_roots: dict[str, str] = field(default_factory=dict)  # model as written -> internal
 
 
 @dataclass

@@ -3,6 +3,7 @@ what each assigned name holds (an optimizer, a model, an instance of the file's 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -64,12 +65,41 @@ class Program:
     engines: set[str]  # receivers of both .backward(loss) and .step(): DeepSpeed-style engines
     escaped: set[str]  # function keys referenced other than by a call
     loop_targets: set[str]  # names bound by `for` loops
+    bound: dict[str, cst.Call] = field(default_factory=dict)  # name -> the call it came from
+    _sensitive: dict[int, bool] = field(default_factory=dict)
 
     def qualify(self, text: str | None) -> str | None:
         return self.imports.qualify(text)
 
     def is_imported(self, text: str) -> bool:
         return self.imports.is_imported(text.split(".")[0])
+
+    def mode_sensitive(self, name: str) -> bool:
+        """Whether train/eval mode can change what this model computes (dropout, batch-norm).
+        True unless the model is built in view from parts that are all mode-free."""
+        text = name.rpartition(":")[2] if ":" in name else name
+        if "#" in text:
+            text = "self" + text.partition("#self")[2]
+        call = self.bound.get(text)
+        if call is not None:
+            return self._subtree_sensitive(call)
+        # Not built in view (a parameter, a loop variable): judge by the models the file
+        # builds; a file whose every model is mode-free has no reason to switch modes.
+        built = [self.bound[m] for m in self.models if m in self.bound]
+        modules = [c.node for c in self.classes.values() if c.is_module]
+        if not built and not modules:
+            return True
+        return any(self._subtree_sensitive(n) for n in built + modules)
+
+    def _subtree_sensitive(self, node: cst.CSTNode) -> bool:
+        cached = self._sensitive.get(id(node))
+        if cached is not None:
+            return cached
+        self._sensitive[id(node)] = True  # recursion guard: assume the worst
+        finder = _ModeLayers(self)
+        node.visit(finder)
+        self._sensitive[id(node)] = finder.sensitive
+        return finder.sensitive
 
     def method(self, class_name: str, name: str) -> str | None:
         seen: set[str] = set()
@@ -133,6 +163,7 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
     name = dotted(target)
     if name is None or not isinstance(value, cst.Call):
         return
+    program.bound.setdefault(name, value)
     callee = program.qualify(dotted(value.func)) or ""
     last = callee.split(".")[-1]
     if callee.startswith("torch.optim.lr_scheduler") or "Scheduler" in last or "LR" in last:
@@ -164,6 +195,62 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         callee.startswith(MODEL_FACTORIES) and last[:1].isupper() and not last.endswith("Loss")
     ) or last == "from_pretrained":
         program.models.add(name)
+
+
+MODE_LAYERS = re.compile(r"Dropout|BatchNorm|InstanceNorm|RReLU")
+# torch.nn containers and layers with a `dropout` argument that defaults to non-zero.
+DROPOUT_BY_DEFAULT = frozenset(
+    {"Transformer", "TransformerEncoderLayer", "TransformerDecoderLayer", "MultiheadAttention"}
+)
+
+
+class _ModeLayers(cst.CSTVisitor):
+    """Looks through a constructor call (and the file's classes it builds) for layers whose
+    behaviour depends on train/eval mode; anything it cannot see counts as such a layer."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.sensitive = False
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        if self.sensitive:
+            return False
+        text = dotted(node.func) or ""
+        full = self.program.qualify(text) or text
+        last = full.split(".")[-1]
+        if MODE_LAYERS.search(last) or last in DROPOUT_BY_DEFAULT or _has_dropout_arg(node):
+            self.sensitive = True
+        elif last in self.program.classes:
+            self.sensitive = self.program._subtree_sensitive(self.program.classes[last].node)
+        elif text in self.program.module_functions:
+            key = self.program.module_functions[text]
+            self.sensitive = self.program._subtree_sensitive(self.program.functions[key].node)
+        elif full.startswith("torch"):
+            pass
+        elif last[:1].isupper() or self.program.is_imported(text):
+            self.sensitive = True  # a model part we cannot see
+        return not self.sensitive
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        for base in node.bases:
+            name = (dotted(base.value) or "").split(".")[-1]
+            base_class = self.program.classes.get(name)
+            if (
+                base_class is not None
+                and base_class.node is not node
+                and self.program._subtree_sensitive(base_class.node)
+            ):
+                self.sensitive = True
+
+
+def _has_dropout_arg(call: cst.Call) -> bool:
+    for arg in call.args:
+        if arg.keyword is None or arg.keyword.value != "dropout":
+            continue
+        value = arg.value
+        if not (isinstance(value, (cst.Integer, cst.Float)) and float(value.value) == 0):
+            return True
+    return False
 
 
 def _factory_class(program: Program, callee: str) -> str | None:

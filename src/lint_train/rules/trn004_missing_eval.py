@@ -29,6 +29,8 @@ MESSAGE = (
 def check(model: LoopModel) -> Iterator[Report]:
     for site in model.eval_sites.values():
         for name, seen in site.modes.items():
+            if not model.program.mode_sensitive(site.model_roots.get(name, name)):
+                continue  # no dropout or batch-norm in view: the mode changes nothing
             # Some path reaches this evaluation code with the model surely in training mode.
             if any(_training(modes, site.is_loop) for modes in seen):
                 yield Report(site.node, MESSAGE.format(model=name))

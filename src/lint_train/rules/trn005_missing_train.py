@@ -28,6 +28,8 @@ MESSAGE = (
 def check(model: LoopModel) -> Iterator[Report]:
     for loop in model.loops.values():
         for name, seen in sorted(loop.train_modes.items()):
+            if not model.program.mode_sensitive(loop.model_roots.get(name, name)):
+                continue  # no dropout or batch-norm in view: the mode changes nothing
             if any("eval~" in modes and "unk" not in modes for modes in seen):
                 yield Report(loop.node, MESSAGE.format(model=name))
                 break

@@ -1,0 +1,32 @@
+"""The text prefilter only ever skips files that could not produce a finding."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, ROOT
+
+from lint_train.engine import lint_source
+from lint_train.prefilter import could_matter
+
+CORPUS = sorted(FIXTURES.rglob("*.py")) + sorted((ROOT / "src").rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[str(p.relative_to(ROOT)) for p in CORPUS])
+def test_prefilter_never_changes_findings(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert lint_source(text, prefilter=True) == lint_source(text, prefilter=False)
+
+
+def test_file_with_training_or_evaluation_words_is_analysed() -> None:
+    assert could_matter("loss.backward()\n")
+    assert could_matter("for x in valLoader:\n    pass\n")
+    assert could_matter("def estimate_loss():\n    pass\n")
+
+
+def test_model_definition_without_training_words_is_skipped() -> None:
+    source = (
+        "import torch\nclass Block(torch.nn.Module):\n    def forward(self, x):\n        return x\n"
+    )
+    assert not could_matter(source)
