@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
 from . import __version__
 from .engine import Selection, lint_paths
-from .types import Finding
+from .report import FORMATS, formatter
+from .report.text import summary
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -23,10 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", default=["."], help="files or folders (default: .)")
     parser.add_argument(
-        "--output-format",
-        choices=("text", "json"),
-        default="text",
-        help="text (default) or json, on stdout",
+        "--output-format", choices=FORMATS, default="text", help="how findings are printed"
     )
     parser.add_argument(
         "--select", type=_codes, default=(), help="only these codes or prefixes (TRN001,TRN003)"
@@ -54,43 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = lint_paths(args.paths, Selection(args.select, args.ignore))
     for error in result.errors:
         print(error, file=sys.stderr)
-    if args.output_format == "json":
-        json.dump([_as_json(f) for f in result.findings], sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    else:
-        for finding in result.findings:
-            print(_as_text(finding))
-        _summary(result.findings, result.files_checked)
+    sys.stdout.write(formatter(args.output_format)(result.findings))
+    if args.output_format == "text":
+        print(summary(result.findings, result.files_checked), file=sys.stderr)
     if result.errors:
         return EXIT_ERROR
     return EXIT_FINDINGS if result.findings else EXIT_CLEAN
-
-
-def _as_text(f: Finding) -> str:
-    return f"{f.path}:{f.line}:{f.column}: {f.code} {f.name}  {f.message}"
-
-
-def _as_json(f: Finding) -> dict[str, object]:
-    return {
-        "code": f.code,
-        "name": f.name,
-        "path": f.path,
-        "line": f.line,
-        "column": f.column,
-        "end_line": f.location.end_line,
-        "end_column": f.location.end_column,
-        "message": f.message,
-        "fixable": f.fixable,
-    }
-
-
-def _summary(findings: list[Finding], files: int) -> None:
-    checked = f"{files} file{'s' if files != 1 else ''} checked"
-    if not findings:
-        print(f"All checks passed ({checked}).", file=sys.stderr)
-        return
-    count = len(findings)
-    print(f"Found {count} problem{'s' if count != 1 else ''} ({checked}).", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,105 @@
+"""The command line as a user meets it: output, exit codes, selection, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from lint_train import __version__
+from lint_train.cli import main
+
+BUGGY = FIXTURES / "buggy" / "trn001_plain_loop_zero_grad_before_loop.py"
+FIXED = FIXTURES / "fixed" / "trn001_plain_loop_zero_grad_before_loop.py"
+
+
+def test_findings_print_one_line_each_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(BUGGY)]) == 1
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{BUGGY}:")
+    assert ": TRN001 missing-zero-grad  " in lines[0]
+    assert "zero_grad()" in lines[0]
+    assert "Found 1 problem" in err
+
+
+def test_clean_file_exits_0_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(FIXED)]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "All checks passed" in err
+
+
+def test_json_output_has_the_documented_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--output-format", "json", str(BUGGY)]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert len(data) == 1
+    assert set(data[0]) == {
+        "code", "name", "path", "line", "column", "end_line", "end_column", "message", "fixable"
+    }  # fmt: skip
+    assert data[0]["code"] == "TRN001"
+    assert data[0]["line"] <= data[0]["end_line"]
+
+
+def test_select_and_ignore_filter_by_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--select", "TRN003", str(BUGGY)]) == 0
+    assert main(["--ignore", "TRN001", str(BUGGY)]) == 0
+    assert main(["--select", "TRN00", str(BUGGY)]) == 1
+    capsys.readouterr()
+
+
+def test_unknown_code_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--select", "E501", str(BUGGY)])
+    assert exit_info.value.code == 2
+    assert "E501" in capsys.readouterr().err
+
+
+def test_syntax_error_names_file_and_line_and_other_files_are_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("import torch\n\nloss.backward(\ndef\n")
+    assert main([str(broken), str(BUGGY)]) == 2
+    out, err = capsys.readouterr()
+    assert "TRN001" in out
+    error_lines = [line for line in err.splitlines() if "error" in line]
+    assert len(error_lines) == 1
+    assert error_lines[0].startswith(f"{broken}:")
+    assert "syntax error" in error_lines[0]
+    assert "Traceback" not in err
+
+
+def test_missing_path_is_reported_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([str(tmp_path / "nope.py")]) == 2
+    assert "nope.py: error: no such file or directory" in capsys.readouterr().err
+
+
+def test_directories_are_searched_recursively(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(FIXTURES / "fixed")]) == 0
+    assert main([str(FIXTURES / "buggy")]) == 1
+    capsys.readouterr()
+
+
+def test_version_and_installed_entry_point() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "lint_train.cli", "--version"], capture_output=True, text=True
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"lint-train {__version__}"
+
+
+def test_lint_path_does_not_import_torch() -> None:
+    code = (
+        "import sys; from lint_train.cli import main; main([sys.argv[1]]); "
+        "print('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(BUGGY)], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"
