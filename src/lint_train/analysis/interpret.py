@@ -176,6 +176,7 @@ class Interpreter:
         self._static: dict[int, frozenset[str]] = {}
         self._init_states: dict[str, Paths] = {}
         self._texts: dict[int, str] = {}
+        self._assigned: dict[int, frozenset[str]] = {}
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -366,7 +367,13 @@ class Interpreter:
         ):
             region = _Region(len(self.loop_stack), True, _key(frame.fn))
         entry = _merged(paths)
-        head = join(_without_facts(paths))
+        training = self.model.loops.get(id(stmt))
+        if training is not None:
+            for name, phase in entry.phases.items():
+                if phase & {"stepped", "polluted"}:
+                    training.entry_stepped.add(name)
+        changing = self._assigned_in(stmt)
+        head = join(_without_facts(paths, changing))
         breaks: Paths = []
         # A loop that only clears gradients (over parameters or optimizers) runs at least once.
         at_least_once = ev.CLEAR in kinds and ev.BACKWARD not in kinds
@@ -382,7 +389,13 @@ class Interpreter:
                 breaks = join(breaks, frame.breaks.pop())
                 back = join(out, frame.continues.pop())
                 after_one = join(after_one, back)
-                new_head = join(head, _without_facts([_stale(p, entry) for p in back]))
+                if training is not None:
+                    for path in back:
+                        for name, phase in path.phases.items():
+                            if "stepped" in phase:
+                                training.iteration_leaves_stepped.add(name)
+                stale = [_stale(p, entry) for p in back]
+                new_head = join(head, _without_facts(stale, changing))
                 if same(new_head, head):
                     break
                 head = new_head
@@ -390,12 +403,21 @@ class Interpreter:
             self.loop_stack.pop()
             if region is not None:
                 self.regions.pop()
-        exit_paths: Paths = _without_facts(after_one) if at_least_once else head
+        exit_paths: Paths = _without_facts(after_one, changing) if at_least_once else head
         if isinstance(stmt, cst.While) and _is_true(stmt.test):
             exit_paths = []
         if stmt.orelse is not None and exit_paths:
             exit_paths = self.block(stmt.orelse.body, exit_paths, frame)
         return join(exit_paths, breaks)
+
+    def _assigned_in(self, stmt: cst.For | cst.While) -> frozenset[str]:
+        cached = self._assigned.get(id(stmt))
+        if cached is None:
+            finder = _AssignedNames()
+            stmt.visit(finder)
+            cached = frozenset(finder.names)
+            self._assigned[id(stmt)] = cached
+        return cached
 
     def with_(self, stmt: cst.With, paths: Paths, frame: Frame) -> Paths:
         grad = None
@@ -479,6 +501,7 @@ class Interpreter:
         if "polluted" in state.phase(name) and loops:
             innermost = loops[-1]
             innermost.polluted_steps.setdefault(written, event.node)
+            innermost.polluted_roots.setdefault(written, name)
         state = state.copy()
         state.phases[name] = _map(state.phase(name), _AFTER_STEP)
         return state
@@ -713,15 +736,21 @@ def _merged(paths: Paths) -> State:
     return merged
 
 
-def _without_facts(paths: Paths) -> Paths:
-    """Branch conditions hold within one iteration; the next one tests them afresh."""
+def _without_facts(paths: Paths, changing: frozenset[str]) -> Paths:
+    """Conditions on names the loop assigns are tested afresh in the next iteration."""
     out = []
     for path in paths:
         if path.facts:
-            path = path.copy()
-            path.facts = {}
+            kept = {k: v for k, v in path.facts.items() if not _mentions(k, changing)}
+            if len(kept) != len(path.facts):
+                path = path.copy()
+                path.facts = kept
         out.append(path)
     return out
+
+
+def _mentions(condition: str, names: frozenset[str]) -> bool:
+    return any(w in names for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", condition))
 
 
 def _forget_facts(paths: Paths, stmt: cst.BaseSmallStatement) -> None:
@@ -736,6 +765,31 @@ def _forget_facts(paths: Paths, stmt: cst.BaseSmallStatement) -> None:
         for condition in list(path.facts):
             if any(re.search(rf"\b{re.escape(n)}\b", condition) for n in names):
                 del path.facts[condition]
+
+
+class _AssignedNames(cst.CSTVisitor):
+    """Every name a loop (re)binds: its targets and what its body assigns."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self.names.update(_assigned_names(node.target))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.names.update(_assigned_names(node.target))
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self.names.update(_assigned_names(node.target))
+
+    def visit_For(self, node: cst.For) -> None:
+        self.names.update(_assigned_names(node.target))
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self.names.update(_assigned_names(node.name))  # type: ignore[arg-type]
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self.names.update(_assigned_names(node.target))
 
 
 def _assigned_names(target: cst.BaseExpression) -> list[str]:

@@ -30,6 +30,11 @@ class TrainingLoop:
     unknown_step: bool = False  # a `.step()` on an object we cannot classify
     opaque: bool = False  # an optimizer was handed to code not in view
     polluted_steps: dict[str, cst.CSTNode] = field(default_factory=dict)  # display -> step call
+    polluted_roots: dict[str, str] = field(default_factory=dict)  # display -> internal name
+    # Optimizers whose gradients were already used by a step when the loop was entered.
+    entry_stepped: set[str] = field(default_factory=set)
+    # Optimizers whose gradients an iteration can leave stepped-on but not cleared.
+    iteration_leaves_stepped: set[str] = field(default_factory=set)
     # model -> the mode sets seen at its forward passes, one per path through the code
     train_modes: dict[str, set[frozenset[str]]] = field(default_factory=dict)
     display: dict[str, str] = field(default_factory=dict)  # internal name -> as written

@@ -27,7 +27,16 @@ MESSAGE = (
 )
 
 
+STALE_ON_ENTRY = (
+    "`{opt}` enters this loop with gradients an earlier step already used, and the loop "
+    "accumulates onto them before its first `{opt}.step()`; call `{opt}.zero_grad()` just "
+    "before the loop"
+)
+
+
 def check(model: LoopModel) -> Iterator[Report]:
     for loop in model.loops.values():
         for opt in sorted(loop.polluted_steps):
-            yield Report(loop.node, MESSAGE.format(opt=opt))
+            root = loop.polluted_roots.get(opt, opt)
+            stale = root in loop.entry_stepped and root not in loop.iteration_leaves_stepped
+            yield Report(loop.node, (STALE_ON_ENTRY if stale else MESSAGE).format(opt=opt))

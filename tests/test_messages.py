@@ -1,0 +1,35 @@
+"""Messages name the user's objects and give the fix that fits the shape of the bug."""
+
+from __future__ import annotations
+
+from conftest import FIXTURES
+
+from lint_train.engine import lint_file
+
+
+def _message(name: str, code: str) -> str:
+    findings = [f for f in lint_file(FIXTURES / "buggy" / name) if f.code == code]
+    assert len(findings) == 1
+    return findings[0].message
+
+
+def test_zero_grad_once_before_loop_asks_to_clear_inside_the_loop() -> None:
+    message = _message("trn001_plain_loop_zero_grad_before_loop.py", "TRN001")
+    assert "`optimizer.zero_grad()` in the loop" in message
+
+
+def test_stale_gradients_from_an_earlier_phase_ask_to_clear_before_the_loop() -> None:
+    message = _message("trn001_second_phase_starts_with_stale_grads.py", "TRN001")
+    assert "just before the loop" in message
+    assert "`optimizer`" in message
+
+
+def test_gan_names_the_optimizer_that_is_never_stepped() -> None:
+    message = _message("trn002_gan_d_cleared_never_stepped.py", "TRN002")
+    assert "never stepped" in message
+    assert "d" in message.split("`")[1].lower()
+
+
+def test_missing_eval_names_the_model_and_the_call() -> None:
+    message = _message("trn004_module_predict.py", "TRN004")
+    assert "`self.eval()`" in message
