@@ -177,6 +177,7 @@ class Interpreter:
         self._init_states: dict[str, Paths] = {}
         self._texts: dict[int, str] = {}
         self._assigned: dict[int, frozenset[str]] = {}
+        self._feeds: dict[tuple[int, int], bool] = {}
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -623,10 +624,29 @@ class Interpreter:
                 for local in frame.fn.local_names | set(frame.fn.params):
                     rename.setdefault(local, frame.translate(local))
         self.reached.add(key)
-        out = self.invoke(info, [state], rename)
+        feeds = bool(self.loop_stack) and self._feeds_backward(event.node, self.loop_stack[-1])
+        out = self.invoke(info, [state], rename, evaluation=not feeds)
         return out or [state]
 
-    def invoke(self, info: FunctionInfo, paths: Paths, rename: dict[str, str]) -> Paths:
+    def _feeds_backward(self, call: cst.CSTNode, loop: cst.For | cst.While) -> bool:
+        """Whether a call's result flows into a backward pass in the same loop
+        (`values, logp = policy.evaluate_actions(obs)` in a PPO update is training)."""
+        key = (id(call), id(loop))
+        cached = self._feeds.get(key)
+        if cached is None:
+            flow = _Dataflow(call)
+            loop.body.visit(flow)
+            cached = flow.feeds_backward()
+            self._feeds[key] = cached
+        return cached
+
+    def invoke(
+        self,
+        info: FunctionInfo,
+        paths: Paths,
+        rename: dict[str, str],
+        evaluation: bool = True,
+    ) -> Paths:
         frame = Frame(info, rename)
         entry = _copies(paths)
         decorated = None
@@ -637,7 +657,7 @@ class Interpreter:
             for path in entry:
                 path.grad = frozenset({decorated})
         region = None
-        if self._is_eval_function(info):
+        if evaluation and self._is_eval_function(info):
             region = _Region(
                 len(self.loop_stack), False, info.key, needs_loop=tokens(info.name)[0] == "test"
             )
@@ -765,6 +785,76 @@ def _forget_facts(paths: Paths, stmt: cst.BaseSmallStatement) -> None:
         for condition in list(path.facts):
             if any(re.search(rf"\b{re.escape(n)}\b", condition) for n in names):
                 del path.facts[condition]
+
+
+class _Dataflow(cst.CSTVisitor):
+    """Names assigned from a call's result, followed through assignments, checked against
+    what backward calls use. Coarse but cheap: any shared name counts as flow."""
+
+    def __init__(self, call: cst.CSTNode) -> None:
+        self.call = call
+        self.assignments: list[tuple[set[str], set[str], bool]] = []  # targets, uses, has call
+        self.backward_uses: set[str] = set()
+        self.call_in_backward = False
+        self._uses: set[str] | None = None
+        self._has_call = False
+        self._in_backward = 0
+
+    def feeds_backward(self) -> bool:
+        if self.call_in_backward:
+            return True
+        tainted: set[str] = set()
+        for targets, _, has_call in self.assignments:
+            if has_call:
+                tainted |= targets
+        changed = True
+        while changed:
+            changed = False
+            for targets, uses, _ in self.assignments:
+                if uses & tainted and not targets <= tainted:
+                    tainted |= targets
+                    changed = True
+        return bool(tainted & self.backward_uses)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        self._start()
+
+    def leave_Assign(self, original_node: cst.Assign) -> None:
+        targets = {n for t in original_node.targets for n in _assigned_names(t.target)}
+        self._finish(targets)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._start()
+
+    def leave_AugAssign(self, original_node: cst.AugAssign) -> None:
+        self._finish(set(_assigned_names(original_node.target)))
+
+    def _start(self) -> None:
+        self._uses, self._has_call = set(), False
+
+    def _finish(self, targets: set[str]) -> None:
+        if self._uses is not None:
+            self.assignments.append((targets, self._uses - targets, self._has_call))
+        self._uses = None
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if self._uses is not None:
+            self._uses.add(node.value)
+        if self._in_backward:
+            self.backward_uses.add(node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if node is self.call:
+            self._has_call = True
+            if self._in_backward:
+                self.call_in_backward = True
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "backward":
+            self._in_backward += 1
+
+    def leave_Call(self, original_node: cst.Call) -> None:
+        func = original_node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "backward":
+            self._in_backward -= 1
 
 
 class _AssignedNames(cst.CSTVisitor):
