@@ -73,8 +73,8 @@ def is_eval_function_name(name: str) -> bool:
     if not words:
         return False
     if words[0] == "test":
-        # `test` / `test_epoch` evaluate a model; `test_backward_shapes` is a unit test.
-        return len(words) == 1 or words[1] in {"epoch", "model", "loop", "one", "step", "net"}
+        # `test` / `test_epoch` evaluate a model; `test_model_shapes` is a unit test.
+        return len(words) == 1 or words[1:] in (["epoch"], ["one", "epoch"], ["loop"])
     return any(w in EVAL_WORDS for w in words) or words[-1] == "test"
 
 
