@@ -1,0 +1,110 @@
+"""Reading the probe's event log back into plain data (parent side, no torch)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Forward:
+    """The outermost call of a module with parameters."""
+
+    index: int
+    position: int  # where it sits in the event log, to tell what ran before what
+    module: str
+    training: bool  # the module's own `training` flag
+    layers: int  # dropout and batch-norm layers inside the module
+    active: int  # how many of them were in training mode
+    grad: bool  # torch.is_grad_enabled() during the call
+    graph: bool  # the output required grad, so an autograd graph was built
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    position: int
+    optimizer: int
+    stale: int  # parameters whose gradient still held what an earlier step had used
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    type: str
+    hyperparameters: dict[str, Any]
+
+
+@dataclass
+class Observation:
+    """Everything the probe saw, in the order it saw it."""
+
+    outcome: str | None = None  # finished | stopped | exit | error; None: no end event
+    stop_reason: str | None = None
+    exit_code: int | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    error_traceback: str | None = None
+    torch_version: str | None = None
+    optimizers: list[OptimizerInfo] = field(default_factory=list)
+    losses: list[float | None] = field(default_factory=list)
+    backward_positions: list[int] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    zero_grads: int = 0
+    # optimizers whose parameters some backward reached
+    optimizers_reached: set[int] = field(default_factory=set)
+    forwards: list[Forward] = field(default_factory=list)
+    # forward index -> the backward call that used its graph (None: torch.autograd.grad)
+    used: dict[int, int | None] = field(default_factory=dict)
+
+
+def parse_events(lines: Iterable[str]) -> Observation:
+    """Build the observation; a line cut short by a killed child is skipped."""
+    seen = Observation()
+    for position, line in enumerate(lines):
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        _apply(seen, position, event)
+    return seen
+
+
+def _apply(seen: Observation, position: int, event: dict[str, Any]) -> None:
+    kind = event.get("ev")
+    if kind == "start":
+        seen.torch_version = event.get("torch")
+    elif kind == "optimizer":
+        seen.optimizers.append(OptimizerInfo(event["type"], event["hyperparameters"]))
+    elif kind == "forward":
+        seen.forwards.append(
+            Forward(
+                index=event["i"],
+                position=position,
+                module=event["module"],
+                training=event["training"],
+                layers=event["layers"],
+                active=event["active"],
+                grad=event["grad"],
+                graph=event["graph"],
+            )
+        )
+    elif kind == "used":
+        seen.used[event["forward"]] = event["backward"]
+    elif kind == "backward":
+        seen.losses.append(event["loss"])
+        seen.backward_positions.append(position)
+    elif kind == "grads":
+        seen.optimizers_reached.add(event["opt"])
+    elif kind == "zero_grad":
+        seen.zero_grads += 1
+    elif kind == "step":
+        seen.steps.append(Step(event["i"], position, event["opt"], event["stale"]))
+    elif kind == "end":
+        seen.outcome = event["outcome"]
+        seen.stop_reason = event.get("reason")
+        seen.exit_code = event.get("code")
+        seen.error_type = event.get("type")
+        seen.error_message = event.get("message")
+        seen.error_traceback = event.get("traceback")

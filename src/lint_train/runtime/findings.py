@@ -1,0 +1,160 @@
+"""Runtime findings: the static rules' claims, checked against what the probe saw.
+
+Each finding has the code and name of the static rule that makes the same claim, so a static
+finding at line N and a runtime finding can be matched by code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lint_train.runtime.events import Forward, Observation
+
+NAMES = {
+    "TRN001": "missing-zero-grad",
+    "TRN002": "missing-optimizer-step",
+    "TRN003": "missing-no-grad",
+    "TRN004": "missing-eval",
+    "TRN005": "missing-train",
+}
+
+
+@dataclass(frozen=True)
+class RuntimeFinding:
+    code: str
+    name: str
+    message: str
+    count: int  # how many times it was seen (steps, backward calls or forward passes)
+
+
+def find(seen: Observation, cut_short: bool) -> list[RuntimeFinding]:
+    """All findings, in code order.
+
+    `cut_short`: the run ended at --max-steps or --timeout, so a forward after the last
+    backward may simply not have reached its backward yet; it is not counted as evaluation.
+    """
+    evaluation = _evaluation_forwards(seen, cut_short)
+    found = [
+        _stale_steps(seen),
+        _no_step(seen),
+        _graphs_never_used(seen, evaluation),
+        _evaluation_in_training_mode(evaluation),
+        _training_in_eval_mode(seen),
+    ]
+    return [f for f in found if f is not None]
+
+
+def _finding(code: str, message: str, count: int) -> RuntimeFinding:
+    return RuntimeFinding(code, NAMES[code], message, count)
+
+
+def _stale_steps(seen: Observation) -> RuntimeFinding | None:
+    stale = [s for s in seen.steps if s.stale]
+    if not stale:
+        return None
+    names = _optimizer_names(seen, {s.optimizer for s in stale})
+    return _finding(
+        "TRN001",
+        f"{names} stepped {_times(len(stale))} on gradients that still held earlier backward "
+        f"passes already used by a step (first at step {stale[0].index}); clear them with "
+        "zero_grad() before each backward",
+        len(stale),
+    )
+
+
+def _no_step(seen: Observation) -> RuntimeFinding | None:
+    # Only optimizers that gradients reached: backward without an optimizer may be the whole
+    # point (saliency maps, gradient tests), and an optimizer nothing reaches is just unused.
+    stepped = {s.optimizer for s in seen.steps}
+    idle = seen.optimizers_reached - stepped
+    if not idle:
+        return None
+    names = _optimizer_names(seen, idle)
+    return _finding(
+        "TRN002",
+        f"backward ran {_times(len(seen.losses))} and reached the parameters of {names}, "
+        "which never stepped, so those weights never changed",
+        len(seen.losses),
+    )
+
+
+def _evaluation_forwards(seen: Observation, cut_short: bool) -> list[Forward]:
+    """Forward passes that were not part of training.
+
+    Those run without grad, and, in a run that stepped an optimizer, those whose graph no
+    backward used. Without any step the script is not training (a gradient test, an analysis),
+    so an unused graph there says nothing about evaluation.
+    """
+    last_backward = seen.backward_positions[-1] if seen.backward_positions else -1
+    evaluation = []
+    for forward in seen.forwards:
+        if not forward.grad or (
+            seen.steps
+            and forward.index not in seen.used
+            and not (cut_short and forward.position > last_backward)
+        ):
+            evaluation.append(forward)
+    return evaluation
+
+
+def _graphs_never_used(seen: Observation, evaluation: list[Forward]) -> RuntimeFinding | None:
+    wasted = [f for f in evaluation if f.grad and f.graph]
+    if not wasted:
+        return None
+    return _finding(
+        "TRN003",
+        f"{len(wasted)} forward {_passes(len(wasted))} of {_modules(wasted)} built an autograd "
+        "graph that no backward used; run evaluation under torch.no_grad()",
+        len(wasted),
+    )
+
+
+def _evaluation_in_training_mode(evaluation: list[Forward]) -> RuntimeFinding | None:
+    active = [f for f in evaluation if f.active]
+    if not active:
+        return None
+    return _finding(
+        "TRN004",
+        f"{len(active)} evaluation forward {_passes(len(active))} of {_modules(active)} ran with "
+        "dropout/batch-norm layers in training mode; call .eval() before evaluating",
+        len(active),
+    )
+
+
+def _training_in_eval_mode(seen: Observation) -> RuntimeFinding | None:
+    # Only a backward followed by an optimizer step trains; a saliency map in eval mode is fine.
+    last_step = seen.steps[-1].position if seen.steps else -1
+    trained = [
+        f
+        for f in seen.forwards
+        if not f.training
+        and f.active < f.layers
+        and seen.used.get(f.index) is not None
+        and seen.backward_positions[seen.used[f.index]] < last_step
+    ]
+    if not trained:
+        return None
+    return _finding(
+        "TRN005",
+        f"{len(trained)} training forward {_passes(len(trained))} of {_modules(trained)} ran in "
+        "eval mode with dropout/batch-norm off, and their backward fed an optimizer step; call "
+        ".train() after evaluating",
+        len(trained),
+    )
+
+
+def _optimizer_names(seen: Observation, indices: set[int]) -> str:
+    names = sorted({seen.optimizers[i].type for i in indices if i < len(seen.optimizers)})
+    return " and ".join(names) or "the optimizer"
+
+
+def _modules(forwards: list[Forward]) -> str:
+    return ", ".join(sorted({f.module for f in forwards}))
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
+
+
+def _passes(count: int) -> str:
+    return "pass" if count == 1 else "passes"

@@ -1,0 +1,419 @@
+"""Instrumentation that runs inside the child process, installed before the user's script starts.
+
+`child_main` runs in a process forked from a server that has already imported torch
+(forkserver.py), so each run skips the second or two torch takes to import. This module needs
+nothing but the standard library and torch, imported lazily. The probe records facts, one JSON
+object per line, flushed as it goes, so a child killed at a timeout still leaves its record
+behind. It draws no conclusions: `findings.py` in the parent does that from the events.
+
+Events (field `ev`):
+  start      python and torch versions
+  optimizer  an optimizer was built: i, type, hyperparameters
+  forward    the outermost call of a module with parameters returned: i, module, training,
+             layers (dropout/batch-norm layers inside), active (those in training mode),
+             grad (torch.is_grad_enabled()), graph (the output requires grad)
+  used       the graph of forward `forward` was used by backward `backward` (None when it was
+             used by torch.autograd.grad, which does not train anything)
+  backward   i, loss (the scalar backward was called on, or None)
+  grads      a backward reached the parameters of optimizer `opt` (logged once per optimizer)
+  zero_grad  by: "optimizer" or "module"
+  step       i, opt (which optimizer), stale (how many of its parameters' gradients still
+             held a gradient that an earlier step had already used: they were not cleared)
+  end        outcome: finished | stopped (reason) | exit (code) | error (type, message, traceback)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import runpy
+import signal
+import sys
+import traceback
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+
+class StopRun(BaseException):
+    """Ends the user's script at a bound.
+
+    A BaseException, like KeyboardInterrupt, so that `except Exception:` in the script does not
+    swallow it.
+    """
+
+
+class EventLog:
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, kind: str, **fields: Any) -> None:
+        self._stream.write(json.dumps({"ev": kind, **fields}) + "\n")
+
+
+@dataclass
+class GradState:
+    """What the probe knows about one parameter's `.grad` since the last optimizer step."""
+
+    # A weak reference, because holding the gradient would change how autograd accumulates it.
+    ref: Any = None
+    # The gradient in `.grad` was already used by an optimizer step.
+    stepped: bool = False
+    # A backward then added to that used gradient instead of to a cleared one.
+    polluted: bool = False
+
+
+@dataclass
+class Probe:
+    log: EventLog
+    max_steps: int
+    steps: int = 0
+    backwards: int = 0
+    forwards: int = 0
+    stop_reason: str | None = None
+    optimizers: dict[int, int] = field(default_factory=dict)
+    grads: dict[int, tuple[Any, GradState]] = field(default_factory=dict)
+    # One entry per module call in progress: the recorded forward's fields, or None.
+    open_calls: list[dict[str, Any] | None] = field(default_factory=list)
+    recorded_open: int = 0
+    used: set[int] = field(default_factory=set)
+    running_backward: int | None = None
+    layer_cache: Any = field(default_factory=weakref.WeakKeyDictionary)
+
+    def stop(self, reason: str) -> None:
+        self.stop_reason = reason
+        raise StopRun(reason)
+
+    # -- optimizers -------------------------------------------------------------------------
+
+    def optimizer_built(self, optimizer: Any) -> None:
+        index = len(self.optimizers)
+        self.optimizers[id(optimizer)] = index
+        self.log.write(
+            "optimizer",
+            i=index,
+            type=type(optimizer).__name__,
+            hyperparameters=_plain(optimizer.defaults),
+        )
+        self._watch_first_gradient(index, _params_of(optimizer))
+
+    def _watch_first_gradient(self, index: int, params: list[Any]) -> None:
+        """Log once when a backward first reaches this optimizer's parameters, then unhook."""
+        params = [p for p in params if hasattr(p, "register_post_accumulate_grad_hook")]
+        handles: list[Any] = []
+
+        def reached(param: Any) -> None:
+            if handles:
+                self.log.write("grads", opt=index)
+                for handle in handles:
+                    handle.remove()
+                handles.clear()
+
+        handles.extend(p.register_post_accumulate_grad_hook(reached) for p in params)
+
+    def before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        if self.stop_reason is not None:
+            # The script caught StopRun and carried on training; stop it again.
+            raise StopRun(self.stop_reason)
+        for param in _params_of(optimizer):
+            entry = self.grads.get(id(param))
+            if entry is not None:
+                _forget_if_cleared(param, entry[1])
+
+    def after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        self.steps += 1
+        stale = 0
+        for param in _params_of(optimizer):
+            if param.grad is None:
+                continue
+            _, state = self.grads.setdefault(id(param), (param, GradState()))
+            stale += state.polluted
+            state.ref = weakref.ref(param.grad)
+            state.stepped, state.polluted = True, False
+        if id(optimizer) not in self.optimizers:
+            self.optimizer_built(optimizer)
+        self.log.write("step", i=self.steps - 1, opt=self.optimizers[id(optimizer)], stale=stale)
+        # No module call is open at an optimizer step. A forward that raised skipped its forward
+        # hook and left its entry behind; starting afresh here keeps one such error from hiding
+        # every later forward.
+        self.open_calls.clear()
+        self.recorded_open = 0
+        if self.steps >= self.max_steps:
+            self.stop("max-steps")
+
+    def zero_grad_called(self, by: str, params: Any) -> None:
+        self.log.write("zero_grad", by=by)
+        for param in params:
+            entry = self.grads.get(id(param))
+            if entry is not None:
+                entry[1].stepped = entry[1].polluted = False
+
+    # -- backward ---------------------------------------------------------------------------
+
+    def run_backward(self, original: Any, tensors: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.stop_reason is not None:
+            raise StopRun(self.stop_reason)
+        index = self.backwards
+        self.backwards += 1
+        self.log.write("backward", i=index, loss=_scalar(tensors))
+        watched = self._stepped_grads()
+        outer, self.running_backward = self.running_backward, index
+        try:
+            result = original(tensors, *args, **kwargs)
+        finally:
+            self.running_backward = outer
+        for param, state, version in watched:
+            grad = param.grad
+            if grad is not None and (grad is not state.ref() or grad._version != version):
+                state.polluted = True
+                state.ref = weakref.ref(grad)
+        if self.steps == 0 and self.backwards >= self.max_steps:
+            # A script that never steps would otherwise only ever stop at the timeout.
+            self.stop("max-steps")
+        return result
+
+    def _stepped_grads(self) -> list[tuple[Any, GradState, int]]:
+        watched = []
+        for param, state in self.grads.values():
+            if state.stepped:
+                _forget_if_cleared(param, state)
+            if state.stepped:
+                watched.append((param, state, param.grad._version))
+        return watched
+
+    # -- forward ----------------------------------------------------------------------------
+
+    def before_forward(self, module: Any, args: Any) -> None:
+        import torch
+
+        layers, has_params = self._describe(module)
+        if self.recorded_open or not has_params:
+            # Inner modules and parameter-free ones (loss modules) belong to the outer call.
+            self.open_calls.append(None)
+            return
+        self.recorded_open += 1
+        self.open_calls.append(
+            {
+                "i": self.forwards,
+                "module": type(module).__name__,
+                "training": module.training,
+                "layers": len(layers),
+                "active": sum(layer.training for layer in layers),
+                "grad": torch.is_grad_enabled(),
+            }
+        )
+        self.forwards += 1
+
+    def after_forward(self, module: Any, args: Any, output: Any) -> None:
+        if not self.open_calls:
+            return
+        call = self.open_calls.pop()
+        if call is None:
+            return
+        self.recorded_open -= 1
+        graph = False
+        for tensor in _tensors_in(output):
+            if tensor.requires_grad:
+                tensor.register_hook(functools.partial(self._graph_used, call["i"]))
+                graph = True
+        self.log.write("forward", graph=graph, **call)
+
+    def _graph_used(self, index: int, grad: Any) -> None:
+        if index not in self.used:
+            self.used.add(index)
+            self.log.write("used", forward=index, backward=self.running_backward)
+
+    def _describe(self, module: Any) -> tuple[list[Any], bool]:
+        cached = self.layer_cache.get(module)
+        if cached is None:
+            from torch import nn
+
+            kinds = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
+            layers = [m for m in module.modules() if isinstance(m, kinds)]
+            has_params = next(module.parameters(), None) is not None
+            cached = self.layer_cache[module] = (layers, has_params)
+        return cached
+
+
+def _forget_if_cleared(param: Any, state: GradState) -> None:
+    """Clear the state when `.grad` was set to None, replaced, or zeroed in place."""
+    grad = param.grad
+    replaced = grad is None or grad is not state.ref()
+    if replaced or (not grad.is_sparse and not bool(grad.any())):
+        state.stepped = state.polluted = False
+
+
+def _params_of(optimizer: Any) -> list[Any]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
+def _scalar(tensors: Any) -> float | None:
+    import torch
+
+    if isinstance(tensors, (list, tuple)) and len(tensors) == 1:
+        tensors = tensors[0]
+    if isinstance(tensors, torch.Tensor) and tensors.numel() == 1:
+        return float(tensors.detach().float().item())
+    return None
+
+
+def _tensors_in(output: Any, depth: int = 0) -> list[Any]:
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if depth > 2:
+        return []
+    if isinstance(output, dict):
+        output = list(output.values())
+    if isinstance(output, (list, tuple)):
+        return [t for item in output for t in _tensors_in(item, depth + 1)]
+    return []
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """The JSON-friendly hyperparameters; the rest (tensors, callables) is left out."""
+    plain: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, (bool, int, float, str)) or value is None:
+            plain[key] = value
+        elif isinstance(value, tuple) and all(isinstance(v, (int, float)) for v in value):
+            plain[key] = list(value)
+    return plain
+
+
+def install(probe: Probe) -> None:
+    """Hook torch before the script imports it; every hook only records."""
+    import torch
+    from torch.nn.modules import module as module_hooks
+    from torch.optim import optimizer as optimizer_hooks
+
+    module_hooks.register_module_forward_pre_hook(probe.before_forward)
+    module_hooks.register_module_forward_hook(probe.after_forward)
+    optimizer_hooks.register_optimizer_step_pre_hook(probe.before_step)
+    optimizer_hooks.register_optimizer_step_post_hook(probe.after_step)
+
+    # torch has no hooks for these three, so they are wrapped. Tensor.backward looks up
+    # torch.autograd.backward at call time, so wrapping the function covers both spellings.
+    original_backward = torch.autograd.backward
+    torch.autograd.backward = functools.wraps(original_backward)(
+        functools.partial(probe.run_backward, original_backward)
+    )
+
+    optimizer_init = torch.optim.Optimizer.__init__
+    optimizer_zero_grad = torch.optim.Optimizer.zero_grad
+    module_zero_grad = torch.nn.Module.zero_grad
+
+    @functools.wraps(optimizer_init)
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        optimizer_init(self, *args, **kwargs)
+        probe.optimizer_built(self)
+
+    @functools.wraps(optimizer_zero_grad)
+    def zero_grad_optimizer(self: Any, *args: Any, **kwargs: Any) -> None:
+        probe.zero_grad_called("optimizer", _params_of(self))
+        optimizer_zero_grad(self, *args, **kwargs)
+
+    @functools.wraps(module_zero_grad)
+    def zero_grad_module(self: Any, *args: Any, **kwargs: Any) -> None:
+        probe.zero_grad_called("module", list(self.parameters()))
+        module_zero_grad(self, *args, **kwargs)
+
+    torch.optim.Optimizer.__init__ = init
+    torch.optim.Optimizer.zero_grad = zero_grad_optimizer
+    torch.nn.Module.zero_grad = zero_grad_module
+
+
+def run_script(script: str, args: list[str], probe: Probe) -> None:
+    """Run the script as `python SCRIPT ARGS` would, and record how it ended."""
+    log = probe.log
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        # The parent sends SIGTERM at the timeout; stopping here lets the report be written.
+        probe.stop("timeout")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    sys.argv = [script, *args]
+    try:
+        runpy.run_path(script, run_name="__main__")
+    except StopRun:
+        log.write("end", outcome="stopped", reason=probe.stop_reason)
+    except SystemExit as exit_:
+        log.write("end", outcome="exit", code=_exit_code(exit_.code))
+    except BaseException as error:
+        log.write(
+            "end",
+            outcome="error",
+            type=type(error).__name__,
+            message=str(error),
+            traceback=_user_traceback(error),
+        )
+    else:
+        log.write("end", outcome="finished")
+
+
+def _exit_code(code: Any) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    # sys.exit("message") prints the message and exits with status 1.
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _user_traceback(error: BaseException) -> str:
+    """The traceback from the script's first frame on, without the probe and runpy frames."""
+    tb = error.__traceback__
+    own_files = {os.path.abspath(__file__), os.path.abspath(runpy.__file__)}
+    while tb is not None and os.path.abspath(tb.tb_frame.f_code.co_filename) in own_files:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(error), error, tb))
+
+
+def child_main(
+    events: str,
+    output: str,
+    max_steps: int,
+    threads: int | None,
+    script: str,
+    args: list[str],
+    cwd: str,
+) -> None:
+    """The child process: isolate it, hook torch, run the script, leave."""
+    # Its own session, so the parent can end it and everything it started together.
+    os.setsid()
+    _redirect_output(output)
+    os.chdir(cwd)
+    # As `python SCRIPT` would: the script's folder first on sys.path.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+    with open(events, "w", buffering=1, encoding="utf-8") as stream:
+        log = EventLog(stream)
+        import torch
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        log.write("start", python=sys.version.split()[0], torch=torch.__version__)
+        probe = Probe(log=log, max_steps=max_steps)
+        install(probe)
+        run_script(script, args, probe)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    # Leave now: threads the script started, or its atexit handlers, must not keep the child
+    # alive after its report is written.
+    os._exit(0)
+
+
+def _redirect_output(path: str) -> None:
+    """The script's stdout and stderr go to one file, line by line, so a kill loses little."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.close(null)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - lives as long as the process
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115

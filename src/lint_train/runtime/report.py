@@ -1,0 +1,190 @@
+"""The verify report and its formats: text for people, JSON for tools. It decides nothing."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from lint_train.runtime.events import OptimizerInfo
+from lint_train.runtime.findings import RuntimeFinding
+from lint_train.runtime.trend import LossTrend, Verdict
+
+
+@dataclass(frozen=True)
+class StaticFinding:
+    line: int
+    column: int
+    code: str
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Report:
+    script: str
+    args: list[str]
+    status: str  # finished | stopped | failed
+    how: str  # one line on how the run ended
+    seconds: float
+    error: str | None  # the script's own error, with its traceback, when status is failed
+    output_tail: str
+    steps: int
+    backward_calls: int
+    zero_grad_calls: int
+    optimizers: list[OptimizerInfo]
+    trend: LossTrend
+    verdict: Verdict
+    findings: list[RuntimeFinding]
+    static: list[StaticFinding] | None = None  # None: not asked for
+    static_error: str | None = None
+    exit_code: int = field(default=0)
+
+
+def agreement(report: Report) -> dict[str, list[str]]:
+    """Codes seen by both sides, only statically, only at runtime."""
+    static = {f.code for f in report.static or []}
+    runtime = {f.code for f in report.findings}
+    return {
+        "both": sorted(static & runtime),
+        "static_only": sorted(static - runtime),
+        "runtime_only": sorted(runtime - static),
+    }
+
+
+def to_text(report: Report) -> str:
+    lines = [f"verify {report.script}  ({report.how}, {report.seconds:.1f} s)"]
+    if report.error:
+        lines += _field("error", report.error.rstrip())
+    elif report.status == "failed" and report.output_tail.strip():
+        lines += _field("output", _last_lines(report.output_tail, 15))
+    counts = [
+        _count(report.steps, "optimizer step"),
+        _count(report.backward_calls, "backward call"),
+        _count(report.zero_grad_calls, "zero_grad call"),
+    ]
+    types = ", ".join(o.type for o in report.optimizers)
+    optimizers = f" ({types})" if types else ""
+    lines += _field("counts", ", ".join(counts) + optimizers)
+    lines += _field("loss", _loss_line(report.trend))
+    if report.static is not None:
+        lines += _static_lines(report)
+    runtime = [f"{f.code} {f.name}  {f.message}" for f in report.findings] or ["none"]
+    lines += _field("runtime", "\n".join(runtime))
+    if report.static is not None:
+        lines += _field("agreement", _agreement_line(report))
+    lines.append(f"verdict: {_verdict_line(report)}")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(report: Report) -> str:
+    trend = report.trend
+    data: dict[str, Any] = {
+        "script": report.script,
+        "args": report.args,
+        "status": report.status,
+        "how": report.how,
+        "seconds": round(report.seconds, 3),
+        "error": report.error,
+        "output_tail": report.output_tail,
+        "steps": report.steps,
+        "backward_calls": report.backward_calls,
+        "zero_grad_calls": report.zero_grad_calls,
+        "optimizers": [
+            {"type": o.type, "hyperparameters": o.hyperparameters} for o in report.optimizers
+        ],
+        "loss": {
+            "values": [_finite_or_none(v) for v in trend.values],
+            "window": trend.window,
+            "first_window_mean": trend.first,
+            "last_window_mean": trend.last,
+            "relative_change": trend.relative_change,
+            "noise": trend.noise,
+            "sparkline": trend.sparkline,
+        },
+        "verdict": {
+            "trained": report.verdict.trained,
+            "threshold": report.verdict.threshold,
+            "reason": report.verdict.reason,
+        },
+        "findings": [
+            {"code": f.code, "name": f.name, "message": f.message, "count": f.count}
+            for f in report.findings
+        ],
+        "exit_code": report.exit_code,
+    }
+    if report.static is not None or report.static_error:
+        data["static"] = {
+            "findings": [
+                {
+                    "line": f.line,
+                    "column": f.column,
+                    "code": f.code,
+                    "name": f.name,
+                    "message": f.message,
+                }
+                for f in report.static or []
+            ],
+            "error": report.static_error,
+            "agreement": agreement(report),
+        }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _static_lines(report: Report) -> list[str]:
+    if report.static_error:
+        return _field("static", f"not available: {report.static_error}")
+    rows = [f"{f.line}:{f.column} {f.code} {f.name}  {f.message}" for f in report.static or []]
+    return _field("static", "\n".join(rows) or "none")
+
+
+def _agreement_line(report: Report) -> str:
+    parts = agreement(report)
+    words = []
+    if parts["both"]:
+        words.append(f"seen by both: {', '.join(parts['both'])}")
+    if parts["static_only"]:
+        words.append(f"static only: {', '.join(parts['static_only'])}")
+    if parts["runtime_only"]:
+        words.append(f"runtime only: {', '.join(parts['runtime_only'])}")
+    return "; ".join(words) or "both sides found nothing"
+
+
+def _verdict_line(report: Report) -> str:
+    if report.status == "failed":
+        return f"the script failed ({report.how}); exit 2"
+    trained = "trained" if report.verdict.trained else "did not train"
+    line = f"{trained} ({report.verdict.reason})"
+    found = len(report.findings) + len(report.static or [])
+    if found:
+        line += f"; {_count(found, 'finding')}"
+    return f"{line}; exit {report.exit_code}"
+
+
+def _loss_line(trend: LossTrend) -> str:
+    n = len(trend.values)
+    if trend.first is None or trend.last is None:
+        return f"{_count(n, 'value')}  {trend.sparkline}".rstrip()
+    change = "" if trend.relative_change is None else f", {trend.relative_change:+.1%}"
+    return (
+        f"{trend.first:.4g} -> {trend.last:.4g}  (means of the first and last {trend.window} of "
+        f"{n} values{change})\n{trend.sparkline}"
+    )
+
+
+def _field(label: str, text: str) -> list[str]:
+    body = text.splitlines() or [""]
+    return [f"  {label:<10} {body[0]}"] + [f"  {'':<10} {line}" for line in body[1:]]
+
+
+def _last_lines(text: str, count: int) -> str:
+    return "\n".join(text.rstrip().splitlines()[-count:])
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None

@@ -1,0 +1,247 @@
+"""`lint-train verify SCRIPT [-- ARGS...]`: run a training script and report what it really did.
+
+The parent side: it starts the child (launch.py), reads back the probe's events (events.py),
+turns them into findings (findings.py) and a loss verdict (trend.py), and prints the report
+(report.py). The lead's cli.py calls `main(argv)` with the words after `verify`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import signal
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lint_train.runtime.events import Observation, parse_events
+from lint_train.runtime.findings import find
+from lint_train.runtime.launch import ChildRun, run_child
+from lint_train.runtime.plot import write_plot
+from lint_train.runtime.report import Report, StaticFinding, to_json, to_text
+from lint_train.runtime.trend import THRESHOLD, judge, loss_trend
+
+DEFAULT_MAX_STEPS = 1000
+DEFAULT_TIMEOUT = 300.0
+
+DESCRIPTION = """\
+Run a training script in a child process with light instrumentation, then report what it did:
+optimizer steps, backward and zero_grad calls, the loss trajectory, and runtime findings with
+the same codes as the static rules (TRN001-TRN005).
+
+WARNING: verify EXECUTES the script: arbitrary Python code runs with your permissions, your
+files and your network. Only verify scripts you would run yourself.
+
+Exit status: 0 the loss fell by at least the threshold and nothing was found; 1 it did not
+train, or something was found; 2 the script failed (its error is shown) or verify could not run.
+"""
+
+EPILOG = """\
+Arguments after `--` go to the script: lint-train verify train.py -- --epochs 2
+The script stops after --max-steps optimizer steps (or backward calls, if it never steps) or
+after --timeout seconds, and is still reported on.
+"""
+
+
+@dataclass(frozen=True)
+class Options:
+    max_steps: int = DEFAULT_MAX_STEPS
+    timeout: float = DEFAULT_TIMEOUT
+    threshold: float = THRESHOLD
+    static: bool = False
+    # torch's intra-op threads in the child; None leaves torch's default. One thread is much
+    # cheaper for tiny models, above all when several runs share the cores.
+    threads: int | None = None
+
+
+def verify_script(script: str, args: Sequence[str] = (), options: Options = Options()) -> Report:
+    """Run SCRIPT with ARGS under the probe and build its report."""
+    run = run_child(script, list(args), options.max_steps, options.timeout, options.threads)
+    seen = parse_events(run.event_lines)
+    status, how, error = _outcome(seen, run, options)
+    trend = loss_trend([v for v in seen.losses if v is not None])
+    static, static_error = _static_findings(script) if options.static else (None, None)
+    report = Report(
+        script=script,
+        args=list(args),
+        status=status,
+        how=how,
+        seconds=run.seconds,
+        error=error,
+        output_tail=run.output_tail,
+        steps=len(seen.steps),
+        backward_calls=len(seen.losses),
+        zero_grad_calls=seen.zero_grads,
+        optimizers=seen.optimizers,
+        trend=trend,
+        verdict=judge(trend, options.threshold),
+        findings=find(seen, cut_short=status == "stopped"),
+        static=static,
+        static_error=static_error,
+    )
+    return replace(report, exit_code=exit_code(report))
+
+
+def exit_code(report: Report) -> int:
+    if report.status == "failed":
+        return 2
+    if report.findings or report.static or not report.verdict.trained:
+        return 1
+    return 0
+
+
+def _outcome(seen: Observation, run: ChildRun, options: Options) -> tuple[str, str, str | None]:
+    """(status, how it ended in words, the script's error with traceback)."""
+    if seen.outcome == "finished":
+        return "finished", "ran to the end", None
+    if seen.outcome == "stopped":
+        if seen.stop_reason == "max-steps":
+            return "stopped", f"stopped at --max-steps {options.max_steps}", None
+        return "stopped", f"stopped at --timeout {options.timeout:g} s", None
+    if seen.outcome == "exit":
+        if seen.exit_code == 0:
+            return "finished", "exited with status 0", None
+        return "failed", f"exited with status {seen.exit_code}", None
+    if seen.outcome == "error":
+        return "failed", f"{seen.error_type}: {seen.error_message}", seen.error_traceback
+    # No end event: the child died before the probe could write it.
+    if run.timed_out:
+        return "stopped", f"killed at --timeout {options.timeout:g} s", None
+    if run.returncode < 0:
+        return "failed", f"killed by {_signal_name(-run.returncode)}", None
+    if run.returncode == 0:
+        return "finished", "exited with status 0 (os._exit)", None
+    return "failed", f"exited with status {run.returncode} before it could be observed", None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _static_findings(script: str) -> tuple[list[StaticFinding] | None, str | None]:
+    try:
+        from lint_train.engine import lint_file
+
+        findings = lint_file(script)
+    except Exception as error:  # the runtime report is still worth printing
+        return None, str(error) or type(error).__name__
+    return [StaticFinding(f.line, f.column, f.code, f.name, f.message) for f in findings], None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lint-train verify",
+        usage="%(prog)s [options] SCRIPT [-- ARGS...]",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("script", metavar="SCRIPT", help="the training script to run")
+    parser.add_argument(
+        "--max-steps",
+        type=_positive_int,
+        default=DEFAULT_MAX_STEPS,
+        metavar="N",
+        help=f"stop after N optimizer steps (default {DEFAULT_MAX_STEPS})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"stop after this many seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_fraction,
+        default=THRESHOLD,
+        metavar="FRACTION",
+        help=f"how much the loss must fall to count as trained (default {THRESHOLD:g})",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="torch intra-op threads in the script (default: torch's choice)",
+    )
+    parser.add_argument(
+        "--output-format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default) or json, on stdout",
+    )
+    parser.add_argument("--plot", metavar="FILE.png", help="draw the loss curve (needs matplotlib)")
+    parser.add_argument(
+        "--static",
+        action="store_true",
+        help="also lint the script and show the static and runtime findings side by side",
+    )
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer: {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text}")
+    return value
+
+
+def main(argv: list[str]) -> int:
+    """Entry point for `lint-train verify`; argv excludes the word `verify`."""
+    own, script_args = _split_at_dashes(argv)
+    try:
+        options = _parser().parse_args(own)
+    except SystemExit as stop:  # --help, or a usage error already printed by argparse
+        return 0 if stop.code == 0 else 2
+    if not Path(options.script).is_file():
+        print(f"lint-train verify: error: no such file: {options.script}", file=sys.stderr)
+        return 2
+    if importlib.util.find_spec("torch") is None:
+        print(
+            "lint-train verify: error: torch is not installed; pip install 'lint-train[runtime]'",
+            file=sys.stderr,
+        )
+        return 2
+    report = verify_script(
+        options.script,
+        script_args,
+        Options(
+            max_steps=options.max_steps,
+            timeout=options.timeout,
+            threshold=options.threshold,
+            static=options.static,
+            threads=options.threads,
+        ),
+    )
+    formatted = to_json(report) if options.output_format == "json" else to_text(report)
+    sys.stdout.write(formatted)
+    if options.plot:
+        why_not = write_plot(report.trend.values, options.plot, options.script)
+        if why_not:
+            print(f"lint-train verify: no plot written: {why_not}", file=sys.stderr)
+    return report.exit_code
+
+
+def _split_at_dashes(argv: list[str]) -> tuple[list[str], list[str]]:
+    if "--" in argv:
+        cut = argv.index("--")
+        return argv[:cut], argv[cut + 1 :]
+    return argv, []

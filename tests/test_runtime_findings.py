@@ -1,0 +1,157 @@
+"""Runtime findings drawn from event logs written by hand (no torch, no child process).
+
+Each test builds the event log the probe would write for one situation; the probe itself is
+tested on real scripts in test_runtime_probe.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lint_train.runtime.events import parse_events
+from lint_train.runtime.findings import find
+
+
+def events(*items: dict[str, Any]) -> list[str]:
+    return [json.dumps(item) for item in items]
+
+
+def codes(lines: list[str], cut_short: bool = False) -> list[str]:
+    return [f.code for f in find(parse_events(lines), cut_short)]
+
+
+def optimizer(i: int = 0, type_: str = "SGD") -> dict[str, Any]:
+    return {"ev": "optimizer", "i": i, "type": type_, "hyperparameters": {"lr": 0.1}}
+
+
+def forward(i: int, *, training: bool = True, grad: bool = True, layers: int = 1) -> dict:
+    return {
+        "ev": "forward",
+        "i": i,
+        "module": "Net",
+        "training": training,
+        "layers": layers,
+        "active": layers if training else 0,
+        "grad": grad,
+        "graph": grad,
+    }
+
+
+def train_step(forward_index: int, backward_index: int, step_index: int, **kw: Any) -> list:
+    """forward, backward (using that forward), step: one correct iteration."""
+    return [
+        forward(forward_index, **kw),
+        {"ev": "backward", "i": backward_index, "loss": 1.0},
+        {"ev": "used", "forward": forward_index, "backward": backward_index},
+        {"ev": "grads", "opt": 0},
+        {"ev": "step", "i": step_index, "opt": 0, "stale": 0},
+    ]
+
+
+def test_a_correct_loop_with_evaluation_under_no_grad_has_no_finding() -> None:
+    log = events(
+        optimizer(),
+        *train_step(0, 0, 0),
+        *train_step(1, 1, 1),
+        forward(2, training=False, grad=False),
+        {"ev": "end", "outcome": "finished"},
+    )
+    assert codes(log) == []
+
+
+def test_a_step_on_stale_gradients_is_trn001() -> None:
+    log = events(optimizer(), {"ev": "step", "i": 0, "opt": 0, "stale": 0})
+    log += events({"ev": "step", "i": 1, "opt": 0, "stale": 4})
+    found = find(parse_events(log), cut_short=False)
+    assert [f.code for f in found] == ["TRN001"]
+    assert "SGD" in found[0].message
+    assert found[0].count == 1
+
+
+def test_backward_reaching_an_optimizer_that_never_steps_is_trn002() -> None:
+    log = events(
+        optimizer(),
+        forward(0),
+        {"ev": "backward", "i": 0, "loss": 1.0},
+        {"ev": "used", "forward": 0, "backward": 0},
+        {"ev": "grads", "opt": 0},
+    )
+    assert codes(log) == ["TRN002"]
+
+
+def test_one_of_two_optimizers_never_stepping_is_trn002() -> None:
+    log = events(optimizer(0, "Adam"), optimizer(1, "SGD"), *train_step(0, 0, 0))
+    log += events({"ev": "grads", "opt": 1})
+    found = find(parse_events(log), cut_short=False)
+    assert [f.code for f in found] == ["TRN002"]
+    assert "SGD" in found[0].message
+    assert "Adam" not in found[0].message
+
+
+def test_backward_without_any_optimizer_is_not_trn002() -> None:
+    log = events(forward(0, training=False), {"ev": "backward", "i": 0, "loss": 1.0})
+    log += events({"ev": "used", "forward": 0, "backward": 0})
+    assert codes(log) == []
+
+
+def test_an_unused_graph_built_in_eval_mode_is_trn003_only() -> None:
+    log = events(optimizer(), *train_step(0, 0, 0), forward(1, training=False, grad=True))
+    assert codes(log) == ["TRN003"]
+
+
+def test_evaluation_under_no_grad_in_training_mode_is_trn004_only() -> None:
+    log = events(optimizer(), *train_step(0, 0, 0), forward(1, training=True, grad=False))
+    assert codes(log) == ["TRN004"]
+
+
+def test_evaluation_with_neither_is_trn003_and_trn004() -> None:
+    log = events(optimizer(), *train_step(0, 0, 0), forward(1, training=True, grad=True))
+    assert codes(log) == ["TRN003", "TRN004"]
+
+
+def test_an_unused_graph_in_a_run_that_never_steps_is_not_evaluation() -> None:
+    # A gradient unit test: forward passes, some detached, no optimizer anywhere.
+    log = events(forward(0), {"ev": "backward", "i": 0, "loss": 1.0}, forward(1))
+    log += events({"ev": "used", "forward": 0, "backward": 0})
+    assert codes(log) == []
+
+
+def test_training_mode_without_dropout_or_batch_norm_is_not_trn004() -> None:
+    log = events(optimizer(), *train_step(0, 0, 0, layers=0), forward(1, grad=False, layers=0))
+    assert codes(log) == []
+
+
+def test_a_forward_cut_off_by_a_bound_is_not_taken_for_evaluation() -> None:
+    log = events(optimizer(), *train_step(0, 0, 0), forward(1))
+    assert codes(log, cut_short=True) == []
+    assert codes(log, cut_short=False) == ["TRN003", "TRN004"]
+
+
+def test_training_through_a_model_in_eval_mode_is_trn005() -> None:
+    log = events(optimizer(), *train_step(0, 0, 0), *train_step(1, 1, 1, training=False))
+    assert codes(log) == ["TRN005"]
+
+
+def test_backward_in_eval_mode_without_a_later_step_is_not_trn005() -> None:
+    log = events(optimizer(), *train_step(0, 0, 0), forward(1, training=False))
+    log += events(
+        {"ev": "backward", "i": 1, "loss": 1.0}, {"ev": "used", "forward": 1, "backward": 1}
+    )
+    assert codes(log) == []
+
+
+def test_a_graph_used_only_by_autograd_grad_is_not_trn003_or_trn005() -> None:
+    log = events(optimizer(), *train_step(0, 0, 0), forward(1, training=False))
+    log += events(
+        {"ev": "used", "forward": 1, "backward": None},
+        {"ev": "step", "i": 1, "opt": 0, "stale": 0},
+    )
+    assert codes(log) == []
+
+
+def test_a_line_cut_short_by_a_kill_is_skipped() -> None:
+    log = [*events(optimizer(), *train_step(0, 0, 0)), '{"ev": "step", "i": 1, "o']
+    seen = parse_events(log)
+    assert len(seen.steps) == 1
+    assert seen.outcome is None

@@ -1,0 +1,173 @@
+"""Every fixture, run for real under the probe.
+
+- fixed scripts run without a runtime finding and train; a plain supervised loop also matches
+  the reference loop's losses step for step;
+- buggy scripts show at runtime the finding their `# expect:` comments claim, and a buggy
+  TRN001/TRN002 script's loss curve differs from its fixed twin's or does not fall;
+- quiet scripts run without a runtime finding;
+- for every script, the static and the runtime findings name the same codes.
+
+All fixtures run once, in parallel, in a module fixture; the tests read the reports.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from conftest import FIXTURES, expected_findings  # noqa: E402
+
+from lint_train.runtime.reference import train_fixture  # noqa: E402
+from lint_train.runtime.report import Report  # noqa: E402
+from lint_train.runtime.verify import Options, verify_script  # noqa: E402
+
+BUGGY = sorted((FIXTURES / "buggy").glob("*.py"))
+FIXED = sorted((FIXTURES / "fixed").glob("*.py"))
+QUIET = sorted((FIXTURES / "quiet").glob("*.py"))
+
+# Fixed scripts that are correct but are not the reference's plain loop (one optimizer, one
+# backward and one step per batch of make_data()'s training list, in order, constant learning
+# rate), so their losses cannot match it step for step. A fixture missing here is compared.
+NOT_THE_REFERENCE_LOOP = {
+    "trn001_gan_clears_only_g": "a GAN: two models, two optimizers",
+    "trn002_gan_d_cleared_never_stepped": "a GAN: two models, two optimizers",
+    "trn001_grad_accumulation_never_cleared": "gradient accumulation: 4 backward calls a step",
+    "trn002_grad_accumulation_step_missing": "gradient accumulation: 4 backward calls a step",
+    "trn001_second_phase_starts_with_stale_grads": "a second phase accumulates gradients",
+    "trn001_lbfgs_closure_forgets_zero_grad": "LBFGS: the closure runs several times a step",
+    "trn002_lbfgs_closure_called_directly": "LBFGS: the closure runs several times a step",
+    "trn001_nanogpt_while_loop": "nanoGPT style: random batches, 2 backward calls a step",
+    "trn002_nanogpt_while_loop": "nanoGPT style: random batches, 2 backward calls a step",
+    "trn002_plain_loop_only_scheduler_step": "a OneCycleLR learning-rate schedule",
+    "trn002_split_helpers_update_skips_step": "a warm-up learning-rate schedule",
+    "trn002_torch_alias_imports": "gradient clipping",
+    "trn002_train_one_epoch_helper": "a StepLR learning-rate schedule",
+}
+# Correct scripts whose loss is not expected to fall: adversarial losses trade off.
+NOT_EXPECTED_TO_FALL = {
+    "trn001_gan_clears_only_g": "a GAN's losses trade off instead of falling",
+    "trn002_gan_d_cleared_never_stepped": "a GAN's losses trade off instead of falling",
+}
+# Relative tolerance for "the same losses": the script and the reference run the same
+# operations in the same order on one thread, so they agree to rounding.
+TOLERANCE = 1e-5
+# A buggy curve that still falls must differ from its fixed twin's somewhere by this much.
+CURVE_GAP = 0.05
+# The whole set must verify within this many seconds (the project's budget on 2 cores).
+BUDGET_SECONDS = 60.0
+OPTIONS = Options(max_steps=200, timeout=60, threads=1, static=True)
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+@pytest.fixture(scope="module")
+def runs() -> tuple[dict[Path, Report], float]:
+    paths = BUGGY + FIXED + QUIET
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        reports = list(pool.map(lambda p: verify_script(str(p), (), OPTIONS), paths))
+    return dict(zip(paths, reports, strict=True)), time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def reports(runs: tuple[dict[Path, Report], float]) -> dict[Path, Report]:
+    return runs[0]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # The same thread count as the children, and far faster for tiny models.
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+def runtime_codes(report: Report) -> set[str]:
+    return {f.code for f in report.findings}
+
+
+def describe(report: Report) -> str:
+    findings = "; ".join(f"{f.code}: {f.message}" for f in report.findings) or "no finding"
+    return f"{report.how}; {report.verdict.reason}; {findings}\n{report.error or ''}"
+
+
+def load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"fixture_{path.parent.name}_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", FIXED, ids=_ids(FIXED))
+def test_fixed_fixture_trains_without_runtime_finding(path: Path, reports) -> None:
+    report = reports[path]
+    assert report.status != "failed", describe(report)
+    assert report.findings == [], describe(report)
+    if path.stem not in NOT_EXPECTED_TO_FALL:
+        assert report.verdict.trained, describe(report)
+
+
+@pytest.mark.parametrize("path", FIXED, ids=_ids(FIXED))
+def test_fixed_fixture_matches_the_reference_loop(path: Path, reports) -> None:
+    if path.stem in NOT_THE_REFERENCE_LOOP:
+        pytest.skip(NOT_THE_REFERENCE_LOOP[path.stem])
+    report = reports[path]
+    assert len(report.optimizers) == 1, "not one optimizer: list it in NOT_THE_REFERENCE_LOOP"
+    assert report.steps == report.backward_calls == len(report.trend.values)
+    optimizer = report.optimizers[0]
+    expected = train_fixture(load(path), optimizer.type, optimizer.hyperparameters, report.steps)
+    assert report.trend.values == pytest.approx(expected.train_losses, rel=TOLERANCE)
+
+
+@pytest.mark.parametrize("path", BUGGY, ids=_ids(BUGGY))
+def test_buggy_fixture_shows_its_expected_finding_at_runtime(path: Path, reports) -> None:
+    report = reports[path]
+    expected = {code for _, code in expected_findings(path)}
+    assert report.status != "failed", describe(report)
+    assert runtime_codes(report) == expected, describe(report)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in BUGGY if {c for _, c in expected_findings(p)} & {"TRN001", "TRN002"}],
+    ids=lambda p: p.stem,
+)
+def test_buggy_trn001_trn002_loss_curve_differs_or_does_not_fall(path: Path, reports) -> None:
+    buggy, fixed = reports[path], reports[FIXTURES / "fixed" / path.name]
+    pairs = list(zip(buggy.trend.values, fixed.trend.values, strict=False))
+    gap = max((abs(b - f) / max(abs(f), 1e-12) for b, f in pairs), default=0.0)
+    assert not buggy.verdict.trained or gap > CURVE_GAP, (
+        f"the buggy script trains and its losses stay within {gap:.1%} of the fixed script's"
+    )
+
+
+@pytest.mark.parametrize("path", QUIET, ids=_ids(QUIET))
+def test_quiet_fixture_runs_without_runtime_finding(path: Path, reports) -> None:
+    report = reports[path]
+    assert report.status != "failed", describe(report)
+    assert report.findings == [], describe(report)
+
+
+@pytest.mark.parametrize("path", BUGGY + FIXED + QUIET, ids=_ids(BUGGY + FIXED + QUIET))
+def test_static_and_runtime_findings_agree(path: Path, reports) -> None:
+    report = reports[path]
+    assert report.static_error is None, report.static_error
+    static = {f.code for f in report.static or []}
+    assert static == runtime_codes(report), describe(report)
+
+
+def test_the_fixture_set_verifies_within_the_budget(runs) -> None:
+    _, seconds = runs
+    assert seconds < BUDGET_SECONDS
