@@ -1,55 +1,180 @@
-"""Paths given on the command line -> the Python files to check."""
+"""Paths given on the command line -> the Python files to check.
+
+Folders are searched recursively for `*.py` and `*.ipynb`. While searching, these are skipped:
+the `exclude` patterns (by default other people's code and generated files: virtualenvs, build
+output, caches), any folder holding a `pyvenv.cfg` (a virtualenv, whatever its name), and
+whatever the `.gitignore` files of the repository ignore. A path named explicitly is always
+checked, unless `force_exclude` is set (pre-commit names every staged file explicitly).
+
+Patterns use .gitignore syntax and are relative to `root` (the folder of the configuration
+file): `build/` matches a folder named build anywhere, `/legacy.py` only at the root,
+`scripts/*.py` the files directly in scripts/.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-# Folders that hold other people's code or generated files, never the user's training scripts.
-SKIPPED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".venv",
-        "venv",
-        ".tox",
-        ".nox",
-        "__pycache__",
-        "node_modules",
-        "build",
-        "dist",
-        "site-packages",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".lint-train_cache",
-        ".ipynb_checkpoints",
-    }
+from pathspec import GitIgnoreSpec
+
+SUFFIXES = (".py", ".ipynb")
+
+DEFAULT_EXCLUDE = (
+    ".bzr/",
+    ".direnv/",
+    ".eggs/",
+    ".git/",
+    ".git-rewrite/",
+    ".hg/",
+    ".ipynb_checkpoints/",
+    ".lint-train_cache/",
+    ".mypy_cache/",
+    ".nox/",
+    ".pants.d/",
+    ".pyenv/",
+    ".pytest_cache/",
+    ".pytype/",
+    ".ruff_cache/",
+    ".svn/",
+    ".tox/",
+    ".venv/",
+    ".vscode/",
+    "__pycache__/",
+    "__pypackages__/",
+    "_build/",
+    "buck-out/",
+    "build/",
+    "dist/",
+    "node_modules/",
+    "site-packages/",
+    "venv/",
+    "*.egg-info/",
 )
 
 
-def discover(paths: Iterable[str]) -> Iterator[Path]:
-    """Yield files to check; a path named explicitly is always yielded, even if missing."""
+@dataclass(frozen=True)
+class DiscoverOptions:
+    root: Path = field(default_factory=Path.cwd)
+    exclude: Sequence[str] = DEFAULT_EXCLUDE
+    respect_gitignore: bool = True
+    force_exclude: bool = False
+
+
+def discover(paths: Iterable[str], options: DiscoverOptions | None = None) -> Iterator[Path]:
+    """Yield files to check; a path named explicitly is yielded even if missing (the engine
+    reports it), and even if excluded unless `options.force_exclude`."""
+    options = options or DiscoverOptions()
+    root = Path(os.path.abspath(options.root))
+    excluded = GitIgnoreSpec.from_lines(options.exclude)
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            for found in _walk(path):
-                if found not in seen:
-                    seen.add(found)
-                    yield found
-        elif path not in seen:
-            seen.add(path)
-            yield path
+        is_dir = path.is_dir()
+        # Outside the root, the folders above the named path are none of the patterns' business.
+        base = root if _within(path, root) else Path(os.path.abspath(path)).parent
+        if options.force_exclude and _excluded_with_parents(path, is_dir, base, excluded):
+            continue
+        found = _walk(path, base, excluded, options.respect_gitignore) if is_dir else [path]
+        for file in found:
+            if file not in seen:
+                seen.add(file)
+                yield file
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
+def _walk(top: Path, root: Path, excluded: GitIgnoreSpec, gitignore: bool) -> Iterator[Path]:
+    ignores = _GitIgnores(top) if gitignore else None
+    for dirpath, dirnames, filenames in os.walk(top):
+        folder = Path(dirpath)
+        if ignores is not None:
+            ignores.enter(folder)
         dirnames[:] = sorted(
-            d for d in dirnames if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
+            d for d in dirnames if not _skipped(folder / d, True, root, excluded, ignores)
         )
         for name in sorted(filenames):
-            if name.endswith(".py"):
-                yield Path(dirpath) / name
+            path = folder / name
+            if name.endswith(SUFFIXES) and not _skipped(path, False, root, excluded, ignores):
+                yield path
+
+
+def _skipped(
+    path: Path, is_dir: bool, root: Path, excluded: GitIgnoreSpec, ignores: _GitIgnores | None
+) -> bool:
+    if excluded.match_file(relative_path(path, root) + ("/" if is_dir else "")):
+        return True
+    if is_dir and (path / "pyvenv.cfg").is_file():
+        return True
+    return ignores is not None and ignores.ignored(path, is_dir)
+
+
+def _excluded_with_parents(path: Path, is_dir: bool, root: Path, excluded: GitIgnoreSpec) -> bool:
+    """Whether `path` or a folder above it (up to the root) matches an exclude pattern."""
+    parts = relative_path(path, root).split("/")
+    for depth in range(1, len(parts) + 1):
+        folder = depth < len(parts) or is_dir
+        if excluded.match_file("/".join(parts[:depth]) + ("/" if folder else "")):
+            return True
+    return False
+
+
+def _within(path: Path, root: Path) -> bool:
+    absolute = Path(os.path.abspath(path))
+    return absolute == root or root in absolute.parents
+
+
+def relative_path(path: str | Path, root: Path) -> str:
+    """`path` relative to `root` in posix form; a path outside the root keeps its full form."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute, root)
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        relative = absolute.lstrip(os.sep)
+    return Path(relative).as_posix()
+
+
+class _GitIgnores:
+    """The .gitignore files in force in each folder of one walk: those of the folders above
+    the walk's top up to the repository's root, .git/info/exclude, and those met on the way."""
+
+    def __init__(self, top: Path) -> None:
+        top = Path(os.path.abspath(top))
+        self._specs: dict[Path, list[tuple[Path, GitIgnoreSpec]]] = {}
+        repo = next((d for d in (top, *top.parents) if (d / ".git").exists()), None)
+        inherited: list[tuple[Path, GitIgnoreSpec]] = []
+        if repo is not None:
+            info = _read_spec(repo / ".git" / "info" / "exclude")
+            if info is not None:
+                inherited.append((repo, info))
+            above = [d for d in reversed(top.parents) if d == repo or repo in d.parents]
+            for folder in above:
+                spec = _read_spec(folder / ".gitignore")
+                if spec is not None:
+                    inherited.append((folder, spec))
+        self._specs[top.parent] = inherited
+
+    def enter(self, folder: Path) -> None:
+        folder = Path(os.path.abspath(folder))
+        specs = list(self._specs.get(folder.parent, []))
+        own = _read_spec(folder / ".gitignore")
+        if own is not None:
+            specs.append((folder, own))
+        self._specs[folder] = specs
+
+    def ignored(self, path: Path, is_dir: bool) -> bool:
+        path = Path(os.path.abspath(path))
+        # The deepest .gitignore that has an opinion decides, as in git.
+        for base, spec in reversed(self._specs.get(path.parent, [])):
+            relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+            verdict = spec.check_file(relative).include
+            if verdict is not None:
+                return verdict
+        return False
+
+
+def _read_spec(file: Path) -> GitIgnoreSpec | None:
+    try:
+        text = file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return GitIgnoreSpec.from_lines(text.splitlines())

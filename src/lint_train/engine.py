@@ -12,6 +12,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from .analysis.interpret import analyse
 from .analysis.program import build_program
 from .discover import discover
+from .notebook import Program, is_notebook, to_program
 from .prefilter import could_matter
 from .rules import Rule, all_rules
 from .source import SourceError, decode
@@ -90,7 +91,7 @@ def lint_paths(paths: Iterable[str], selection: Selection | None = None) -> Resu
     result = Result()
     for path in discover(paths):
         _lint_one(path, rules, result)
-    result.findings.sort(key=lambda f: (f.path, f.line, f.column, f.code))
+    result.findings.sort(key=lambda f: (f.path, f.location.cell or 0, f.line, f.column, f.code))
     return result
 
 
@@ -107,8 +108,13 @@ def _lint_one(path: Path, rules: list[Rule], result: Result) -> None:
     except OSError as exc:
         result.errors.append(FileError(name, f"cannot read: {exc.strerror or exc}"))
         return
+    program: Program | None = None
     try:
-        text = decode(data)
+        if is_notebook(name):
+            program = to_program(data)
+            text = program.text
+        else:
+            text = decode(data)
     except SourceError as exc:
         result.errors.append(FileError(name, str(exc)))
         return
@@ -116,10 +122,16 @@ def _lint_one(path: Path, rules: list[Rule], result: Result) -> None:
         findings = lint_source(text, name, rules)
     except cst.ParserSyntaxError as exc:
         message = str(exc.message).rstrip(".") if hasattr(exc, "message") else "invalid syntax"
-        result.errors.append(FileError(name, f"syntax error: {message}", exc.raw_line))
+        if program is not None:
+            message, line = f"{message} in {program.where(exc.raw_line)}", None
+        else:
+            line = exc.raw_line
+        result.errors.append(FileError(name, f"syntax error: {message}", line))
         return
     except RecursionError:
         result.errors.append(FileError(name, "too deeply nested to analyse"))
         return
+    if program is not None:
+        findings = [program.place(f) for f in findings]
     result.files_checked += 1
     result.findings.extend(findings)

@@ -11,6 +11,8 @@ class Location:
     column: int
     end_line: int
     end_column: int
+    cell: int | None = None
+    """For a notebook: the cell (numbered from 1) that `line` and `end_line` count within."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import libcst as cst
 from .names import dotted
 from .program import FunctionInfo, Program
 from .vocab import is_model_name, is_optimizer_name, is_scaler_name, is_scheduler_name
+from .walk import walk
 
 GRAD_OFF, GRAD_ON, GRAD_UNKNOWN = "off", "on", "unk"
 
@@ -107,7 +108,7 @@ class EventTable:
         found = any(self.grad_context(d.decorator, info) == GRAD_OFF for d in info.node.decorators)
         if not found:
             finder = _GradOffFinder(self, info)
-            info.node.body.visit(finder)
+            walk(info.node.body, finder)
             found = finder.found
         self._disables_grad[key] = found
         return found
@@ -178,7 +179,7 @@ class _Collector(cst.CSTVisitor):
         if isinstance(node, (cst.Assign, cst.AnnAssign)):
             self._assignment(node)
         else:
-            node.visit(self)
+            walk(node, self)
         return self.events
 
     def _assignment(self, node: cst.Assign | cst.AnnAssign) -> None:
@@ -198,7 +199,7 @@ class _Collector(cst.CSTVisitor):
                 fresh = self._fresh_mode(value)
                 for name in _target_names(target):
                     self.events.append(Event(ASSIGN, target, name=name, value=fresh))
-        value.visit(self)
+        walk(value, self)
         for target in targets:
             if isinstance(target, cst.Attribute) and target.attr.value == "grad":
                 if isinstance(value, cst.Name) and value.value == "None":

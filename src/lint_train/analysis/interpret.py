@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from . import events as ev
-from .model import BackwardSite, EvalSite, LoopModel, TrainingLoop
+from .model import BackwardSite, EvalSite, LoopModel, Scope, Trace, TrainingLoop
 from .names import tokens
 from .program import FunctionInfo, Program
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data
+from .walk import walk
 
 MAX_CALL_DEPTH = 8
 MAX_LOOP_PASSES = 4
@@ -144,6 +145,13 @@ class Frame:
     returns: list[State] = field(default_factory=list)
     breaks: list[list[State]] = field(default_factory=list)
     continues: list[list[State]] = field(default_factory=list)
+    _scope: Scope | None = None
+
+    def scope(self) -> Scope:
+        if self._scope is None:
+            key = self.fn.key if self.fn is not None else None
+            self._scope = Scope(key, tuple(sorted(self.rename.items())))
+        return self._scope
 
     def translate(self, name: str) -> str:
         head, dot, rest = name.partition(".")
@@ -161,6 +169,7 @@ class _Region:
     is_loop: bool
     function: str | None
     needs_loop: bool = False  # `def test():` is evaluation only if it loops over data
+    level: int = 0  # the frame that runs the evaluation code (an index into `frames`)
 
 
 class Interpreter:
@@ -169,6 +178,12 @@ class Interpreter:
         self.table = ev.EventTable(program)
         self.model = LoopModel(program)
         self.loop_stack: list[cst.For | cst.While] = []
+        # The frames of the calls being followed (the module's or a root function's first),
+        # the call node that entered each one, and the frame each running loop belongs to.
+        self.frames: list[Frame] = []
+        self.via: list[cst.CSTNode | None] = []
+        self.loop_levels: list[int] = []
+        self._traced: set[tuple[object, ...]] = set()
         self.call_stack: list[str] = []
         self.regions: list[_Region] = []
         self.reached: set[str] = set()
@@ -189,7 +204,14 @@ class Interpreter:
 
     def _run_all(self) -> None:
         module_state = State(frozenset({"on"}), {}, frozenset({"default"}), {}, frozenset({"init"}))
-        self.block(self.program.module.body, [module_state], Frame(None, {}))
+        frame = Frame(None, {})
+        self.frames.append(frame)
+        self.via.append(None)
+        try:
+            self.block(self.program.module.body, [module_state], frame)
+        finally:
+            self.frames.pop()
+            self.via.pop()
         called = self._statically_called()
         for key, info in self.program.functions.items():
             if key in self.reached or (key in called and key not in self.program.escaped):
@@ -380,6 +402,7 @@ class Interpreter:
         at_least_once = ev.CLEAR in kinds and ev.BACKWARD not in kinds
         after_one: Paths = []
         self.loop_stack.append(stmt)
+        self.loop_levels.append(len(self.frames) - 1)
         if region is not None:
             self.regions.append(region)
         try:
@@ -402,6 +425,7 @@ class Interpreter:
                 head = new_head
         finally:
             self.loop_stack.pop()
+            self.loop_levels.pop()
             if region is not None:
                 self.regions.pop()
         exit_paths: Paths = _without_facts(after_one, changing) if at_least_once else head
@@ -415,7 +439,7 @@ class Interpreter:
         cached = self._assigned.get(id(stmt))
         if cached is None:
             finder = _AssignedNames()
-            stmt.visit(finder)
+            walk(stmt, finder)
             cached = frozenset(finder.names)
             self._assigned[id(stmt)] = cached
         return cached
@@ -473,6 +497,38 @@ class Interpreter:
     def _loops(self) -> list[TrainingLoop]:
         return [self.model.loops[id(n)] for n in self.loop_stack if id(n) in self.model.loops]
 
+    def _trace_loops(
+        self, kind: str, node: cst.CSTNode, root: str | None, value: str | None = None
+    ) -> None:
+        for index, stmt in enumerate(self.loop_stack):
+            loop = self.model.loops.get(id(stmt))
+            if loop is not None:
+                self._trace(loop.trace, self.loop_levels[index], kind, node, root, value)
+
+    def _trace(
+        self,
+        into: list[Trace],
+        level: int,
+        kind: str,
+        node: cst.CSTNode,
+        root: str | None,
+        value: str | None = None,
+    ) -> None:
+        """Record an event in a loop's (or an evaluation site's) trace, with its path from the
+        frame at `level` down to the event."""
+        top = len(self.frames) - 1
+        sites = [self.via[j + 1] if j < top else node for j in range(level, top + 1)]
+        if any(site is None for site in sites):
+            return
+        path = tuple(
+            (site, self.frames[j].scope())
+            for j, site in zip(range(level, top + 1), sites, strict=True)
+        )
+        key = (id(into), kind, id(node), root, value, tuple((id(n), s) for n, s in path))
+        if key not in self._traced:
+            self._traced.add(key)
+            into.append(Trace(kind, node, root, path, value))  # type: ignore[arg-type]
+
     def _training_loop(self, stmt: cst.For | cst.While, frame: Frame) -> None:
         if id(stmt) not in self.model.loops:
             self.model.loops[id(stmt)] = TrainingLoop(stmt, _key(frame.fn))
@@ -485,6 +541,7 @@ class Interpreter:
         self.model.backward_sites.append(
             BackwardSite(event.node, tuple(id(n) for n in self.loop_stack))
         )
+        self._trace_loops("backward", event.node, None)
         state = state.copy()
         state.phases = {k: _map(v, _AFTER_BACKWARD) for k, v in state.phases.items()}
         state.phase_default = _map(state.phase_default, _AFTER_BACKWARD)
@@ -499,6 +556,7 @@ class Interpreter:
         for loop in loops:
             loop.stepped.add(name)
             loop.display.setdefault(name, written)
+        self._trace_loops("step", event.node, name)
         if "polluted" in state.phase(name) and loops:
             innermost = loops[-1]
             innermost.polluted_steps.setdefault(written, event.node)
@@ -527,6 +585,7 @@ class Interpreter:
         for loop in self._loops():
             loop.cleared.add(name)
             loop.display.setdefault(name, event.name or "?")
+        self._trace_loops("clear", event.node, name)
         return state
 
     def on_mode(self, event: ev.Event, state: State, frame: Frame) -> State:
@@ -537,7 +596,9 @@ class Interpreter:
         else:
             modes = frozenset({value})
         state = state.copy()
-        state.set_mode(frame.translate(event.name or "?"), modes)
+        root = frame.translate(event.name or "?")
+        state.set_mode(root, modes)
+        self._trace_loops("mode", event.node, root, value)
         return state
 
     def on_save_mode(self, event: ev.Event, state: State, frame: Frame) -> State:
@@ -585,11 +646,11 @@ class Interpreter:
             region = self.regions[-1]
             if len(self.loop_stack) > region.loop_depth:
                 where: cst.CSTNode = self.loop_stack[region.loop_depth]
-                is_loop = True
+                is_loop, level = True, self.loop_levels[region.loop_depth]
             elif region.needs_loop:
                 return state
             else:
-                where, is_loop = event.node, False
+                where, is_loop, level = event.node, False, region.level
             site = self.model.eval_sites.get(id(where))
             if site is None:
                 site = EvalSite(where, is_loop, region.function)
@@ -599,11 +660,14 @@ class Interpreter:
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
                 site.forwards.append(event.node)
+            self._trace(site.trace, level, "forward", event.node, root)
         if self.loop_stack and "off" not in state.grad:
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
             if innermost is not None:
                 innermost.train_modes.setdefault(written, set()).add(modes)
                 innermost.model_roots.setdefault(written, root)
+                level = self.loop_levels[-1]
+                self._trace(innermost.trace, level, "forward", event.node, root)
         return state
 
     def on_call(self, event: ev.Event, state: State, frame: Frame) -> Paths:
@@ -625,7 +689,7 @@ class Interpreter:
                     rename.setdefault(local, frame.translate(local))
         self.reached.add(key)
         feeds = bool(self.loop_stack) and self._feeds_backward(event.node, self.loop_stack[-1])
-        out = self.invoke(info, [state], rename, evaluation=not feeds)
+        out = self.invoke(info, [state], rename, evaluation=not feeds, via=event.node)
         return out or [state]
 
     def _feeds_backward(self, call: cst.CSTNode, loop: cst.For | cst.While) -> bool:
@@ -635,7 +699,7 @@ class Interpreter:
         cached = self._feeds.get(key)
         if cached is None:
             flow = _Dataflow(call)
-            loop.body.visit(flow)
+            walk(loop.body, flow)
             cached = flow.feeds_backward()
             self._feeds[key] = cached
         return cached
@@ -646,6 +710,7 @@ class Interpreter:
         paths: Paths,
         rename: dict[str, str],
         evaluation: bool = True,
+        via: cst.CSTNode | None = None,
     ) -> Paths:
         frame = Frame(info, rename)
         entry = _copies(paths)
@@ -659,14 +724,22 @@ class Interpreter:
         region = None
         if evaluation and self._is_eval_function(info):
             region = _Region(
-                len(self.loop_stack), False, info.key, needs_loop=tokens(info.name)[0] == "test"
+                len(self.loop_stack),
+                False,
+                info.key,
+                needs_loop=tokens(info.name)[0] == "test",
+                level=len(self.frames),
             )
             self.regions.append(region)
         self.call_stack.append(info.key)
+        self.frames.append(frame)
+        self.via.append(via)
         try:
             out = self.block(info.node.body, entry, frame)
         finally:
             self.call_stack.pop()
+            self.frames.pop()
+            self.via.pop()
             if region is not None:
                 self.regions.pop()
         out = join(out, frame.returns)
@@ -904,7 +977,7 @@ def _is_true(test: cst.BaseExpression) -> bool:
 
 def _mentions_eval_data(expr: cst.BaseExpression) -> bool:
     finder = _EvalDataFinder()
-    expr.visit(finder)
+    walk(expr, finder)
     return finder.found
 
 

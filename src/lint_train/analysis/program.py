@@ -10,6 +10,7 @@ import libcst as cst
 
 from .names import ImportTable, dotted
 from .vocab import MODEL_FACTORIES, OPTIMIZER_CLASSES
+from .walk import walk
 
 LIGHTNING_BASES = ("LightningModule",)
 
@@ -97,7 +98,7 @@ class Program:
             return cached
         self._sensitive[id(node)] = True  # recursion guard: assume the worst
         finder = _ModeLayers(self)
-        node.visit(finder)
+        walk(node, finder)
         self._sensitive[id(node)] = finder.sensitive
         return finder.sensitive
 
@@ -118,7 +119,7 @@ class Program:
 
 def build_program(module: cst.Module) -> Program:
     indexer = _Indexer()
-    module.visit(indexer)
+    walk(module, indexer)
     program = Program(
         module=module,
         imports=indexer.imports,
@@ -259,7 +260,7 @@ def _factory_class(program: Program, callee: str) -> str | None:
     if key is None:
         return None
     finder = _ReturnedClass(program)
-    program.functions[key].node.body.visit(finder)
+    walk(program.functions[key].node.body, finder)
     return finder.found
 
 

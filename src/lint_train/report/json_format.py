@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 from ..types import Finding
+from . import PLAIN, Context
 
 
-def render(findings: list[Finding]) -> str:
+def render(findings: list[Finding], context: Context = PLAIN) -> str:
     return json.dumps([as_dict(f) for f in findings], indent=2) + "\n"
 
 
 def as_dict(f: Finding) -> dict[str, object]:
-    return {
+    data: dict[str, object] = {
         "code": f.code,
         "name": f.name,
         "path": f.path,
@@ -23,3 +24,7 @@ def as_dict(f: Finding) -> dict[str, object]:
         "message": f.message,
         "fixable": f.fixable,
     }
+    if f.location.cell is not None:
+        # A notebook's lines count within this cell (numbered from 1 over all cells).
+        data["cell"] = f.location.cell
+    return data

@@ -1,0 +1,140 @@
+"""Jupyter notebooks as one program: the code cells in order, so a training loop in one cell
+sees the optimizer made in another. Locations are given back as (cell, line in the cell).
+
+IPython syntax that is not Python is neutralised line for line, so positions do not move:
+`%magic` and `!shell` lines become `pass` (at their own indentation), `x = !ls` becomes
+`x = None`, `obj?` help lines become `pass`, and a cell run by a non-Python cell magic
+(`%%bash`, `%%writefile`, ...) becomes blank lines. Cells are numbered from 1 over all the
+notebook's cells, markdown included, as Jupyter front ends show them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, replace
+
+from .source import SourceError
+from .types import Finding, Location
+
+# Cell magics whose body is still Python run in the kernel.
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "python", "python3"})
+
+_MAGIC = re.compile(r"^\s*(%|!|\?)")
+_HELP = re.compile(r"^\s*[\w.\[\]]+\?{1,2}\s*$")
+_ASSIGN_MAGIC = re.compile(r"^(\s*[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*)[!%]")
+_TRIPLE = re.compile(r"\"\"\"|'''")
+
+
+def is_notebook(path: str) -> bool:
+    return path.endswith(".ipynb")
+
+
+@dataclass(frozen=True)
+class Program:
+    text: str
+    # For each code cell: (cell number, its first line in `text`, how many lines it has).
+    cells: tuple[tuple[int, int, int], ...]
+
+    def place(self, finding: Finding) -> Finding:
+        """`finding` with its location moved from the program to its cell."""
+        cell, first = self._cell_of(finding.line)
+        loc = finding.location
+        end_line = max(loc.line, min(loc.end_line, first + self._count(cell) - 1))
+        end_column = loc.end_column if end_line == loc.end_line else 1
+        location = Location(
+            loc.line - first + 1, loc.column, end_line - first + 1, end_column, cell=cell
+        )
+        return replace(finding, location=location)
+
+    def program_line(self, cell: int | None, line: int) -> int:
+        """The line of `text` that is line `line` of cell `cell`."""
+        for number, first, _ in self.cells:
+            if number == cell:
+                return first + line - 1
+        return line
+
+    def where(self, line: int) -> str:
+        cell, first = self._cell_of(line)
+        return f"cell {cell}, line {line - first + 1}"
+
+    def _cell_of(self, line: int) -> tuple[int, int]:
+        starts = [first for _, first, _ in self.cells]
+        index = max(0, bisect_right(starts, line) - 1)
+        number, first, _ = self.cells[index]
+        return number, first
+
+    def _count(self, cell: int) -> int:
+        return next(count for number, _, count in self.cells if number == cell)
+
+
+def to_program(data: bytes) -> Program:
+    """The notebook's code cells as one program; SourceError when it is not a notebook."""
+    try:
+        notebook = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceError(f"not a readable notebook: {exc}") from exc
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        raise SourceError("not a readable notebook: no list of cells")
+    if not _is_python(notebook):
+        return Program("", ())
+    lines: list[str] = []
+    placed = []
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        text = "".join(source) if isinstance(source, list) else str(source)
+        cell_lines = _neutralise(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+        placed.append((number, len(lines) + 1, len(cell_lines)))
+        lines.extend(cell_lines)
+    return Program("\n".join(lines) + "\n" if lines else "", tuple(placed))
+
+
+def _is_python(notebook: dict[str, object]) -> bool:
+    metadata = notebook.get("metadata")
+    if not isinstance(metadata, dict):
+        return True
+    info = metadata.get("language_info")
+    language = info.get("name") if isinstance(info, dict) else None
+    if language is None:
+        kernel = metadata.get("kernelspec")
+        language = kernel.get("language") if isinstance(kernel, dict) else None
+    return language is None or str(language).lower() == "python"
+
+
+def _neutralise(lines: list[str]) -> list[str]:
+    first = lines[0].lstrip() if lines else ""
+    if first.startswith("%%"):
+        magic = first[2:].split(maxsplit=1)[0] if first[2:].strip() else ""
+        if magic not in PYTHON_CELL_MAGICS:
+            return [""] * len(lines)
+        lines = ["", *lines[1:]]
+    result = []
+    in_string = False
+    continued = False
+    for line in lines:
+        if continued:
+            # The rest of a magic line continued with a backslash.
+            result.append("")
+            continued = line.endswith("\\")
+            continue
+        if not in_string:
+            assigned = _ASSIGN_MAGIC.match(line)
+            if assigned:
+                result.append(assigned.group(1) + "None")
+                continued = line.endswith("\\")
+                continue
+            if _MAGIC.match(line) or _HELP.match(line):
+                indent = line[: len(line) - len(line.lstrip())]
+                result.append(indent + "pass")
+                continued = line.endswith("\\")
+                continue
+        # A line with an odd number of triple quotes opens or closes a multi-line string,
+        # whose lines must stay as they are even when they start with % or !.
+        if len(_TRIPLE.findall(line)) % 2 == 1:
+            in_string = not in_string
+        result.append(line)
+    return result

@@ -1,0 +1,49 @@
+"""JUnit XML, for CI systems that show test reports: one test suite per file with findings,
+one failed test case per finding; a clean run is one passing test case."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+
+from ..types import Finding
+from . import PLAIN, Context, where
+
+
+def render(findings: list[Finding], context: Context = PLAIN) -> str:
+    root = ET.Element(
+        "testsuites",
+        name="lint-train",
+        tests=str(max(1, len(findings))),
+        failures=str(len(findings)),
+        errors="0",
+    )
+    by_path: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        by_path[f.path].append(f)
+    if not findings:
+        suite = ET.SubElement(root, "testsuite", name="lint-train", tests="1", failures="0")
+        suite.set("errors", "0")
+        ET.SubElement(suite, "testcase", name="no problems found", classname="lint-train")
+    for path, group in by_path.items():
+        suite = ET.SubElement(root, "testsuite", name=path, tests=str(len(group)))
+        suite.set("failures", str(len(group)))
+        suite.set("errors", "0")
+        for f in group:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                name=f"{f.code} {f.name} at {_position(f)}",
+                classname=path,
+                file=path,
+                line=str(f.line),
+            )
+            failure = ET.SubElement(case, "failure", message=f.message, type=f.code)
+            failure.text = f"{where(f)}: {f.code} {f.name}  {f.message}"
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _position(f: Finding) -> str:
+    cell = f"cell {f.location.cell}, " if f.location.cell is not None else ""
+    return f"{cell}line {f.line}, column {f.column}"
