@@ -1,5 +1,6 @@
 """Each rule's page in rules/ is executable documentation: its bad example is flagged with the
-page's code, its good example is clean, and its sections follow the house order."""
+page's code, its good example is clean, what `--fix` makes of the bad example is shown exactly,
+and its sections follow the house order."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from conftest import ROOT
 
 from lint_train.engine import lint_source
+from lint_train.fix import fix_source
 from lint_train.rules import rule_table
 
 PAGES = sorted((ROOT / "rules").glob("TRN*.md"))
@@ -42,8 +44,26 @@ def test_every_rule_has_a_page() -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
 def test_page_sections_come_in_order(page: Path) -> None:
+    # Every rule has a fix, so every page says how safe it is, between the examples and the
+    # limits (as ruff's pages do).
     present = [s for s in _sections(page) if s in SECTIONS or s == "Fix safety"]
-    assert [s for s in present if s != "Fix safety"] == SECTIONS
+    expected = [*SECTIONS[:4], "Fix safety", *SECTIONS[4:]]
+    assert present == expected
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_page_shows_exactly_what_fix_makes_of_the_example(page: Path) -> None:
+    sections = _sections(page)
+    (example,) = BLOCK.findall(sections["Example"])
+    (shown,) = BLOCK.findall(sections["Fix safety"])
+    outcome = fix_source(example, unsafe=True)
+    assert outcome.after == shown
+    assert lint_source(shown) == []
+    # The page says whether --unsafe-fixes is needed, as the fix's applicability says.
+    (finding,) = [f for f in lint_source(example) if f.code == _code(page)]
+    safe = finding.fix_applicability == "safe"
+    assert ("**safe**" in sections["Fix safety"]) == safe
+    assert ("--unsafe-fixes` turns" in sections["Fix safety"]) == (not safe)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])

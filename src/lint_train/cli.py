@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from . import __version__, baseline, noqa
+from .cache import default_root
 from .config import Config, ConfigError, code_problem, find_config, load_config
 from .discover import DiscoverOptions, discover
 from .engine import Result, Selection, lint_paths
 from .explain import rule_page, rules_listing
+from .parallel import default_jobs
 from .report import FORMATS, Context, formatter, statistics
 from .report.text import line, summary
 from .sourcelines import Sources
@@ -84,8 +88,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--explain", metavar="CODE", help="print the page of rule CODE and exit")
     parser.add_argument("--list-rules", action="store_true", help="print the rules and exit")
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="analyse on up to N processes (default: one per core; a few files run in-process)",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="neither read nor write the per-file result cache (.lint-train_cache/)",
+    )
+    parser.add_argument(
+        "--fix", action="store_true", help="fix what can be fixed safely, in place; report the rest"
+    )
+    parser.add_argument(
+        "--unsafe-fixes",
+        action="store_true",
+        help="with --fix or --diff, also apply the fixes that may change behaviour",
+    )
+    parser.add_argument(
+        "--diff",
+        action="store_true",
+        help="print what --fix would change as a unified diff; write nothing (exit 1 on a diff)",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of an internal error, for a bug report (or LINT_TRAIN_DEBUG=1)",
+    )
     parser.add_argument("--version", action="version", version=f"lint-train {__version__}")
     return parser
+
+
+def _jobs(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of processes (1 or more)")
+    return jobs
 
 
 def _codes(value: str) -> tuple[str, ...]:
@@ -98,7 +142,34 @@ def _codes(value: str) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command; a bug anywhere in it is one line on stderr and exit 2, not a traceback
+    (which --debug or LINT_TRAIN_DEBUG=1 shows)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(args_list)
+    except KeyboardInterrupt:
+        print("lint-train: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`lint-train . | head`): nothing left to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except Exception as exc:
+        print(
+            f"lint-train: error: internal error ({type(exc).__name__}: {exc}); this is a bug "
+            "in lint-train, please report it (--debug shows more)",
+            file=sys.stderr,
+        )
+        if _debug(args_list):
+            traceback.print_exc()
+        return EXIT_ERROR
+
+
+def _debug(args_list: Sequence[str]) -> bool:
+    return "--debug" in args_list or os.environ.get("LINT_TRAIN_DEBUG", "") not in ("", "0")
+
+
+def _main(args_list: list[str]) -> int:
     if args_list and args_list[0] == "verify":
         from .runtime.verify import main as verify_main
 
@@ -117,9 +188,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     exclude = (*config.exclude, *config.extend_exclude)
     options = DiscoverOptions(config.root, exclude, force_exclude=args.force_exclude)
     files = [str(path) for path in discover(args.paths, options)]
-    result = lint_paths(files, _selection(args, config))
+    result = lint_paths(
+        files,
+        _selection(args, config),
+        jobs=args.jobs or default_jobs(),
+        cache_root=None if args.no_cache else default_root(),
+    )
     for error in result.errors:
         print(error, file=sys.stderr)
+        if error.trace and _debug(args_list):
+            print(error.trace, end="", file=sys.stderr)
     sources = Sources()
     findings = [f for f in result.findings if not f.code.startswith(config.ignored_codes(f.path))]
     findings, suppressed = noqa.split(findings, sources)
@@ -140,8 +218,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(exc, file=sys.stderr)
             return EXIT_ERROR
         findings, known = baseline.split(findings, recorded, Path(args.baseline), sources.line)
+    fixes = _Fixes(findings)
+    if args.fix or args.diff:
+        fixes = _apply_fixes(args, findings, _selection(args, config))
+        if args.diff:
+            return _diff_summary(args, fixes, bool(result.errors))
+        findings = fixes.remaining
+        if fixes.files:
+            sources = Sources()  # the fixed files' lines
     _report(args, result, findings, suppressed, known, sources)
-    if result.errors:
+    _fix_summary(args, findings, fixes)
+    if result.errors or fixes.errors:
         return EXIT_ERROR
     return EXIT_FINDINGS if findings and not args.exit_zero else EXIT_CLEAN
 
@@ -171,6 +258,128 @@ def _report(
             print(f"{line(finding)}  [suppressed by # noqa]", file=sys.stderr)
     if human and not args.quiet:
         print(summary(findings, result.files_checked, len(suppressed), len(known)), file=sys.stderr)
+
+
+@dataclass
+class _Fixes:
+    remaining: list[Finding]  # what is still to report
+    fixed: int = 0  # findings fixed (or, with --diff, that would be)
+    files: int = 0  # files changed (or that would be)
+    errors: int = 0  # files that could not be read or written
+
+
+def _apply_fixes(args: argparse.Namespace, findings: list[Finding], selection: Selection) -> _Fixes:
+    """Fix each file's reported findings (their safe fixes; unsafe ones too with
+    --unsafe-fixes); with --diff print the diff instead of writing. Reasons a fix was not
+    applied go to stderr."""
+    from .fix import fix_file, unified_diff
+    from .notebook import is_notebook
+
+    by_path: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_path.setdefault(finding.path, []).append(finding)
+    out = _Fixes([])
+    rules = selection.rules()
+    for path, group in by_path.items():
+        wanted = {(f.code, f.line, f.column) for f in group if _applies(f, args.unsafe_fixes)}
+        if not wanted:
+            out.remaining += group
+            continue
+        if is_notebook(path):
+            for finding in group:
+                if (finding.code, finding.line, finding.column) in wanted:
+                    print(f"{line(finding)}  [not fixed: notebooks are not fixed]", file=sys.stderr)
+            out.remaining += group
+            continue
+        outcome = fix_file(
+            path,
+            rules,
+            unsafe=args.unsafe_fixes,
+            wanted=lambda f, wanted=wanted: (f.code, f.line, f.column) in wanted,  # type: ignore[misc]
+            write=not args.diff,
+        )
+        if outcome.error is not None:
+            print(f"{path}: error: fixes not applied: {outcome.error}", file=sys.stderr)
+            out.errors += 1
+        for finding, reason in outcome.rejected:
+            print(f"{line(finding)}  [not fixed: {reason}]", file=sys.stderr)
+        done = {(f.code, f.line, f.column) for f in outcome.fixed}
+        left = [f for f in group if (f.code, f.line, f.column) not in done]
+        if outcome.after is None:
+            out.remaining += left
+            continue
+        out.files += 1
+        out.fixed += len(outcome.fixed)
+        if args.diff:
+            sys.stdout.write(unified_diff(path, outcome.before, outcome.after))
+            out.remaining += left
+        else:
+            out.remaining += _moved(left, outcome.remaining)
+    return out
+
+
+def _applies(finding: Finding, unsafe: bool) -> bool:
+    return finding.fix_applicability == "safe" or (unsafe and finding.fix_applicability == "unsafe")
+
+
+def _moved(left: list[Finding], now: list[Finding]) -> list[Finding]:
+    """The unfixed findings where they stand in the fixed text (found by code and message)."""
+    pool = list(now)
+    out = []
+    for finding in left:
+        match = next(
+            (f for f in pool if (f.code, f.message) == (finding.code, finding.message)), None
+        )
+        if match is not None:
+            pool.remove(match)
+        out.append(match or finding)
+    return out
+
+
+def _diff_summary(args: argparse.Namespace, fixes: _Fixes, errors: bool) -> int:
+    if not args.quiet:
+        left = len(fixes.remaining)
+        if fixes.fixed:
+            print(
+                f"Would fix {_count(fixes.fixed, 'problem')} in {_count(fixes.files, 'file')} "
+                f"({left} not fixed).",
+                file=sys.stderr,
+            )
+        else:
+            print(f"No fixes to apply ({_count(left, 'problem')} not fixable).", file=sys.stderr)
+    if errors or fixes.errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if fixes.files else EXIT_CLEAN
+
+
+def _fix_summary(args: argparse.Namespace, findings: list[Finding], fixes: _Fixes) -> None:
+    """After the findings: what --fix did, or what it could do (as ruff words it)."""
+    if args.quiet or args.output_format not in ("text", "concise"):
+        return
+    if args.fix:
+        print(
+            f"Fixed {_count(fixes.fixed, 'problem')} in {_count(fixes.files, 'file')}; "
+            f"{len(findings)} remaining.",
+            file=sys.stderr,
+        )
+    safe = sum(1 for f in findings if f.fix_applicability == "safe")
+    hidden = sum(1 for f in findings if f.fix_applicability == "unsafe")
+    if args.unsafe_fixes:
+        safe, hidden = safe + hidden, 0
+    hint = (
+        f" ({_count(hidden, 'hidden fix', 'hidden fixes')} can be enabled with the "
+        "`--unsafe-fixes` option)"
+        if hidden
+        else ""
+    )
+    if safe:
+        print(f"[*] {safe} fixable with the `--fix` option{hint}.", file=sys.stderr)
+    elif hidden:
+        print(f"No fixes available{hint}.", file=sys.stderr)
+
+
+def _count(n: int, singular: str, plural: str | None = None) -> str:
+    return f"{n} {singular if n == 1 else (plural or singular + 's')}"
 
 
 def _use_color(stream: TextIO) -> bool:

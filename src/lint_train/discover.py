@@ -86,7 +86,8 @@ def discover(paths: Iterable[str], options: DiscoverOptions | None = None) -> It
 
 def _walk(top: Path, root: Path, excluded: GitIgnoreSpec, gitignore: bool) -> Iterator[Path]:
     ignores = _GitIgnores(top) if gitignore else None
-    for dirpath, dirnames, filenames in os.walk(top):
+    unlisted: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(top, onerror=unlisted.append):
         folder = Path(dirpath)
         if ignores is not None:
             ignores.enter(folder)
@@ -95,8 +96,16 @@ def _walk(top: Path, root: Path, excluded: GitIgnoreSpec, gitignore: bool) -> It
         )
         for name in sorted(filenames):
             path = folder / name
-            if name.endswith(SUFFIXES) and not _skipped(path, False, root, excluded, ignores):
+            # A broken symbolic link, a link loop or a pipe named x.py is no source file (and
+            # reading a pipe can block forever): found by searching, it is left alone.
+            if (
+                name.endswith(SUFFIXES)
+                and path.is_file()
+                and not _skipped(path, False, root, excluded, ignores)
+            ):
                 yield path
+    # A folder that could not be listed is yielded itself, for the engine to report.
+    yield from (Path(error.filename) for error in unlisted if error.filename)
 
 
 def _skipped(

@@ -1,22 +1,38 @@
-"""Per file: read, parse once, analyse once, run the rules, place the findings."""
+"""Per file: read, parse once, analyse once, run the rules, place the findings.
+
+Over many files: results cached for the same bytes are reused, files whose text cannot lead
+to a finding are settled without parsing, and the rest are analysed on several processes when
+there is enough of it to pay for starting them. Every way gives the same results, in the same
+order. libcst and the analysis are imported only when a file has to be parsed, so a run that
+its cache or its prefilter settles starts quickly.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+import os
+import stat
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
-
-from .analysis.interpret import analyse
-from .analysis.program import build_program
+from . import parallel
 from .discover import discover
 from .notebook import Program, is_notebook, to_program
 from .prefilter import could_matter
-from .rules import Rule, all_rules
-from .source import SourceError, decode
+from .source import SourceError, check_depth, decode
 from .types import FileError, Finding, Location
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from .rules import Report, Rule
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -27,12 +43,18 @@ class Selection:
     ignore: tuple[str, ...] = ()
 
     def rules(self) -> list[Rule]:
+        from .rules import all_rules
+
         return [r for r in all_rules() if self.wants(r.info.code)]
 
     def wants(self, code: str) -> bool:
         if self.select and not any(code.startswith(s) for s in self.select):
             return False
         return not any(code.startswith(i) for i in self.ignore)
+
+    def describe(self) -> str:
+        """The same text for selections that pick the same rules (keys the cache)."""
+        return f"select={','.join(sorted(self.select))};ignore={','.join(sorted(self.ignore))}"
 
 
 @dataclass
@@ -42,20 +64,82 @@ class Result:
     files_checked: int = 0
 
 
+@dataclass(frozen=True)
+class FileOutcome:
+    """What checking one file gave: its findings, or the error that kept it from being checked."""
+
+    findings: tuple[Finding, ...] = ()
+    error: FileError | None = None
+
+
 def lint_source(
     text: str, path: str = "<string>", rules: list[Rule] | None = None, prefilter: bool = True
 ) -> list[Finding]:
-    """Findings for one file's text. Raises libcst.ParserSyntaxError for invalid source."""
-    rules = all_rules() if rules is None else rules
+    """Findings for one file's text. Raises libcst.ParserSyntaxError for invalid source,
+    SourceError for source nested too deeply to parse safely, and InternalError for a bug in
+    lint-train (naming the stage or rule that failed)."""
+    if rules is None:
+        from .rules import all_rules
+
+        rules = all_rules()
     if prefilter and not could_matter(text):
         return []
-    module = cst.parse_module(text)
-    model = analyse(build_program(module))
+    findings, error = _analyse_text(text, path, rules)
+    if error is not None:
+        raise error
+    return findings
+
+
+class InternalError(Exception):
+    """A bug in lint-train met while checking one file: the stage (or rule) that failed."""
+
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"internal error in {stage} ({type(cause).__name__}: {cause})")
+        self.stage = stage
+        self.trace = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
+
+    def file_error(self, path: str) -> FileError:
+        message = f"{self}; this is a bug in lint-train, please report it (--debug shows more)"
+        return FileError(path, message, trace=self.trace)
+
+
+def _analyse_text(
+    text: str, path: str, rules: list[Rule]
+) -> tuple[list[Finding], InternalError | None]:
+    """The findings, and the error of a rule that failed (the other rules still report)."""
+    check_depth(text)
+    return _on_big_stack(_analyse_deep, text, path, rules)
+
+
+def _analyse_deep(
+    text: str, path: str, rules: list[Rule]
+) -> tuple[list[Finding], InternalError | None]:
+    import libcst as cst
+
+    from .analysis.interpret import analyse
+    from .analysis.program import build_program
+
+    module = _stage("the parser", cst.parse_module, text)
+    model = _stage("the analysis", lambda: analyse(build_program(module)))
     if not model.complete:
-        return []
-    reports = [(rule, report) for rule in rules for report in rule.check(model)]
+        return [], None
+    reports: list[tuple[Rule, Report]] = []
+    failed: InternalError | None = None
+    for rule in rules:
+        try:
+            found = list(rule.check(model))
+        except Exception as exc:
+            failed = failed or InternalError(f"rule {rule.info.code}", exc)
+        else:
+            reports.extend((rule, report) for report in found)
     if not reports:
-        return []
+        return [], failed
+    return _stage("placing findings", _place, module, reports, path), failed
+
+
+def _place(module: cst.Module, reports: list[tuple[Rule, Report]], path: str) -> list[Finding]:
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     findings = []
     seen: set[tuple[str, int]] = set()
@@ -67,17 +151,104 @@ def lint_source(
         location = Location(
             where.start.line, where.start.column + 1, where.end.line, where.end.column + 1
         )
-        findings.append(Finding(path, rule.info.code, rule.info.name, report.message, location))
+        fix = report.fix
+        findings.append(
+            Finding(
+                path,
+                rule.info.code,
+                rule.info.name,
+                report.message,
+                location,
+                fixable=fix is not None,
+                fix_applicability=fix.applicability if fix else None,
+                fix_message=fix.message if fix else report.no_fix,
+            )
+        )
     return sorted(findings, key=lambda f: (f.line, f.column, f.code))
+
+
+# Deep but valid code (a long elif chain, a sum of some hundred terms) makes libcst's parser
+# and visitors, and the analysis, recurse once per level of nesting: past the main thread's
+# stack and Python's default limit of 1000 frames. A thread with a large stack (reserved, not
+# used, until needed) and a higher limit gives them room; check_depth keeps the depth bounded.
+STACK_BYTES = 512 * 1024 * 1024
+RECURSION_LIMIT = 100_000
+_stack_size_lock = threading.Lock()
+
+
+def _on_big_stack(work: Callable[..., T], *args: object) -> T:
+    """`work(*args)` run on a thread with a large stack; its exceptions are raised here."""
+    box: list[tuple[bool, object]] = []
+
+    def run() -> None:
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, RECURSION_LIMIT))
+        try:
+            box.append((True, work(*args)))
+        except BaseException as exc:
+            box.append((False, exc))
+        finally:
+            sys.setrecursionlimit(limit)
+
+    thread: threading.Thread | None = threading.Thread(target=run, daemon=True)
+    with _stack_size_lock:
+        try:
+            default = threading.stack_size(STACK_BYTES)
+            try:
+                thread.start()
+            finally:
+                threading.stack_size(default)
+        except (ValueError, RuntimeError):  # no thread with such a stack here: do without
+            thread = None
+    if thread is None:
+        return work(*args)
+    thread.join()
+    done, value = box[0]
+    if not done:
+        raise value  # type: ignore[misc]
+    return value  # type: ignore[return-value]
+
+
+def _stage(stage: str, work: Callable[..., T], *args: object) -> T:
+    """`work(*args)`, with any exception that is not about the user's source (invalid or too
+    deeply nested) raised as an InternalError naming the stage."""
+    import libcst as cst
+
+    try:
+        return work(*args)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError):
+        raise
+    except Exception as exc:
+        raise InternalError(stage, exc) from exc
+
+
+def _contained(stage: str) -> Callable[[Callable[..., T]], Callable[..., T | FileOutcome]]:
+    """For a function of one file (named by its first argument): an exception it lets escape
+    becomes that file's outcome, an internal error, and the run goes on."""
+
+    def wrap(function: Callable[..., T]) -> Callable[..., T | FileOutcome]:
+        @functools.wraps(function)
+        def contained(name: str, *args: object) -> T | FileOutcome:
+            try:
+                return function(name, *args)
+            except Exception as exc:
+                return FileOutcome(error=InternalError(stage, exc).file_error(name))
+
+        return contained
+
+    return wrap
 
 
 def lint_file(path: str | Path, rules: list[Rule] | None = None) -> list[Finding]:
     """Findings for one file; raises FileErrorException when the file cannot be checked."""
-    result = Result()
-    _lint_one(Path(path), rules if rules is not None else all_rules(), result)
-    if result.errors:
-        raise FileErrorException(result.errors[0])
-    return result.findings
+    if rules is None:
+        from .rules import all_rules
+
+        rules = all_rules()
+    (outcome,) = check_files([str(Path(path))], rules=rules)
+    if outcome.error is not None:
+        raise FileErrorException(outcome.error)
+    return list(outcome.findings)
 
 
 class FileErrorException(Exception):
@@ -86,28 +257,102 @@ class FileErrorException(Exception):
         self.error = error
 
 
-def lint_paths(paths: Iterable[str], selection: Selection | None = None) -> Result:
-    rules = (selection or Selection()).rules()
+def lint_paths(
+    paths: Iterable[str],
+    selection: Selection | None = None,
+    *,
+    jobs: int = 1,
+    cache_root: Path | None = None,
+) -> Result:
+    """Check every file under `paths`: on up to `jobs` processes, and reusing and recording
+    per-file results in `cache_root`/.lint-train_cache when a cache root is given."""
+    files = [str(path) for path in discover(paths)]
     result = Result()
-    for path in discover(paths):
-        _lint_one(path, rules, result)
+    for outcome in check_files(files, selection, jobs=jobs, cache_root=cache_root):
+        if outcome.error is not None:
+            result.errors.append(outcome.error)
+        else:
+            result.files_checked += 1
+        result.findings.extend(outcome.findings)  # a rule that failed leaves the others'
     result.findings.sort(key=lambda f: (f.path, f.location.cell or 0, f.line, f.column, f.code))
     return result
 
 
-def _lint_one(path: Path, rules: list[Rule], result: Result) -> None:
-    name = str(path)
+def check_files(
+    files: Sequence[str],
+    selection: Selection | None = None,
+    *,
+    rules: list[Rule] | None = None,
+    jobs: int = 1,
+    cache_root: Path | None = None,
+) -> list[FileOutcome]:
+    """The outcome of each file, in the order of `files`. The rules are `rules` when given,
+    else the selection's, loaded (with libcst) only when some file has to be analysed."""
+    selection = selection or Selection()
+    store = None
+    if cache_root is not None:
+        from .cache import Cache
+
+        if rules is not None:
+            store = Cache(cache_root, ",".join(rule.info.code for rule in rules))
+        else:
+            store = Cache(cache_root, selection.describe())
+    outcomes: list[FileOutcome | None] = [None] * len(files)
+    keys: dict[int, str] = {}  # files to record in the cache once their outcome is known
+    pending: list[tuple[int, str, str, Program | None]] = []  # files that must be parsed
+    for index, name in enumerate(files):
+        data = _read(name)
+        if isinstance(data, FileError):
+            outcomes[index] = FileOutcome(error=data)
+            continue
+        if store is not None:
+            key = store.key(name, data)
+            cached = store.get(key, name)
+            if cached is not None:
+                outcomes[index] = FileOutcome(tuple(cached[0]), cached[1])
+                continue
+            keys[index] = key
+        prepared = _prepare(name, data)
+        if isinstance(prepared, FileOutcome):
+            outcomes[index] = prepared
+        else:
+            pending.append((index, name, *prepared))
+    if pending:
+        rules = selection.rules() if rules is None else rules
+        for index, outcome in _analyse_all(pending, rules, jobs):
+            outcomes[index] = outcome
+    if store is not None:
+        for index, key in keys.items():
+            outcome = outcomes[index]
+            assert outcome is not None
+            if outcome.error is None or outcome.error.trace is None:  # a bug is not a result
+                store.put(key, outcome.findings, outcome.error)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _read(name: str) -> bytes | FileError:
     try:
-        data = path.read_bytes()
+        mode = os.stat(name).st_mode
+        if stat.S_ISDIR(mode):
+            os.listdir(name)  # a folder that cannot be listed says why, below
+            return FileError(name, "is a directory")
+        if not stat.S_ISREG(mode):  # reading a pipe or a device could block or never end
+            return FileError(name, "not a regular file (a pipe, socket or device)")
+        return Path(name).read_bytes()
     except FileNotFoundError:
-        result.errors.append(FileError(name, "no such file or directory"))
-        return
+        if os.path.islink(name):
+            return FileError(name, "broken symbolic link")
+        return FileError(name, "no such file or directory")
     except IsADirectoryError:
-        result.errors.append(FileError(name, "is a directory"))
-        return
+        return FileError(name, "is a directory")
     except OSError as exc:
-        result.errors.append(FileError(name, f"cannot read: {exc.strerror or exc}"))
-        return
+        return FileError(name, f"cannot read: {exc.strerror or exc}")
+
+
+@_contained("reading the file")
+def _prepare(name: str, data: bytes) -> FileOutcome | tuple[str, Program | None]:
+    """The text to analyse (and the notebook it came from), or the outcome when the text
+    alone settles it: bytes that are not source text, or text that cannot lead to a finding."""
     program: Program | None = None
     try:
         if is_notebook(name):
@@ -116,22 +361,100 @@ def _lint_one(path: Path, rules: list[Rule], result: Result) -> None:
         else:
             text = decode(data)
     except SourceError as exc:
-        result.errors.append(FileError(name, str(exc)))
+        return FileOutcome(error=FileError(name, str(exc), exc.line))
+    if not could_matter(text):
+        return FileOutcome()
+    return text, program
+
+
+def _analyse_all(
+    pending: list[tuple[int, str, str, Program | None]], rules: list[Rule], jobs: int
+) -> Iterator[tuple[int, FileOutcome]]:
+    sizes = [len(text) for _, _, text, _ in pending]
+    if not parallel.worth_it(sizes, jobs):
+        for index, name, text, program in pending:
+            yield index, _analyse_file(name, text, program, rules)
         return
+    _load_analysis()  # before the workers fork, so that they start with it loaded
+    codes = tuple(rule.info.code for rule in rules)
+    groups = parallel.chunks(pending, sizes)
+    yield from parallel.run(_analyse_group, groups, jobs, _start_worker, (codes,))
+
+
+@_contained("the engine")
+def _analyse_file(name: str, text: str, program: Program | None, rules: list[Rule]) -> FileOutcome:
+    import libcst as cst
+
     try:
-        findings = lint_source(text, name, rules)
-    except cst.ParserSyntaxError as exc:
-        message = str(exc.message).rstrip(".") if hasattr(exc, "message") else "invalid syntax"
-        if program is not None:
-            message, line = f"{message} in {program.where(exc.raw_line)}", None
+        findings, failed = _analyse_text(text, name, rules)
+    except (cst.ParserSyntaxError, SourceError) as exc:
+        if isinstance(exc, SourceError):
+            message, line = f"not analysed: {exc}", exc.line
         else:
-            line = exc.raw_line
-        result.errors.append(FileError(name, f"syntax error: {message}", line))
-        return
+            message, line = _syntax_error(text, exc)
+            message = f"syntax error: {message}"
+        if program is not None and line is not None:
+            message, line = f"{message} in {program.where(line)}", None
+        return FileOutcome(error=FileError(name, message, line))
     except RecursionError:
-        result.errors.append(FileError(name, "too deeply nested to analyse"))
-        return
+        return FileOutcome(error=FileError(name, "too deeply nested to analyse"))
+    except MemoryError:
+        return FileOutcome(error=FileError(name, "ran out of memory while analysing it"))
+    except InternalError as exc:
+        return FileOutcome(error=exc.file_error(name))
     if program is not None:
         findings = [program.place(f) for f in findings]
-    result.files_checked += 1
-    result.findings.extend(findings)
+    return FileOutcome(tuple(findings), failed.file_error(name) if failed else None)
+
+
+def _syntax_error(text: str, exc: Exception) -> tuple[str, int | None]:
+    """What is wrong and on which line. libcst's messages list the tokens it expected, and
+    its line can be one past the error's; CPython's own parser says it better (`Missing
+    parentheses in call to 'print'`), so its diagnosis is used when it also rejects the text
+    near there. CPython only parses here, with nothing run, and check_depth has bounded the
+    nesting. Where CPython accepts the text (syntax newer than the running Python knows),
+    libcst's diagnosis stands."""
+    import ast
+
+    message = str(getattr(exc, "message", "") or "invalid syntax").rstrip(".")
+    line: int | None = getattr(exc, "raw_line", None)
+    if "\0" in text:
+        return "the file contains a NUL byte (is it a binary file?)", _line_of(text, "\0")
+    try:
+        compile(text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as cpython:
+        if cpython.lineno is not None and (line is None or cpython.lineno >= line - 1):
+            return str(cpython.msg), cpython.lineno
+    except (ValueError, RecursionError, MemoryError):
+        pass
+    return message, line
+
+
+def _line_of(text: str, needle: str) -> int:
+    before = text[: text.index(needle)]
+    return before.count("\n") + before.replace("\r\n", "\n").count("\r") + 1
+
+
+def _load_analysis() -> None:
+    import libcst.metadata  # noqa: F401
+
+    from .analysis import interpret, program  # noqa: F401
+
+
+_worker_rules: list[Rule] = []
+
+
+def _start_worker(codes: tuple[str, ...]) -> None:
+    from .rules import all_rules
+
+    _load_analysis()
+    _worker_rules[:] = [rule for rule in all_rules() if rule.info.code in codes]
+
+
+def _analyse_group(
+    group: list[tuple[int, str, str, Program | None]],
+) -> list[tuple[int, FileOutcome]]:
+    return [
+        (index, _analyse_file(name, text, program, _worker_rules))
+        for index, name, text, program in group
+    ]

@@ -10,19 +10,53 @@ from __future__ import annotations
 
 import re
 
-from .analysis.names import tokens
-from .analysis.vocab import EVAL_WORDS, LOADER_EVAL_WORDS
+from .analysis.vocab import EVAL_WORDS, LOADER_EVAL_WORDS, tokens
 
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NEEDED = EVAL_WORDS | LOADER_EVAL_WORDS | {"test", "backward"}
 
 
+# Word -> whether it carries a needed word. Files of one repository share most of their
+# identifiers, so each is split into tokens once per run.
+_verdicts: dict[str, bool] = {}
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_RUN = re.compile(r"[A-Za-z0-9_]*")
+
+
 def could_matter(text: str) -> bool:
-    seen: set[str] = set()
-    for word in _WORDS.findall(text):
-        if word in seen:
-            continue
-        seen.add(word)
-        if word.lower() in NEEDED or any(t in NEEDED for t in tokens(word)):
-            return True
+    """Whether some identifier-like word of the text carries a needed word."""
+    if len(_verdicts) > 1_000_000:
+        _verdicts.clear()
+    # A word that matters holds a needed word, so only the words around the places where a
+    # needed word occurs are judged: far fewer than all of them. This needs lower-casing to
+    # keep every character where it was, as it does unless some rare letter lower-cases to two.
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        return any(_matters(word) for word in set(_WORDS.findall(text)))
+    for needed in NEEDED:
+        at = lowered.find(needed)
+        while at != -1:
+            word, end = _word_around(text, at)
+            if _matters(word):
+                return True
+            at = lowered.find(needed, max(end, at + 1))
     return False
+
+
+def _word_around(text: str, at: int) -> tuple[str, int]:
+    """The word `_WORDS` finds that covers position `at` ("" when there is none), and where
+    the run of word characters around `at` ends."""
+    start = at
+    while start > 0 and text[start - 1] in _WORD_CHARS:
+        start -= 1
+    end = _RUN.match(text, at).end()  # type: ignore[union-attr]
+    match = _WORDS.search(text, start, end)  # a word does not start with a digit
+    return (match.group() if match is not None and match.start() <= at else ""), end
+
+
+def _matters(word: str) -> bool:
+    verdict = _verdicts.get(word)
+    if verdict is None:
+        verdict = word.lower() in NEEDED or any(t in NEEDED for t in tokens(word))
+        _verdicts[word] = verdict
+    return verdict

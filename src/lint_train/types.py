@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,10 @@ class Finding:
     message: str
     location: Location
     fixable: bool = False
+    fix_applicability: str | None = None
+    """"safe" (applied by --fix) or "unsafe" (needs --unsafe-fixes too) when fixable."""
+    fix_message: str | None = None
+    """What the fix does; when there is no fix, why (if the rule could tell)."""
 
     @property
     def line(self) -> int:
@@ -47,6 +51,8 @@ class FileError:
     path: str
     message: str
     line: int | None = None
+    trace: str | None = field(default=None, compare=False, repr=False)
+    """For an internal error (a bug in lint-train): its traceback, which --debug shows."""
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

@@ -11,13 +11,14 @@ so a helper sees its caller's state. Facts are recorded as unions over every vis
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from . import events as ev
-from .model import BackwardSite, EvalSite, LoopModel, Scope, Trace, TrainingLoop
+from .model import BackwardSite, EvalSite, LoopModel, Scope, Trace, TracePath, TrainingLoop
 from .names import tokens
 from .program import FunctionInfo, Program
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data
@@ -59,13 +60,14 @@ class State:
         )
 
     def signature(self) -> tuple[object, ...]:
+        # Compared and hashed only, never ordered: frozensets of items spare a sort per call.
         return (
             self.grad,
-            tuple(sorted(self.modes.items())),
+            frozenset(self.modes.items()),
             self.mode_default,
-            tuple(sorted(self.phases.items())),
+            frozenset(self.phases.items()),
             self.phase_default,
-            tuple(sorted(self.saved.items())),
+            frozenset(self.saved.items()),
         )
 
     def mode(self, name: str) -> frozenset[str]:
@@ -184,6 +186,7 @@ class Interpreter:
         self.via: list[cst.CSTNode | None] = []
         self.loop_levels: list[int] = []
         self._traced: set[tuple[object, ...]] = set()
+        self._scopes: dict[Scope, Scope] = {}  # one object for equal scopes: cheap trace keys
         self.call_stack: list[str] = []
         self.regions: list[_Region] = []
         self.reached: set[str] = set()
@@ -500,34 +503,38 @@ class Interpreter:
     def _trace_loops(
         self, kind: str, node: cst.CSTNode, root: str | None, value: str | None = None
     ) -> None:
+        path: TracePath | None = None
         for index, stmt in enumerate(self.loop_stack):
             loop = self.model.loops.get(id(stmt))
             if loop is not None:
-                self._trace(loop.trace, self.loop_levels[index], kind, node, root, value)
+                path = path or self._path(node)
+                self._trace(loop.trace, path[self.loop_levels[index] :], kind, node, root, value)
+
+    def _path(self, node: cst.CSTNode) -> TracePath:
+        """From the first frame down to `node`: each frame's call into the next (the event's
+        own node in the last frame), with the frame's scope."""
+        top = len(self.frames) - 1
+        out: list[tuple[cst.CSTNode, Scope]] = []
+        for j, frame in enumerate(self.frames):
+            site = self.via[j + 1] if j < top else node
+            scope = frame.scope()
+            out.append((site or node, self._scopes.setdefault(scope, scope)))
+        return tuple(out)
 
     def _trace(
         self,
         into: list[Trace],
-        level: int,
+        path: TracePath,
         kind: str,
         node: cst.CSTNode,
         root: str | None,
         value: str | None = None,
     ) -> None:
-        """Record an event in a loop's (or an evaluation site's) trace, with its path from the
-        frame at `level` down to the event."""
-        top = len(self.frames) - 1
-        sites = [self.via[j + 1] if j < top else node for j in range(level, top + 1)]
-        if any(site is None for site in sites):
-            return
-        path = tuple(
-            (site, self.frames[j].scope())
-            for j, site in zip(range(level, top + 1), sites, strict=True)
-        )
-        key = (id(into), kind, id(node), root, value, tuple((id(n), s) for n, s in path))
+        """Record an event in a loop's (or an evaluation site's) trace, once."""
+        key = (id(into), kind, id(node), root, value, *(id(x) for pair in path for x in pair))
         if key not in self._traced:
             self._traced.add(key)
-            into.append(Trace(kind, node, root, path, value))  # type: ignore[arg-type]
+            into.append(Trace(kind, node, root, path, value))
 
     def _training_loop(self, stmt: cst.For | cst.While, frame: Frame) -> None:
         if id(stmt) not in self.model.loops:
@@ -616,8 +623,12 @@ class Interpreter:
         written = event.name or "?"
         name = frame.translate(written)
         prefix = name + "."
-        tracked_mode = name in state.modes or any(k.startswith(prefix) for k in state.modes)
-        if not (tracked_mode or name in state.phases or written in self.program.models):
+        if not (
+            name in state.modes
+            or name in state.phases
+            or written in self.program.models
+            or any(k.startswith(prefix) for k in state.modes)
+        ):
             return state  # not an object whose mode or gradients we follow
         state = state.copy()
         state.set_mode(name, frozenset({event.value or "default"}))
@@ -660,14 +671,14 @@ class Interpreter:
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
                 site.forwards.append(event.node)
-            self._trace(site.trace, level, "forward", event.node, root)
+            self._trace(site.trace, self._path(event.node)[level:], "forward", event.node, root)
         if self.loop_stack and "off" not in state.grad:
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
             if innermost is not None:
                 innermost.train_modes.setdefault(written, set()).add(modes)
                 innermost.model_roots.setdefault(written, root)
-                level = self.loop_levels[-1]
-                self._trace(innermost.trace, level, "forward", event.node, root)
+                path = self._path(event.node)[self.loop_levels[-1] :]
+                self._trace(innermost.trace, path, "forward", event.node, root)
         return state
 
     def on_call(self, event: ev.Event, state: State, frame: Frame) -> Paths:
@@ -856,8 +867,13 @@ def _forget_facts(paths: Paths, stmt: cst.BaseSmallStatement) -> None:
     names = {n for t in targets for n in _assigned_names(t)}
     for path in paths:
         for condition in list(path.facts):
-            if any(re.search(rf"\b{re.escape(n)}\b", condition) for n in names):
+            if any(n in condition and _word(n).search(condition) for n in names):
                 del path.facts[condition]
+
+
+@functools.lru_cache(maxsize=4096)
+def _word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(name)}\b")
 
 
 class _Dataflow(cst.CSTVisitor):

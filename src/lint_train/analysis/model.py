@@ -6,16 +6,53 @@ them at the place they are reported, so messages can name `opt_d`, not "the opti
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from .program import Program
 
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+
 # Model mode values: "default" (a fresh model, in training mode), "init" (set by callers that
 # are not in view), "train", "eval", "eval~" (eval left over from an earlier iteration of an
 # enclosing loop), "unk" (set by code we cannot read).
 # Grad values: "on", "off", "init" (set by callers not in view), "unk".
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A function as one visit ran it: its key (None: the module's top level) and how its names
+    mapped to the analysis's names (`optimizer` -> `main:optimizer` for a helper's parameter)."""
+
+    function: str | None
+    rename: tuple[tuple[str, str], ...] = ()
+
+
+TracePath = tuple[tuple[cst.CSTNode, Scope], ...]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One training event seen while a loop (or evaluation code) ran, placed in its code.
+
+    `path` leads from the loop's own function down to the event: at each level, the node of
+    that function through which the event happens (the call into the next function, or the
+    event's own call at the last level) and the scope that function ran in. Fixes use it to
+    put new code next to the right statement, and to name objects as each function does.
+    """
+
+    kind: str  # "backward", "step", "clear", "forward" or "mode"
+    node: cst.CSTNode
+    root: str | None  # the object, as the analysis names it (None for a backward)
+    path: TracePath
+    value: str | None = None  # for "mode": the mode set ("eval", "train", ...)
+
+    @property
+    def site(self) -> cst.CSTNode:
+        """The node in the loop's own function through which this event happens."""
+        return self.path[0][0]
 
 
 @dataclass
@@ -39,6 +76,8 @@ class TrainingLoop:
     train_modes: dict[str, set[frozenset[str]]] = field(default_factory=dict)
     display: dict[str, str] = field(default_factory=dict)  # internal name -> as written
     model_roots: dict[str, str] = field(default_factory=dict)  # model as written -> internal
+    # Backward, step, clear and mode events of its iterations, and its training forwards.
+    trace: list[Trace] = field(default_factory=list)
 
 
 @dataclass
@@ -59,6 +98,7 @@ class EvalSite:
     modes: dict[str, set[frozenset[str]]] = field(default_factory=dict)  # model as written
     forwards: list[cst.CSTNode] = field(default_factory=list)
     model_roots: dict[str, str] = field(default_factory=dict)  # model as written -> internal
+    trace: list[Trace] = field(default_factory=list)  # its forwards, from `node`'s function
 
 
 @dataclass
@@ -69,6 +109,34 @@ class LoopModel:
     eval_sites: dict[int, EvalSite] = field(default_factory=dict)
     optimizers_seen: set[str] = field(default_factory=set)  # optimizer names as written
     complete: bool = True  # False when the analysis gave up (budget); rules then stay quiet
+    # What the rules compute once for all of them (the statement layout their fixes use).
+    shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+
+    def spell(self, scope: Scope, root: str) -> str | None:
+        """How the function of `scope` writes the object the analysis calls `root`; None when
+        that function has no name for it."""
+        for head, target in scope.rename:
+            if root == target:
+                return head
+            if root.startswith(target + "."):
+                return head + root[len(target) :]
+        info = self.program.functions.get(scope.function) if scope.function else None
+        if info is not None and root.startswith(info.key + ":"):
+            return root[len(info.key) + 1 :]
+        if not _DOTTED.fullmatch(root):
+            return None  # a helper's own name (`fn:x`), `self` of a class, or no name at all
+        head = root.partition(".")[0]
+        if info is not None and (
+            head in info.params or head in info.local_names or head in dict(scope.rename)
+        ):
+            return None  # a global that this function's own name hides
+        return root
+
+    def torch_alias(self) -> str | None:
+        """The name under which this file imports the `torch` module, if it does."""
+        if self.program.qualify("torch") == "torch" and self.program.is_imported("torch"):
+            return "torch"
+        return self.program.imports.local_name("torch")
 
     def torch_name(self) -> str:
         """How this file spells `torch` (`T` after `import torch as T`)."""

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
+
+from .vocab import tokens  # noqa: F401 (imported from here by other modules)
 
 
 def dotted(node: cst.BaseExpression) -> str | None:
@@ -51,6 +51,11 @@ class ImportTable:
     def is_imported(self, name: str) -> bool:
         return name in self._aliases
 
+    def local_name(self, full: str) -> str | None:
+        """A local name bound to exactly `full` (`T` after `import torch as T`), if any."""
+        names = sorted(local for local, target in self._aliases.items() if target == full)
+        return names[0] if names else None
+
     def qualify(self, text: str | None) -> str | None:
         """Full name of a dotted text, through the imports; unknown heads are kept as written."""
         if text is None:
@@ -65,14 +70,3 @@ class ImportTable:
 def _name_text(node: cst.BaseExpression) -> str:
     text = dotted(node)
     return text if text is not None else ""
-
-
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-
-def tokens(name: str) -> list[str]:
-    """`val_loader` -> ["val", "loader"]; `netD` -> ["net", "d"]; `evalLoss` -> ["eval", "loss"]."""
-    out: list[str] = []
-    for part in re.split(r"[_\W]+", name):
-        out.extend(p.lower() for p in _CAMEL.split(part) if p)
-    return out

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from .names import tokens
+import re
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def tokens(name: str) -> list[str]:
+    """`val_loader` -> ["val", "loader"]; `netD` -> ["net", "d"]; `evalLoss` -> ["eval", "loss"]."""
+    out: list[str] = []
+    for part in re.split(r"[_\W]+", name):
+        out.extend(p.lower() for p in _CAMEL.split(part) if p)
+    return out
+
 
 OPTIMIZER_CLASSES = frozenset(
     {

@@ -164,6 +164,9 @@ CHILD_FIELDS: dict[str, tuple[str, ...]] = {
 Hook = Callable[[cst.CSTVisitor, cst.CSTNode], object]
 _hooks: dict[tuple[type, type], tuple[Hook | None, Hook | None]] = {}
 _fields: dict[type, tuple[str, ...] | None] = {}
+# Whether values of a type are nodes to walk. isinstance against libcst's abstract base classes
+# is slow enough to dominate a walk, so each concrete type is classified once.
+_walked: dict[type, bool] = {}
 
 
 def walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
@@ -199,16 +202,32 @@ def _children(node: cst.CSTNode, kind: type) -> list[cst.CSTNode]:
     except KeyError:
         fields = _fields[kind] = CHILD_FIELDS.get(kind.__name__)
     if fields is None:
-        return [c for c in node.children if not isinstance(c, TRIVIA)]
+        return [c for c in node.children if _is_walked(c.__class__)]
     out: list[cst.CSTNode] = []
     for name in fields:
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            if not isinstance(value, TRIVIA):
+        of = value.__class__
+        if of is tuple or of is list:
+            for item in value:
+                walked = _walked.get(item.__class__)
+                if walked is None:
+                    walked = _is_walked(item.__class__)
+                if walked:
+                    out.append(item)
+        else:
+            walked = _walked.get(of)
+            if walked is None:
+                walked = _is_walked(of)
+            if walked:
                 out.append(value)
-        elif isinstance(value, (tuple, list)):
-            out.extend(v for v in value if isinstance(v, cst.CSTNode) and not isinstance(v, TRIVIA))
     return out
+
+
+def _is_walked(of: type) -> bool:
+    walked = _walked.get(of)
+    if walked is None:
+        walked = _walked[of] = issubclass(of, cst.CSTNode) and not issubclass(of, TRIVIA)
+    return walked
 
 
 def _find_hooks(cls: type, kind: type) -> tuple[Hook | None, Hook | None]:

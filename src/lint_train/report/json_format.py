@@ -23,6 +23,11 @@ def as_dict(f: Finding) -> dict[str, object]:
         "end_column": f.location.end_column,
         "message": f.message,
         "fixable": f.fixable,
+        # As ruff: what --fix would do and whether it needs --unsafe-fixes; null when no fix.
+        "fix": {"applicability": f.fix_applicability, "message": f.fix_message}
+        if f.fixable
+        else None,
+        "no_fix_reason": None if f.fixable else f.fix_message,
     }
     if f.location.cell is not None:
         # A notebook's lines count within this cell (numbered from 1 over all cells).

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import libcst as cst
-
-from ..analysis.model import LoopModel
 from ..types import RuleInfo
+
+if TYPE_CHECKING:  # only annotations here: listing the rules must not import libcst
+    import libcst as cst
+
+    from ..analysis.model import LoopModel
+    from .fixes import Fix
 
 
 @dataclass(frozen=True)
 class Report:
-    """A rule's verdict before it has a file position: the node to point at, and why."""
+    """A rule's verdict before it has a file position: the node to point at, and why; the fix
+    when the rule can name the objects with confidence, else why it offers none."""
 
     node: cst.CSTNode
     message: str
+    fix: Fix | None = None
+    no_fix: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..analysis.model import LoopModel
+from ..analysis.events import ALL_OPTIMIZERS
+from ..analysis.model import LoopModel, TrainingLoop
 from ..types import RuleInfo
 from . import Report
+from .fixes import AFTER, BEFORE, Edit, Fix, Layout, describe
 
 INFO = RuleInfo(
     "TRN001",
@@ -38,5 +40,65 @@ def check(model: LoopModel) -> Iterator[Report]:
     for loop in model.loops.values():
         for opt in sorted(loop.polluted_steps):
             root = loop.polluted_roots.get(opt, opt)
-            stale = root in loop.entry_stepped and root not in loop.iteration_leaves_stepped
-            yield Report(loop.node, (STALE_ON_ENTRY if stale else MESSAGE).format(opt=opt))
+            # Stale on entry only: the loop does clear, just not before its first step. A loop
+            # that never clears this optimizer needs the clear in the loop instead.
+            stale = (
+                root in loop.entry_stepped
+                and root not in loop.iteration_leaves_stepped
+                and bool(loop.cleared & {root, ALL_OPTIMIZERS})
+            )
+            fix = _fix(Layout.of(model), loop, opt, stale)
+            yield Report(
+                loop.node,
+                (STALE_ON_ENTRY if stale else MESSAGE).format(opt=opt),
+                fix if isinstance(fix, Fix) else None,
+                fix if isinstance(fix, str) else None,
+            )
+
+
+def _fix(layout: Layout, loop: TrainingLoop, opt: str, stale: bool) -> Fix | str:
+    """Clear the stepped optimizer where each step needs clean gradients: before the loop when
+    it enters with stale ones; before the backward passes that feed the step when the step runs
+    on every pass; right after the step when it runs only now and then (accumulation)."""
+    node = loop.polluted_steps[opt]
+    steps = [t for t in loop.trace if t.kind == "step" and t.node is node]
+    name = layout.spelled(steps)
+    if not steps or name is None:
+        return f"`{opt}` has no single name in the function of this loop"
+    code = f"{name}.zero_grad()"
+    if stale:
+        edits = (Edit(BEFORE, layout.statement(loop.node), code),)
+        return Fix(describe(edits, layout), True, edits)
+    step = steps[0]
+    backwards = [t for t in loop.trace if t.kind == "backward"]
+    closure = [b for b in backwards if b.site is step.node]
+    if closure:
+        # `opt.step(closure)` runs the closure, maybe several times a step (LBFGS): clear
+        # inside it, before its backward pass.
+        name = layout.spelled(closure, root=step.root, level=-1)
+        if name is None:
+            return f"`{opt}` has no single name in the closure that runs the backward pass"
+        code = f"{name}.zero_grad()"
+        edits = tuple(dict.fromkeys(Edit(BEFORE, layout.statement(b.node), code) for b in closure))
+        return Fix(describe(edits, layout), True, edits)
+    # The backward passes since the last step or clear of this optimizer feed this step.
+    marks = [t for t in loop.trace if t.kind in ("step", "clear") and t.root == step.root]
+    last = layout.latest(m for m in marks if m is not step and layout.precedes(m, step))
+    feeding = [
+        b
+        for b in backwards
+        if layout.precedes(b, step) and not (last is not None and layout.precedes(b, last))
+    ]
+    first = layout.earliest(feeding)
+    if first is not None:
+        found = layout.common(first.site, step.site)
+        if found is not None:
+            container, i, _ = found
+            if layout.unconditional(step.site, container):
+                anchor = list(container.body)[i]  # type: ignore[attr-defined]
+                edits = (Edit(BEFORE, anchor, code),)
+                return Fix(describe(edits, layout), True, edits)
+    # The step runs under a condition (gradient accumulation) or before the backward pass:
+    # clear right after it.
+    edits = (Edit(AFTER, layout.statement(step.site), code),)
+    return Fix(describe(edits, layout), True, edits)

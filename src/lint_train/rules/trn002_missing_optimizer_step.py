@@ -9,10 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..analysis.model import LoopModel, TrainingLoop
+import libcst as cst
+
+from ..analysis.events import ALL_OPTIMIZERS
+from ..analysis.model import LoopModel, Trace, TrainingLoop
+from ..analysis.names import dotted
 from ..analysis.vocab import is_optimizer_name
 from ..types import RuleInfo
 from . import Report
+from .fixes import AFTER, BEFORE, REPLACE, Edit, Fix, Layout, describe, scaler_of
 
 INFO = RuleInfo(
     "TRN002",
@@ -50,6 +55,7 @@ def check(model: LoopModel) -> Iterator[Report]:
             if opt is None or not _optimizer_in_scope(model, loops[0]):
                 continue
             reported.add(id(innermost.node))
+            fix = _fix(Layout.of(model), loops, None)
             yield Report(
                 innermost.node,
                 NO_STEP.format(
@@ -59,6 +65,8 @@ def check(model: LoopModel) -> Iterator[Report]:
                     if _calls_scheduler(model)
                     else "",
                 ),
+                fix if isinstance(fix, Fix) else None,
+                fix if isinstance(fix, str) else None,
             )
             continue
         display = {}
@@ -68,7 +76,122 @@ def check(model: LoopModel) -> Iterator[Report]:
             written = display.get(name, name)
             if is_optimizer_name(written) or written in model.program.optimizers:
                 reported.add(id(innermost.node))
-                yield Report(innermost.node, UNSTEPPED.format(opt=written))
+                fix = _fix(Layout.of(model), loops, name)
+                yield Report(
+                    innermost.node,
+                    UNSTEPPED.format(opt=written),
+                    fix if isinstance(fix, Fix) else None,
+                    fix if isinstance(fix, str) else None,
+                )
+
+
+def _fix(layout: Layout, loops: list[TrainingLoop], root: str | None) -> Fix | str:
+    """Step the optimizer after the backward passes that feed it: right before the clear that
+    follows them when there is one (accumulation), else right after the last of them (and
+    after any unscaling or clipping of the gradients there). Unsafe: the weights now change."""
+    innermost = loops[-1]
+    if root is None:
+        roots = {
+            t.root
+            for loop in loops
+            for t in loop.trace
+            if t.kind == "clear" and t.root not in (None, ALL_OPTIMIZERS)
+        }
+        if len(roots) != 1:
+            return (
+                "several optimizers are cleared in this loop, so which one to step is not clear"
+                if roots
+                else "no optimizer is cleared in this loop, so which one to step is not clear"
+            )
+        root = roots.pop()
+    backwards = [t for t in innermost.trace if t.kind == "backward"]
+    marks = [t for t in innermost.trace if t.kind in ("clear", "step")]
+    edits: list[Edit] = []
+    for backward in backwards:
+        before = layout.latest(m for m in marks if layout.precedes(m, backward))
+        if before is not None and before.root not in (root, ALL_OPTIMIZERS):
+            continue  # this backward pass feeds another optimizer
+        others = [t for t in backwards + marks if t is not backward]
+        after = layout.earliest(t for t in others if layout.precedes(backward, t))
+        if after is not None and after.kind == "backward":
+            continue  # a later backward pass feeds the same step
+        edit = _place(layout, loops, root, backward, after, marks)
+        if isinstance(edit, str):
+            return edit
+        edits.append(edit)
+    if not edits:
+        return "no backward pass in this loop is followed by a place for the step"
+    unique = tuple(dict.fromkeys(edits))
+    if len({(e.kind, id(e.anchor)) for e in unique}) < len(unique):
+        return "the callers of this loop's function name the optimizer differently"
+    return Fix(describe(unique, layout), False, unique)
+
+
+def _place(
+    layout: Layout,
+    loops: list[TrainingLoop],
+    root: str,
+    backward: Trace,
+    after: Trace | None,
+    marks: list[Trace],
+) -> Edit | str:
+    name = layout.spelled([backward], root=root)
+    if name is None:
+        return "the optimizer has no single name in the function of this loop"
+    if _is_lbfgs(layout, name):
+        return _closure_step(layout, backward, name)
+    scaler = scaler_of(backward.node)
+    if scaler is not None and len(backward.path) > 1:
+        return f"`{scaler}` scales the backward pass inside another function"
+    code = f"{scaler}.step({name})" if scaler else f"{name}.step()"
+    if after is not None and after.kind == "clear" and after.root == root:
+        if layout.statement(after.site) is layout.statement(backward.site):
+            return "the backward pass and the clear share one statement"
+        return Edit(BEFORE, layout.statement(after.site), code)
+    cleared_earlier = any(
+        m.kind == "clear" and m.root == root and layout.precedes(m, backward) for m in marks
+    )
+    if after is None and not cleared_earlier and len(loops) > 1:
+        # The backward runs in an inner loop (micro-batches); the clear that ends the
+        # accumulation is in the enclosing loop: step right before it.
+        outer = loops[-2]
+        same = [t for t in outer.trace if t.kind == "backward" and t.node is backward.node]
+        clears = [t for t in outer.trace if t.kind == "clear" and t.root == root]
+        following = [c for c in clears for b in same if layout.precedes(b, c)]
+        clear = layout.earliest(following)
+        if clear is not None:
+            outer_name = layout.spelled([clear])
+            if outer_name is None or (scaler and outer_name != name):
+                return "the optimizer has no single name in the function of the outer loop"
+            code = f"{scaler}.step({outer_name})" if scaler else f"{outer_name}.step()"
+            return Edit(BEFORE, layout.statement(clear.site), code)
+    return Edit(AFTER, layout.after_gradient_work(layout.statement(backward.site)), code)
+
+
+def _is_lbfgs(layout: Layout, name: str) -> bool:
+    call = layout.model.program.bound.get(name)
+    if call is None:
+        return False
+    callee = layout.model.program.qualify(dotted(call.func)) or ""
+    return callee.split(".")[-1] == "LBFGS"
+
+
+def _closure_step(layout: Layout, backward: Trace, name: str) -> Edit | str:
+    """LBFGS re-evaluates the loss itself: `closure()` becomes `opt.step(closure)`."""
+    site = backward.site
+    stmt = layout.statement(site)
+    if (
+        len(backward.path) == 2
+        and isinstance(site, cst.Call)
+        and isinstance(site.func, cst.Name)
+        and not site.args
+        and isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and stmt.body[0].value is site
+    ):
+        return Edit(REPLACE, stmt, f"{name}.step({site.func.value})")
+    return f"`{name}` is an LBFGS optimizer, which needs a closure to step"
 
 
 def _optimizer_name(model: LoopModel, loop: TrainingLoop) -> str | None:

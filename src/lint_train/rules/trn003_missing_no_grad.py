@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..analysis.model import LoopModel
+import libcst as cst
+
+from ..analysis.model import EvalSite, LoopModel
 from ..types import RuleInfo
 from . import Report
+from .fixes import DECORATE, WRAP, Edit, Fix, Layout, describe
 
 INFO = RuleInfo(
     "TRN003",
@@ -43,7 +46,39 @@ def check(model: LoopModel) -> Iterator[Report]:
             message = IN_FUNCTION.format(
                 function=function, model=forwarded, torch=model.torch_name()
             )
-        yield Report(site.node, message)
+        fix = _fix(model, site)
+        yield Report(
+            site.node,
+            message,
+            fix if isinstance(fix, Fix) else None,
+            fix if isinstance(fix, str) else None,
+        )
+
+
+def _fix(model: LoopModel, site: EvalSite) -> Fix | str:
+    """Wrap the evaluation loop in `with torch.no_grad():`, or decorate the evaluation function
+    with `@torch.no_grad()`, as the message says. Safe: the values computed do not change,
+    only the autograd graph is no longer recorded."""
+    torch = model.torch_alias()
+    if torch is not None:
+        code = f"{torch}.no_grad()"
+    else:
+        alias = model.program.imports.local_name("torch.no_grad")
+        if alias is None:
+            return "this file imports neither `torch` nor `no_grad` under a name to use"
+        code = f"{alias}()"
+    layout = Layout.of(model)
+    if site.is_loop or site.function is None:
+        stmt = layout.statement(site.node)
+        if not isinstance(layout.container(stmt), (cst.IndentedBlock, cst.Module)):
+            return "the evaluation code shares its line with a compound statement"
+        edits = (Edit(WRAP, stmt, code),)
+    else:
+        function = model.program.functions[site.function].node
+        if function.asynchronous is not None:
+            return "`no_grad()` cannot decorate an async function"
+        edits = (Edit(DECORATE, function, code),)
+    return Fix(describe(edits, layout), True, edits)
 
 
 def _enabled(grads: frozenset[str], is_loop: bool) -> bool:

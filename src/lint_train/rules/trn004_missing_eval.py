@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..analysis.model import LoopModel
+from ..analysis.model import EvalSite, LoopModel
 from ..types import RuleInfo
 from . import Report
+from .fixes import BEFORE, Edit, Fix, Layout, describe
 
 INFO = RuleInfo(
     "TRN004",
@@ -33,8 +34,33 @@ def check(model: LoopModel) -> Iterator[Report]:
                 continue  # no dropout or batch-norm in view: the mode changes nothing
             # Some path reaches this evaluation code with the model surely in training mode.
             if any(_training(modes, site.is_loop) for modes in seen):
-                yield Report(site.node, MESSAGE.format(model=name))
+                fix = _fix(model, site, name)
+                yield Report(
+                    site.node,
+                    MESSAGE.format(model=name),
+                    fix if isinstance(fix, Fix) else None,
+                    fix if isinstance(fix, str) else None,
+                )
                 break
+
+
+def _fix(model: LoopModel, site: EvalSite, name: str) -> Fix | str:
+    """`model.eval()` right before the evaluation loop (or the evaluating statement). Unsafe:
+    it changes what the evaluation computes, and the model stays in eval mode afterwards, for
+    code that may train it and is not in view."""
+    root = site.model_roots.get(name, name)
+    forwards = [t for t in site.trace if t.root == root and (site.is_loop or t.node is site.node)]
+    layout = Layout.of(model)
+    spelled = layout.spelled(forwards)
+    if not forwards or spelled is None:
+        return f"`{name}` has no single name where this evaluation code starts"
+    # The loop, or the statement of the evaluation function that leads to the forward pass.
+    anchors = {id(site.node if site.is_loop else t.site): t for t in forwards}
+    if len(anchors) != 1:
+        return "the evaluation code reaches its forward pass from several statements"
+    anchor = site.node if site.is_loop else forwards[0].site
+    edits = (Edit(BEFORE, layout.statement(anchor), f"{spelled}.eval()"),)
+    return Fix(describe(edits, layout), False, edits)
 
 
 def _training(modes: frozenset[str], is_loop: bool) -> bool:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..analysis.model import LoopModel
+from ..analysis.model import LoopModel, Trace, TrainingLoop
 from ..types import RuleInfo
 from . import Report
+from .fixes import BEFORE, Edit, Fix, Layout, describe
 
 INFO = RuleInfo(
     "TRN005",
@@ -31,5 +32,54 @@ def check(model: LoopModel) -> Iterator[Report]:
             if not model.program.mode_sensitive(loop.model_roots.get(name, name)):
                 continue  # no dropout or batch-norm in view: the mode changes nothing
             if any("eval~" in modes and "unk" not in modes for modes in seen):
-                yield Report(loop.node, MESSAGE.format(model=name))
+                fix = _fix(model, loop, name)
+                yield Report(
+                    loop.node,
+                    MESSAGE.format(model=name),
+                    fix if isinstance(fix, Fix) else None,
+                    fix if isinstance(fix, str) else None,
+                )
                 break
+
+
+def _fix(model: LoopModel, loop: TrainingLoop, name: str) -> Fix | str:
+    """`model.train()` where training starts: before the loop when the evaluation that left
+    eval mode runs outside it, else before the first training forward pass of each iteration.
+    Only when that forward pass surely trains (the backward runs whenever it does). Unsafe: it
+    also undoes an eval mode set on purpose, such as frozen batch-norm layers."""
+    root = loop.model_roots.get(name, name)
+    layout = Layout.of(model)
+    forwards = [t for t in loop.trace if t.kind == "forward" and t.root == root]
+    backwards = [t for t in loop.trace if t.kind == "backward"]
+    first = layout.earliest(forwards)
+    spelled = layout.spelled(forwards)
+    if first is None or spelled is None:
+        return f"`{name}` has no single name in the function of this loop"
+    if not any(_trains(layout, first, b) for b in backwards):
+        return "the forward pass in this loop also runs when it does not train"
+    evaluates = any(
+        t.kind == "mode" and t.value != "train" and _related(t.root, root) for t in loop.trace
+    )
+    anchor = layout.statement(first.site) if evaluates else layout.statement(loop.node)
+    edits = (Edit(BEFORE, anchor, f"{spelled}.train()"),)
+    return Fix(describe(edits, layout), False, edits)
+
+
+def _related(name: str | None, root: str) -> bool:
+    """Whether setting the mode of `name` changes the mode of `root` (one holds the other)."""
+    if name is None:
+        return False
+    return name == root or name.startswith(root + ".") or root.startswith(name + ".")
+
+
+def _trains(layout: Layout, forward: Trace, backward: Trace) -> bool:
+    """Whether the backward pass runs whenever the forward pass does, in one iteration."""
+    if forward.site is not backward.site and not layout.precedes(forward, backward):
+        return False
+    found = layout.common(forward.site, backward.site)
+    if found is None:
+        return False
+    container = found[0]
+    return layout.unconditional(forward.site, container) and layout.unconditional(
+        backward.site, container
+    )

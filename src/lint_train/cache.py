@@ -1,0 +1,146 @@
+"""Per-file results kept on disk, so a second run over an unchanged tree analyses nothing.
+
+Entries live in `.lint-train_cache/` in the folder of the nearest pyproject.toml above the
+current directory (the current directory when there is none), as ruff keeps `.ruff_cache/`:
+
+    .lint-train_cache/<tool>/<key>.json
+
+`<tool>` fingerprints the tool: its version and the size and modification time of its own
+source files and of libcst's, so an edited checkout or an upgraded parser never reuses old
+results. `<key>` hashes the file's bytes, whether it is a notebook, and the rules selected.
+An entry holds a file's findings without their path (the same file named `a.py` or `./a.py`
+shares one entry) or the error that kept it from being checked.
+
+Each entry is written to a temporary file and renamed into place, so a reader sees a whole
+entry or none; concurrent runs at worst compute the same entry twice. A cache that cannot be
+read or written is skipped silently: linting never fails because of its cache.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .types import FileError, Finding, Location
+
+DIRECTORY = ".lint-train_cache"
+FORMAT = "1"  # bump when the layout of an entry changes
+
+Entry = tuple[list[Finding], FileError | None]
+
+
+def default_root(start: Path | None = None) -> Path:
+    """The folder that holds the cache folder: the nearest pyproject.toml's, else `start`."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+class Cache:
+    """Lookups and stores of per-file results for one tool build and one set of rules."""
+
+    def __init__(self, root: Path, configuration: str) -> None:
+        """`configuration` names what decides the results besides the file: the rules."""
+        self.folder = root / DIRECTORY / tool_fingerprint()
+        self._configuration = configuration.encode()
+        self._ready = False
+
+    def key(self, name: str, data: bytes) -> str:
+        digest = hashlib.blake2b(digest_size=20)
+        digest.update(b"notebook" if name.endswith(".ipynb") else b"python")
+        digest.update(b"\0" + self._configuration + b"\0")
+        digest.update(data)
+        return digest.hexdigest()
+
+    def get(self, key: str, name: str) -> Entry | None:
+        """The entry stored under `key`, with `name` as the path; None when there is none."""
+        try:
+            raw = json.loads((self.folder / f"{key}.json").read_bytes())
+            findings = [_finding(name, item) for item in raw["findings"]]
+            error = FileError(path=name, **raw["error"]) if raw["error"] is not None else None
+        except (OSError, ValueError, TypeError, KeyError):
+            return None  # absent, or written by an incompatible build: compute afresh
+        return findings, error
+
+    def put(self, key: str, findings: Sequence[Finding], error: FileError | None) -> None:
+        entry = {
+            "findings": [_without_path(f) for f in findings],
+            "error": _without_path(error) if error is not None else None,
+        }
+        try:
+            self._prepare()
+            fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as stream:
+                    json.dump(entry, stream)
+                os.replace(temporary, self.folder / f"{key}.json")
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        except OSError:
+            pass  # a read-only checkout, a full disk: the run goes on without its cache
+
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        top = self.folder.parent
+        fresh = not top.is_dir()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            (top / ".gitignore").write_text("# Created by lint-train.\n*\n", encoding="utf-8")
+            (top / "CACHEDIR.TAG").write_text(
+                "Signature: 8a477f597d28d172789f06886806bc55\n"
+                "# This file is a cache directory tag created by lint-train.\n",
+                encoding="utf-8",
+            )
+        for other in top.iterdir():
+            # Entries of other builds of the tool can never be read again by this one.
+            if other.is_dir() and other != self.folder:
+                shutil.rmtree(other, ignore_errors=True)
+        self._ready = True
+
+
+def _without_path(item: Finding | FileError) -> dict[str, object]:
+    plain = dataclasses.asdict(item)
+    del plain["path"]
+    return plain
+
+
+def _finding(name: str, item: dict[str, object]) -> Finding:
+    location = item.pop("location")
+    if not isinstance(location, dict):
+        raise TypeError("location")
+    return Finding(path=name, location=Location(**location), **item)  # type: ignore[arg-type]
+
+
+_fingerprint: str | None = None
+
+
+def tool_fingerprint() -> str:
+    """Names this build of the tool: results from another build are never reused."""
+    global _fingerprint
+    if _fingerprint is None:
+        digest = hashlib.blake2b(f"{FORMAT}:{__version__}".encode(), digest_size=10)
+        package = Path(__file__).parent
+        sources = sorted(package.rglob("*.py"))
+        spec = importlib.util.find_spec("libcst")  # finds libcst without importing it
+        if spec is not None and spec.origin is not None:
+            libcst = Path(spec.origin).parent
+            sources += sorted(
+                p for p in libcst.iterdir() if p.name.startswith(("_version", "native"))
+            )
+        for source in sources:
+            stat = source.stat()
+            digest.update(f"{source}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        _fingerprint = f"{__version__}-{digest.hexdigest()}"
+    return _fingerprint

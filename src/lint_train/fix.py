@@ -1,0 +1,414 @@
+"""Applying fixes without ever corrupting a file.
+
+For one file: lint it, take the fixes the rules offer for the findings wanted (safe fixes, and
+unsafe ones when asked), apply them to the parsed module with a libcst transformer, and check the
+new text: it must parse (and compile, when the original did), every fixed finding must be gone,
+and no finding may appear that was not there before, unless a rule fixes that one too in a
+further round (evaluation put in eval mode can leave the model there for the training that
+follows, which TRN005 then fixes). When fixing everything at once fails the check, each finding
+is tried on its own and only the fixes that pass are kept; the others are reported with the
+reason. A file is written only when its text changed: through a temporary file in its directory
+and `os.replace`, with its encoding, byte-order mark, line endings and mode kept. Running the
+fixes again changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import io
+import os
+import stat
+import tempfile
+import tokenize
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from .analysis.interpret import analyse
+from .analysis.program import build_program
+from .notebook import is_notebook
+from .prefilter import could_matter
+from .rules import Report, Rule, all_rules
+from .rules.fixes import AFTER, BEFORE, DECORATE, REPLACE, WRAP, Edit
+from .source import SourceError, decode
+from .types import Finding, Location
+
+MAX_ROUNDS = 4  # rounds of fixing what earlier fixes brought up, before giving up
+
+Key = tuple[str, str]  # (code, message): a finding, wherever the edits moved it
+Linted = tuple[cst.Module, list[tuple[Finding, Report]]]
+
+
+@dataclass
+class FixOutcome:
+    path: str
+    before: str
+    after: str | None = None  # the fixed text; None when nothing changes
+    fixed: list[Finding] = field(default_factory=list)  # findings of `before` the fixes remove
+    remaining: list[Finding] = field(default_factory=list)  # findings of the text as it ends up
+    rejected: list[tuple[Finding, str]] = field(default_factory=list)  # not fixed, and why
+    error: str | None = None  # the file could not be read, decoded or written
+
+    @property
+    def changed(self) -> bool:
+        return self.after is not None
+
+
+def fix_source(
+    text: str,
+    rules: list[Rule] | None = None,
+    *,
+    unsafe: bool = False,
+    wanted: Callable[[Finding], bool] | None = None,
+    path: str = "<string>",
+) -> FixOutcome:
+    """Fix the findings of `text` that `wanted` selects (all by default) and that have a fix
+    of the allowed safety. Raises libcst.ParserSyntaxError when `text` does not parse."""
+    rules = all_rules() if rules is None else rules
+    outcome = FixOutcome(path, text)
+    linted = _lint(text, path, rules)
+    pairs = linted[1]
+    outcome.remaining = [f for f, _ in pairs]
+    picked = [
+        i for i, (f, r) in enumerate(pairs) if (wanted is None or wanted(f)) and _allowed(r, unsafe)
+    ]
+    if not picked:
+        return outcome
+    compiles = _compiles(text, path)
+    allowed = Counter(_key(f) for f, _ in pairs) - Counter(_key(pairs[i][0]) for i in picked)
+    new, reason = _attempt(linted, picked, allowed, path, rules, unsafe, compiles)
+    if new is not None:
+        outcome.fixed = [pairs[i][0] for i in picked]
+    elif len(picked) == 1:
+        outcome.rejected = [(pairs[picked[0]][0], reason or "")]
+    else:
+        # Fixing everything at once failed: keep the fixes that pass on their own. A finding
+        # is found again in the changed text by its code, message and rank among the findings
+        # that share them.
+        current, current_linted = text, linted
+        for i in picked:
+            finding = pairs[i][0]
+            key = _key(finding)
+            rank = sum(_key(f) == key for f, _ in pairs[:i])
+            rank -= sum(_key(f) == key for f in outcome.fixed)
+            same = [j for j, (f, _) in enumerate(current_linted[1]) if _key(f) == key]
+            if rank >= len(same):
+                outcome.fixed.append(finding)  # an earlier fix took this one away too
+                continue
+            now = Counter(_key(f) for f, _ in current_linted[1]) - Counter([key])
+            tried, why = _attempt(current_linted, [same[rank]], now, path, rules, unsafe, compiles)
+            if tried is None:
+                outcome.rejected.append((finding, why or ""))
+            else:
+                current, current_linted = tried, _lint(tried, path, rules)
+                outcome.fixed.append(finding)
+        new = current if outcome.fixed else None
+    if new is not None and new != text:
+        outcome.after = new
+        outcome.remaining = [f for f, _ in _lint(new, path, rules)[1]]
+    return outcome
+
+
+def fix_file(
+    path: str | Path,
+    rules: list[Rule] | None = None,
+    *,
+    unsafe: bool = False,
+    wanted: Callable[[Finding], bool] | None = None,
+    write: bool = True,
+) -> FixOutcome:
+    """Fix one file (see fix_source); with `write`, replace it when its text changed."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return FixOutcome(name, "", error=f"cannot read: {exc.strerror or exc}")
+    if is_notebook(name):
+        return FixOutcome(name, "", error="fixes are not applied to notebooks")
+    try:
+        encoding = _encoding(data)
+        text = decode(data)
+        outcome = fix_source(text, rules, unsafe=unsafe, wanted=wanted, path=name)
+    except (SourceError, SyntaxError) as exc:
+        return FixOutcome(name, "", error=str(exc))
+    except cst.ParserSyntaxError as exc:
+        return FixOutcome(name, "", error=f"syntax error: {exc.message}")
+    except RecursionError:
+        return FixOutcome(name, "", error="too deeply nested to analyse")
+    if outcome.after is None or not write:
+        return outcome
+    try:
+        payload = outcome.after.encode(encoding)
+    except UnicodeEncodeError as exc:
+        outcome.error = f"the fixed text cannot be encoded as {encoding}: {exc.reason}"
+        outcome.rejected += [(f, outcome.error) for f in outcome.fixed]
+        outcome.fixed, outcome.after = [], None
+        return outcome
+    try:
+        _write_atomic(Path(path), payload, data)
+    except (OSError, _Changed) as exc:
+        reason = str(exc) if isinstance(exc, _Changed) else f"cannot write: {exc.strerror or exc}"
+        outcome.error = reason
+        outcome.rejected += [(f, reason) for f in outcome.fixed]
+        outcome.fixed, outcome.after = [], None
+    return outcome
+
+
+# Linting with the reports kept --------------------------------------------------------------
+def _lint(text: str, path: str, rules: list[Rule]) -> Linted:
+    """The module and its findings, each with the report (and fix) it came from; the same
+    findings as engine.lint_source gives for this text."""
+    module = cst.parse_module(text)
+    if not could_matter(text):
+        return module, []
+    model = analyse(build_program(module))
+    if not model.complete:
+        return module, []
+    reports = [(rule, report) for rule in rules for report in rule.check(model)]
+    if not reports:
+        return module, []
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    pairs: list[tuple[Finding, Report]] = []
+    seen: set[tuple[str, int]] = set()
+    for rule, report in reports:
+        if (rule.info.code, id(report.node)) in seen:
+            continue
+        seen.add((rule.info.code, id(report.node)))
+        where = positions[report.node]
+        location = Location(
+            where.start.line, where.start.column + 1, where.end.line, where.end.column + 1
+        )
+        fix = report.fix
+        finding = Finding(
+            path,
+            rule.info.code,
+            rule.info.name,
+            report.message,
+            location,
+            fixable=fix is not None,
+            fix_applicability=fix.applicability if fix else None,
+            fix_message=fix.message if fix else report.no_fix,
+        )
+        pairs.append((finding, report))
+    pairs.sort(key=lambda p: (p[0].line, p[0].column, p[0].code))
+    return module, pairs
+
+
+def _key(finding: Finding) -> Key:
+    return finding.code, finding.message
+
+
+def _allowed(report: Report, unsafe: bool) -> bool:
+    return report.fix is not None and (report.fix.safe or unsafe)
+
+
+# One attempt: fix, check, fix what the fixes brought up ------------------------------------
+def _attempt(
+    linted: Linted,
+    picked: list[int],
+    allowed: Counter[Key],
+    path: str,
+    rules: list[Rule],
+    unsafe: bool,
+    compiles: bool,
+) -> tuple[str | None, str | None]:
+    """Fix the findings at the `picked` indices of `linted` (a text's module and findings),
+    then whatever those fixes bring up, until the text has no finding beyond `allowed`.
+    Returns (new text, None) or (None, why not)."""
+    module, pairs = linted
+    chosen = [pairs[i] for i in picked]
+    fixed: Counter[Key] = Counter()
+    for _ in range(MAX_ROUNDS):
+        if not chosen:
+            return None, "nothing to fix"
+        for finding, report in chosen:
+            if fixed[_key(finding)]:
+                return None, f"the fix leaves {finding.code} in place ({finding.message})"
+            if not _allowed(report, unsafe):
+                why = f": {finding.fix_message}" if finding.fix_message else ""
+                return None, f"the fix would bring up {finding.code} ({finding.message}){why}"
+        fixed.update(_key(f) for f, _ in chosen)
+        edits = [e for _, r in chosen if r.fix is not None for e in r.fix.edits]
+        new, problem = _apply(module, edits)
+        if problem is None:
+            problem = _syntax_problem(new, path, compiles)
+        if problem is not None:
+            return None, problem
+        module, pairs = _lint(new, path, rules)
+        # Whatever is left beyond what may stay was kept or brought up by these fixes.
+        todo = Counter(_key(f) for f, _ in pairs) - allowed
+        if not todo:
+            return new, None
+        chosen = []
+        for finding, report in pairs:
+            if todo[_key(finding)] > 0:
+                todo[_key(finding)] -= 1
+                chosen.append((finding, report))
+    return None, "the fixes did not settle"
+
+
+def _syntax_problem(text: str, path: str, compiles: bool) -> str | None:
+    try:
+        cst.parse_module(text)
+        if compiles:
+            _compile(text, path)
+    except cst.ParserSyntaxError as exc:
+        return f"the fixed code would not parse: {exc.message} (line {exc.raw_line})"
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f" (line {line})" if line else ""
+        return f"the fixed code would not compile: {getattr(exc, 'msg', exc)}{where}"
+    return None
+
+
+def _compiles(text: str, path: str) -> bool:
+    try:
+        _compile(text, path)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _compile(text: str, path: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the file's own SyntaxWarnings are not ours to print
+        compile(text, path, "exec", dont_inherit=True)
+
+
+# Edits --------------------------------------------------------------------------------------
+def _apply(module: cst.Module, edits: list[Edit]) -> tuple[str, str | None]:
+    applier = _Applier(edits)
+    try:
+        new = module.visit(applier)
+    except cst.ParserSyntaxError as exc:
+        return module.code, f"the fix's own code does not parse: {exc.message}"
+    missing = set(applier.anchors) - applier.applied
+    if missing:
+        return module.code, "an edit's anchor is no longer in the file"
+    return new.code, None
+
+
+class _Applier(cst.CSTTransformer):
+    """Performs edits anchored on nodes of the module it visits."""
+
+    def __init__(self, edits: list[Edit]) -> None:
+        super().__init__()
+        self.anchors: dict[int, list[Edit]] = {}
+        for edit in dict.fromkeys(edits):  # the same edit offered twice is done once
+            self.anchors.setdefault(id(edit.anchor), []).append(edit)
+        self.applied: set[int] = set()
+
+    def on_leave(
+        self, original_node: cst.CSTNode, updated_node: cst.CSTNode
+    ) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+        edits = self.anchors.get(id(original_node))
+        if not edits:
+            return updated_node
+        self.applied.add(id(original_node))
+        return _rewrite(updated_node, edits)
+
+
+def _rewrite(
+    node: cst.CSTNode, edits: list[Edit]
+) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode]:
+    out = node
+    for edit in edits:
+        if edit.kind == DECORATE and isinstance(out, cst.FunctionDef):
+            decorator = cst.Decorator(decorator=cst.parse_expression(edit.code))
+            out = out.with_changes(decorators=[*out.decorators, decorator])
+    for edit in edits:
+        if edit.kind == REPLACE:
+            new = _statement(edit.code, like=out)
+            if isinstance(out, cst.SimpleStatementLine) and isinstance(
+                new, cst.SimpleStatementLine
+            ):
+                new = new.with_changes(
+                    leading_lines=out.leading_lines, trailing_whitespace=out.trailing_whitespace
+                )
+            out = new
+            break
+    for edit in edits:
+        if edit.kind == WRAP:
+            leading = getattr(out, "leading_lines", ())
+            inner = out.with_changes(leading_lines=()) if leading else out
+            out = cst.With(
+                items=[cst.WithItem(item=cst.parse_expression(edit.code))],
+                body=cst.IndentedBlock(body=[inner]),  # type: ignore[list-item]
+                leading_lines=leading,
+            )
+            break
+    before = [_statement(e.code, like=node) for e in edits if e.kind == BEFORE]
+    after = [_statement(e.code, like=node) for e in edits if e.kind == AFTER]
+    if not before and not after:
+        return out
+    leading = getattr(out, "leading_lines", ())
+    if before and leading:
+        # Comments above a statement stay above the code inserted before it.
+        before[0] = before[0].with_changes(leading_lines=leading)
+        out = out.with_changes(leading_lines=())
+    return cst.FlattenSentinel([*before, out, *after])
+
+
+def _statement(code: str, like: cst.CSTNode) -> cst.CSTNode:
+    """`code` as a statement that can stand where `like` stands (a line, or a small statement
+    of a one-line block)."""
+    line = cst.parse_statement(code)
+    if isinstance(like, cst.BaseSmallStatement) and isinstance(line, cst.SimpleStatementLine):
+        return line.body[0]
+    return line
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    """What the fix changes in `path`, as `diff -u` shows it (line endings as in the file)."""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"a/{path}",
+        tofile=f"b/{path}",
+    )
+    out = []
+    for line in lines:
+        if not line.endswith(("\n", "\r")):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
+
+
+# Reading and writing ------------------------------------------------------------------------
+def _encoding(data: bytes) -> str:
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        raise SourceError(str(exc)) from exc
+    return encoding
+
+
+class _Changed(Exception):
+    """The file changed on disk while it was being fixed."""
+
+
+def _write_atomic(path: Path, payload: bytes, original: bytes) -> None:
+    """Replace the file's bytes at once: a reader sees the old file or the new, never a mix.
+    Writes through a symlink to its target, and keeps the file's permission bits."""
+    target = Path(os.path.realpath(path))
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    if target.read_bytes() != original:
+        raise _Changed("the file changed while it was being fixed; left as it is")
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
