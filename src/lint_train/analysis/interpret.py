@@ -1020,6 +1020,8 @@ def _statements(node: cst.CSTNode) -> list[cst.CSTNode]:
 def _event_parts(stmt: cst.CSTNode) -> list[cst.CSTNode]:
     if isinstance(stmt, cst.SimpleStatementLine | cst.SimpleStatementSuite):
         return list(stmt.body)
+    if isinstance(stmt, cst.BaseSmallStatement):
+        return [stmt]  # a statement of a one-line body: `for b in data: loss.backward()`
     if isinstance(stmt, cst.If):
         return [stmt.test]
     if isinstance(stmt, cst.For):
