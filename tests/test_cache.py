@@ -73,7 +73,7 @@ def test_a_cache_hit_gives_back_the_same_findings_and_errors(
 
 
 def test_an_entry_serves_the_same_bytes_under_another_name(project: Path) -> None:
-    name = str(project / "trn001_plain_loop_zero_grad_before_loop.py")
+    name = files_of(project)[0]
     store = Cache(project, "all")
     finding = Finding(
         name, "TRN001", "missing-zero-grad", "msg `x`", Location(3, 5, 9, 1, cell=2), True
@@ -90,7 +90,7 @@ def test_an_entry_serves_the_same_bytes_under_another_name(project: Path) -> Non
 def test_changed_content_is_analysed_again(project: Path, analyses: list[str]) -> None:
     files = files_of(project)
     check_files(files, cache_root=project)
-    changed = project / "trn001_plain_loop_zero_grad_before_loop.py"
+    changed = project / "trn005_script_val_loop.py"
     fixed = FIXTURES / "fixed" / changed.name
     shutil.copyfile(fixed, changed)
     analyses.clear()

@@ -104,3 +104,14 @@ def test_lint_path_does_not_import_torch() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code, str(BUGGY)], capture_output=True, text=True)
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_summary_does_not_claim_all_passed_when_a_file_could_not_be_checked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("loss.backward(\n")
+    assert main([str(broken), str(FIXED)]) == 2
+    err = capsys.readouterr().err
+    assert "All checks passed" not in err
+    assert "1 could not be checked" in err

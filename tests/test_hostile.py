@@ -126,6 +126,7 @@ CASES: dict[str, Case] = {
         3003,
         "adjacent string literals",
     ),
+    "endless_elif_chain.py": Case(_elif_chain(3500).encode(), 6002, "chain of more than 3000"),
     # Deep but legitimate: analysed, not refused.
     "nested_ifs_90.py": Case(_nested_ifs(90).encode()),
     "long_elif_chain.py": Case(_elif_chain(3000).encode(), 6002),

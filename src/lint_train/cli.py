@@ -257,7 +257,8 @@ def _report(
         for finding in suppressed:
             print(f"{line(finding)}  [suppressed by # noqa]", file=sys.stderr)
     if human and not args.quiet:
-        print(summary(findings, result.files_checked, len(suppressed), len(known)), file=sys.stderr)
+        counts = (len(suppressed), len(known), len(result.errors))
+        print(summary(findings, result.files_checked, *counts), file=sys.stderr)
 
 
 @dataclass
@@ -300,6 +301,8 @@ def _apply_fixes(args: argparse.Namespace, findings: list[Finding], selection: S
         )
         if outcome.error is not None:
             print(f"{path}: error: fixes not applied: {outcome.error}", file=sys.stderr)
+            if outcome.trace and (args.debug or _debug([])):
+                print(outcome.trace, end="", file=sys.stderr)
             out.errors += 1
         for finding, reason in outcome.rejected:
             print(f"{line(finding)}  [not fixed: {reason}]", file=sys.stderr)

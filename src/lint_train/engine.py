@@ -378,7 +378,7 @@ def _analyse_all(
     _load_analysis()  # before the workers fork, so that they start with it loaded
     codes = tuple(rule.info.code for rule in rules)
     groups = parallel.chunks(pending, sizes)
-    yield from parallel.run(_analyse_group, groups, jobs, _start_worker, (codes,))
+    yield from parallel.run(_analyse_group, groups, jobs, _start_worker, (codes,), _crashed)
 
 
 @_contained("the engine")
@@ -415,13 +415,16 @@ def _syntax_error(text: str, exc: Exception) -> tuple[str, int | None]:
     nesting. Where CPython accepts the text (syntax newer than the running Python knows),
     libcst's diagnosis stands."""
     import ast
+    import warnings
 
     message = str(getattr(exc, "message", "") or "invalid syntax").rstrip(".")
     line: int | None = getattr(exc, "raw_line", None)
     if "\0" in text:
         return "the file contains a NUL byte (is it a binary file?)", _line_of(text, "\0")
     try:
-        compile(text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        with warnings.catch_warnings():  # its SyntaxWarnings are not ours to print
+            warnings.simplefilter("ignore")
+            compile(text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as cpython:
         if cpython.lineno is not None and (line is None or cpython.lineno >= line - 1):
             return str(cpython.msg), cpython.lineno
@@ -449,6 +452,11 @@ def _start_worker(codes: tuple[str, ...]) -> None:
 
     _load_analysis()
     _worker_rules[:] = [rule for rule in all_rules() if rule.info.code in codes]
+
+
+def _crashed(item: tuple[int, str, str, Program | None]) -> tuple[int, FileOutcome]:
+    index, name, _, _ = item
+    return index, FileOutcome(error=FileError(name, "the process analysing it crashed"))
 
 
 def _analyse_group(

@@ -10,6 +10,10 @@ is tried on its own and only the fixes that pass are kept; the others are report
 reason. A file is written only when its text changed: through a temporary file in its directory
 and `os.replace`, with its encoding, byte-order mark, line endings and mode kept. Running the
 fixes again changes nothing.
+
+The fixer takes the linter's guarded path: the depth check before parsing, parsing and analysis
+on the engine's thread with a large stack, and a bug (in a rule, the analysis or the fixer)
+contained to one line for the file, or to the fix it broke; the run goes on.
 """
 
 from __future__ import annotations
@@ -23,20 +27,22 @@ import tempfile
 import tokenize
 import warnings
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from .analysis.interpret import analyse
+from .analysis.model import LoopModel
 from .analysis.program import build_program
+from .engine import InternalError, _on_big_stack, _stage, _syntax_error
 from .notebook import is_notebook
 from .prefilter import could_matter
 from .rules import Report, Rule, all_rules
 from .rules.fixes import AFTER, BEFORE, DECORATE, REPLACE, WRAP, Edit
-from .source import SourceError, decode
+from .source import SourceError, check_depth, decode
 from .types import Finding, Location
 
 MAX_ROUNDS = 4  # rounds of fixing what earlier fixes brought up, before giving up
@@ -53,7 +59,8 @@ class FixOutcome:
     fixed: list[Finding] = field(default_factory=list)  # findings of `before` the fixes remove
     remaining: list[Finding] = field(default_factory=list)  # findings of the text as it ends up
     rejected: list[tuple[Finding, str]] = field(default_factory=list)  # not fixed, and why
-    error: str | None = None  # the file could not be read, decoded or written
+    error: str | None = None  # the file could not be read, decoded, analysed or written
+    trace: str | None = None  # for an internal error (a bug in lint-train): what --debug shows
 
     @property
     def changed(self) -> bool:
@@ -69,10 +76,47 @@ def fix_source(
     path: str = "<string>",
 ) -> FixOutcome:
     """Fix the findings of `text` that `wanted` selects (all by default) and that have a fix
-    of the allowed safety. Raises libcst.ParserSyntaxError when `text` does not parse."""
+    of the allowed safety. Like engine.lint_source, raises libcst.ParserSyntaxError when
+    `text` does not parse, SourceError when it is nested too deeply to parse safely, and
+    InternalError for a bug in lint-train (naming the stage that failed)."""
     rules = all_rules() if rules is None else rules
+    check_depth(text)
+    return _on_big_stack(_fix_guarded, text, rules, unsafe, wanted, path)
+
+
+def _fix_guarded(
+    text: str,
+    rules: list[Rule],
+    unsafe: bool,
+    wanted: Callable[[Finding], bool] | None,
+    path: str,
+) -> FixOutcome:
+    try:
+        return _fix_deep(text, rules, unsafe, wanted, path)
+    except (cst.ParserSyntaxError, SourceError, RecursionError, MemoryError, InternalError):
+        raise
+    except Exception as exc:
+        raise InternalError("the fixer", exc) from exc
+
+
+def _fix_deep(
+    text: str,
+    rules: list[Rule],
+    unsafe: bool,
+    wanted: Callable[[Finding], bool] | None,
+    path: str,
+) -> FixOutcome:
     outcome = FixOutcome(path, text)
-    linted = _lint(text, path, rules)
+    while True:
+        try:
+            linted = _lint(text, path, rules)
+            break
+        except InternalError as exc:
+            # A rule that fails on this text was reported by the linter; the others still fix.
+            failing = [rule for rule in rules if exc.stage == f"rule {rule.info.code}"]
+            if not failing:
+                raise
+            rules = [rule for rule in rules if rule not in failing]
     pairs = linted[1]
     outcome.remaining = [f for f, _ in pairs]
     picked = [
@@ -123,7 +167,26 @@ def fix_file(
     wanted: Callable[[Finding], bool] | None = None,
     write: bool = True,
 ) -> FixOutcome:
-    """Fix one file (see fix_source); with `write`, replace it when its text changed."""
+    """Fix one file (see fix_source); with `write`, replace it when its text changed. What
+    keeps it from being fixed, a bug in lint-train included, is the outcome's `error`."""
+    try:
+        return _fix_file(path, rules, unsafe, wanted, write)
+    except Exception as exc:
+        error = InternalError("the fixer", exc)
+        return FixOutcome(str(path), "", error=_bug(error), trace=error.trace)
+
+
+def _bug(error: InternalError) -> str:
+    return f"{error}; this is a bug in lint-train, please report it (--debug shows more)"
+
+
+def _fix_file(
+    path: str | Path,
+    rules: list[Rule] | None,
+    unsafe: bool,
+    wanted: Callable[[Finding], bool] | None,
+    write: bool,
+) -> FixOutcome:
     name = str(path)
     try:
         data = Path(path).read_bytes()
@@ -134,13 +197,21 @@ def fix_file(
     try:
         encoding = _encoding(data)
         text = decode(data)
-        outcome = fix_source(text, rules, unsafe=unsafe, wanted=wanted, path=name)
     except (SourceError, SyntaxError) as exc:
-        return FixOutcome(name, "", error=str(exc))
+        return FixOutcome(name, "", error=_at(str(exc), getattr(exc, "line", None)))
+    try:
+        outcome = fix_source(text, rules, unsafe=unsafe, wanted=wanted, path=name)
+    except SourceError as exc:
+        return FixOutcome(name, "", error=_at(f"not analysed: {exc}", exc.line))
     except cst.ParserSyntaxError as exc:
-        return FixOutcome(name, "", error=f"syntax error: {exc.message}")
+        message, line = _syntax_error(text, exc)
+        return FixOutcome(name, "", error=_at(f"syntax error: {message}", line))
     except RecursionError:
         return FixOutcome(name, "", error="too deeply nested to analyse")
+    except MemoryError:
+        return FixOutcome(name, "", error="ran out of memory while analysing it")
+    except InternalError as exc:
+        return FixOutcome(name, "", error=_bug(exc), trace=exc.trace)
     if outcome.after is None or not write:
         return outcome
     try:
@@ -160,20 +231,29 @@ def fix_file(
     return outcome
 
 
+def _at(message: str, line: int | None) -> str:
+    return f"{message} (line {line})" if line else message
+
+
 # Linting with the reports kept --------------------------------------------------------------
 def _lint(text: str, path: str, rules: list[Rule]) -> Linted:
     """The module and its findings, each with the report (and fix) it came from; the same
-    findings as engine.lint_source gives for this text."""
-    module = cst.parse_module(text)
+    findings as engine.lint_source gives for this text. Stages as in the engine: a failure
+    that is not about the text is an InternalError naming the stage or rule."""
+    module = _stage("the parser", cst.parse_module, text)
     if not could_matter(text):
         return module, []
-    model = analyse(build_program(module))
+    model = _stage("the analysis", lambda: analyse(build_program(module)))
     if not model.complete:
         return module, []
-    reports = [(rule, report) for rule in rules for report in rule.check(model)]
+    reports = [
+        (rule, report)
+        for rule in rules
+        for report in _stage(f"rule {rule.info.code}", _check, rule, model)
+    ]
     if not reports:
         return module, []
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = _stage("placing findings", _positions, module)
     pairs: list[tuple[Finding, Report]] = []
     seen: set[tuple[str, int]] = set()
     for rule, report in reports:
@@ -198,6 +278,14 @@ def _lint(text: str, path: str, rules: list[Rule]) -> Linted:
         pairs.append((finding, report))
     pairs.sort(key=lambda p: (p[0].line, p[0].column, p[0].code))
     return module, pairs
+
+
+def _check(rule: Rule, model: LoopModel) -> list[Report]:
+    return list(rule.check(model))
+
+
+def _positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
 
 
 def _key(finding: Finding) -> Key:
@@ -235,12 +323,18 @@ def _attempt(
                 return None, f"the fix would bring up {finding.code} ({finding.message}){why}"
         fixed.update(_key(f) for f, _ in chosen)
         edits = [e for _, r in chosen if r.fix is not None for e in r.fix.edits]
-        new, problem = _apply(module, edits)
+        try:
+            new, problem = _apply(module, edits)
+        except Exception as exc:  # a bug in a fix: this fix is not made, the others go on
+            return None, _bug(InternalError("applying the fix", exc))
         if problem is None:
             problem = _syntax_problem(new, path, compiles)
         if problem is not None:
             return None, problem
-        module, pairs = _lint(new, path, rules)
+        try:
+            module, pairs = _lint(new, path, rules)
+        except InternalError as exc:
+            return None, f"checking the fixed code met an {_bug(exc)}"
         # Whatever is left beyond what may stay was kept or brought up by these fixes.
         todo = Counter(_key(f) for f, _ in pairs) - allowed
         if not todo:
@@ -255,9 +349,12 @@ def _attempt(
 
 def _syntax_problem(text: str, path: str, compiles: bool) -> str | None:
     try:
+        check_depth(text)
         cst.parse_module(text)
         if compiles:
             _compile(text, path)
+    except SourceError as exc:
+        return f"the fixed code would be nested too deeply: {exc}"
     except cst.ParserSyntaxError as exc:
         return f"the fixed code would not parse: {exc.message} (line {exc.raw_line})"
     except (SyntaxError, ValueError) as exc:

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import libcst as cst
 
 from . import __version__
-from .engine import lint_source
+from .engine import InternalError, lint_source
+from .source import SourceError
 
 
 class Plugin:
@@ -27,8 +28,9 @@ class Plugin:
     def run(self) -> Iterator[tuple[int, int, str, type[Plugin]]]:
         try:
             findings = lint_source("".join(self.lines), self.filename)
-        except (cst.ParserSyntaxError, RecursionError):
-            # flake8 reports syntax errors itself (E999); nothing to add.
+        except (cst.ParserSyntaxError, RecursionError, SourceError, InternalError):
+            # flake8 reports syntax errors itself (E999); a file lint-train cannot analyse
+            # (too deep, or a bug of ours) must not take flake8's whole run down.
             return
         for f in findings:
             yield f.line, f.column - 1, f"{f.code} {f.message}", type(self)

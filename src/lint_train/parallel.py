@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -58,14 +61,48 @@ def run(
     jobs: int,
     initializer: Callable[..., None],
     initargs: tuple[object, ...],
+    crashed: Callable[[T], R],
 ) -> Iterator[R]:
-    """Results of `work` over every group, as the workers finish them (not in order)."""
-    # fork is the fast start on Linux (the workers inherit the loaded modules); other
-    # platforms start fresh interpreters, which `initializer` prepares.
+    """Results of `work` over every group, as the workers finish them (not in order).
+
+    A worker that dies (a crash in native code, the kernel's out-of-memory killer) must not
+    hang the run or lose the other files: what was not finished is then checked one item at a
+    time in a fresh worker, and the item that kills it gets `crashed(item)` as its result."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    context = _context()
+    unfinished = dict(enumerate(groups))
+    try:
+        with ProcessPoolExecutor(min(jobs, len(groups)), context, initializer, initargs) as pool:
+            futures = {pool.submit(work, group): number for number, group in enumerate(groups)}
+            for future in as_completed(futures):
+                results = future.result()
+                del unfinished[futures[future]]
+                yield from results
+        return
+    except BrokenProcessPool:
+        pass
+    pool = None
+    try:
+        for item in [item for group in unfinished.values() for item in group]:
+            if pool is None:
+                pool = ProcessPoolExecutor(1, context, initializer, initargs)
+            try:
+                results = pool.submit(work, [item]).result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=False)
+                pool = None
+                results = [crashed(item)]
+            yield from results
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _context() -> BaseContext:
+    """fork is the fast start on Linux (the workers inherit the loaded modules); other
+    platforms start fresh interpreters, which the initializer prepares."""
     import multiprocessing
 
-    method = "fork" if sys.platform == "linux" else None
-    context = multiprocessing.get_context(method)
-    with context.Pool(min(jobs, len(groups)), initializer, initargs) as pool:
-        for results in pool.imap_unordered(work, groups):
-            yield from results
+    return multiprocessing.get_context("fork" if sys.platform == "linux" else None)

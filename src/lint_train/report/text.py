@@ -48,12 +48,18 @@ def _source(f: Finding, context: Context) -> str:
     return f" {number} {bar} {text}\n {gutter} {bar} {pad}{marker}\n"
 
 
-def summary(findings: list[Finding], files: int, suppressed: int = 0, known: int = 0) -> str:
+def summary(
+    findings: list[Finding], files: int, suppressed: int = 0, known: int = 0, errors: int = 0
+) -> str:
     details = [f"{files} file{'s' if files != 1 else ''} checked"]
+    if errors:
+        details.append(f"{errors} could not be checked")
     if suppressed:
         details.append(f"{suppressed} suppressed by noqa")
     if known:
         details.append(f"{known} in the baseline")
+    if not findings and errors:
+        return f"No problems found in what could be checked ({', '.join(details)})."
     if not findings:
         return f"All checks passed ({', '.join(details)})."
     count = len(findings)
