@@ -504,3 +504,136 @@ def test_notebooks_are_reported_but_not_fixed(
     assert "TRN001" in out
     assert "[not fixed: notebooks are not fixed]" in err
     assert notebook.read_bytes() == before
+
+
+# Hostile input and bugs: the fixer takes the linter's guarded path ---------------------------
+LOOP = (
+    "for x, y in loader:\n"
+    "    loss = model(x).sub(y).pow(2).mean()\n"
+    "    loss.backward()\n"
+    "    opt.step()\n"
+)  # TRN001, fixed safely by `opt.zero_grad()` before the backward pass
+
+
+def _deep_but_valid() -> dict[str, str]:
+    chain = "if k == 0:\n    pass\n" + "".join(
+        f"elif k == {i}:\n    pass\n" for i in range(1, 1500)
+    )
+    return {
+        "sum.py": "import torch\nv = " + " + ".join(["a"] * 900) + "\n" + LOOP,
+        "chain.py": "import torch\n" + chain + LOOP,
+        "brackets.py": "import torch\nv = " + "(" * 150 + "a" + ")" * 150 + "\n" + LOOP,
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_deep_but_valid()))
+def test_deep_but_valid_code_is_fixed_like_it_is_linted(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before, the fixer parsed and analysed on the main thread: "too deeply nested to
+    # analyse" for the sum, and the elif chain's fix silently not made.
+    target = tmp_path / name
+    target.write_text(_deep_but_valid()[name], encoding="utf-8")
+    assert main(["--fix", "--no-cache", str(target)]) == 0
+    assert "    opt.zero_grad()\n    loss.backward()\n" in target.read_text(encoding="utf-8")
+    assert "error" not in capsys.readouterr().err
+
+
+def test_text_nested_too_deeply_is_refused_before_parsing(tmp_path: Path) -> None:
+    from lint_train.source import SourceError
+
+    text = "import torch\nv = " + "[" * 3000 + "]" * 3000 + "\n" + LOOP
+    with pytest.raises(SourceError):
+        fix_source(text)
+    target = tmp_path / "deep.py"
+    target.write_text(text, encoding="utf-8")
+    outcome = fix_file(target)
+    assert (
+        outcome.error == "not analysed: more than 200 nested brackets (Python's own limit) (line 2)"
+    )
+    assert target.read_text(encoding="utf-8") == text
+
+
+def _cli_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    (tmp_path / "a.py").write_text("import torch\n" + LOOP, encoding="utf-8")
+    (tmp_path / "b.py").write_text("import torch\n\n" + LOOP, encoding="utf-8")
+    code = main(["--fix", "--no-cache", *args, str(tmp_path / "a.py"), str(tmp_path / "b.py")])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err or "--debug" in args
+    return code, err
+
+
+def _fixed_on_disk(path: Path) -> bool:
+    return "opt.zero_grad()" in path.read_text(encoding="utf-8")
+
+
+def test_a_rule_failing_on_the_file_still_lets_the_others_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import lint_train.rules as rules
+    from lint_train.rules import Rule
+    from lint_train.types import RuleInfo
+
+    def failing(model: object) -> list[object]:
+        raise KeyError("boom")
+
+    real = rules.all_rules
+    broken = Rule(RuleInfo("TRN999", "broken", "fails"), failing)  # type: ignore[arg-type]
+    monkeypatch.setattr(rules, "all_rules", lambda: [*real(), broken])
+    code, err = _cli_run(tmp_path, capsys)
+    assert code == 2
+    assert [line for line in err.splitlines() if "error" in line] == [
+        f"{tmp_path / name}: error: internal error in rule TRN999 (KeyError: 'boom'); this is "
+        "a bug in lint-train, please report it (--debug shows more)"
+        for name in ("a.py", "b.py")
+    ]  # the linter's line, once per file: the fixer does not repeat it
+    assert _fixed_on_disk(tmp_path / "a.py") and _fixed_on_disk(tmp_path / "b.py")
+
+
+def test_a_bug_in_applying_a_fix_costs_that_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import lint_train.fix as fix
+
+    def explode(module: object, edits: object) -> None:
+        raise TypeError("bad edit")
+
+    monkeypatch.setattr(fix, "_apply", explode)
+    code, err = _cli_run(tmp_path, capsys)
+    assert code == 1
+    reasons = [
+        "[not fixed" + line.split("[not fixed", 1)[1]
+        for line in err.splitlines()
+        if "[not fixed" in line
+    ]
+    why = (
+        "[not fixed: internal error in applying the fix (TypeError: bad edit); this is a bug "
+        "in lint-train, please report it (--debug shows more)]"
+    )
+    assert reasons == [why, why]
+    assert not _fixed_on_disk(tmp_path / "a.py")
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_bug_in_the_fixer_is_one_line_per_file_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], debug: bool
+) -> None:
+    import lint_train.fix as fix
+
+    real = fix._compiles
+
+    def explode(text: str, path: str) -> bool:
+        if path.endswith("a.py"):
+            raise TypeError("bug")
+        return real(text, path)
+
+    monkeypatch.setattr(fix, "_compiles", explode)
+    code, err = _cli_run(tmp_path, capsys, *(["--debug"] if debug else []))
+    assert code == 2
+    assert [line for line in err.splitlines() if ": error: " in line] == [
+        f"{tmp_path / 'a.py'}: error: fixes not applied: internal error in the fixer "
+        "(TypeError: bug); this is a bug in lint-train, please report it (--debug shows more)"
+    ]
+    assert ("Traceback" in err) == debug
+    assert not _fixed_on_disk(tmp_path / "a.py")
+    assert _fixed_on_disk(tmp_path / "b.py")

@@ -7,16 +7,27 @@ types (hypothesmith), training-flavoured programs built from the statements the 
 about, the repository's own fixtures mutated statement by statement and line by line, bytes
 mutated before decoding, and deeply nested expressions.
 
+`--fix` (unsafe fixes included), on the training programs, the mutated fixtures and programs from
+the grammar: no exception escapes it (a refusal of the input aside), parseable code stays
+parseable (and code that compiled still compiles), a second pass changes nothing, and a file's
+line endings (LF, CRLF), encoding cookie (latin-1, with latin-1 text) and byte-order mark
+survive, byte for byte.
+
 The default run is quick (a few seconds, the same examples every run, as CI needs); set
 LINT_TRAIN_FUZZ=long for a long random run, which keeps failing examples in .hypothesis/.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import random
+import tempfile
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import hypothesmith
 import libcst as cst
@@ -26,6 +37,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from lint_train.engine import lint_source
+from lint_train.fix import fix_file, fix_source, unified_diff
 from lint_train.source import MAX_BRACKETS, SourceError, check_depth, decode
 
 LONG = os.environ.get("LINT_TRAIN_FUZZ", "") == "long"
@@ -400,3 +412,118 @@ def test_the_depth_check_bounds_the_tree_depth(wrappers: list[str]) -> None:
 )
 def test_deeply_nested_expressions_are_refused_or_analysed(wrappers: list[str]) -> None:
     lint(nest(wrappers))
+
+
+# --fix -----------------------------------------------------------------------------------------
+def _compiles(text: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, "<fuzz>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def fix(text: str) -> str | None:
+    """Apply every fix (unsafe ones too) to `text` and check the fixer's promises; the fixed
+    text, or None when the text is refused or nothing changes. An InternalError is a failure."""
+    try:
+        outcome = fix_source(text, unsafe=True, path="<fuzz>")
+    except REFUSALS:
+        return None
+    if outcome.after is None:
+        return None
+    cst.parse_module(outcome.after)  # parseable code stays parseable
+    if _compiles(text):
+        assert _compiles(outcome.after), unified_diff("<fuzz>", text, outcome.after)
+    again = fix_source(outcome.after, unsafe=True, path="<fuzz>")
+    assert again.after is None, unified_diff("<fuzz>", outcome.after, again.after)  # idempotent
+    return outcome.after
+
+
+LATIN_1_HEADER = "# -*- coding: latin-1 -*-\n# Données synthétiques, modèle minuscule.\n"
+ENCODINGS: dict[str, Callable[[str], bytes]] = {
+    "lf": lambda text: text.encode("utf-8"),
+    "crlf": lambda text: text.replace("\n", "\r\n").encode("utf-8"),
+    "bom": lambda text: codecs.BOM_UTF8 + text.encode("utf-8"),
+    "latin-1": lambda text: (LATIN_1_HEADER + text).encode("latin-1"),
+}
+
+
+def fix_on_disk(text: str, fixed: str | None, encoding: str) -> None:
+    """`fix_file` on `text` saved with `encoding` writes `fixed` saved the same way (or leaves
+    the file as it is when `fixed` is None), and reports no error."""
+    encode = ENCODINGS[encoding]
+    try:
+        data = encode(text)
+    except UnicodeEncodeError:
+        return  # text that latin-1 cannot hold
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "train.py"
+        path.write_bytes(data)
+        outcome = fix_file(path, unsafe=True)
+        assert outcome.error is None, outcome.error
+        assert path.read_bytes() == (data if fixed is None else encode(fixed))
+        assert fix_file(path, unsafe=True).after is None
+
+
+STEP = ("loss = model(x).sum()", "loss.backward()", "opt.step()")
+EVALUATE = Block(
+    "def evaluate(model, val_loader):",
+    (Block("for batch in val_loader:", ("out = model(batch)",)), "return out"),
+)
+
+
+@st.composite
+def buggy_programs(draw: st.DrawFn) -> str:
+    """A training loop with something to fix (its steps around a generated program), and
+    often an evaluation without `no_grad` or `eval()` called from it."""
+    imports = ["import torch", *draw(st.lists(st.sampled_from(IMPORTS), max_size=2))]
+    extra = draw(programs)
+    at = draw(st.integers(0, len(STEP)))
+    body: tuple[Block | str, ...] = (*STEP[:at], *extra, *STEP[at:])
+    if draw(st.booleans()):
+        body = (*body, Block("if step % 100 == 0:", ("evaluate(model, val_loader)",)))
+    header = draw(st.sampled_from(HEADERS[:8]))
+    items: tuple[Block | str, ...] = (Block(header, body),)
+    if draw(st.booleans()):
+        items = (EVALUATE, *items)
+    return "\n".join([*imports, *render(items)]) + "\n"
+
+
+@fuzz(quick=15, long=3000)
+@given(buggy_programs(), st.sampled_from(sorted(ENCODINGS)))
+def test_fixing_training_programs(text: str, encoding: str) -> None:
+    fix_on_disk(text, fix(text), encoding)
+
+
+@fuzz(quick=15, long=3000)
+@given(
+    st.integers(0, len(FIXTURE_FILES) - 1),
+    st.lists(
+        st.tuples(
+            st.integers(0, 200),
+            st.sampled_from(["delete", "duplicate", "swap", "hoist"]),
+            st.integers(0, 2**32),
+        ),
+        max_size=4,
+    ),
+    st.sampled_from(sorted(ENCODINGS)),
+)
+def test_fixing_fixtures_with_statements_deleted_swapped_or_duplicated(
+    index: int, mutations: list[tuple[int, str, int]], encoding: str
+) -> None:
+    if index not in _PARSED:
+        _PARSED[index] = cst.parse_module(FIXTURE_TEXTS[index])
+    module = _PARSED[index]
+    for target, operation, seed in mutations:
+        module = module.visit(_MutateBlock(target % 40, operation, random.Random(seed)))
+    text = module.code
+    fix_on_disk(text, fix(text), encoding)
+
+
+@fuzz(quick=5, long=1000)
+@given(hypothesmith.from_grammar())
+def test_fixing_programs_from_the_grammar(text: str) -> None:
+    fix(text)
