@@ -115,3 +115,17 @@ def test_summary_does_not_claim_all_passed_when_a_file_could_not_be_checked(
     err = capsys.readouterr().err
     assert "All checks passed" not in err
     assert "1 could not be checked" in err
+
+
+def test_exit_non_zero_on_fix_fails_a_run_that_changed_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_bytes(BUGGY.read_bytes())
+    assert main(["--fix", "--exit-non-zero-on-fix", str(script)]) == 1
+    assert script.read_bytes() != BUGGY.read_bytes()
+    # Nothing left to fix: the same command now passes, and so does plain --fix.
+    assert main(["--fix", "--exit-non-zero-on-fix", str(script)]) == 0
+    script.write_bytes(BUGGY.read_bytes())
+    assert main(["--fix", str(script)]) == 0
+    capsys.readouterr()

@@ -104,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fix", action="store_true", help="fix what can be fixed safely, in place; report the rest"
     )
     parser.add_argument(
+        "--exit-non-zero-on-fix",
+        action="store_true",
+        help="with --fix, exit 1 when a file was changed, even if no finding remains",
+    )
+    parser.add_argument(
         "--unsafe-fixes",
         action="store_true",
         help="with --fix or --diff, also apply the fixes that may change behaviour",
@@ -230,6 +235,8 @@ def _main(args_list: list[str]) -> int:
     _fix_summary(args, findings, fixes)
     if result.errors or fixes.errors:
         return EXIT_ERROR
+    if args.fix and args.exit_non_zero_on_fix and fixes.files:
+        return EXIT_FINDINGS  # CI: the commit changed files, so it must be made again
     return EXIT_FINDINGS if findings and not args.exit_zero else EXIT_CLEAN
 
 
