@@ -48,8 +48,13 @@ class Run:
     code: int
 
 
-def measure(command: list[str], cwd: Path, env: dict[str, str], repeat: int) -> Run:
-    runs = [_measure_once(command, cwd, env) for _ in range(repeat)]
+def measure(command: list[str], cwd: Path, env: dict[str, str], repeat: int, cold: bool) -> Run:
+    runs = []
+    for _ in range(repeat):
+        if cold:  # every repetition of a cold run starts without the tools' caches
+            shutil.rmtree(cwd / ".lint-train_cache", ignore_errors=True)
+            shutil.rmtree(cwd / ".ruff_cache", ignore_errors=True)
+        runs.append(_measure_once(command, cwd, env))
     return Run(min(r.wall for r in runs), max(r.peak_mb for r in runs), runs[-1].code)
 
 
@@ -159,11 +164,9 @@ def main() -> None:
             for kind in ("cold", "cached"):
                 if name == "torchfix" and kind == "cached":
                     continue  # TorchFix keeps no cache
-                if kind == "cold":
-                    shutil.rmtree(root / ".lint-train_cache", ignore_errors=True)
-                    shutil.rmtree(root / ".ruff_cache", ignore_errors=True)
                 command = [path, "check", "."] if name == "ruff" else [path, "."]
-                results[(name, kind)] = run = measure(command, root, env, args.repeat)
+                run = measure(command, root, env, args.repeat, cold=kind == "cold")
+                results[(name, kind)] = run
                 base = results.get(("lint-train", kind))
                 ratio = f"{run.wall / base.wall:.2f}x" if base else ""
                 rows.append(

@@ -9,7 +9,9 @@ current directory (the current directory when there is none), as ruff keeps `.ru
 source files and of libcst's, so an edited checkout or an upgraded parser never reuses old
 results. `<key>` hashes the file's bytes, whether it is a notebook, and the rules selected.
 An entry holds a file's findings without their path (the same file named `a.py` or `./a.py`
-shares one entry) or the error that kept it from being checked.
+shares one entry) or the error that kept it from being checked. This is sound because the
+analysis of a file depends on its bytes, its kind and the rules, not on where it is; a check
+that came to depend on the path would have to add it to the key.
 
 Each entry is written to a temporary file and renamed into place, so a reader sees a whole
 entry or none; concurrent runs at worst compute the same entry twice. A cache that cannot be
@@ -23,8 +25,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -77,6 +77,8 @@ class Cache:
             "findings": [_without_path(f) for f in findings],
             "error": _without_path(error) if error is not None else None,
         }
+        import tempfile  # here, not above: a run that only reads its cache starts faster
+
         try:
             self._prepare()
             fd, temporary = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
@@ -103,6 +105,8 @@ class Cache:
                 "# This file is a cache directory tag created by lint-train.\n",
                 encoding="utf-8",
             )
+        import shutil
+
         for other in top.iterdir():
             # Entries of other builds of the tool can never be read again by this one.
             if other.is_dir() and other != self.folder:
