@@ -138,10 +138,18 @@ def _analyse_deep(
 
 
 def _place(module: cst.Module, reports: list[tuple[Rule, Report]], path: str) -> list[Finding]:
+    return [finding for finding, _ in place_reports(module, reports, path)]
+
+
+def place_reports(
+    module: cst.Module, reports: list[tuple[Rule, Report]], path: str
+) -> list[tuple[Finding, Report]]:
+    """Findings at their file positions, each with the report it came from, in file order;
+    one finding per rule and node. Positions are resolved here only, for files with reports."""
     from libcst.metadata import MetadataWrapper, PositionProvider
 
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    findings = []
+    pairs: list[tuple[Finding, Report]] = []
     seen: set[tuple[str, int]] = set()
     for rule, report in reports:
         if (rule.info.code, id(report.node)) in seen:
@@ -152,19 +160,19 @@ def _place(module: cst.Module, reports: list[tuple[Rule, Report]], path: str) ->
             where.start.line, where.start.column + 1, where.end.line, where.end.column + 1
         )
         fix = report.fix
-        findings.append(
-            Finding(
-                path,
-                rule.info.code,
-                rule.info.name,
-                report.message,
-                location,
-                fixable=fix is not None,
-                fix_applicability=fix.applicability if fix else None,
-                fix_message=fix.message if fix else report.no_fix,
-            )
+        finding = Finding(
+            path,
+            rule.info.code,
+            rule.info.name,
+            report.message,
+            location,
+            fixable=fix is not None,
+            fix_applicability=fix.applicability if fix else None,
+            fix_message=fix.message if fix else report.no_fix,
         )
-    return sorted(findings, key=lambda f: (f.line, f.column, f.code))
+        pairs.append((finding, report))
+    pairs.sort(key=lambda p: (p[0].line, p[0].column, p[0].code))
+    return pairs
 
 
 # Deep but valid code (a long elif chain, a sum of some hundred terms) makes libcst's parser

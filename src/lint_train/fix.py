@@ -27,23 +27,22 @@ import tempfile
 import tokenize
 import warnings
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from .analysis.interpret import analyse
 from .analysis.model import LoopModel
 from .analysis.program import build_program
-from .engine import InternalError, _on_big_stack, _stage, _syntax_error
+from .engine import InternalError, _on_big_stack, _stage, _syntax_error, place_reports
 from .notebook import is_notebook
 from .prefilter import could_matter
 from .rules import Report, Rule, all_rules
 from .rules.fixes import AFTER, BEFORE, DECORATE, REPLACE, WRAP, Edit
 from .source import SourceError, check_depth, decode
-from .types import Finding, Location
+from .types import Finding
 
 MAX_ROUNDS = 4  # rounds of fixing what earlier fixes brought up, before giving up
 
@@ -253,39 +252,11 @@ def _lint(text: str, path: str, rules: list[Rule]) -> Linted:
     ]
     if not reports:
         return module, []
-    positions = _stage("placing findings", _positions, module)
-    pairs: list[tuple[Finding, Report]] = []
-    seen: set[tuple[str, int]] = set()
-    for rule, report in reports:
-        if (rule.info.code, id(report.node)) in seen:
-            continue
-        seen.add((rule.info.code, id(report.node)))
-        where = positions[report.node]
-        location = Location(
-            where.start.line, where.start.column + 1, where.end.line, where.end.column + 1
-        )
-        fix = report.fix
-        finding = Finding(
-            path,
-            rule.info.code,
-            rule.info.name,
-            report.message,
-            location,
-            fixable=fix is not None,
-            fix_applicability=fix.applicability if fix else None,
-            fix_message=fix.message if fix else report.no_fix,
-        )
-        pairs.append((finding, report))
-    pairs.sort(key=lambda p: (p[0].line, p[0].column, p[0].code))
-    return module, pairs
+    return module, _stage("placing findings", place_reports, module, reports, path)
 
 
 def _check(rule: Rule, model: LoopModel) -> list[Report]:
     return list(rule.check(model))
-
-
-def _positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
-    return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
 
 
 def _key(finding: Finding) -> Key:

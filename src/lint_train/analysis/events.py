@@ -228,11 +228,9 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in {"zero_", "detach_"}:
-            inner = func.value
-            if isinstance(inner, cst.Attribute) and inner.attr.value == "data":
-                inner = inner.value
-            self._consumed.add(id(inner))
+        grad = _cleared_grad(func)
+        if grad is not None:
+            self._consumed.add(id(grad))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "grad" and id(node) not in self._consumed:
@@ -295,12 +293,8 @@ class _Collector(cst.CSTVisitor):
             return [Event(STEP, call, name=dotted(call.args[0].value) or "?")]
         if method == "zero_grad":
             return [Event(CLEAR, call, name=self._cleared_optimizer(receiver))]
-        if method in {"zero_", "detach_"} and isinstance(func.value, cst.Attribute):
-            inner = func.value
-            if inner.attr.value == "data" and isinstance(inner.value, cst.Attribute):
-                inner = inner.value
-            if inner.attr.value == "grad":
-                return [Event(CLEAR, call, name=ALL_OPTIMIZERS)] if method == "zero_" else []
+        if _cleared_grad(func) is not None:
+            return [Event(CLEAR, call, name=ALL_OPTIMIZERS)] if method == "zero_" else []
         if method == "requires_grad_":
             return [Event(GRAD_USE, call)]
         if method in {"eval", "train"} and len(call.args) <= 1:
@@ -409,6 +403,18 @@ class _Collector(cst.CSTVisitor):
             if name in self.program.optimizers or is_optimizer_name(name) or self._is_model(name):
                 handed.append(name)
         return [Event(OPAQUE, call, names=tuple(handed))] if handed else []
+
+
+def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
+    """The `p.grad` of `p.grad.zero_()` / `p.grad.data.detach_()`, else None."""
+    if not (isinstance(func, cst.Attribute) and func.attr.value in {"zero_", "detach_"}):
+        return None
+    inner = func.value
+    if isinstance(inner, cst.Attribute) and inner.attr.value == "data":
+        inner = inner.value
+    if isinstance(inner, cst.Attribute) and inner.attr.value == "grad":
+        return inner
+    return None
 
 
 _MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "eval", "train"})

@@ -19,9 +19,8 @@ import libcst as cst
 
 from . import events as ev
 from .model import BackwardSite, EvalSite, LoopModel, Scope, Trace, TracePath, TrainingLoop
-from .names import tokens
 from .program import FunctionInfo, Program
-from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data
+from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
 
 MAX_CALL_DEPTH = 8
@@ -1035,12 +1034,9 @@ def _event_parts(stmt: cst.CSTNode) -> list[cst.CSTNode]:
 
 def _child_blocks(stmt: cst.CSTNode) -> list[cst.CSTNode]:
     if isinstance(stmt, cst.If):
-        out: list[cst.CSTNode] = [stmt.body]
-        if stmt.orelse is not None:
-            out.append(stmt.orelse if isinstance(stmt.orelse, cst.If) else stmt.orelse.body)
-            if isinstance(stmt.orelse, cst.If):
-                out[-1] = _Wrap([stmt.orelse])
-        return out
+        if isinstance(stmt.orelse, cst.If):
+            return [stmt.body, _Wrap([stmt.orelse])]
+        return [stmt.body] + ([stmt.orelse.body] if stmt.orelse else [])
     if isinstance(stmt, cst.For | cst.While):
         return [stmt.body] + ([stmt.orelse.body] if stmt.orelse else [])
     if isinstance(stmt, cst.With):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from .vocab import tokens  # noqa: F401 (imported from here by other modules)
-
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """`self.model.encoder` -> "self.model.encoder"; None for anything that is not a plain chain."""

@@ -186,9 +186,7 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
             owner = dotted(first.func.value)
             if owner:
                 program.links[owner] = name
-    elif last in program.classes or _factory_class(program, callee) is not None:
-        cls = last if last in program.classes else _factory_class(program, callee)
-        assert cls is not None
+    elif (cls := last if last in program.classes else _factory_class(program, callee)) is not None:
         program.instances[name] = cls
         if program.classes[cls].is_module:
             program.models.add(name)

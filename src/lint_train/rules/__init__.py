@@ -25,6 +25,13 @@ class Report:
     fix: Fix | None = None
     no_fix: str | None = None
 
+    @classmethod
+    def with_fix(cls, node: cst.CSTNode, message: str, fix: Fix | str) -> Report:
+        """A report with its fix, or with the reason (a string) why there is none."""
+        if isinstance(fix, str):
+            return cls(node, message, None, fix)
+        return cls(node, message, fix, None)
+
 
 @dataclass(frozen=True)
 class Rule:

@@ -48,11 +48,10 @@ def check(model: LoopModel) -> Iterator[Report]:
                 and bool(loop.cleared & {root, ALL_OPTIMIZERS})
             )
             fix = _fix(Layout.of(model), loop, opt, stale)
-            yield Report(
+            yield Report.with_fix(
                 loop.node,
                 (STALE_ON_ENTRY if stale else MESSAGE).format(opt=opt),
-                fix if isinstance(fix, Fix) else None,
-                fix if isinstance(fix, str) else None,
+                fix,
             )
 
 

@@ -56,7 +56,7 @@ def check(model: LoopModel) -> Iterator[Report]:
                 continue
             reported.add(id(innermost.node))
             fix = _fix(Layout.of(model), loops, None)
-            yield Report(
+            yield Report.with_fix(
                 innermost.node,
                 NO_STEP.format(
                     backward=_backward_text(model, innermost),
@@ -65,8 +65,7 @@ def check(model: LoopModel) -> Iterator[Report]:
                     if _calls_scheduler(model)
                     else "",
                 ),
-                fix if isinstance(fix, Fix) else None,
-                fix if isinstance(fix, str) else None,
+                fix,
             )
             continue
         display = {}
@@ -77,11 +76,10 @@ def check(model: LoopModel) -> Iterator[Report]:
             if is_optimizer_name(written) or written in model.program.optimizers:
                 reported.add(id(innermost.node))
                 fix = _fix(Layout.of(model), loops, name)
-                yield Report(
+                yield Report.with_fix(
                     innermost.node,
                     UNSTEPPED.format(opt=written),
-                    fix if isinstance(fix, Fix) else None,
-                    fix if isinstance(fix, str) else None,
+                    fix,
                 )
 
 

@@ -47,11 +47,10 @@ def check(model: LoopModel) -> Iterator[Report]:
                 function=function, model=forwarded, torch=model.torch_name()
             )
         fix = _fix(model, site)
-        yield Report(
+        yield Report.with_fix(
             site.node,
             message,
-            fix if isinstance(fix, Fix) else None,
-            fix if isinstance(fix, str) else None,
+            fix,
         )
 
 

@@ -35,11 +35,10 @@ def check(model: LoopModel) -> Iterator[Report]:
             # Some path reaches this evaluation code with the model surely in training mode.
             if any(_training(modes, site.is_loop) for modes in seen):
                 fix = _fix(model, site, name)
-                yield Report(
+                yield Report.with_fix(
                     site.node,
                     MESSAGE.format(model=name),
-                    fix if isinstance(fix, Fix) else None,
-                    fix if isinstance(fix, str) else None,
+                    fix,
                 )
                 break
 

@@ -33,11 +33,10 @@ def check(model: LoopModel) -> Iterator[Report]:
                 continue  # no dropout or batch-norm in view: the mode changes nothing
             if any("eval~" in modes and "unk" not in modes for modes in seen):
                 fix = _fix(model, loop, name)
-                yield Report(
+                yield Report.with_fix(
                     loop.node,
                     MESSAGE.format(model=name),
-                    fix if isinstance(fix, Fix) else None,
-                    fix if isinstance(fix, str) else None,
+                    fix,
                 )
                 break
 
