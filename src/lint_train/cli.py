@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__, baseline, noqa
+from . import __version__, noqa
 from .cache import default_root
 from .config import Config, ConfigError, code_problem, find_config, load_config
 from .discover import DiscoverOptions, discover
 from .engine import Result, Selection, lint_paths
-from .explain import rule_page, rules_listing
 from .parallel import default_jobs
-from .report import FORMATS, Context, formatter, statistics
+from .report import FINGERPRINTED, FORMATS, Context, formatter, statistics
 from .report.text import line, summary
 from .sourcelines import Sources
 from .types import Finding
@@ -183,6 +182,8 @@ def _main(args_list: list[str]) -> int:
     if args.explain is not None:
         return _explain(args.explain)
     if args.list_rules:
+        from .explain import rules_listing
+
         sys.stdout.write(rules_listing())
         return EXIT_CLEAN
     try:
@@ -207,6 +208,8 @@ def _main(args_list: list[str]) -> int:
     findings = [f for f in result.findings if not f.code.startswith(config.ignored_codes(f.path))]
     findings, suppressed = noqa.split(findings, sources)
     if args.write_baseline:
+        from . import baseline
+
         baseline.write(Path(args.write_baseline), findings, sources.line)
         if not args.quiet:
             count = len(findings)
@@ -217,6 +220,8 @@ def _main(args_list: list[str]) -> int:
         return EXIT_ERROR if result.errors else EXIT_CLEAN
     known: list[Finding] = []
     if args.baseline:
+        from . import baseline
+
         try:
             recorded = baseline.load(Path(args.baseline))
         except baseline.BaselineError as exc:
@@ -257,7 +262,7 @@ def _report(
             show_source=args.output_format == "text"
             and (args.show_source if args.show_source is not None else sys.stdout.isatty()),
             color=_use_color(sys.stdout),
-            fingerprints=baseline.fingerprints(findings, sources.line, Path.cwd()),
+            fingerprints=_fingerprints(args.output_format, findings, sources),
         )
         sys.stdout.write(formatter(args.output_format)(findings, context))
     if args.show_suppressed:
@@ -392,6 +397,14 @@ def _count(n: int, singular: str, plural: str | None = None) -> str:
     return f"{n} {singular if n == 1 else (plural or singular + 's')}"
 
 
+def _fingerprints(output_format: str, findings: list[Finding], sources: Sources) -> dict[int, str]:
+    if output_format not in FINGERPRINTED or not findings:
+        return {}  # importing the baseline module costs start-up on every commit
+    from . import baseline
+
+    return baseline.fingerprints(findings, sources.line, Path.cwd())
+
+
 def _use_color(stream: TextIO) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
     if os.environ.get("NO_COLOR", "") != "" or os.environ.get("TERM") == "dumb":
@@ -400,6 +413,8 @@ def _use_color(stream: TextIO) -> bool:
 
 
 def _explain(code: str) -> int:
+    from .explain import rule_page
+
     page = rule_page(code)
     if page is None:
         problem = code_problem(code.strip().upper()) or f"{code!r} names no single rule"

@@ -23,17 +23,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pathspec import GitIgnoreSpec
-
-from .discover import DEFAULT_EXCLUDE, relative_path
+from .discover import DEFAULT_EXCLUDE, gitignore_spec, relative_path
 from .rules import rule_table
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 KEYS = ("select", "ignore", "exclude", "extend-exclude", "per-file-ignores")
 
@@ -76,7 +72,9 @@ def find_config(paths: Sequence[str]) -> Path | None:
     start = _common_folder(paths)
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and "lint-train" in _read_toml(candidate).get("tool", {}):
+        if candidate.is_file() and "lint-train" in _read_toml(candidate, cheap=True).get(
+            "tool", {}
+        ):
             return candidate
     return None
 
@@ -153,7 +151,7 @@ def _patterns(value: Any, label: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=256)
 def _spec(pattern: str) -> GitIgnoreSpec:
-    return GitIgnoreSpec.from_lines([pattern])
+    return gitignore_spec([pattern])
 
 
 def _show(value: Any) -> str:
@@ -162,11 +160,20 @@ def _show(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def _read_toml(file: Path) -> dict[str, Any]:
+def _read_toml(file: Path, cheap: bool = False) -> dict[str, Any]:
+    """The TOML document in `file`. With `cheap`, a file that cannot hold a [tool.lint-train]
+    table (neither the words nor an escape that could spell them) is read as empty without
+    importing a TOML parser: most pyproject.toml files have no such table, and start-up counts."""
     try:
         data = file.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{file}: error: cannot read: {exc.strerror or exc}") from exc
+    if cheap and b"lint-train" not in data and b"\\" not in data:
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
     try:
         return tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

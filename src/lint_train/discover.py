@@ -17,8 +17,10 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pathspec import GitIgnoreSpec
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 SUFFIXES = (".py", ".ipynb")
 
@@ -68,16 +70,21 @@ def discover(paths: Iterable[str], options: DiscoverOptions | None = None) -> It
     reports it), and even if excluded unless `options.force_exclude`."""
     options = options or DiscoverOptions()
     root = Path(os.path.abspath(options.root))
-    excluded = GitIgnoreSpec.from_lines(options.exclude)
+    excluded: GitIgnoreSpec | None = None
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         is_dir = path.is_dir()
+        if excluded is None and (is_dir or options.force_exclude):
+            excluded = gitignore_spec(options.exclude)
         # Outside the root, the folders above the named path are none of the patterns' business.
         base = root if _within(path, root) else Path(os.path.abspath(path)).parent
-        if options.force_exclude and _excluded_with_parents(path, is_dir, base, excluded):
+        if excluded is None:  # a named file, no --force-exclude: nothing to match
+            found: Iterable[Path] = [path]
+        elif options.force_exclude and _excluded_with_parents(path, is_dir, base, excluded):
             continue
-        found = _walk(path, base, excluded, options.respect_gitignore) if is_dir else [path]
+        else:
+            found = _walk(path, base, excluded, options.respect_gitignore) if is_dir else [path]
         for file in found:
             if file not in seen:
                 seen.add(file)
@@ -186,4 +193,12 @@ def _read_spec(file: Path) -> GitIgnoreSpec | None:
         text = file.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    return GitIgnoreSpec.from_lines(text.splitlines())
+    return gitignore_spec(text.splitlines())
+
+
+def gitignore_spec(lines: Iterable[str]) -> GitIgnoreSpec:
+    """Patterns in .gitignore syntax, compiled. pathspec is imported here, on first need, because
+    a pre-commit run over named files never needs it and start-up is felt on every commit."""
+    from pathspec import GitIgnoreSpec
+
+    return GitIgnoreSpec.from_lines(lines)

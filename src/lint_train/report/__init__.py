@@ -36,6 +36,8 @@ PLAIN = Context()
 Formatter = Callable[[list[Finding], Context], str]
 
 FORMATS = ("text", "concise", "json", "sarif", "github", "gitlab", "junit")
+FINGERPRINTED = ("gitlab", "sarif")
+"""The formats that print `Context.fingerprints` (worked out only for them)."""
 
 
 def formatter(name: str) -> Formatter:
