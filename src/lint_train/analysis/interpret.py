@@ -195,6 +195,7 @@ class Interpreter:
         self._texts: dict[int, str] = {}
         self._assigned: dict[int, frozenset[str]] = {}
         self._feeds: dict[tuple[int, int], bool] = {}
+        self._calls: dict[tuple[object, ...], Paths] = {}
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -697,10 +698,33 @@ class Interpreter:
             if frame.fn is not None:
                 for local in frame.fn.local_names | set(frame.fn.params):
                     rename.setdefault(local, frame.translate(local))
+        memo = (key, id(event.node), tuple(rename.items()), state.signature())
+        memo += (tuple(state.facts.items()), self._context())
+        known = self._calls.get(memo)
+        if known is not None:
+            return _copies(known)
         self.reached.add(key)
         feeds = bool(self.loop_stack) and self._feeds_backward(event.node, self.loop_stack[-1])
         out = self.invoke(info, [state], rename, evaluation=not feeds, via=event.node)
-        return out or [state]
+        out = out or [state.copy()]
+        self._calls[memo] = _copies(out)
+        return out
+
+    def _context(self) -> tuple[object, ...]:
+        """Where a call runs, besides its state and arguments: the frames above it and the calls
+        that entered them, and the loops and evaluation regions open around it. A call replayed
+        in the same place from the same state does nothing new (every record is a set or
+        deduplicated), so its paths out are remembered: loops in constructors that build
+        layers of layers would otherwise replay their callees once per pass per level."""
+        return (
+            tuple(f.scope() for f in self.frames),
+            tuple(map(id, self.via)),
+            tuple(map(id, self.loop_stack)),
+            tuple(self.loop_levels),
+            tuple(
+                (r.loop_depth, r.is_loop, r.function, r.needs_loop, r.level) for r in self.regions
+            ),
+        )
 
     def _feeds_backward(self, call: cst.CSTNode, loop: cst.For | cst.While) -> bool:
         """Whether a call's result flows into a backward pass in the same loop
@@ -753,10 +777,12 @@ class Interpreter:
             if region is not None:
                 self.regions.pop()
         out = join(out, frame.returns)
-        if decorated is not None:
-            for path in out:
+        local = info.key + ":"
+        for path in out:
+            _forget_locals(path, local)
+            if decorated is not None:
                 path.grad = outer
-        return out
+        return join(out)
 
     def _is_eval_function(self, info: FunctionInfo) -> bool:
         if not is_eval_function_name(info.name):
@@ -786,6 +812,14 @@ _HANDLERS = {
 
 def _map(values: frozenset[str], table: dict[str, str]) -> frozenset[str]:
     return frozenset(table.get(v, v) for v in values)
+
+
+def _forget_locals(state: State, prefix: str) -> None:
+    """Drop what a returning call knew of its own local names (`prefix` is `fn.key + ":"`): no
+    one can read them again, and a caller's paths that differ only there are one path."""
+    for table in (state.modes, state.phases, state.saved):
+        for name in [k for k in table if k.startswith(prefix)]:
+            del table[name]
 
 
 def _havoc(state: State) -> State:
