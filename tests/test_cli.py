@@ -97,13 +97,31 @@ def test_version_and_installed_entry_point() -> None:
     assert done.stdout.strip() == f"lint-train {__version__}"
 
 
-def test_lint_path_does_not_import_torch() -> None:
+LAZY = (
+    "torch",
+    "pathspec",
+    "tomllib",
+    "lint_train.baseline",
+    "lint_train.explain",
+    "lint_train.fix",
+)
+
+
+def test_one_file_run_imports_only_what_it_needs(tmp_path: Path) -> None:
+    """What a pre-commit run over one named file must not import: torch (never on the lint
+    path), nor what only folders, configuration, baselines, --explain or --fix need."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    script = tmp_path / "train.py"
+    script.write_bytes(BUGGY.read_bytes())
     code = (
-        "import sys; from lint_train.cli import main; main([sys.argv[1]]); "
-        "print('torch' in sys.modules)"
+        "import sys; from lint_train.cli import main; main([sys.argv[1], '--no-cache']); "
+        f"print([m for m in {LAZY!r} if m in sys.modules])"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(BUGGY)], capture_output=True, text=True)
-    assert done.stdout.strip().splitlines()[-1] == "False"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "train.py"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert "TRN" in done.stdout  # the file was analysed, not skipped
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_summary_does_not_claim_all_passed_when_a_file_could_not_be_checked(

@@ -14,7 +14,6 @@ import os
 import stat
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +95,8 @@ class InternalError(Exception):
     def __init__(self, stage: str, cause: BaseException) -> None:
         super().__init__(f"internal error in {stage} ({type(cause).__name__}: {cause})")
         self.stage = stage
+        import traceback  # only on this rare path: start-up is felt on every commit
+
         self.trace = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__))
 
     def file_error(self, path: str) -> FileError:
