@@ -785,6 +785,18 @@ class Settings:
 BUGS = ("zero_grad", "step", "no_grad", "eval", "train")
 
 
+def large_train_file(seed: int = 0) -> str:
+    """One training script with everything in it, as research code often is: models, data,
+    helpers, then the training and evaluation loops (about 20 kB, where `train_file` writes 3)."""
+    w = Writer(random.Random(f"large:{seed}"))
+    while True:
+        models = model_file(w)
+        if len(models) > 8_000:
+            break
+    parts = [models, data_file(w), *(block(w) for block in UTIL_BLOCKS), train_file(w, None)]
+    return "\n".join(parts)
+
+
 def generate(root: Path, count: int, seed: int = 0) -> list[Path]:
     """Write `count` files under `root` (which should be empty) and return their paths."""
     rng = random.Random(f"{seed}:{count}")

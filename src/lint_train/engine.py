@@ -147,9 +147,9 @@ def place_reports(
 ) -> list[tuple[Finding, Report]]:
     """Findings at their file positions, each with the report it came from, in file order;
     one finding per rule and node. Positions are resolved here only, for files with reports."""
-    from libcst.metadata import MetadataWrapper, PositionProvider
+    from .positions import locate
 
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = locate(module, {id(report.node): report.node for _, report in reports}.values())
     pairs: list[tuple[Finding, Report]] = []
     seen: set[tuple[str, int]] = set()
     for rule, report in reports:

@@ -17,7 +17,7 @@ import libcst as cst
 
 from ..analysis.model import LoopModel, Trace
 from ..analysis.names import dotted
-from ..analysis.walk import TRIVIA
+from ..analysis.walk import children
 
 BEFORE, AFTER, WRAP, DECORATE, REPLACE = "before", "after", "wrap", "decorate", "replace"
 
@@ -55,10 +55,9 @@ class Layout:
         stack: list[cst.CSTNode] = [self.module]
         while stack:
             node = stack.pop()
-            for child in node.children:
-                if not isinstance(child, TRIVIA):
-                    self._parent[id(child)] = node
-                    stack.append(child)
+            for child in children(node):
+                self._parent[id(child)] = node
+                stack.append(child)
 
     @classmethod
     def of(cls, model: LoopModel) -> Layout:
