@@ -41,6 +41,11 @@ NOT_FIXABLE = {
     # One loop runs both phases (`for phase in ("train", "val")`): switching to train mode
     # before its forward pass would run the validation phase in training mode too.
     "trn005_phase_loop": "the forward pass in this loop also runs when it does not train",
+    # Only the full-precision branch lacks its step; where it goes there is the author's call.
+    "trn002_amp_branch_steps_plain_branch_forgets": (
+        "where the step goes on the path without one is for the author to say (after any "
+        "unscaling or clipping done there)"
+    ),
 }
 FIXABLE = [p for p in BUGGY if p.stem not in NOT_FIXABLE]
 

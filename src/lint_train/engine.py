@@ -9,7 +9,9 @@ its cache or its prefilter settles starts quickly.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import os
 import stat
 import sys
@@ -109,7 +111,23 @@ def _analyse_text(
 ) -> tuple[list[Finding], InternalError | None]:
     """The findings, and the error of a rule that failed (the other rules still report)."""
     check_depth(text)
-    return _on_big_stack(_analyse_deep, text, path, rules)
+    with _collector_paused():
+        return _on_big_stack(_analyse_deep, text, path, rules)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """CPython's cyclic garbage collector runs each time enough objects have been allocated
+    and walks all that are still alive; parsing (and importing libcst) allocates little else
+    but long-lived nodes, so the collector would run again and again for nothing. The trees
+    hold no cycles (reference counting frees them); it runs again once the file is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _analyse_deep(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -109,11 +110,20 @@ def join(*groups: Paths) -> Paths:
                 by_state[key] = known
     out = list(by_state.values())
     if len(out) > MAX_PATHS:
-        merged = out[0]
-        for path in out[1:]:
-            merged = merge(merged, path)
-        return [merged]
+        # Too many to keep apart: first merge paths that differ only in models' modes, so that
+        # where the gradients stand (and the branch conditions that decide it) stays exact.
+        out = _merge_by(out, lambda p: (p.grad, frozenset(p.phases.items()), p.phase_default))
+    if len(out) > MAX_PATHS:
+        out = _merge_by(out, lambda p: None)
     return out
+
+
+def _merge_by(paths: Paths, key: Callable[[State], object]) -> Paths:
+    groups: dict[object, State] = {}
+    for path in paths:
+        k = key(path)
+        groups[k] = merge(groups[k], path) if k in groups else path
+    return list(groups.values())
 
 
 def merge(a: State, b: State) -> State:
@@ -194,6 +204,7 @@ class Interpreter:
         self._init_states: dict[str, Paths] = {}
         self._texts: dict[int, str] = {}
         self._assigned: dict[int, frozenset[str]] = {}
+        self._changed: dict[int, frozenset[str]] = {}
         self._feeds: dict[tuple[int, int], bool] = {}
         self._calls: dict[tuple[object, ...], Paths] = {}
 
@@ -322,6 +333,12 @@ class Interpreter:
         if isinstance(stmt, cst.Assign | cst.AugAssign | cst.AnnAssign):
             _forget_facts(paths, stmt)
         if isinstance(stmt, cst.Return):
+            if isinstance(stmt.value, cst.Name):
+                # `return ready` after `if ready:`: the caller's `if helper():` is known too.
+                for path in paths:
+                    known = path.facts.get(stmt.value.value)
+                    if known is not None:
+                        path.facts[_RETURNED] = known
             frame.returns.extend(paths)
             return []
         if isinstance(stmt, cst.Raise):
@@ -421,6 +438,7 @@ class Interpreter:
                         for name, phase in path.phases.items():
                             if "stepped" in phase:
                                 training.iteration_leaves_stepped.add(name)
+                    self._record_unstepped_branches(training, back)
                 stale = [_stale(p, entry) for p in back]
                 new_head = join(head, _without_facts(stale, changing))
                 if same(new_head, head):
@@ -437,6 +455,86 @@ class Interpreter:
         if stmt.orelse is not None and exit_paths:
             exit_paths = self.block(stmt.orelse.body, exit_paths, frame)
         return join(exit_paths, breaks)
+
+    def _record_unstepped_branches(self, training: TrainingLoop, back: Paths) -> None:
+        """Note each optimizer that an iteration steps one way and not the other, where the way
+        is chosen by a condition no loop in view changes (`if use_amp:`): the same way is taken
+        every time, so in that configuration the gradients are never applied. A condition the
+        loops change (`if (i + 1) % k == 0:`) is gradient accumulation, not this."""
+        unstepped = [p for p in back if not _steps_any(p)]
+        if not unstepped or len(unstepped) == len(back):
+            return
+        changing = self._changing_names()
+        for path in unstepped:
+            for name, phase in path.phases.items():
+                if phase != {"fresh"} or name in training.branch_unstepped:
+                    continue
+                for other in back:
+                    if other.phases.get(name) != {"stepped"}:
+                        continue
+                    condition = _deciding_condition(path, other, changing)
+                    if condition is not None:
+                        training.branch_unstepped[name] = (condition, path.facts[condition])
+                        break
+
+    def _changing_names(self) -> frozenset[str]:
+        """Names (as the innermost loop's function spells them) that may differ from one
+        iteration of the innermost loop to the next: what its function's loops change, and
+        the parameters that the callers' loops may bind to something new at each call."""
+        level = self.loop_levels[-1]
+        frame = self.frames[level]
+        stack = list(zip(self.loop_stack, self.loop_levels, strict=True))
+        names = set().union(
+            *(self._changed_in(loop, frame.fn) for loop, lv in stack if lv == level)
+        )
+        outer = set().union(*(self._assigned_in(loop) for loop, lv in stack if lv < level))
+        if outer and frame.fn is not None:
+            for param in frame.fn.params:
+                bound = frame.rename.get(param, "")
+                caller_name = bound.rpartition(":")[2]
+                if bound == f"{frame.fn.key}:{param}" or not caller_name:
+                    names.add(param)  # bound to an expression, worked out at each call
+                elif _mentions(caller_name, frozenset(outer)):
+                    names.add(param)
+        return frozenset(names)
+
+    def _changed_in(self, stmt: cst.For | cst.While, fn: FunctionInfo | None) -> frozenset[str]:
+        """Names an iteration may give a new value: those the loop assigns, and those every
+        function of the file it calls, directly or not, assigns or takes as a parameter (a
+        helper's `if sync:` may test what the helper worked out, or was passed, this time)."""
+        cached = self._changed.get(id(stmt))
+        if cached is not None:
+            return cached
+        names = set(self._assigned_in(stmt))
+        todo = [e.key for e in self.static_events(stmt.body, fn) if e.kind == ev.CALL and e.key]
+        seen: set[str] = set()
+        while todo:
+            key = todo.pop()
+            if key in seen or key not in self.program.functions:
+                continue
+            seen.add(key)
+            info = self.program.functions[key]
+            finder = _AssignedNames()
+            walk(info.node.body, finder)
+            names |= finder.names | set(info.params)
+            events = self.static_events(info.node.body, info)
+            todo.extend(e.key for e in events if e.kind == ev.CALL and e.key)
+        cached = self._changed[id(stmt)] = frozenset(names)
+        return cached
+
+    def _inside_forward(self, info: FunctionInfo) -> bool:
+        """Whether a module's method is a private helper, or is called by its class's own
+        `forward`: then it runs inside a forward pass, in whatever mode the caller chose."""
+        if info.name.startswith("_"):
+            return True
+        forward = self.program.method(info.class_name or "", "forward")
+        if forward is None:
+            return False
+        body = self.program.functions[forward]
+        return any(
+            e.kind == ev.CALL and e.key == info.key
+            for e in self.static_events(body.node.body, body)
+        )
 
     def _assigned_in(self, stmt: cst.For | cst.While) -> frozenset[str]:
         cached = self._assigned.get(id(stmt))
@@ -564,7 +662,9 @@ class Interpreter:
             loop.stepped.add(name)
             loop.display.setdefault(name, written)
         self._trace_loops("step", event.node, name)
-        if "polluted" in state.phase(name) and loops:
+        # Surely polluted on this path: a set of phases comes from merging paths (too many to
+        # keep apart), and a maybe is no finding.
+        if state.phase(name) == {"polluted"} and loops:
             innermost = loops[-1]
             innermost.polluted_steps.setdefault(written, event.node)
             innermost.polluted_roots.setdefault(written, name)
@@ -707,6 +807,10 @@ class Interpreter:
         feeds = bool(self.loop_stack) and self._feeds_backward(event.node, self.loop_stack[-1])
         out = self.invoke(info, [state], rename, evaluation=not feeds, via=event.node)
         out = out or [state.copy()]
+        for path in out:
+            returned = path.facts.pop(_RETURNED, None)
+            if returned is not None:
+                path.facts[self._condition(event.node)[0]] = returned
         self._calls[memo] = _copies(out)
         return out
 
@@ -791,6 +895,9 @@ class Interpreter:
             cls = self.program.classes.get(info.class_name)
             if cls is not None and cls.is_lightning:
                 return False
+            has_forward = self.program.method(info.class_name, "forward") is not None
+            if (has_forward or (cls is not None and cls.is_module)) and self._inside_forward(info):
+                return False  # `_forward_inference`: a part of the module's forward pass
         kinds = self.static_kinds(info.node.body, info)
         return ev.FORWARD in kinds and not kinds & _GRAD_USERS
 
@@ -871,6 +978,29 @@ def _merged(paths: Paths) -> State:
     for path in paths[1:]:
         merged = merge(merged, path)
     return merged
+
+
+_RETURNED = "<returned>"  # a fact key no condition's text can be: what the call returned
+
+
+def _steps_any(path: State) -> bool:
+    return any(p & {"stepped", "polluted"} for p in (*path.phases.values(), path.phase_default))
+
+
+def _deciding_condition(a: State, b: State, changing: frozenset[str]) -> str | None:
+    """A condition that `a` and `b` took opposite ways, that reads only names and attributes
+    (no call, no subscript: those may differ each time) none of which is in `changing`."""
+    for condition, value in a.facts.items():
+        if b.facts.get(condition) != (not value):
+            continue
+        if not _PLAIN_CONDITION.fullmatch(condition) or _mentions(condition, changing):
+            continue
+        return condition
+    return None
+
+
+# Names, attributes, literals and operators only: `use_amp`, `not args.fp16`, `scaler is None`.
+_PLAIN_CONDITION = re.compile(r"[\w\s.=!<>'\"-]+")
 
 
 def _without_facts(paths: Paths, changing: frozenset[str]) -> Paths:

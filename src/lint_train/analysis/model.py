@@ -72,6 +72,9 @@ class TrainingLoop:
     entry_stepped: set[str] = field(default_factory=set)
     # Optimizers whose gradients an iteration can leave stepped-on but not cleared.
     iteration_leaves_stepped: set[str] = field(default_factory=set)
+    # Optimizer -> (condition, value): taking that way, an iteration runs backward and steps
+    # nothing, though the other way steps this optimizer; no loop changes the condition.
+    branch_unstepped: dict[str, tuple[str, bool]] = field(default_factory=dict)
     # model -> the mode sets seen at its forward passes, one per path through the code
     train_modes: dict[str, set[frozenset[str]]] = field(default_factory=dict)
     display: dict[str, str] = field(default_factory=dict)  # internal name -> as written

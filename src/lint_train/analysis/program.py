@@ -192,8 +192,16 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
             program.models.add(name)
     elif (
         callee.startswith(MODEL_FACTORIES) and last[:1].isupper() and not last.endswith("Loss")
-    ) or last == "from_pretrained":
+    ) or (last == "from_pretrained" and not _NOT_A_MODULE.search(callee)):
         program.models.add(name)
+
+
+# What `X.from_pretrained(...)` loads that is not a module to train or evaluate: a diffusers or
+# transformers pipeline (which disables autograd and sets eval mode itself), a tokenizer, a
+# processor, a configuration, a noise scheduler.
+_NOT_A_MODULE = re.compile(
+    r"(Pipeline\w*|Tokenizer\w*|Processor|FeatureExtractor|Config|Scheduler)\.from_pretrained$"
+)
 
 
 MODE_LAYERS = re.compile(r"Dropout|BatchNorm|InstanceNorm|RReLU")

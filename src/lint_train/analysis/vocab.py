@@ -67,7 +67,8 @@ NOT_MODEL_WORDS = frozenset(
      "cfg", "kwargs", "args", "id", "ids", "str", "file", "url", "state", "dict", "builder",
      "get", "set", "build", "create", "make", "load", "save", "init", "update", "compute",
      "run", "to", "wrap", "register", "apply", "list", "fns", "hook", "hooks", "output",
-     "outputs", "params", "parameters", "size", "dim", "version"}
+     "outputs", "params", "parameters", "size", "dim", "version", "enable", "disable",
+     "offload"}
 )  # fmt: skip
 
 

@@ -33,6 +33,15 @@ UNSTEPPED = (
     "`{opt}` is cleared in this loop but never stepped, so the weights it owns never change; "
     "call `{opt}.step()` after their backward pass"
 )
+ONE_WAY = (
+    "`{opt}` is stepped only when `{condition}` is {stepping}: when it is {other}, every "
+    "iteration computes gradients and steps no optimizer, so the model never trains in that "
+    "configuration; call `{opt}.step()` after the backward pass on that path too"
+)
+ONE_WAY_NO_FIX = (
+    "where the step goes on the path without one is for the author to say (after any unscaling "
+    "or clipping done there)"
+)
 
 
 def check(model: LoopModel) -> Iterator[Report]:
@@ -81,6 +90,19 @@ def check(model: LoopModel) -> Iterator[Report]:
                     UNSTEPPED.format(opt=written),
                     fix,
                 )
+        if id(innermost.node) not in reported:
+            for name, (condition, value) in sorted(innermost.branch_unstepped.items()):
+                written = display.get(name, name)
+                if is_optimizer_name(written) or written in model.program.optimizers:
+                    reported.add(id(innermost.node))
+                    message = ONE_WAY.format(
+                        opt=written,
+                        condition=condition,
+                        stepping=_truth(not value),
+                        other=_truth(value),
+                    )
+                    yield Report.with_fix(innermost.node, message, ONE_WAY_NO_FIX)
+                    break
 
 
 def _fix(layout: Layout, loops: list[TrainingLoop], root: str | None) -> Fix | str:
@@ -222,6 +244,10 @@ def _backward_text(model: LoopModel, loop: TrainingLoop) -> str:
         return "backward()"
     text = model.program.module.code_for_node(node)
     return text if len(text) <= 40 else "backward()"
+
+
+def _truth(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _calls_scheduler(model: LoopModel) -> bool:

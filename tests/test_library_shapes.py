@@ -1,0 +1,135 @@
+"""Shapes from scripts built on Hugging Face libraries and from model-zoo code, written inline:
+objects that look like models but are not modules (pipelines, tokenizers), helpers that are part
+of a module's forward pass, and loops with more ways through them than the analysis keeps apart.
+Each quiet shape has a twin, one change away, that must still be flagged."""
+
+from __future__ import annotations
+
+import textwrap
+
+from lint_train.engine import lint_source
+
+
+def _codes(source: str) -> list[tuple[int, str]]:
+    return [(f.line, f.code) for f in lint_source(textwrap.dedent(source))]
+
+
+VALIDATION = """
+    import torch
+    from diffusers import {loaded}
+    from transformers import AutoTokenizer
+
+    def log_validation(args, device):
+        pipeline = {loaded}.from_pretrained(args.model_path)
+        pipeline = pipeline.to(device)
+        pipeline.enable_model_cpu_offload()
+        tokenizer = AutoTokenizer.from_pretrained(args.model_path)
+        images = []
+        for prompt in args.validation_prompts:
+            ids = tokenizer(prompt, return_tensors="pt")
+            images.append(pipeline(prompt, num_inference_steps=25).images[0])
+        return images
+"""
+
+
+def test_a_pipeline_in_a_validation_loop_is_not_a_model_to_guard() -> None:
+    # A diffusers or transformers pipeline disables autograd and sets eval mode itself; a
+    # tokenizer is no module at all.
+    assert _codes(VALIDATION.format(loaded="StableDiffusionPipeline")) == []
+    assert _codes(VALIDATION.format(loaded="AutoPipelineForText2Image")) == []
+
+
+def test_a_pretrained_module_in_the_same_loop_is_still_flagged() -> None:
+    # Loaded with from_pretrained, the module is in eval mode already: only autograd is left on.
+    flagged = _codes(VALIDATION.format(loaded="UNet2DConditionModel"))
+    assert {code for _, code in flagged} == {"TRN003"}
+
+
+MODULE = """
+    import torch
+    from torch import nn
+
+    class Denoiser({base}):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Linear(8, 8)
+            self.drop = nn.Dropout(0.1)
+            self.out = nn.Linear(8, 8)
+
+        def forward(self, x, use_cache=False):
+            if use_cache:
+                return self.{helper}(x)
+            return self.out(self.drop(self.embed(x)))
+
+        def {helper}(self, x):
+            return self.out(self.drop(self.embed(x)))
+"""
+
+
+def test_a_module_helper_named_for_inference_is_part_of_its_forward_pass() -> None:
+    assert _codes(MODULE.format(base="nn.Module", helper="_forward_inference")) == []
+    assert _codes(MODULE.format(base="ModelMixin", helper="_forward_inference")) == []
+    assert _codes(MODULE.format(base="nn.Module", helper="forward_inference")) == []
+
+
+def test_a_public_predict_method_of_the_same_module_is_still_evaluation_code() -> None:
+    source = MODULE.format(base="nn.Module", helper="_forward_inference") + textwrap.indent(
+        textwrap.dedent("""
+            def predict(self, x):
+                return self(x).argmax(-1)
+
+        def main(loader, probe):
+            model = Denoiser()
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            model.train()
+            for x in loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            return model.predict(probe)
+        """),
+        "    ",
+    )
+    found = _codes(source)
+    assert ("TRN004" in {code for _, code in found}) and all(line > 18 for line, _ in found)
+
+
+ALTERNATING = """
+    import torch
+
+    def train(loader, gen, disc, opt_g, opt_d, args, log):
+        {before}
+        for i, batch in enumerate(loader):
+            gen_turn = (i // args.accumulate) % 2 == 0
+            {clear}
+            fake = gen(batch)
+            if args.log_a:
+                log.a.eval()
+            if args.log_b:
+                log.b.eval()
+            if args.log_c:
+                log.c.eval()
+            if args.log_d:
+                log.d.eval()
+            if gen_turn:
+                (-disc(fake).mean()).backward()
+                opt_g.step()
+            else:
+                (disc(fake.detach()).mean() - disc(batch).mean()).backward()
+                opt_d.step()
+"""
+
+
+def test_a_loop_with_more_ways_through_than_are_kept_apart_is_not_guessed_at() -> None:
+    # Sixteen combinations of mode switches are more paths than the analysis keeps apart; merged,
+    # it no longer knows that the clear and the step follow the same `gen_turn`. A "maybe" is
+    # no finding.
+    clear_by_turn = "if gen_turn:\n" + " " * 16 + "opt_g.zero_grad()\n" + " " * 12 + "else:\n"
+    clear_by_turn += " " * 16 + "opt_d.zero_grad()"
+    assert _codes(ALTERNATING.format(before="pass", clear=clear_by_turn)) == []
+
+
+def test_the_same_loop_that_never_clears_its_gradients_is_still_flagged() -> None:
+    # Paths that differ only in modes are merged first, so the gradients' phases stay exact.
+    source = ALTERNATING.format(before="opt_g.zero_grad()", clear="pass")
+    assert _codes(source) == [(6, "TRN001")]
