@@ -147,3 +147,16 @@ def test_exit_non_zero_on_fix_fails_a_run_that_changed_files(
     script.write_bytes(BUGGY.read_bytes())
     assert main(["--fix", str(script)]) == 0
     capsys.readouterr()
+
+
+def test_command_prints_everything_before_its_quick_exit() -> None:
+    """The command leaves without tearing the interpreter down: all output must be out first,
+    through a pipe too, and the exit code must be the run's."""
+    buggy = FIXTURES / "buggy"
+    folders = [str(FIXTURES / name) for name in ("buggy", "fixed", "quiet")]  # enough for workers
+    command = [sys.executable, "-m", "lint_train.cli", "--no-cache", "-j", "2", *folders]
+    done = subprocess.run(command, capture_output=True, text=True)
+    assert done.returncode == 1
+    findings = [line for line in done.stdout.splitlines() if ": TRN" in line]
+    assert len(findings) == len(list(buggy.glob("*.py")))
+    assert done.stderr.startswith(f"Found {len(findings)} problems")

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from . import __version__, noqa
 from .cache import default_root
@@ -168,6 +168,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             traceback.print_exc()
         return EXIT_ERROR
+
+
+def entry() -> NoReturn:
+    """The `lint-train` console script: `main()`, then exit without tearing the interpreter
+    down. Freeing libcst's classes and every module one by one takes some 20 ms of each
+    pre-commit run, and nothing is left to do: files are written atomically, workers and the
+    cache are done. `lint-train verify` exits the ordinary way (it owns child processes)."""
+    code = main()
+    if sys.argv[1:2] == ["verify"]:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:  # the reader went away: nothing left to say
+        pass
+    os._exit(code)
 
 
 def _debug(args_list: Sequence[str]) -> bool:
@@ -441,4 +457,4 @@ def _selection(args: argparse.Namespace, config: Config) -> Selection:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
