@@ -133,3 +133,100 @@ def test_the_same_loop_that_never_clears_its_gradients_is_still_flagged() -> Non
     # Paths that differ only in modes are merged first, so the gradients' phases stay exact.
     source = ALTERNATING.format(before="opt_g.zero_grad()", clear="pass")
     assert _codes(source) == [(6, "TRN001")]
+
+
+AGENT = """
+    import torch
+    from torch import nn
+
+    class Agent(nn.Module):
+        def __init__(self, width, activation="tanh"):
+            super().__init__()
+            if activation not in ("tanh", "relu"):
+                raise ValueError("unknown activation")
+            act = nn.Tanh() if activation == "tanh" else nn.ReLU()
+            self.critic = nn.Sequential(nn.Linear(width, 64), act, {extra}nn.Linear(64, 1))
+
+        def forward(self, obs):
+            return self.critic(obs)
+
+        def forward_batched(self, obs):
+            return torch.cat([self.critic(o) for o in obs])
+
+        @torch.no_grad()
+        def {method}(self, rewards, next_obs):
+            next_value = self.critic(next_obs)
+            return [r + 0.99 * next_value for r in rewards]
+"""
+
+
+def test_rl_return_estimation_and_forward_variants_are_not_evaluation_code() -> None:
+    # `estimate_returns`: part of collecting the rollout; `forward_batched`: a forward variant.
+    quiet = AGENT.format(extra="nn.Dropout(0.1), ", method="estimate_returns")
+    assert _codes(quiet) == []
+
+
+def test_estimating_a_loss_is_still_evaluation_code() -> None:
+    flagged = AGENT.format(extra="nn.Dropout(0.1), ", method="estimate_loss")
+    assert {code for _, code in _codes(flagged)} == {"TRN004"}
+
+
+DENOISER = """
+    import math
+    import torch
+    from torch import nn
+    from .resample import upsample
+
+    class Denoiser(nn.Module):
+        def __init__(self, depth):
+            super().__init__()
+            if depth < 1:
+                raise ValueError("depth must be positive")
+            self.scale = math.sqrt(depth)
+            self.layers = nn.ModuleList([{layer} for _ in range(depth)])
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = torch.relu(layer(upsample(x)))
+            return x / self.scale
+
+    def evaluate(loader):
+        net = Denoiser(3)
+        with torch.no_grad():
+            return [net(x) for x in loader]
+"""
+
+
+def test_python_builtins_and_functions_applied_in_forward_make_no_hidden_layer() -> None:
+    # ValueError, math.sqrt and an imported function applied in forward() build no layer: the
+    # model is mode-free, so the missing eval() changes nothing.
+    assert _codes(DENOISER.format(layer="nn.Linear(8, 8)")) == []
+
+
+def test_the_same_model_with_dropout_is_flagged() -> None:
+    layer = "nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.2))"
+    assert {code for _, code in _codes(DENOISER.format(layer=layer))} == {"TRN004"}
+
+
+TRANSFORMERS = """
+    import torch
+    from transformers import {cls}
+
+    def evaluate(model, loader, texts):
+        model.eval()
+        helper = {cls}()
+        scores = []
+        with torch.no_grad():
+            for batch in loader:
+                scores.append(model(**batch).logits)
+        return scores, [helper(t) for t in texts]
+"""
+
+
+def test_a_transformers_helper_class_is_not_a_model() -> None:
+    assert _codes(TRANSFORMERS.format(cls="BasicTextNormalizer")) == []
+
+
+def test_a_transformers_model_class_built_in_evaluation_code_is_one() -> None:
+    found = _codes(TRANSFORMERS.format(cls="BertForSequenceClassification"))
+    assert "TRN004" in {code for _, code in found}  # `helper` is left in training mode

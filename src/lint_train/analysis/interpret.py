@@ -523,9 +523,10 @@ class Interpreter:
         return cached
 
     def _inside_forward(self, info: FunctionInfo) -> bool:
-        """Whether a module's method is a private helper, or is called by its class's own
-        `forward`: then it runs inside a forward pass, in whatever mode the caller chose."""
-        if info.name.startswith("_"):
+        """Whether a module's method is a private helper, a variant of `forward`
+        (`forward_features`, `forward_jit_test`), or is called by its class's own `forward`:
+        then it is part of a forward pass, run in whatever mode its caller chose."""
+        if info.name.startswith(("_", "forward")):
             return True
         forward = self.program.method(info.class_name or "", "forward")
         if forward is None:

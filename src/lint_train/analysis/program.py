@@ -3,7 +3,9 @@ what each assigned name holds (an optimizer, a model, an instance of the file's 
 
 from __future__ import annotations
 
+import builtins
 import re
+import sys
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -191,10 +193,17 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         if program.classes[cls].is_module:
             program.models.add(name)
     elif (
-        callee.startswith(MODEL_FACTORIES) and last[:1].isupper() and not last.endswith("Loss")
+        callee.startswith(MODEL_FACTORIES)
+        and last[:1].isupper()
+        and not last.endswith("Loss")
+        and (not callee.startswith("transformers.") or _TRANSFORMERS_MODEL.search(last))
     ) or (last == "from_pretrained" and not _NOT_A_MODULE.search(callee)):
         program.models.add(name)
 
+
+# transformers' model classes (`BertModel`, `AutoModelForCausalLM`, `T5ForConditionalGeneration`);
+# its other classes are tokenizers, configurations, trainers, collators, normalizers.
+_TRANSFORMERS_MODEL = re.compile(r"Model|For[A-Z]")
 
 # What `X.from_pretrained(...)` loads that is not a module to train or evaluate: a diffusers or
 # transformers pipeline (which disables autograd and sets eval mode itself), a tokenizer, a
@@ -218,6 +227,17 @@ class _ModeLayers(cst.CSTVisitor):
     def __init__(self, program: Program) -> None:
         self.program = program
         self.sensitive = False
+        self._functions: list[str] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.append(node.name.value)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._functions.pop()
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value == "training":
+            self.sensitive = True  # `F.dropout(x, training=self.training)`, `if self.training:`
 
     def visit_Call(self, node: cst.Call) -> bool:
         if self.sensitive:
@@ -232,8 +252,10 @@ class _ModeLayers(cst.CSTVisitor):
         elif text in self.program.module_functions:
             key = self.program.module_functions[text]
             self.sensitive = self.program._subtree_sensitive(self.program.functions[key].node)
-        elif full.startswith("torch"):
-            pass
+        elif full.startswith("torch") or _is_standard(full):
+            pass  # torch's own layers are named above; Python's own calls build no layer
+        elif self._functions[-1:] == ["forward"] and not last[:1].isupper():
+            pass  # a function applied in the forward pass builds no layer (`.training` is seen)
         elif last[:1].isupper() or self.program.is_imported(text):
             self.sensitive = True  # a model part we cannot see
         return not self.sensitive
@@ -248,6 +270,15 @@ class _ModeLayers(cst.CSTVisitor):
                 and self.program._subtree_sensitive(base_class.node)
             ):
                 self.sensitive = True
+
+
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _is_standard(full: str) -> bool:
+    """A call of Python itself: a builtin (`ValueError(...)`) or the standard library
+    (`collections.OrderedDict(...)`, `math.sqrt(...)`)."""
+    return full in _BUILTINS or full.partition(".")[0] in sys.stdlib_module_names
 
 
 def _has_dropout_arg(call: cst.Call) -> bool:
