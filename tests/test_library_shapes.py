@@ -230,3 +230,27 @@ def test_a_transformers_helper_class_is_not_a_model() -> None:
 def test_a_transformers_model_class_built_in_evaluation_code_is_one() -> None:
     found = _codes(TRANSFORMERS.format(cls="BertForSequenceClassification"))
     assert "TRN004" in {code for _, code in found}  # `helper` is left in training mode
+
+
+def test_a_deep_copy_of_a_model_is_a_model_part_we_cannot_see() -> None:
+    # `copy.deepcopy(model)` may copy dropout layers: an EMA of a model built elsewhere counts
+    # as mode-sensitive, so its missing eval() is still reported.
+    source = """
+        import copy
+        import torch
+        from torch import nn
+
+        class Ema(nn.Module):
+            def __init__(self, model):
+                super().__init__()
+                self.shadow = copy.deepcopy(model)
+
+            def forward(self, x):
+                return self.shadow(x)
+
+        def evaluate(loader, model):
+            ema = Ema(model)
+            with torch.no_grad():
+                return [ema(x) for x in loader]
+    """
+    assert {code for _, code in _codes(source)} == {"TRN004"}

@@ -276,9 +276,13 @@ _BUILTINS = frozenset(dir(builtins))
 
 
 def _is_standard(full: str) -> bool:
-    """A call of Python itself: a builtin (`ValueError(...)`) or the standard library
-    (`collections.OrderedDict(...)`, `math.sqrt(...)`)."""
-    return full in _BUILTINS or full.partition(".")[0] in sys.stdlib_module_names
+    """A call of Python itself that builds no layer: a builtin (`ValueError(...)`) or the
+    standard library (`collections.OrderedDict(...)`, `math.sqrt(...)`), except `copy` and
+    `functools`, which can copy a model (`copy.deepcopy(model)`) or bind a layer class."""
+    package = full.partition(".")[0]
+    if package in ("copy", "functools"):
+        return False
+    return full in _BUILTINS or package in sys.stdlib_module_names
 
 
 def _has_dropout_arg(call: cst.Call) -> bool:
