@@ -60,3 +60,65 @@ def test_env_step_with_an_action_is_not_an_optimizer_step() -> None:
             opt.step()
     """
     assert _codes(source) == []
+
+
+ONE_WAY_CLEARED_AT_END = """
+    import torch
+    from torch import nn
+
+    def train(model, loader, optimizer, scaler, use_amp):
+        for x, y in loader:
+            loss = nn.functional.mse_loss(model(x), y)
+            if use_amp:
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward(){step}
+            optimizer.zero_grad()
+"""
+
+
+def test_branch_that_throws_its_gradients_away_is_flagged_even_when_cleared_at_the_end() -> None:
+    assert _codes(ONE_WAY_CLEARED_AT_END.format(step="")) == [(6, "TRN002")]
+
+
+def test_the_same_loop_stepping_on_both_ways_is_quiet() -> None:
+    step = "\n" + " " * 16 + "optimizer.step()"
+    assert _codes(ONE_WAY_CLEARED_AT_END.format(step=step)) == []
+
+
+def test_skipping_a_non_finite_step_is_not_a_configuration_that_never_trains() -> None:
+    source = """
+        import torch
+
+        def train(model, loader, opt):
+            for x in loader:
+                loss = model(x).mean()
+                loss.backward()
+                if not torch.isfinite(loss):
+                    opt.zero_grad()
+                    continue
+                opt.step()
+                opt.zero_grad()
+    """
+    assert _codes(source) == []
+
+
+def test_micro_batches_whose_backward_a_setting_turns_off_are_not_a_one_way_step() -> None:
+    # The inner loop only accumulates; the step after it is the same whatever the setting. An
+    # earlier step carried into the inner loop is no step of its iterations.
+    source = """
+        import torch
+
+        def train(model, batches, opt, args, steps, accum):
+            for step in range(steps):
+                model.train()
+                opt.zero_grad(set_to_none=True)
+                for micro in range(accum):
+                    loss = model(batches.next()) / accum
+                    if not args.inference_only:
+                        loss.backward()
+                opt.step()
+    """
+    assert _codes(source) == []

@@ -29,8 +29,16 @@ MAX_LOOP_PASSES = 4
 MAX_PATHS = 12  # beyond this, paths are merged into one and lose their branch conditions
 EVENT_BUDGET = 400_000  # replayed events per file before we give up (and stay quiet)
 
-_AFTER_BACKWARD = {"init": "fresh", "clean": "fresh", "fresh": "fresh", "stepped": "polluted"}
-_AFTER_STEP = {"init": "stepped", "clean": "stepped", "fresh": "stepped", "polluted": "stepped"}
+# Gradient phases: "init" (nothing yet), "fresh" (a backward since the last clear or step),
+# "stepped" (a step used them), "polluted" (a backward on top of stepped-on gradients), and,
+# after a clear, "applied" (they had been stepped on), "discarded" (they were thrown away
+# unused) or "clean"; "unk" after code not in view.
+_CLEARED = ("clean", "applied", "discarded")
+_AFTER_BACKWARD = {"init": "fresh", "fresh": "fresh", "stepped": "polluted"} | dict.fromkeys(
+    _CLEARED, "fresh"
+)
+_AFTER_STEP = dict.fromkeys(("init", "fresh", "polluted", *_CLEARED), "stepped")
+_AFTER_CLEAR = {"fresh": "discarded", "stepped": "applied", "polluted": "applied"}  # else clean
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
 
 
@@ -416,7 +424,7 @@ class Interpreter:
                 if phase & {"stepped", "polluted"}:
                     training.entry_stepped.add(name)
         changing = self._assigned_in(stmt)
-        head = join(_without_facts(paths, changing))
+        head = join(_without_facts(paths, changing | {_ran_backward(stmt)}))
         breaks: Paths = []
         # A loop that only clears gradients (over parameters or optimizers) runs at least once.
         at_least_once = ev.CLEAR in kinds and ev.BACKWARD not in kinds
@@ -440,7 +448,7 @@ class Interpreter:
                                 training.iteration_leaves_stepped.add(name)
                     self._record_unstepped_branches(training, back)
                 stale = [_stale(p, entry) for p in back]
-                new_head = join(head, _without_facts(stale, changing))
+                new_head = join(head, _without_facts(stale, changing | {_ran_backward(stmt)}))
                 if same(new_head, head):
                     break
                 head = new_head
@@ -465,12 +473,17 @@ class Interpreter:
         if not unstepped or len(unstepped) == len(back):
             return
         changing = self._changing_names()
+        ran = _ran_backward(training.node)
         for path in unstepped:
+            if not path.facts.get(ran):
+                continue
             for name, phase in path.phases.items():
-                if phase != {"fresh"} or name in training.branch_unstepped:
+                # Its gradients computed and left, or thrown away, and the other way stepped on
+                # (after a backward of the same iteration: not a step carried from before).
+                if phase not in _UNUSED or name in training.branch_unstepped:
                     continue
                 for other in back:
-                    if other.phases.get(name) != {"stepped"}:
+                    if other.phases.get(name) not in _USED or not other.facts.get(ran):
                         continue
                     condition = _deciding_condition(path, other, changing)
                     if condition is not None:
@@ -649,6 +662,8 @@ class Interpreter:
         )
         self._trace_loops("backward", event.node, None)
         state = state.copy()
+        for loop in self.loop_stack:
+            state.facts[_ran_backward(loop)] = True
         state.phases = {k: _map(v, _AFTER_BACKWARD) for k, v in state.phases.items()}
         state.phase_default = _map(state.phase_default, _AFTER_BACKWARD)
         return state
@@ -680,15 +695,14 @@ class Interpreter:
 
     def on_clear(self, event: ev.Event, state: State, frame: Frame) -> State:
         state = state.copy()
-        clean = frozenset({"clean"})
         if event.name == ev.ALL_OPTIMIZERS:
-            state.phases = dict.fromkeys(state.phases, clean)
-            state.phase_default = clean
+            state.phases = {k: _cleared(v) for k, v in state.phases.items()}
+            state.phase_default = _cleared(state.phase_default)
             name = ev.ALL_OPTIMIZERS
         else:
             written = event.name or "?"
             name = frame.translate(written)
-            state.phases[name] = clean
+            state.phases[name] = _cleared(state.phase(name))
             self.model.optimizers_seen.add(written)
         for loop in self._loops():
             loop.cleared.add(name)
@@ -922,6 +936,10 @@ def _map(values: frozenset[str], table: dict[str, str]) -> frozenset[str]:
     return frozenset(table.get(v, v) for v in values)
 
 
+def _cleared(values: frozenset[str]) -> frozenset[str]:
+    return frozenset(_AFTER_CLEAR.get(v, "clean") for v in values)
+
+
 def _forget_locals(state: State, prefix: str) -> None:
     """Drop what a returning call knew of its own local names (`prefix` is `fn.key + ":"`): no
     one can read them again, and a caller's paths that differ only there are one path."""
@@ -984,8 +1002,20 @@ def _merged(paths: Paths) -> State:
 _RETURNED = "<returned>"  # a fact key no condition's text can be: what the call returned
 
 
+def _ran_backward(loop: cst.For | cst.While) -> str:
+    """A fact key, true on paths that ran a backward pass in the current iteration of `loop`.
+    It holds no identifier, so no condition's text equals it and no assignment forgets it."""
+    return f"<{id(loop)}>"
+
+
+_UNUSED = (frozenset({"fresh"}), frozenset({"discarded"}))
+_USED = (frozenset({"stepped"}), frozenset({"applied"}))
+
+
 def _steps_any(path: State) -> bool:
-    return any(p & {"stepped", "polluted"} for p in (*path.phases.values(), path.phase_default))
+    """Whether an iteration that ends in this state stepped some optimizer after its backward."""
+    used = {"stepped", "polluted", "applied"}
+    return any(p & used for p in (*path.phases.values(), path.phase_default))
 
 
 def _deciding_condition(a: State, b: State, changing: frozenset[str]) -> str | None:
@@ -1005,11 +1035,16 @@ _PLAIN_CONDITION = re.compile(r"[\w\s.=!<>'\"-]+")
 
 
 def _without_facts(paths: Paths, changing: frozenset[str]) -> Paths:
-    """Conditions on names the loop assigns are tested afresh in the next iteration."""
+    """Conditions on names the loop assigns are tested afresh in the next iteration (and a
+    fact key in `changing` itself, such as the loop's own `_ran_backward`, is dropped)."""
     out = []
     for path in paths:
         if path.facts:
-            kept = {k: v for k, v in path.facts.items() if not _mentions(k, changing)}
+            kept = {
+                k: v
+                for k, v in path.facts.items()
+                if k not in changing and not _mentions(k, changing)
+            }
             if len(kept) != len(path.facts):
                 path = path.copy()
                 path.facts = kept
