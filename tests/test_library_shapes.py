@@ -157,6 +157,10 @@ AGENT = """
         def {method}(self, rewards, next_obs):
             next_value = self.critic(next_obs)
             return [r + 0.99 * next_value for r in rewards]
+
+    def collect(rewards, next_obs):
+        agent = Agent(8)
+        return agent.{method}(rewards, next_obs)
 """
 
 
@@ -254,3 +258,81 @@ def test_a_deep_copy_of_a_model_is_a_model_part_we_cannot_see() -> None:
                 return [ema(x) for x in loader]
     """
     assert {code for _, code in _codes(source)} == {"TRN004"}
+
+
+SEGMENTOR = """
+    import torch
+    from mmseg.models import BaseSegmentor
+
+    class Segmentor(BaseSegmentor):
+        def forward_train(self, img, target):
+            return self.head(self.backbone(img), target)
+
+        def slide_inference(self, img, rows, cols):
+            preds = img.new_zeros(img.shape)
+            for r in range(rows):
+                for c in range(cols):
+                    preds[..., r, c] = self.backbone(img[..., r, c])
+            return preds
+
+        def simple_test(self, img, rows, cols):
+            return self.slide_inference(img, rows, cols)
+{caller}"""
+
+
+def test_a_models_own_inference_api_without_a_caller_in_view_is_not_guessed_at() -> None:
+    # OpenMMLab-style models: forward_test -> simple_test -> slide_inference, called by a
+    # framework under no_grad and eval(); nothing in view says otherwise.
+    assert _codes(SEGMENTOR.format(caller="")) == []
+
+
+def test_the_same_api_called_by_an_evaluation_loop_in_view_is_judged_there() -> None:
+    caller = textwrap.indent(
+        textwrap.dedent("""
+            def evaluate(loader):
+                segmentor = Segmentor()
+                preds = []
+                for img in loader:
+                    preds.append(segmentor.simple_test(img, 4, 4))
+                return preds
+        """),
+        "    ",
+    )
+    assert "TRN003" in {code for _, code in _codes(SEGMENTOR.format(caller=caller))}
+
+
+KNN = """
+    import torch
+    from functools import partial
+    from torch import nn
+
+    class KnnHead(nn.Module):
+        def __init__(self, features, k):
+            super().__init__()
+            self.features, self.k = features, k
+            self.drop = nn.Dropout(0.1)
+
+        def forward(self, x):
+            return self.drop(x @ self.features.T).topk(self.k).values
+
+    def make_heads(*, module, ks):
+        heads = []
+        for k in ks:
+            heads.append(module(k=k))
+        return heads
+
+    def evaluate_knn(features, loader):
+        module = {built}
+        heads = make_heads(module=module, ks=[1, 5, 20])
+        with torch.no_grad():
+            return [[head(x) for head in heads] for x in loader]
+"""
+
+
+def test_calling_a_partial_of_a_class_builds_it_and_runs_no_forward_pass() -> None:
+    assert _codes(KNN.format(built="partial(KnnHead, features)")) == []
+
+
+def test_calling_an_instance_in_the_same_place_is_a_forward_pass() -> None:
+    found = {code for _, code in _codes(KNN.format(built="KnnHead(features, 5)"))}
+    assert "TRN004" in found

@@ -20,6 +20,7 @@ import libcst as cst
 
 from . import events as ev
 from .model import BackwardSite, EvalSite, LoopModel, Scope, Trace, TracePath, TrainingLoop
+from .names import dotted
 from .program import FunctionInfo, Program
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
@@ -535,6 +536,28 @@ class Interpreter:
         cached = self._changed[id(stmt)] = frozenset(names)
         return cached
 
+    def _is_factory(self, root: str) -> bool:
+        """Whether the object called is bound (here, or in the caller that passed it) to
+        `functools.partial(...)`: calling it constructs something, no forward pass runs."""
+        call = self.program.bound.get(root.rpartition(":")[2])
+        if call is None:
+            return False
+        callee = self.program.qualify(dotted(call.func)) or ""
+        return callee == "functools.partial"
+
+    def _is_model_class(self, name: str) -> bool:
+        """A module class: a torch.nn.Module in view, or a class with `forward` or a
+        `forward_*` variant (its base may be imported: `BaseSegmentor`, `ModelMixin`)."""
+        cls = self.program.classes.get(name)
+        if cls is None:
+            return False
+        if cls.is_module or self.program.method(name, "forward") is not None:
+            return True
+        return any(method.startswith("forward_") for method in cls.methods)
+
+    def _is_model_method(self, fn: FunctionInfo | None) -> bool:
+        return fn is not None and fn.class_name is not None and self._is_model_class(fn.class_name)
+
     def _inside_forward(self, info: FunctionInfo) -> bool:
         """Whether a module's method is a private helper, a variant of `forward`
         (`forward_features`, `forward_jit_test`), or is called by its class's own `forward`:
@@ -767,6 +790,8 @@ class Interpreter:
     def on_forward(self, event: ev.Event, state: State, frame: Frame) -> State:
         written = event.name or "?"
         root = frame.translate(written)
+        if self._is_factory(root):
+            return state  # `module(...)` where `module` is `partial(KnnModule, ...)`: it builds
         modes = state.mode(root)
         if self.regions:
             region = self.regions[-1]
@@ -910,9 +935,13 @@ class Interpreter:
             cls = self.program.classes.get(info.class_name)
             if cls is not None and cls.is_lightning:
                 return False
-            has_forward = self.program.method(info.class_name, "forward") is not None
-            if (has_forward or (cls is not None and cls.is_module)) and self._inside_forward(info):
-                return False  # `_forward_inference`: a part of the module's forward pass
+            if self._is_model_class(info.class_name):
+                if self._inside_forward(info):
+                    return False  # `_forward_inference`: a part of the module's forward pass
+                if all(self._is_model_method(frame.fn) for frame in self.frames):
+                    # `simple_test` -> `inference` -> `slide_inference` with no caller in view:
+                    # the model's own inference API; whoever calls it sets grad and mode.
+                    return False
         kinds = self.static_kinds(info.node.body, info)
         return ev.FORWARD in kinds and not kinds & _GRAD_USERS
 
