@@ -336,3 +336,56 @@ def test_calling_a_partial_of_a_class_builds_it_and_runs_no_forward_pass() -> No
 def test_calling_an_instance_in_the_same_place_is_a_forward_pass() -> None:
     found = {code for _, code in _codes(KNN.format(built="KnnHead(features, 5)"))}
     assert "TRN004" in found
+
+
+GENERATION = """
+    import torch
+    {imported}
+
+    def sample_for_validation(policy, loader, tokenizer):
+        texts = []
+        for batch in loader:
+            with unwrap_model_for_generation(policy) as unwrapped:
+                texts.append(unwrapped.generate(**batch))
+        return texts
+"""
+
+
+def test_a_helper_imported_from_the_package_itself_is_not_a_model() -> None:
+    # `from ..models import unwrap_model_for_generation`: a relative import is imported code,
+    # not a model whose name happens to hold "model".
+    assert (
+        _codes(GENERATION.format(imported="from ..models import unwrap_model_for_generation")) == []
+    )
+
+
+def test_the_same_name_defined_nowhere_is_judged_by_its_name() -> None:
+    found = _codes(GENERATION.format(imported="")).copy()
+    assert {code for _, code in found} == {"TRN003", "TRN004"}
+
+
+TRAINER = """
+    import torch
+    from {package} import {base}
+
+    class PreferenceTrainer({base}):
+        def evaluate(self, dataset):
+            model = self.ref_model or self.model
+            scores = []
+            with torch.no_grad():
+                for batch in self.get_eval_dataloader(dataset):
+                    scores.append(model(**batch).logits)
+            return scores
+"""
+
+
+def test_evaluation_methods_of_a_library_trainer_subclass_are_the_librarys_to_wrap() -> None:
+    assert _codes(TRAINER.format(package=".base_trainer", base="BaseTrainer")) == []
+    assert _codes(TRAINER.format(package="transformers", base="Trainer")) == []
+
+
+def test_the_same_method_on_a_class_of_our_own_is_still_evaluation_code() -> None:
+    found = _codes(
+        TRAINER.format(package="dataclasses", base="dataclass").replace("(dataclass)", "")
+    )
+    assert {code for _, code in found} == {"TRN004"}

@@ -416,6 +416,7 @@ class Interpreter:
             and not kinds & _GRAD_USERS
             and ev.FORWARD in kinds
             and _mentions_eval_data(stmt.iter)
+            and not self._library_managed(frame.fn)
         ):
             region = _Region(len(self.loop_stack), True, _key(frame.fn))
         entry = _merged(paths)
@@ -544,6 +545,12 @@ class Interpreter:
             return False
         callee = self.program.qualify(dotted(call.func)) or ""
         return callee == "functools.partial"
+
+    def _library_managed(self, fn: FunctionInfo | None) -> bool:
+        """A method of a class whose library runs its evaluation (a LightningModule, a subclass
+        of an imported trainer) and sets grad and mode around it."""
+        cls = self.program.classes.get(fn.class_name) if fn and fn.class_name else None
+        return cls is not None and (cls.is_lightning or cls.is_library_trainer)
 
     def _is_model_class(self, name: str) -> bool:
         """A module class: a torch.nn.Module in view, or a class with `forward` or a
@@ -932,8 +939,7 @@ class Interpreter:
         if not is_eval_function_name(info.name):
             return False
         if info.class_name is not None:
-            cls = self.program.classes.get(info.class_name)
-            if cls is not None and cls.is_lightning:
+            if self._library_managed(info):
                 return False
             if self._is_model_class(info.class_name):
                 if self._inside_forward(info):

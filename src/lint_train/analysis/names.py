@@ -38,13 +38,16 @@ class ImportTable:
                     head = full.split(".")[0]
                     self._aliases.setdefault(head, head)
             return
-        if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+        if isinstance(node.names, cst.ImportStar):
             return
-        module = _name_text(node.module)
+        # `from ..models import unwrap` is the package's own code: `..models.unwrap`, known as
+        # imported (not a local model) though no library name matches it.
+        dots = "." * len(node.relative)
+        module = dots + (_name_text(node.module) if node.module is not None else "")
         for alias in node.names:
             name = _name_text(alias.name)
             local = _name_text(alias.asname.name) if alias.asname is not None else name
-            self._aliases[local] = f"{module}.{name}"
+            self._aliases[local] = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
 
     def is_imported(self, name: str) -> bool:
         return name in self._aliases

@@ -51,6 +51,12 @@ class ClassInfo:
     def is_lightning(self) -> bool:
         return any(b.endswith(LIGHTNING_BASES) for b in self.bases)
 
+    @property
+    def is_library_trainer(self) -> bool:
+        """A subclass of an imported trainer (transformers' `Trainer`, TRL's `_BaseTrainer`):
+        the library's loop calls its evaluation methods and sets grad and mode around them."""
+        return any("." in b and b.endswith("Trainer") for b in self.bases)
+
 
 @dataclass
 class Program:
