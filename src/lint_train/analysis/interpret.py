@@ -32,14 +32,14 @@ EVENT_BUDGET = 400_000  # replayed events per file before we give up (and stay q
 
 # Gradient phases: "init" (nothing yet), "fresh" (a backward since the last clear or step),
 # "stepped" (a step used them), "polluted" (a backward on top of stepped-on gradients), and,
-# after a clear, "applied" (they had been stepped on), "discarded" (they were thrown away
-# unused) or "clean"; "unk" after code not in view.
-_CLEARED = ("clean", "applied", "discarded")
+# after a clear, "discarded" (they were thrown away unused) or "clean"; "unk" after code not in
+# view. Only "discarded" is told apart from "clean": each distinction multiplies the paths.
+_CLEARED = ("clean", "discarded")
 _AFTER_BACKWARD = {"init": "fresh", "fresh": "fresh", "stepped": "polluted"} | dict.fromkeys(
     _CLEARED, "fresh"
 )
 _AFTER_STEP = dict.fromkeys(("init", "fresh", "polluted", *_CLEARED), "stepped")
-_AFTER_CLEAR = {"fresh": "discarded", "stepped": "applied", "polluted": "applied"}  # else clean
+_AFTER_CLEAR = {"fresh": "discarded"}  # every other phase -> clean
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
 
 
@@ -1044,12 +1044,14 @@ def _ran_backward(loop: cst.For | cst.While) -> str:
 
 
 _UNUSED = (frozenset({"fresh"}), frozenset({"discarded"}))
-_USED = (frozenset({"stepped"}), frozenset({"applied"}))
+# After a backward in the iteration, gradients end "clean" only if a step used them before the
+# clear (unused ones end "discarded").
+_USED = (frozenset({"stepped"}), frozenset({"clean"}))
 
 
 def _steps_any(path: State) -> bool:
-    """Whether an iteration that ends in this state stepped some optimizer after its backward."""
-    used = {"stepped", "polluted", "applied"}
+    """Whether an iteration that ran a backward and ends in this state stepped some optimizer."""
+    used = {"stepped", "polluted", "clean"}
     return any(p & used for p in (*path.phases.values(), path.phase_default))
 
 
