@@ -13,6 +13,7 @@ file): `build/` matches a folder named build anywhere, `/legacy.py` only at the 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -70,21 +71,17 @@ def discover(paths: Iterable[str], options: DiscoverOptions | None = None) -> It
     reports it), and even if excluded unless `options.force_exclude`."""
     options = options or DiscoverOptions()
     root = Path(os.path.abspath(options.root))
-    excluded: GitIgnoreSpec | None = None
+    # Compiled on first need: a run over named files without --force-exclude never needs it.
+    excluded = functools.cache(lambda: gitignore_spec(options.exclude))
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         is_dir = path.is_dir()
-        if excluded is None and (is_dir or options.force_exclude):
-            excluded = gitignore_spec(options.exclude)
         # Outside the root, the folders above the named path are none of the patterns' business.
         base = root if _within(path, root) else Path(os.path.abspath(path)).parent
-        if excluded is None:  # a named file, no --force-exclude: nothing to match
-            found: Iterable[Path] = [path]
-        elif options.force_exclude and _excluded_with_parents(path, is_dir, base, excluded):
+        if options.force_exclude and _excluded_with_parents(path, is_dir, base, excluded()):
             continue
-        else:
-            found = _walk(path, base, excluded, options.respect_gitignore) if is_dir else [path]
+        found = _walk(path, base, excluded(), options.respect_gitignore) if is_dir else [path]
         for file in found:
             if file not in seen:
                 seen.add(file)

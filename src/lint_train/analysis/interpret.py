@@ -426,7 +426,10 @@ class Interpreter:
                 if phase & {"stepped", "polluted"}:
                     training.entry_stepped.add(name)
         changing = self._assigned_in(stmt)
-        head = join(_without_facts(paths, changing | {_ran_backward(stmt)}))
+        # What a new iteration tests afresh: conditions on names it assigns, and whether it ran
+        # a backward pass yet.
+        afresh = changing | {_ran_backward(stmt)}
+        head = join(_without_facts(paths, afresh))
         breaks: Paths = []
         # A loop that only clears gradients (over parameters or optimizers) runs at least once.
         at_least_once = ev.CLEAR in kinds and ev.BACKWARD not in kinds
@@ -450,7 +453,7 @@ class Interpreter:
                                 training.iteration_leaves_stepped.add(name)
                     self._record_unstepped_branches(training, back)
                 stale = [_stale(p, entry) for p in back]
-                new_head = join(head, _without_facts(stale, changing | {_ran_backward(stmt)}))
+                new_head = join(head, _without_facts(stale, afresh))
                 if same(new_head, head):
                     break
                 head = new_head
@@ -502,14 +505,15 @@ class Interpreter:
         names = set().union(
             *(self._changed_in(loop, frame.fn) for loop, lv in stack if lv == level)
         )
-        outer = set().union(*(self._assigned_in(loop) for loop, lv in stack if lv < level))
+        outer = frozenset().union(*(self._assigned_in(loop) for loop, lv in stack if lv < level))
         if outer and frame.fn is not None:
             for param in frame.fn.params:
                 bound = frame.rename.get(param, "")
                 caller_name = bound.rpartition(":")[2]
-                if bound == f"{frame.fn.key}:{param}" or not caller_name:
-                    names.add(param)  # bound to an expression, worked out at each call
-                elif _mentions(caller_name, frozenset(outer)):
+                # Bound to an expression (worked out at each call), or to a name the caller's
+                # loops assign.
+                unbound = bound == f"{frame.fn.key}:{param}" or not caller_name
+                if unbound or _mentions(caller_name, outer):
                     names.add(param)
         return frozenset(names)
 
@@ -1049,10 +1053,12 @@ _UNUSED = (frozenset({"fresh"}), frozenset({"discarded"}))
 _USED = (frozenset({"stepped"}), frozenset({"clean"}))
 
 
+_STEPPED_ON = frozenset({"stepped", "polluted", "clean"})
+
+
 def _steps_any(path: State) -> bool:
     """Whether an iteration that ran a backward and ends in this state stepped some optimizer."""
-    used = {"stepped", "polluted", "clean"}
-    return any(p & used for p in (*path.phases.values(), path.phase_default))
+    return any(p & _STEPPED_ON for p in (*path.phases.values(), path.phase_default))
 
 
 def _deciding_condition(a: State, b: State, changing: frozenset[str]) -> str | None:

@@ -87,13 +87,14 @@ def is_eval_function_name(name: str) -> bool:
     if words[0] == "test":
         # `test` / `test_epoch` evaluate a model; `test_model_shapes` is a unit test.
         return len(words) == 1 or words[1:] in (["epoch"], ["one", "epoch"], ["loop"])
-    if "estimate" in words and not any(w in EVAL_WORDS - {"estimate"} for w in words):
+    if "estimate" in words and not any(w in _EVAL_WORDS_BUT_ESTIMATE for w in words):
         # `estimate_loss` evaluates; `estimate_returns_and_advantages` (RL) and `estimate_mfu`
         # are part of training or bookkeeping.
         return any(w in ESTIMATED_METRICS for w in words)
     return any(w in EVAL_WORDS for w in words) or words[-1] == "test"
 
 
+_EVAL_WORDS_BUT_ESTIMATE = EVAL_WORDS - {"estimate"}
 ESTIMATED_METRICS = frozenset(
     {"loss", "losses", "metric", "metrics", "error", "errors", "accuracy", "acc", "perplexity",
      "ppl", "score", "scores"}

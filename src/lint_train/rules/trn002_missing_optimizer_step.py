@@ -82,7 +82,7 @@ def check(model: LoopModel) -> Iterator[Report]:
             display.update(loop.display)
         for name in sorted(cleared - stepped - {"*"}):
             written = display.get(name, name)
-            if is_optimizer_name(written) or written in model.program.optimizers:
+            if _is_optimizer(model, written):
                 reported.add(id(innermost.node))
                 fix = _fix(Layout.of(model), loops, name)
                 yield Report.with_fix(
@@ -93,7 +93,7 @@ def check(model: LoopModel) -> Iterator[Report]:
         if id(innermost.node) not in reported:
             for name, (condition, value) in sorted(innermost.branch_unstepped.items()):
                 written = display.get(name, name)
-                if is_optimizer_name(written) or written in model.program.optimizers:
+                if _is_optimizer(model, written):
                     reported.add(id(innermost.node))
                     message = ONE_WAY.format(
                         opt=written,
@@ -235,7 +235,11 @@ def _optimizer_in_scope(model: LoopModel, outermost: TrainingLoop) -> bool:
     names = set(info.params) | info.local_names
     if info.is_method:
         names |= {n for n in model.program.optimizers if n.startswith("self.")}
-    return any(is_optimizer_name(n) or n in model.program.optimizers for n in names)
+    return any(_is_optimizer(model, n) for n in names)
+
+
+def _is_optimizer(model: LoopModel, name: str) -> bool:
+    return is_optimizer_name(name) or name in model.program.optimizers
 
 
 def _backward_text(model: LoopModel, loop: TrainingLoop) -> str:
