@@ -85,12 +85,17 @@ def to_program(data: bytes) -> Program:
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
-        cell_lines = _neutralise(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+        cell_lines = neutralise(source_lines(cell))
         placed.append((number, len(lines) + 1, len(cell_lines)))
         lines.extend(cell_lines)
     return Program("\n".join(lines) + "\n" if lines else "", tuple(placed))
+
+
+def source_lines(cell: dict[str, object]) -> list[str]:
+    """A code cell's source as it stands, split into lines (without their line ends)."""
+    source = cell.get("source", "")
+    text = "".join(source) if isinstance(source, list) else str(source)
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def _is_python(notebook: dict[str, object]) -> bool:
@@ -105,7 +110,8 @@ def _is_python(notebook: dict[str, object]) -> bool:
     return language is None or str(language).lower() == "python"
 
 
-def _neutralise(lines: list[str]) -> list[str]:
+def neutralise(lines: list[str]) -> list[str]:
+    """A cell's lines as the program holds them: IPython syntax made Python, line for line."""
     first = lines[0].lstrip() if lines else ""
     if first.startswith("%%"):
         magic = first[2:].split(maxsplit=1)[0] if first[2:].strip() else ""
