@@ -17,7 +17,7 @@ import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -162,42 +162,10 @@ def _place(
 ) -> list[Finding]:
     pairs = place_reports(module, reports, path)
     if program is not None:
-        return notebook_fixes(module, pairs, program)
+        from .notebook_fix import fixes_in_cells
+
+        return fixes_in_cells(module, pairs, program)
     return [finding for finding, _ in pairs]
-
-
-def notebook_fixes(
-    module: cst.Module, pairs: list[tuple[Finding, Report]], program: Program
-) -> list[Finding]:
-    """The findings of a notebook's program, a fix that could not be written back to the
-    cells (it would change an IPython line, or two cells) said to be no fix, and why."""
-    from .positions import locate
-    from .rules.fixes import REPLACE, WRAP
-
-    anchors = {id(e.anchor): e.anchor for _, r in pairs if r.fix for e in r.fix.edits}
-    if not anchors:
-        return [finding for finding, _ in pairs]
-    positions = locate(module, anchors.values())
-    out = []
-    for finding, report in pairs:
-        spans = [
-            (
-                positions[e.anchor].start.line,
-                positions[e.anchor].end.line,
-                e.kind in (WRAP, REPLACE),
-            )
-            for e in (report.fix.edits if report.fix else ())
-        ]
-        problem = program.edit_problem(spans)
-        if problem is not None:
-            finding = replace(
-                finding,
-                fixable=False,
-                fix_applicability=None,
-                fix_message=f"no fix in a notebook: {problem}",
-            )
-        out.append(finding)
-    return out
 
 
 def place_reports(

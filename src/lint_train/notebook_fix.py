@@ -6,8 +6,10 @@ change goes to the cell that holds the lines it replaces; a statement inserted w
 ends and the next begins goes to the next cell (before the code it was put in front of) unless
 it is indented, which only the cell above can continue, or the next cell starts with a magic.
 A fix that would change an IPython line (`%time`, `!pip`, which the program holds as `pass`)
-or span two cells is not made, and says so. The fixed notebook is accepted only when its own
-program is exactly the fixed program and every changed cell that compiled on its own still does.
+or span two cells is not made, and says so; the linter already reports such a finding as one
+with no fix (fixes_in_cells), so every format agrees. The fixed notebook is accepted only when
+its own program is exactly the fixed program and every changed cell that compiled on its own
+still does.
 
 Cells keep their `source` as a list of lines or a string, as they had it; outputs, metadata,
 nbformat keys and every cell that did not change are written back as they were. The JSON
@@ -33,8 +35,10 @@ from .source import SourceError
 from .types import Finding
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from .fix import FixOutcome
-    from .rules import Rule
+    from .rules import Report, Rule
 
 BOM = b"\xef\xbb\xbf"
 _INDENT = re.compile(r"\{\n([ \t]*)\"")
@@ -209,6 +213,40 @@ def _compiles_alone(source: str) -> bool:
     except (SyntaxError, ValueError):
         return False
     return True
+
+
+def fixes_in_cells(
+    module: cst.Module, pairs: list[tuple[Finding, Report]], program: Program
+) -> list[Finding]:
+    """The findings of a notebook's program, a fix that could not be written back to the
+    cells (it would change an IPython line, or two cells) said to be no fix, and why."""
+    from .positions import locate
+    from .rules.fixes import REPLACE, WRAP
+
+    anchors = {id(e.anchor): e.anchor for _, r in pairs if r.fix for e in r.fix.edits}
+    if not anchors:
+        return [finding for finding, _ in pairs]
+    positions = locate(module, anchors.values())
+    out = []
+    for finding, report in pairs:
+        spans = [
+            (
+                positions[e.anchor].start.line,
+                positions[e.anchor].end.line,
+                e.kind in (WRAP, REPLACE),
+            )
+            for e in (report.fix.edits if report.fix else ())
+        ]
+        problem = program.edit_problem(spans)
+        if problem is not None:
+            finding = replace(
+                finding,
+                fixable=False,
+                fix_applicability=None,
+                fix_message=f"no fix in a notebook: {problem}",
+            )
+        out.append(finding)
+    return out
 
 
 def fix_notebook(
