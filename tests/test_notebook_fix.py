@@ -333,3 +333,32 @@ def test_verify_refuses_a_notebook_it_cannot_read_in_one_line(
     assert out == ""
     assert err.startswith("lint-train verify: error: bad.ipynb: not a readable notebook")
     assert len(err.splitlines()) == 1
+
+
+# Writing a fixed program back to the cells, line by line -----------------------------------
+def _cells(*sources: str):  # type: ignore[no-untyped-def]
+    from lint_train.notebook import to_program
+    from lint_train.notebook_fix import _Cells
+
+    notebook = _notebook(*(("code", source) for source in sources))
+    return _Cells.of(notebook, to_program(_nbformat(notebook)))
+
+
+def test_an_indented_line_inserted_between_cells_continues_the_cell_above() -> None:
+    from lint_train.notebook_fix import write_back
+
+    cells = _cells("for x in batches:\n    step(x)", "report()")
+    written = write_back(cells, "for x in batches:\n    step(x)\n    clear()\nreport()\n")
+    assert not isinstance(written, str)
+    assert written.changed == [
+        (1, "for x in batches:\n    step(x)", "for x in batches:\n    step(x)\n    clear()")
+    ]
+
+
+def test_a_change_across_two_cells_is_refused() -> None:
+    from lint_train.notebook_fix import write_back
+
+    cells = _cells("a = 1", "b = 2")
+    assert write_back(cells, "a = 10\nb = 20\n") == (
+        "the fix would change code in two cells at once"
+    )
