@@ -497,20 +497,6 @@ def test_json_says_what_the_fix_does_or_why_there_is_none(
     assert unfixable["no_fix_reason"] == NOT_FIXABLE["trn005_phase_loop"]
 
 
-def test_notebooks_are_reported_but_not_fixed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from test_notebooks import BUGGY_CELLS, _write
-
-    notebook = _write(tmp_path, "train.ipynb", *BUGGY_CELLS)
-    before = notebook.read_bytes()
-    assert main(["--fix", "--no-cache", str(notebook)]) == 1
-    out, err = capsys.readouterr()
-    assert "TRN001" in out
-    assert "[not fixed: notebooks are not fixed]" in err
-    assert notebook.read_bytes() == before
-
-
 # Hostile input and bugs: the fixer takes the linter's guarded path ---------------------------
 LOOP = (
     "for x, y in loader:\n"

@@ -159,10 +159,10 @@ def test_a_crash_while_analysing_becomes_that_files_error(
     poison = next(name for name, o in zip(corpus, expected, strict=True) if o.findings)
     real = engine._analyse_text
 
-    def crash_on_poison(text: str, path: str, rules: list) -> object:  # type: ignore[type-arg]
+    def crash_on_poison(text: str, path: str, *rest: object) -> object:
         if path == poison:
             os._exit(70)
-        return real(text, path, rules)
+        return real(text, path, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine, "_analyse_text", crash_on_poison)
     outcomes = check_files(corpus, jobs=2)

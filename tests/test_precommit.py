@@ -139,6 +139,30 @@ def test_hook_manifest_is_valid_and_runs_lint_train_on_python_files() -> None:
     assert hook["pass_filenames"] is True
 
 
+def test_hook_runs_one_process_for_all_files() -> None:
+    """lint-train runs its own workers and analyses modules together, so pre-commit must not
+    split the staged files over several processes (each would print its own summary)."""
+    assert _manifest_hook()["require_serial"] is True
+
+
+def test_one_hook_run_over_several_files_prints_one_summary(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    hook = _manifest_hook()
+    local = {"id": "lint-train", "name": "lint-train", "entry": hook["entry"]}
+    local |= {"language": "system", "types": hook["types"], "types_or": hook["types_or"]}
+    local |= {"require_serial": hook["require_serial"]}
+    repo = tmp_path / "work"
+    _user_repo(repo, env, {"repos": [{"repo": "local", "hooks": [local]}]})
+    for number in range(6):
+        shutil.copy(BUGGY, repo / f"train_{number}.py")
+    _git(repo, env, "add", "-A")
+    done = _commit(repo, env, "add training scripts")
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    summaries = [line for line in output.splitlines() if line.startswith(("Found ", "All checks"))]
+    assert summaries == ["Found 6 problems (6 files checked)."], output
+
+
 def test_commits_through_the_hook_definition_as_a_local_hook(tmp_path: Path) -> None:
     """The quick form: real git and pre-commit, the manifest's hook run from this environment."""
     env = _env(tmp_path)

@@ -303,7 +303,6 @@ def _apply_fixes(args: argparse.Namespace, findings: list[Finding], selection: S
     --unsafe-fixes); with --diff print the diff instead of writing. Reasons a fix was not
     applied go to stderr."""
     from .fix import fix_file, unified_diff
-    from .notebook import is_notebook
 
     by_path: dict[str, list[Finding]] = {}
     for finding in findings:
@@ -311,21 +310,15 @@ def _apply_fixes(args: argparse.Namespace, findings: list[Finding], selection: S
     out = _Fixes([])
     rules = selection.rules()
     for path, group in by_path.items():
-        wanted = {(f.code, f.line, f.column) for f in group if _applies(f, args.unsafe_fixes)}
+        wanted = {_spot(f) for f in group if _applies(f, args.unsafe_fixes)}
         if not wanted:
-            out.remaining += group
-            continue
-        if is_notebook(path):
-            for finding in group:
-                if (finding.code, finding.line, finding.column) in wanted:
-                    print(f"{line(finding)}  [not fixed: notebooks are not fixed]", file=sys.stderr)
             out.remaining += group
             continue
         outcome = fix_file(
             path,
             rules,
             unsafe=args.unsafe_fixes,
-            wanted=lambda f, wanted=wanted: (f.code, f.line, f.column) in wanted,  # type: ignore[misc]
+            wanted=lambda f, wanted=wanted: _spot(f) in wanted,  # type: ignore[misc]
             write=not args.diff,
         )
         if outcome.error is not None:
@@ -335,19 +328,26 @@ def _apply_fixes(args: argparse.Namespace, findings: list[Finding], selection: S
             out.errors += 1
         for finding, reason in outcome.rejected:
             print(f"{line(finding)}  [not fixed: {reason}]", file=sys.stderr)
-        done = {(f.code, f.line, f.column) for f in outcome.fixed}
-        left = [f for f in group if (f.code, f.line, f.column) not in done]
+        done = {_spot(f) for f in outcome.fixed}
+        left = [f for f in group if _spot(f) not in done]
         if outcome.after is None:
             out.remaining += left
             continue
         out.files += 1
         out.fixed += len(outcome.fixed)
         if args.diff:
-            sys.stdout.write(unified_diff(path, outcome.before, outcome.after))
+            # A notebook's diff is of its cells' sources (see notebook_fix.cell_diff).
+            diff = outcome.diff or unified_diff(path, outcome.before, outcome.after)
+            sys.stdout.write(diff)
             out.remaining += left
         else:
             out.remaining += _moved(left, outcome.remaining)
     return out
+
+
+def _spot(finding: Finding) -> tuple[str, int | None, int, int]:
+    """A finding in a file: its code and place (in a notebook, cell and line in the cell)."""
+    return finding.code, finding.location.cell, finding.line, finding.column
 
 
 def _applies(finding: Finding, unsafe: bool) -> bool:

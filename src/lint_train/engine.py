@@ -107,12 +107,13 @@ class InternalError(Exception):
 
 
 def _analyse_text(
-    text: str, path: str, rules: list[Rule]
+    text: str, path: str, rules: list[Rule], program: Program | None = None
 ) -> tuple[list[Finding], InternalError | None]:
-    """The findings, and the error of a rule that failed (the other rules still report)."""
+    """The findings, and the error of a rule that failed (the other rules still report).
+    `program`: the notebook `text` was made from, if any."""
     check_depth(text)
     with _collector_paused():
-        return _on_big_stack(_analyse_deep, text, path, rules)
+        return _on_big_stack(_analyse_deep, text, path, rules, program)
 
 
 @contextlib.contextmanager
@@ -131,7 +132,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _analyse_deep(
-    text: str, path: str, rules: list[Rule]
+    text: str, path: str, rules: list[Rule], program: Program | None = None
 ) -> tuple[list[Finding], InternalError | None]:
     import libcst as cst
 
@@ -153,11 +154,18 @@ def _analyse_deep(
             reports.extend((rule, report) for report in found)
     if not reports:
         return [], failed
-    return _stage("placing findings", _place, module, reports, path), failed
+    return _stage("placing findings", _place, module, reports, path, program), failed
 
 
-def _place(module: cst.Module, reports: list[tuple[Rule, Report]], path: str) -> list[Finding]:
-    return [finding for finding, _ in place_reports(module, reports, path)]
+def _place(
+    module: cst.Module, reports: list[tuple[Rule, Report]], path: str, program: Program | None
+) -> list[Finding]:
+    pairs = place_reports(module, reports, path)
+    if program is not None:
+        from .notebook_fix import fixes_in_cells
+
+        return fixes_in_cells(module, pairs, program)
+    return [finding for finding, _ in pairs]
 
 
 def place_reports(
@@ -413,7 +421,7 @@ def _analyse_file(name: str, text: str, program: Program | None, rules: list[Rul
     import libcst as cst
 
     try:
-        findings, failed = _analyse_text(text, name, rules)
+        findings, failed = _analyse_text(text, name, rules, program)
     except (cst.ParserSyntaxError, SourceError) as exc:
         if isinstance(exc, SourceError):
             message, line = f"not analysed: {exc}", exc.line

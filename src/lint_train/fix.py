@@ -60,6 +60,7 @@ class FixOutcome:
     rejected: list[tuple[Finding, str]] = field(default_factory=list)  # not fixed, and why
     error: str | None = None  # the file could not be read, decoded, analysed or written
     trace: str | None = None  # for an internal error (a bug in lint-train): what --debug shows
+    diff: str | None = None  # what --diff shows when not a diff of before and after (notebooks)
 
     @property
     def changed(self) -> bool:
@@ -73,14 +74,17 @@ def fix_source(
     unsafe: bool = False,
     wanted: Callable[[Finding], bool] | None = None,
     path: str = "<string>",
+    check: Callable[[str], str | None] | None = None,
 ) -> FixOutcome:
     """Fix the findings of `text` that `wanted` selects (all by default) and that have a fix
-    of the allowed safety. Like engine.lint_source, raises libcst.ParserSyntaxError when
-    `text` does not parse, SourceError when it is nested too deeply to parse safely, and
-    InternalError for a bug in lint-train (naming the stage that failed)."""
+    of the allowed safety; `check` may reject a fixed text that passes the usual checks,
+    saying why (a notebook: the text must go back into its cells). Like engine.lint_source,
+    raises libcst.ParserSyntaxError when `text` does not parse, SourceError when it is nested
+    too deeply to parse safely, and InternalError for a bug in lint-train (naming the stage
+    that failed)."""
     rules = all_rules() if rules is None else rules
     check_depth(text)
-    return _on_big_stack(_fix_guarded, text, rules, unsafe, wanted, path)
+    return _on_big_stack(_fix_guarded, text, rules, unsafe, wanted, path, check)
 
 
 def _fix_guarded(
@@ -89,9 +93,10 @@ def _fix_guarded(
     unsafe: bool,
     wanted: Callable[[Finding], bool] | None,
     path: str,
+    check: Callable[[str], str | None] | None,
 ) -> FixOutcome:
     try:
-        return _fix_deep(text, rules, unsafe, wanted, path)
+        return _fix_deep(text, rules, unsafe, wanted, path, check)
     except (cst.ParserSyntaxError, SourceError, RecursionError, MemoryError, InternalError):
         raise
     except Exception as exc:
@@ -104,6 +109,7 @@ def _fix_deep(
     unsafe: bool,
     wanted: Callable[[Finding], bool] | None,
     path: str,
+    check: Callable[[str], str | None] | None,
 ) -> FixOutcome:
     outcome = FixOutcome(path, text)
     while True:
@@ -125,7 +131,7 @@ def _fix_deep(
         return outcome
     compiles = _compiles(text, path)
     allowed = Counter(_key(f) for f, _ in pairs) - Counter(_key(pairs[i][0]) for i in picked)
-    new, reason = _attempt(linted, picked, allowed, path, rules, unsafe, compiles)
+    new, reason = _attempt(linted, picked, allowed, path, rules, unsafe, compiles, check)
     if new is not None:
         outcome.fixed = [pairs[i][0] for i in picked]
     elif len(picked) == 1:
@@ -145,7 +151,9 @@ def _fix_deep(
                 outcome.fixed.append(finding)  # an earlier fix took this one away too
                 continue
             now = Counter(_key(f) for f, _ in current_linted[1]) - Counter([key])
-            tried, why = _attempt(current_linted, [same[rank]], now, path, rules, unsafe, compiles)
+            tried, why = _attempt(
+                current_linted, [same[rank]], now, path, rules, unsafe, compiles, check
+            )
             if tried is None:
                 outcome.rejected.append((finding, why or ""))
             else:
@@ -192,7 +200,9 @@ def _fix_file(
     except OSError as exc:
         return FixOutcome(name, "", error=f"cannot read: {exc.strerror or exc}")
     if is_notebook(name):
-        return FixOutcome(name, "", error="fixes are not applied to notebooks")
+        from .notebook_fix import fix_notebook
+
+        return fix_notebook(name, data, rules, unsafe, wanted, write)
     try:
         encoding = _encoding(data)
         text = decode(data)
@@ -276,6 +286,7 @@ def _attempt(
     rules: list[Rule],
     unsafe: bool,
     compiles: bool,
+    check: Callable[[str], str | None] | None = None,
 ) -> tuple[str | None, str | None]:
     """Fix the findings at the `picked` indices of `linted` (a text's module and findings),
     then whatever those fixes bring up, until the text has no finding beyond `allowed`.
@@ -300,6 +311,8 @@ def _attempt(
             return None, _bug(InternalError("applying the fix", exc))
         if problem is None:
             problem = _syntax_problem(new, path, compiles)
+        if problem is None and check is not None:
+            problem = check(new)
         if problem is not None:
             return None, problem
         try:

@@ -36,6 +36,8 @@ class Program:
     text: str
     # For each code cell: (cell number, its first line in `text`, how many lines it has).
     cells: tuple[tuple[int, int, int], ...]
+    # Lines of `text` that stand for IPython syntax (a magic or shell line made `pass`).
+    magic: frozenset[int] = frozenset()
 
     def place(self, finding: Finding) -> Finding:
         """`finding` with its location moved from the program to its cell."""
@@ -54,6 +56,18 @@ class Program:
             if number == cell:
                 return first + line - 1
         return line
+
+    def edit_problem(self, spans: list[tuple[int, int, bool]]) -> str | None:
+        """Why a fix cannot be written back to the cells, or None when it can. `spans` are
+        the lines (first, last) of the statements its edits anchor on, and whether the edit
+        rewrites those lines (a wrap or a replacement) rather than inserting next to them."""
+        for first, last, rewrites in spans:
+            if self._cell_of(first)[0] != self._cell_of(last)[0]:
+                return "the fix would change code in two cells at once"
+            touched = [n for n in range(first, last + 1) if n in self.magic] if rewrites else []
+            if touched:
+                return f"the fix would change an IPython line ({self.where(touched[0])})"
+        return None
 
     def where(self, line: int) -> str:
         cell, first = self._cell_of(line)
@@ -82,15 +96,28 @@ def to_program(data: bytes) -> Program:
         return Program("", ())
     lines: list[str] = []
     placed = []
+    magic: set[int] = set()
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        source = cell.get("source", "")
-        text = "".join(source) if isinstance(source, list) else str(source)
-        cell_lines = _neutralise(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+        raw = source_lines(cell)
+        cell_lines = neutralise(raw)
         placed.append((number, len(lines) + 1, len(cell_lines)))
+        magic.update(
+            len(lines) + i
+            for i, (a, b) in enumerate(zip(raw, cell_lines, strict=True), 1)
+            if a != b
+        )
         lines.extend(cell_lines)
-    return Program("\n".join(lines) + "\n" if lines else "", tuple(placed))
+    text = "\n".join(lines) + "\n" if lines else ""
+    return Program(text, tuple(placed), frozenset(magic))
+
+
+def source_lines(cell: dict[str, object]) -> list[str]:
+    """A code cell's source as it stands, split into lines (without their line ends)."""
+    source = cell.get("source", "")
+    text = "".join(source) if isinstance(source, list) else str(source)
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
 
 
 def _is_python(notebook: dict[str, object]) -> bool:
@@ -105,7 +132,8 @@ def _is_python(notebook: dict[str, object]) -> bool:
     return language is None or str(language).lower() == "python"
 
 
-def _neutralise(lines: list[str]) -> list[str]:
+def neutralise(lines: list[str]) -> list[str]:
+    """A cell's lines as the program holds them: IPython syntax made Python, line for line."""
     first = lines[0].lstrip() if lines else ""
     if first.startswith("%%"):
         magic = first[2:].split(maxsplit=1)[0] if first[2:].strip() else ""

@@ -38,9 +38,15 @@ class ChildRun:
 
 
 def run_child(
-    script: str, args: list[str], max_steps: int, timeout: float, threads: int | None = None
+    script: str,
+    args: list[str],
+    max_steps: int,
+    timeout: float,
+    threads: int | None = None,
+    source: str | None = None,
 ) -> ChildRun:
-    """Run the script under the probe; `threads`: torch's intra-op threads (None: its default)."""
+    """Run the script under the probe; `threads`: torch's intra-op threads (None: its default);
+    `source`: the code to run in the script's place (a notebook's program), if not the file."""
     with tempfile.TemporaryDirectory(prefix="lint-train-verify-") as scratch:
         events = Path(scratch, "events.jsonl")
         output = Path(scratch, "output.txt")
@@ -53,6 +59,7 @@ def run_child(
                 "script": script,
                 "args": args,
                 "cwd": os.getcwd(),
+                "source": source,
             }
         )
         # Timed from the fork, so the server's one-off torch import does not count.

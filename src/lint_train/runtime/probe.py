@@ -24,13 +24,16 @@ Events (field `ev`):
 
 from __future__ import annotations
 
+import builtins
 import functools
 import json
+import linecache
 import os
 import runpy
 import signal
 import sys
 import traceback
+import types
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -325,8 +328,9 @@ def install(probe: Probe) -> None:
     torch.nn.Module.zero_grad = zero_grad_module
 
 
-def run_script(script: str, args: list[str], probe: Probe) -> None:
-    """Run the script as `python SCRIPT ARGS` would, and record how it ended."""
+def run_script(script: str, args: list[str], probe: Probe, source: str | None = None) -> None:
+    """Run the script as `python SCRIPT ARGS` would, and record how it ended. `source`, when
+    given, is the code to run in the script's place (a notebook's code cells as one program)."""
     log = probe.log
 
     def on_sigterm(signum: int, frame: Any) -> None:
@@ -336,7 +340,10 @@ def run_script(script: str, args: list[str], probe: Probe) -> None:
     signal.signal(signal.SIGTERM, on_sigterm)
     sys.argv = [script, *args]
     try:
-        runpy.run_path(script, run_name="__main__")
+        if source is None:
+            runpy.run_path(script, run_name="__main__")
+        else:
+            _run_source(script, source)
     except StopRun:
         log.write("end", outcome="stopped", reason=probe.stop_reason)
     except SystemExit as exit_:
@@ -351,6 +358,22 @@ def run_script(script: str, args: list[str], probe: Probe) -> None:
         )
     else:
         log.write("end", outcome="finished")
+
+
+def _run_source(script: str, source: str) -> None:
+    """Run `source` as the `__main__` module, named `script` in tracebacks; its lines are
+    given to linecache, so that a traceback quotes the code that ran, not the file's JSON."""
+    linecache.cache[script] = (len(source), None, source.splitlines(keepends=True), script)
+    code = compile(source, script, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__dict__["__builtins__"] = builtins
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = main
+    try:
+        exec(code, main.__dict__)
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
 
 
 def _exit_code(code: Any) -> int:
@@ -380,8 +403,10 @@ def child_main(
     script: str,
     args: list[str],
     cwd: str,
+    source: str | None = None,
 ) -> None:
-    """The child process: isolate it, hook torch, run the script, leave."""
+    """The child process: isolate it, hook torch, run the script (or `source` in its place),
+    leave."""
     # Its own session, so the parent can end it and everything it started together.
     os.setsid()
     _redirect_output(output)
@@ -397,7 +422,7 @@ def child_main(
         log.write("start", python=sys.version.split()[0], torch=torch.__version__)
         probe = Probe(log=log, max_steps=max_steps)
         install(probe)
-        run_script(script, args, probe)
+        run_script(script, args, probe, source)
         sys.stdout.flush()
         sys.stderr.flush()
     # Leave now: threads the script started, or its atexit handlers, must not keep the child

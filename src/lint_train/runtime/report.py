@@ -19,6 +19,12 @@ class StaticFinding:
     code: str
     name: str
     message: str
+    cell: int | None = None  # in a notebook: the cell that `line` counts within
+
+    @property
+    def where(self) -> str:
+        spot = f"{self.line}:{self.column}"
+        return spot if self.cell is None else f"cell {self.cell}:{spot}"
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,7 @@ def to_json(report: Report) -> str:
                     "code": f.code,
                     "name": f.name,
                     "message": f.message,
+                    **({} if f.cell is None else {"cell": f.cell}),
                 }
                 for f in report.static or []
             ],
@@ -135,7 +142,7 @@ def to_json(report: Report) -> str:
 def _static_lines(report: Report) -> list[str]:
     if report.static_error:
         return _field("static", f"not available: {report.static_error}")
-    rows = [f"{f.line}:{f.column} {f.code} {f.name}  {f.message}" for f in report.static or []]
+    rows = [f"{f.where} {f.code} {f.name}  {f.message}" for f in report.static or []]
     return _field("static", "\n".join(rows) or "none")
 
 

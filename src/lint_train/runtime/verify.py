@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from lint_train.notebook import Program, is_notebook, to_program
 from lint_train.runtime.events import Observation, parse_events
 from lint_train.runtime.findings import find
 from lint_train.runtime.launch import ChildRun, run_child
 from lint_train.runtime.plot import write_plot
 from lint_train.runtime.report import Report, StaticFinding, to_json, to_text
 from lint_train.runtime.trend import THRESHOLD, judge, loss_trend
+from lint_train.source import SourceError
 
 DEFAULT_MAX_STEPS = 1000
 DEFAULT_TIMEOUT = 300.0
@@ -41,6 +44,8 @@ EPILOG = """\
 Arguments after `--` go to the script: lint-train verify train.py -- --epochs 2
 The script stops after --max-steps optimizer steps (or backward calls, if it never steps) or
 after --timeout seconds, and is still reported on.
+A notebook (.ipynb) runs as its code cells in order, as one script, with IPython lines (%magic,
+!shell) skipped as the linter skips them; errors name the cell and line.
 """
 
 
@@ -56,10 +61,17 @@ class Options:
 
 
 def verify_script(script: str, args: Sequence[str] = (), options: Options = Options()) -> Report:
-    """Run SCRIPT with ARGS under the probe and build its report."""
-    run = run_child(script, list(args), options.max_steps, options.timeout, options.threads)
+    """Run SCRIPT with ARGS under the probe and build its report. A notebook runs as the
+    linter reads it: its code cells in order, as one program, IPython lines skipped; raises
+    SourceError when it cannot be read as one."""
+    program = notebook_program(script) if is_notebook(script) else None
+    source = program.text if program is not None else None
+    run = run_child(script, list(args), options.max_steps, options.timeout, options.threads, source)
     seen = parse_events(run.event_lines)
     status, how, error = _outcome(seen, run, options)
+    if program is not None:
+        how = in_cells(how, script, program)
+        error = None if error is None else in_cells(error, script, program)
     trend = loss_trend([v for v in seen.losses if v is not None])
     static, static_error = _static_findings(script) if options.static else (None, None)
     report = Report(
@@ -81,6 +93,29 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         static_error=static_error,
     )
     return replace(report, exit_code=exit_code(report))
+
+
+def notebook_program(script: str) -> Program:
+    """The notebook's code cells as the program verify runs; SourceError when there is none."""
+    program = to_program(Path(script).read_bytes())
+    if not program.cells:
+        raise SourceError("no Python code cells to run")
+    return program
+
+
+def in_cells(text: str, script: str, program: Program) -> str:
+    """`text` (a traceback, an error message) with the program's lines given as the notebook's
+    cells and lines, as the linter gives them: `File "nb.ipynb", cell 4, line 2`."""
+    name = re.escape(script)
+
+    def frame(match: re.Match[str]) -> str:
+        return f'File "{match.group(1)}", {program.where(int(match.group(2)))}'
+
+    def syntax(match: re.Match[str]) -> str:
+        return f"({match.group(1)}, {program.where(int(match.group(2)))})"
+
+    text = re.sub(rf'File "({name})", line (\d+)', frame, text)
+    return re.sub(rf"\(({name}), line (\d+)\)", syntax, text)
 
 
 def exit_code(report: Report) -> int:
@@ -129,7 +164,10 @@ def _static_findings(script: str) -> tuple[list[StaticFinding] | None, str | Non
         findings = lint_file(script)
     except Exception as error:  # the runtime report is still worth printing
         return None, str(error) or type(error).__name__
-    return [StaticFinding(f.line, f.column, f.code, f.name, f.message) for f in findings], None
+    return [
+        StaticFinding(f.line, f.column, f.code, f.name, f.message, f.location.cell)
+        for f in findings
+    ], None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -220,17 +258,21 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    report = verify_script(
-        options.script,
-        script_args,
-        Options(
-            max_steps=options.max_steps,
-            timeout=options.timeout,
-            threshold=options.threshold,
-            static=options.static,
-            threads=options.threads,
-        ),
-    )
+    try:
+        report = verify_script(
+            options.script,
+            script_args,
+            Options(
+                max_steps=options.max_steps,
+                timeout=options.timeout,
+                threshold=options.threshold,
+                static=options.static,
+                threads=options.threads,
+            ),
+        )
+    except SourceError as exc:  # a notebook that cannot be run as one program
+        print(f"lint-train verify: error: {options.script}: {exc}", file=sys.stderr)
+        return 2
     formatted = to_json(report) if options.output_format == "json" else to_text(report)
     sys.stdout.write(formatted)
     if options.plot:
