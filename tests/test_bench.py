@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import missing
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -34,7 +35,7 @@ def test_synthetic_repository_is_deterministic_and_valid(tmp_path: Path) -> None
 def test_benchmark_runner_prints_its_tables(tmp_path: Path) -> None:
     lint_train = shutil.which("lint-train")
     if lint_train is None:
-        pytest.skip("the lint-train command is not installed")
+        missing("the lint-train command is not on PATH")
     command = [
         sys.executable, str(BENCH / "run.py"), "--sizes", "30", "--repeat", "1",
         "--single-repeat", "1", "--no-torchfix", "--lint-train", lint_train,

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, expected_findings
+from conftest import FIXTURES, expected_findings, require
 
 from lint_train.cli import main
 from lint_train.engine import lint_source
@@ -203,7 +203,7 @@ def test_safe_fixes_alone_fix_trn001_and_trn003(path: Path) -> None:
 # The runtime proof: every autofixed script trains, exactly like its fixed twin ------------
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory):
-    pytest.importorskip("torch")
+    require("torch")
     from lint_train.runtime.verify import Options, verify_script
 
     folder = tmp_path_factory.mktemp("autofixed")

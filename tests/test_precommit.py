@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import FIXTURES, ROOT
-from pre_commit import clientlib
+from conftest import FIXTURES, ROOT, require
 from test_notebooks import BUGGY_CELLS, _notebook
+
+yaml = require("yaml")
+clientlib = require("pre_commit.clientlib")
 
 HOOKS_FILE = ROOT / ".pre-commit-hooks.yaml"
 BUGGY = FIXTURES / "buggy" / "trn001_plain_loop_zero_grad_before_loop.py"

@@ -20,10 +20,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import FIXTURES, expected_findings, require
 
-torch = pytest.importorskip("torch")
-
-from conftest import FIXTURES, expected_findings  # noqa: E402
+torch = require("torch")
 
 from lint_train.runtime.reference import train_fixture  # noqa: E402
 from lint_train.runtime.report import Report  # noqa: E402

@@ -10,11 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pytest
+from conftest import require
 
-pytest.importorskip("torch")
+require("torch")
 
-from lint_train.runtime.report import Report
-from lint_train.runtime.verify import Options, verify_script
+from lint_train.runtime.report import Report  # noqa: E402
+from lint_train.runtime.verify import Options, verify_script  # noqa: E402
 
 PRELUDE = """\
 import os, signal, sys, time
