@@ -73,8 +73,9 @@ def test_benchmark_runner_prints_its_tables(tmp_path: Path) -> None:
     assert 0 < int(rows[0][1]) <= 30  # the prefilter passes some of the files, not all
     ours = {r[4]: float(r[5]) for r in rows if r[3] == "lint-train"}
     for row in rows:
-        wall, per_second, peak = float(row[5]), float(row[6]), float(row[8])
-        assert wall >= 0 and peak > 0
+        # files/s has thousands separators; a run too quick to sample may show 0 peak MB.
+        wall, per_second, peak = float(row[5]), float(row[6].replace(",", "")), float(row[8])
+        assert wall >= 0 and peak >= 0
         # files/s is files over wall s; "vs lint-train" is this wall s over lint-train's.
         assert _product_agrees(wall, 0.005, per_second, 0.5, 30)
         assert _product_agrees(float(row[9].rstrip("x")), 0.005, ours[row[4]], 0.005, wall)
