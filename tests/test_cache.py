@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FIXTURES
@@ -187,10 +188,19 @@ def test_a_cache_that_cannot_be_written_does_not_stop_the_run(project: Path) -> 
     assert check_files(files, cache_root=project) == check_files(files)
 
 
-def _hammer(folder: str, seed: int, rounds: int) -> None:
-    """Writes large entries under a few shared keys, as many concurrent runs would."""
+# Reads the reader must make while the writers write; the writers go on until it has.
+READS = 50
+# A hang guard only: writers stop after this many rounds even if the reader never signals.
+MAX_ROUNDS = 100_000
+
+
+def _hammer(folder: str, seed: int, rounds: int, enough: Any) -> None:
+    """Writes large entries under a few shared keys, as many concurrent runs would, for at least
+    `rounds` rounds and until `enough` is set."""
     store = Cache(Path(folder), "all")
-    for round_ in range(rounds):
+    round_ = 0
+    while round_ < MAX_ROUNDS and (round_ < rounds or not enough.is_set()):
+        round_ += 1
         for key in ("a" * 40, "b" * 40, "c" * 40):
             findings = [
                 Finding(
@@ -204,10 +214,15 @@ def _hammer(folder: str, seed: int, rounds: int) -> None:
 
 def test_concurrent_writers_never_leave_a_partial_entry(tmp_path: Path) -> None:
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-    writers = [context.Process(target=_hammer, args=(str(tmp_path), seed, 15)) for seed in range(4)]
+    enough = context.Event()
+    writers = [
+        context.Process(target=_hammer, args=(str(tmp_path), seed, 15, enough)) for seed in range(4)
+    ]
     for writer in writers:
         writer.start()
     reads = 0
+    # The writers keep writing until the reader has made READS reads, so every one of those
+    # reads races a write, however the processes happen to be scheduled.
     while any(w.is_alive() for w in writers):
         for entry in tmp_path.glob(f"{DIRECTORY}/*/*.json"):
             try:
@@ -216,10 +231,12 @@ def test_concurrent_writers_never_leave_a_partial_entry(tmp_path: Path) -> None:
                 continue
             assert len(json.loads(text)["findings"]) == 300  # never half written
             reads += 1
+        if reads >= READS:
+            enough.set()
     for writer in writers:
         writer.join()
         assert writer.exitcode == 0
-    assert reads > 0
+    assert reads >= READS
     assert not list(tmp_path.glob(f"{DIRECTORY}/*/.*.tmp"))  # no temporary file left
 
 

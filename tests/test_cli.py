@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
+from test_notebooks import BUGGY_CELLS, _notebook
 
 from lint_train import __version__
 from lint_train.cli import main
@@ -83,10 +84,24 @@ def test_missing_path_is_reported_and_exit_2(
     assert "nope.py: error: no such file or directory" in capsys.readouterr().err
 
 
-def test_directories_are_searched_recursively(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(FIXTURES / "fixed")]) == 0
-    assert main([str(FIXTURES / "buggy")]) == 1
-    capsys.readouterr()
+def test_directories_are_searched_recursively(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Scripts and notebooks three folders down are found; a clean top level hides nothing."""
+    deep = tmp_path / "project" / "experiments" / "2024"
+    deep.mkdir(parents=True)
+    (tmp_path / "project" / "clean.py").write_bytes(FIXED.read_bytes())
+    (deep / "train.py").write_bytes(BUGGY.read_bytes())
+    (deep / "notes").mkdir()
+    (deep / "notes" / "train.ipynb").write_text(_notebook(*BUGGY_CELLS), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["--output-format", "concise", "project"]) == 1
+    out, err = capsys.readouterr()
+    assert [line.split(":")[0] for line in out.splitlines()] == [
+        "project/experiments/2024/notes/train.ipynb",
+        "project/experiments/2024/train.py",
+    ]
+    assert "(3 files checked)" in err
 
 
 def test_version_and_installed_entry_point() -> None:

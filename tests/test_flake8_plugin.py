@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import FIXTURES
+from conftest import FIXTURES, require
+
+# Run through `python -m flake8`; without flake8 every test here would fail obscurely.
+require("flake8")
 
 BUGGY = FIXTURES / "buggy" / "trn001_plain_loop_zero_grad_before_loop.py"
 

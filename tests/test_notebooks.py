@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from jsonschema import Draft4Validator
+from conftest import require
 from test_formats import _sarif_schema
 
 from lint_train.cli import main
@@ -198,7 +198,7 @@ def test_machine_formats_do_not_give_a_cell_line_as_a_file_line(
     assert command.startswith("::error title=lint-train (TRN001),file=train.ipynb::cell 5, line 3:")
     assert main(["--output-format", "sarif", "train.ipynb"]) == 1
     log = json.loads(capsys.readouterr().out)
-    validator = Draft4Validator(_sarif_schema())
+    validator = require("jsonschema").Draft4Validator(_sarif_schema())
     assert [e.message for e in validator.iter_errors(log)] == []
     (result,) = log["runs"][0]["results"]
     assert "region" not in result["locations"][0]["physicalLocation"]

@@ -16,10 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import FIXTURES, ROOT
-from pre_commit import clientlib
+from conftest import FIXTURES, ROOT, require
 from test_notebooks import BUGGY_CELLS, _notebook
+
+yaml = require("yaml")
+clientlib = require("pre_commit.clientlib")
 
 HOOKS_FILE = ROOT / ".pre-commit-hooks.yaml"
 BUGGY = FIXTURES / "buggy" / "trn001_plain_loop_zero_grad_before_loop.py"
@@ -212,6 +213,8 @@ def test_configured_exclude_holds_for_files_pre_commit_names(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_commits_through_pre_commit_installing_this_repository(tmp_path: Path) -> None:
     env = _env(tmp_path)
+    # The hook must run the copy pre-commit installs, not src/ through the suite's PYTHONPATH.
+    env.pop("PYTHONPATH", None)
     hook_repo = tmp_path / "lint-train"
     hook_repo.mkdir()
     rev = _snapshot_of_this_repository(hook_repo, env)

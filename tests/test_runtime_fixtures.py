@@ -13,17 +13,16 @@ All fixtures run once, in parallel, in a module fixture; the tests read the repo
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import FIXTURES, expected_findings, require
 
-torch = pytest.importorskip("torch")
-
-from conftest import FIXTURES, expected_findings  # noqa: E402
+torch = require("torch")
 
 from lint_train.runtime.reference import train_fixture  # noqa: E402
 from lint_train.runtime.report import Report  # noqa: E402
@@ -61,8 +60,6 @@ NOT_EXPECTED_TO_FALL = {
 TOLERANCE = 1e-5
 # A buggy curve that still falls must differ from its fixed twin's somewhere by this much.
 CURVE_GAP = 0.05
-# The whole set must verify within this many seconds (the project's budget on 2 cores).
-BUDGET_SECONDS = 60.0
 OPTIONS = Options(max_steps=200, timeout=60, threads=1, static=True)
 
 
@@ -71,17 +68,12 @@ def _ids(paths: list[Path]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def runs() -> tuple[dict[Path, Report], float]:
+def reports() -> dict[Path, Report]:
+    # How long this takes is measured by bench/verify_fixtures.py, not asserted here.
     paths = BUGGY + FIXED + QUIET
-    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         reports = list(pool.map(lambda p: verify_script(str(p), (), OPTIONS), paths))
-    return dict(zip(paths, reports, strict=True)), time.monotonic() - started
-
-
-@pytest.fixture(scope="module")
-def reports(runs: tuple[dict[Path, Report], float]) -> dict[Path, Report]:
-    return runs[0]
+    return dict(zip(paths, reports, strict=True))
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -119,10 +111,16 @@ def test_fixed_fixture_trains_without_runtime_finding(path: Path, reports) -> No
         assert report.verdict.trained, describe(report)
 
 
-@pytest.mark.parametrize("path", FIXED, ids=_ids(FIXED))
+PLAIN_LOOPS = [p for p in FIXED if p.stem not in NOT_THE_REFERENCE_LOOP]
+
+
+def test_every_fixture_set_aside_from_the_reference_comparison_exists() -> None:
+    assert set(NOT_THE_REFERENCE_LOOP) <= {p.stem for p in FIXED}
+    assert len(PLAIN_LOOPS) >= len(FIXED) // 2
+
+
+@pytest.mark.parametrize("path", PLAIN_LOOPS, ids=_ids(PLAIN_LOOPS))
 def test_fixed_fixture_matches_the_reference_loop(path: Path, reports) -> None:
-    if path.stem in NOT_THE_REFERENCE_LOOP:
-        pytest.skip(NOT_THE_REFERENCE_LOOP[path.stem])
     report = reports[path]
     assert len(report.optimizers) == 1, "not one optimizer: list it in NOT_THE_REFERENCE_LOOP"
     assert report.steps == report.backward_calls == len(report.trend.values)
@@ -145,11 +143,20 @@ def test_buggy_fixture_shows_its_expected_finding_at_runtime(path: Path, reports
     ids=lambda p: p.stem,
 )
 def test_buggy_trn001_trn002_loss_curve_differs_or_does_not_fall(path: Path, reports) -> None:
+    """The curve itself shows the bug: judged on enough values, the loss does not fall by the
+    verdict's threshold, or it diverges, or it departs from the fixed twin's. A "did not train"
+    for another reason (a crash, too few values) proves nothing."""
     buggy, fixed = reports[path], reports[FIXTURES / "fixed" / path.name]
-    pairs = list(zip(buggy.trend.values, fixed.trend.values, strict=False))
+    assert buggy.status != "failed", describe(buggy)
+    values = buggy.trend.values
+    change = buggy.trend.relative_change
+    does_not_fall = change is not None and change > -buggy.verdict.threshold
+    diverges = not all(math.isfinite(v) for v in values)
+    pairs = list(zip(values, fixed.trend.values, strict=False))
     gap = max((abs(b - f) / max(abs(f), 1e-12) for b, f in pairs), default=0.0)
-    assert not buggy.verdict.trained or gap > CURVE_GAP, (
-        f"the buggy script trains and its losses stay within {gap:.1%} of the fixed script's"
+    assert does_not_fall or diverges or gap > CURVE_GAP, (
+        f"the loss changed by {change} over {len(values)} values and stays within {gap:.1%} "
+        "of the fixed script's"
     )
 
 
@@ -166,8 +173,3 @@ def test_static_and_runtime_findings_agree(path: Path, reports) -> None:
     assert report.static_error is None, report.static_error
     static = {f.code for f in report.static or []}
     assert static == runtime_codes(report), describe(report)
-
-
-def test_the_fixture_set_verifies_within_the_budget(runs) -> None:
-    _, seconds = runs
-    assert seconds < BUDGET_SECONDS

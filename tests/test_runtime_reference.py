@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 from torch import nn  # noqa: E402
 from torch.nn import functional  # noqa: E402

@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import require
 
-pytest.importorskip("torch")
+require("torch")
 
-from lint_train.runtime.verify import main
+from lint_train.runtime.verify import main  # noqa: E402
 
 TRAINS = """\
 import sys
