@@ -290,12 +290,14 @@ def lint_paths(
     *,
     jobs: int = 1,
     cache_root: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> Result:
     """Check every file under `paths`: on up to `jobs` processes, and reusing and recording
-    per-file results in `cache_root`/.lint-train_cache when a cache root is given."""
+    per-file results in `cache_dir`, or `cache_root`/.lint-train_cache, when either is given."""
     files = [str(path) for path in discover(paths)]
     result = Result()
-    for outcome in check_files(files, selection, jobs=jobs, cache_root=cache_root):
+    outcomes = check_files(files, selection, jobs=jobs, cache_root=cache_root, cache_dir=cache_dir)
+    for outcome in outcomes:
         if outcome.error is not None:
             result.errors.append(outcome.error)
         else:
@@ -312,18 +314,23 @@ def check_files(
     rules: list[Rule] | None = None,
     jobs: int = 1,
     cache_root: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> list[FileOutcome]:
     """The outcome of each file, in the order of `files`. The rules are `rules` when given,
     else the selection's, loaded (with libcst) only when some file has to be analysed."""
     selection = selection or Selection()
     store = None
-    if cache_root is not None:
-        from .cache import Cache
+    if cache_root is not None or cache_dir is not None:
+        from .cache import DIRECTORY, Cache
 
+        if cache_dir is None:
+            assert cache_root is not None
+            cache_dir = cache_root / DIRECTORY
         if rules is not None:
-            store = Cache(cache_root, ",".join(rule.info.code for rule in rules))
+            configuration = ",".join(rule.info.code for rule in rules)
         else:
-            store = Cache(cache_root, selection.describe())
+            configuration = selection.describe()
+        store = Cache(cache_dir.parent, configuration, cache_dir)
     outcomes: list[FileOutcome | None] = [None] * len(files)
     keys: dict[int, str] = {}  # files to record in the cache once their outcome is known
     pending: list[tuple[int, str, str, Program | None]] = []  # files that must be parsed
