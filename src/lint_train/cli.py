@@ -353,6 +353,7 @@ def _report(args: argparse.Namespace, checked: _Checked) -> None:
             and (args.show_source if args.show_source is not None else sys.stdout.isatty()),
             color=_use_color(sys.stdout),
             fingerprints=_fingerprints(args.output_format, findings, sources),
+            errors=tuple(result.errors),
         )
         sys.stdout.write(formatter(args.output_format)(findings, context))
     if args.show_suppressed:
