@@ -494,7 +494,8 @@ def _explain(code: str) -> int:
 
     page = rule_page(code)
     if page is None:
-        problem = code_problem(code.strip().upper()) or f"{code!r} names no single rule"
+        typed = code.strip()
+        problem = code_problem(typed.upper(), typed) or f"{typed!r} names no single rule"
         print(f"lint-train: error: --explain: {problem}", file=sys.stderr)
         return EXIT_ERROR
     sys.stdout.write(page if page.endswith("\n") else page + "\n")

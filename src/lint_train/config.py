@@ -61,12 +61,14 @@ class Config:
         return tuple(codes)
 
 
-def code_problem(code: str) -> str | None:
-    """Why `code` is not a rule code or a prefix of one, or None when it is."""
+def code_problem(code: str, typed: str | None = None) -> str | None:
+    """Why `code` is not a rule code or a prefix of one, or None when it is; the message
+    shows `typed` (what the user wrote, before it was upper-cased) when given."""
     codes = sorted(rule_table())
     if any(c.startswith(code) for c in codes):
         return None
-    return f"{code!r} is not a lint-train rule code or prefix (the codes are {', '.join(codes)})"
+    shown = code if typed is None else typed
+    return f"{shown!r} is not a lint-train rule code or prefix (the codes are {', '.join(codes)})"
 
 
 def find_config(paths: Sequence[str]) -> Path | None:
