@@ -337,12 +337,8 @@ def _print_errors(args_list: list[str], errors: list[FileError]) -> None:
 
 
 def _report(args: argparse.Namespace, checked: _Checked) -> None:
-    result, findings, suppressed, sources = (
-        checked.result,
-        checked.findings,
-        checked.suppressed,
-        checked.sources,
-    )
+    result, findings, suppressed = checked.result, checked.findings, checked.suppressed
+    sources = checked.sources
     human = args.output_format in ("text", "concise")
     if args.statistics:
         sys.stdout.write(statistics.render(findings, as_json=args.output_format == "json"))
