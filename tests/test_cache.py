@@ -308,3 +308,14 @@ def test_setup_files_and_git_mark_the_project_root(tmp_path: Path) -> None:
         (root / "a" / "b").mkdir(parents=True)
         (root / marker).write_text("", encoding="utf-8")
         assert default_root(root / "a" / "b") == root.resolve()
+
+
+@pytest.mark.parametrize("value", ["3", '""', '["a"]'])
+def test_a_cache_dir_that_is_not_a_folder_name_is_a_configuration_error(
+    tmp_path: Path, value: str
+) -> None:
+    from lint_train.config import ConfigError, load_config
+
+    (tmp_path / "pyproject.toml").write_text(f"[tool.lint-train]\ncache-dir = {value}\n")
+    with pytest.raises(ConfigError, match="cache-dir: expected a folder name"):
+        load_config(tmp_path / "pyproject.toml")
