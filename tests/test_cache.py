@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import shutil
 import subprocess
 import sys
@@ -257,3 +258,81 @@ def test_concurrent_runs_agree_and_leave_a_sound_cache(project: Path) -> None:
     assert len(entries) == len(files_of(project))
     for entry in entries:
         json.loads(entry.read_text(encoding="utf-8"))
+
+
+def _lint_from(cwd: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "lint_train.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        # The package under test, wherever the child runs (PYTHONPATH may be relative).
+        env={**os.environ, "PYTHONPATH": str(Path(cache.__file__).parents[1]), **(env or {})},
+    )
+    assert done.returncode == 1, done.stderr
+
+
+def test_linting_a_project_from_an_unrelated_folder_keeps_the_cache_in_the_project(
+    tmp_path: Path,
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (project / "src").mkdir(parents=True)
+    elsewhere.mkdir()
+    (project / "setup.cfg").write_text("[metadata]\nname = p\n", encoding="utf-8")
+    shutil.copyfile(BUGGY / "trn001_amp_grad_scaler.py", project / "src" / "train.py")
+    _lint_from(elsewhere, str(project / "src" / "train.py"))
+    assert list(elsewhere.iterdir()) == []
+    assert list((project / DIRECTORY).glob("*/*.json"))
+
+
+def test_the_cache_dir_setting_is_relative_to_its_configuration_file(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.lint-train]\ncache-dir = "build/lt-cache"\n', encoding="utf-8"
+    )
+    (tmp_path / "pkg").mkdir()
+    shutil.copyfile(BUGGY / "trn001_amp_grad_scaler.py", tmp_path / "pkg" / "train.py")
+    _lint_from(tmp_path / "pkg", "train.py")
+    assert list((tmp_path / "build" / "lt-cache").glob("*/*.json"))
+    assert not (tmp_path / DIRECTORY).exists() and not (tmp_path / "pkg" / DIRECTORY).exists()
+
+
+def test_the_environment_variable_wins_over_the_setting(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.lint-train]\ncache-dir = "build/lt-cache"\n', encoding="utf-8"
+    )
+    shutil.copyfile(BUGGY / "trn001_amp_grad_scaler.py", tmp_path / "train.py")
+    chosen = tmp_path / "chosen"
+    _lint_from(tmp_path, "train.py", env={cache.ENVIRONMENT: str(chosen)})
+    assert list(chosen.glob("*/*.json"))
+    assert not (tmp_path / "build").exists()
+
+
+def test_a_configured_folder_lint_train_did_not_create_keeps_what_it_holds(
+    tmp_path: Path,
+) -> None:
+    shared = tmp_path / "shared"
+    (shared / "other-tool").mkdir(parents=True)
+    store = Cache(tmp_path, "all", shared)
+    store.put("a" * 40, [], None)
+    assert (shared / "other-tool").is_dir()
+    assert store.get("a" * 40, "x.py") == ([], None)
+
+
+def test_setup_files_and_git_mark_the_project_root(tmp_path: Path) -> None:
+    for marker in ("setup.py", ".git"):
+        root = tmp_path / marker.strip(".")
+        (root / "a" / "b").mkdir(parents=True)
+        (root / marker).write_text("", encoding="utf-8")
+        assert default_root(root / "a" / "b") == root.resolve()
+
+
+@pytest.mark.parametrize("value", ["3", '""', '["a"]'])
+def test_a_cache_dir_that_is_not_a_folder_name_is_a_configuration_error(
+    tmp_path: Path, value: str
+) -> None:
+    from lint_train.config import ConfigError, load_config
+
+    (tmp_path / "pyproject.toml").write_text(f"[tool.lint-train]\ncache-dir = {value}\n")
+    with pytest.raises(ConfigError, match="cache-dir: expected a folder name"):
+        load_config(tmp_path / "pyproject.toml")

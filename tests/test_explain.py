@@ -34,6 +34,14 @@ def test_explain_of_an_unknown_code_is_an_error(
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("typed", ["train.py", "trn9", "e501"])
+def test_explain_shows_the_input_as_typed(capsys: pytest.CaptureFixture[str], typed: str) -> None:
+    assert main(["--explain", typed]) == 2
+    err = capsys.readouterr().err
+    assert f"{typed!r} is not a lint-train rule code" in err
+    assert typed.upper() not in err
+
+
 def test_list_rules_prints_every_rule(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--list-rules"]) == 0
     lines = capsys.readouterr().out.splitlines()

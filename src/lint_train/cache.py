@@ -1,9 +1,13 @@
 """Per-file results kept on disk, so a second run over an unchanged tree analyses nothing.
 
-Entries live in `.lint-train_cache/` in the folder of the nearest pyproject.toml above the
-current directory (the current directory when there is none), as ruff keeps `.ruff_cache/`:
+Entries live in `.lint-train_cache/` at the project's root, as ruff keeps `.ruff_cache/`: the
+folder of the configuration file in use, else the nearest folder above the checked paths that
+holds a pyproject.toml, setup.py, setup.cfg or .git (else the folder that holds the checked
+paths), never the current directory as such. A `cache-dir` setting (relative to its
+configuration file) or the LINT_TRAIN_CACHE_DIR environment variable (which wins) names
+another folder:
 
-    .lint-train_cache/<tool>/<key>.json
+    <cache folder>/<tool>/<key>.json
 
 `<tool>` fingerprints the tool: its version and the size and modification time of its own
 source files and of libcst's, so an edited checkout or an upgraded parser never reuses old
@@ -37,21 +41,42 @@ FORMAT = "1"  # bump when the layout of an entry changes
 Entry = tuple[list[Finding], FileError | None]
 
 
+ENVIRONMENT = "LINT_TRAIN_CACHE_DIR"
+PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
 def default_root(start: Path | None = None) -> Path:
-    """The folder that holds the cache folder: the nearest pyproject.toml's, else `start`."""
+    """The project root above `start` (the current directory by default): the nearest folder
+    with a pyproject.toml, setup.py, setup.cfg or .git, else `start` itself."""
     start = (start or Path.cwd()).resolve()
     for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file():
+        if any((folder / marker).exists() for marker in PROJECT_MARKERS):
             return folder
     return start
+
+
+def cache_folder(start: Path, config_file: Path | None, setting: Path | None) -> Path:
+    """Where a run keeps its cache: $LINT_TRAIN_CACHE_DIR, else the configured `cache-dir`
+    (`setting`, already resolved against its file), else `.lint-train_cache` in the folder of
+    the configuration file, else in the project root above `start` (the checked paths'
+    common folder)."""
+    chosen = os.environ.get(ENVIRONMENT, "")
+    if chosen:
+        return Path(os.path.abspath(chosen))
+    if setting is not None:
+        return setting
+    if config_file is not None:
+        return Path(os.path.abspath(config_file)).parent / DIRECTORY
+    return default_root(start) / DIRECTORY
 
 
 class Cache:
     """Lookups and stores of per-file results for one tool build and one set of rules."""
 
-    def __init__(self, root: Path, configuration: str) -> None:
-        """`configuration` names what decides the results besides the file: the rules."""
-        self.folder = root / DIRECTORY / tool_fingerprint()
+    def __init__(self, root: Path, configuration: str, directory: Path | None = None) -> None:
+        """`configuration` names what decides the results besides the file: the rules. The
+        cache folder is `directory`, by default `root`/.lint-train_cache."""
+        self.folder = (directory or root / DIRECTORY) / tool_fingerprint()
         self._configuration = configuration.encode()
         self._ready = False
 
@@ -98,20 +123,27 @@ class Cache:
         top = self.folder.parent
         fresh = not top.is_dir()
         self.folder.mkdir(parents=True, exist_ok=True)
+        tag = top / "CACHEDIR.TAG"
         if fresh:
             (top / ".gitignore").write_text("# Created by lint-train.\n*\n", encoding="utf-8")
-            (top / "CACHEDIR.TAG").write_text(
+            tag.write_text(
                 "Signature: 8a477f597d28d172789f06886806bc55\n"
                 "# This file is a cache directory tag created by lint-train.\n",
                 encoding="utf-8",
             )
+        self._ready = True
+        try:
+            ours = "created by lint-train" in tag.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            return  # a configured folder that lint-train did not create: delete nothing in it
         import shutil
 
         for other in top.iterdir():
             # Entries of other builds of the tool can never be read again by this one.
             if other.is_dir() and other != self.folder:
                 shutil.rmtree(other, ignore_errors=True)
-        self._ready = True
 
 
 def _without_path(item: Finding | FileError) -> dict[str, object]:

@@ -5,21 +5,29 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from . import __version__, noqa
-from .cache import default_root
-from .config import Config, ConfigError, code_problem, find_config, load_config
+from .cache import cache_folder
+from .config import (
+    Config,
+    ConfigError,
+    code_problem,
+    common_folder,
+    find_config,
+    load_config,
+)
 from .discover import DiscoverOptions, discover
 from .engine import Result, Selection, lint_paths
 from .parallel import default_jobs
 from .report import FINGERPRINTED, FORMATS, Context, formatter, statistics
 from .report.text import line, summary
 from .sourcelines import Sources
-from .types import Finding
+from .types import FileError, Finding
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -211,32 +219,8 @@ def _main(args_list: list[str]) -> int:
     exclude = (*config.exclude, *config.extend_exclude)
     options = DiscoverOptions(config.root, exclude, force_exclude=args.force_exclude)
     files = [str(path) for path in discover(args.paths, options)]
-    result = lint_paths(
-        files,
-        _selection(args, config),
-        jobs=args.jobs or default_jobs(),
-        cache_root=None if args.no_cache else default_root(),
-    )
-    for error in result.errors:
-        print(error, file=sys.stderr)
-        if error.trace and _debug(args_list):
-            print(error.trace, end="", file=sys.stderr)
-    sources = Sources()
-    findings = [f for f in result.findings if not f.code.startswith(config.ignored_codes(f.path))]
-    findings, suppressed = noqa.split(findings, sources)
-    if args.write_baseline:
-        from . import baseline
-
-        baseline.write(Path(args.write_baseline), findings, sources.line)
-        if not args.quiet:
-            count = len(findings)
-            print(
-                f"Wrote {count} finding{'s' if count != 1 else ''} to {args.write_baseline}.",
-                file=sys.stderr,
-            )
-        return EXIT_ERROR if result.errors else EXIT_CLEAN
-    known: list[Finding] = []
-    if args.baseline:
+    recorded = None
+    if args.baseline and not args.write_baseline:
         from . import baseline
 
         try:
@@ -244,16 +228,35 @@ def _main(args_list: list[str]) -> int:
         except baseline.BaselineError as exc:
             print(exc, file=sys.stderr)
             return EXIT_ERROR
-        findings, known = baseline.split(findings, recorded, Path(args.baseline), sources.line)
-    fixes = _Fixes(findings)
+    checked = _check(args, config, files)
+    _print_errors(args_list, checked.result.errors)
+    if args.write_baseline:
+        from . import baseline
+
+        baseline.write(Path(args.write_baseline), checked.findings, checked.sources.line)
+        if not args.quiet:
+            count = len(checked.findings)
+            print(
+                f"Wrote {count} finding{'s' if count != 1 else ''} to {args.write_baseline}.",
+                file=sys.stderr,
+            )
+        return EXIT_ERROR if checked.result.errors else EXIT_CLEAN
+    _split_baseline(args, checked, recorded)
+    fixes = _Fixes(checked.findings)
     if args.fix or args.diff:
-        fixes = _apply_fixes(args, findings, _selection(args, config))
+        fixes = _apply_fixes(args, checked.findings, _selection(args, config))
         if args.diff:
-            return _diff_summary(args, fixes, bool(result.errors))
-        findings = fixes.remaining
-        if fixes.files:
-            sources = Sources()  # the fixed files' lines
-    _report(args, result, findings, suppressed, known, sources)
+            return _diff_summary(args, fixes, bool(checked.result.errors))
+        if fixes.changed:
+            # What is reported is what the written files hold now: each changed file is
+            # linted again, as a run straight after this one would see it.
+            again = _check(args, config, fixes.changed)
+            printed = set(checked.result.errors)  # a rule failing on the file fails again
+            _print_errors(args_list, [e for e in again.result.errors if e not in printed])
+            checked = _merged(checked, again, set(fixes.changed))
+            _split_baseline(args, checked, recorded)
+    result, findings = checked.result, checked.findings
+    _report(args, checked)
     _fix_summary(args, findings, fixes)
     if result.errors or fixes.errors:
         return EXIT_ERROR
@@ -262,14 +265,80 @@ def _main(args_list: list[str]) -> int:
     return EXIT_FINDINGS if findings and not args.exit_zero else EXIT_CLEAN
 
 
-def _report(
-    args: argparse.Namespace,
-    result: Result,
-    findings: list[Finding],
-    suppressed: list[Finding],
-    known: list[Finding],
-    sources: Sources,
+@dataclass
+class _Checked:
+    """One run's outcome once the configuration, noqa comments and the baseline have had
+    their say."""
+
+    result: Result
+    findings: list[Finding]  # what to report
+    suppressed: list[Finding]  # silenced by noqa comments
+    sources: Sources  # the checked files' lines, as the findings were placed in them
+    known: list[Finding] = field(default_factory=list)  # recorded in the baseline
+
+
+def _check(args: argparse.Namespace, config: Config, files: list[str]) -> _Checked:
+    result = lint_paths(
+        files,
+        _selection(args, config),
+        jobs=args.jobs or default_jobs(),
+        cache_dir=None if args.no_cache else _cache_folder(args, config),
+    )
+    sources = Sources()
+    findings = [f for f in result.findings if not f.code.startswith(config.ignored_codes(f.path))]
+    findings, suppressed = noqa.split(findings, sources)
+    return _Checked(result, findings, suppressed, sources)
+
+
+def _split_baseline(
+    args: argparse.Namespace, checked: _Checked, recorded: Counter[tuple[str, str, str]] | None
 ) -> None:
+    """Set aside the findings the baseline records (all of them are looked at again, so that
+    an entry counts once in the whole run)."""
+    if recorded is None:
+        return
+    from . import baseline
+
+    every = sorted(checked.findings + checked.known, key=_file_order)
+    checked.findings, checked.known = baseline.split(
+        every, recorded, Path(args.baseline), checked.sources.line
+    )
+
+
+def _merged(before: _Checked, again: _Checked, changed: set[str]) -> _Checked:
+    """`before` with the findings, suppressions and errors of the `changed` files replaced by
+    `again`'s, which checked them anew."""
+
+    def keep(items: list[Finding], new: list[Finding]) -> list[Finding]:
+        return sorted([f for f in items if f.path not in changed] + new, key=_file_order)
+
+    result = Result(
+        keep(before.result.findings, again.result.findings),
+        [e for e in before.result.errors if e.path not in changed] + again.result.errors,
+        before.result.files_checked,
+    )
+    return _Checked(
+        result,
+        keep(before.findings + before.known, again.findings),
+        keep(before.suppressed, again.suppressed),
+        Sources(),  # the changed files are read afresh
+    )
+
+
+def _file_order(f: Finding) -> tuple[str, int, int, int, str]:
+    return (f.path, f.location.cell or 0, f.line, f.column, f.code)
+
+
+def _print_errors(args_list: list[str], errors: list[FileError]) -> None:
+    for error in errors:
+        print(error, file=sys.stderr)
+        if error.trace and _debug(args_list):
+            print(error.trace, end="", file=sys.stderr)
+
+
+def _report(args: argparse.Namespace, checked: _Checked) -> None:
+    result, findings, suppressed = checked.result, checked.findings, checked.suppressed
+    sources = checked.sources
     human = args.output_format in ("text", "concise")
     if args.statistics:
         sys.stdout.write(statistics.render(findings, as_json=args.output_format == "json"))
@@ -280,13 +349,14 @@ def _report(
             and (args.show_source if args.show_source is not None else sys.stdout.isatty()),
             color=_use_color(sys.stdout),
             fingerprints=_fingerprints(args.output_format, findings, sources),
+            errors=tuple(result.errors),
         )
         sys.stdout.write(formatter(args.output_format)(findings, context))
     if args.show_suppressed:
         for finding in suppressed:
             print(f"{line(finding)}  [suppressed by # noqa]", file=sys.stderr)
     if human and not args.quiet:
-        counts = (len(suppressed), len(known), len(result.errors))
+        counts = (len(suppressed), len(checked.known), len(result.errors))
         print(summary(findings, result.files_checked, *counts), file=sys.stderr)
 
 
@@ -296,6 +366,7 @@ class _Fixes:
     fixed: int = 0  # findings fixed (or, with --diff, that would be)
     files: int = 0  # files changed (or that would be)
     errors: int = 0  # files that could not be read or written
+    changed: list[str] = field(default_factory=list)  # files written (with --diff: would be)
 
 
 def _apply_fixes(args: argparse.Namespace, findings: list[Finding], selection: Selection) -> _Fixes:
@@ -335,13 +406,11 @@ def _apply_fixes(args: argparse.Namespace, findings: list[Finding], selection: S
             continue
         out.files += 1
         out.fixed += len(outcome.fixed)
+        out.changed.append(path)
+        out.remaining += left  # with --fix, the caller lints the written file again
         if args.diff:
             # A notebook's diff is of its cells' sources (see notebook_fix.cell_diff).
-            diff = outcome.diff or unified_diff(path, outcome.before, outcome.after)
-            sys.stdout.write(diff)
-            out.remaining += left
-        else:
-            out.remaining += _moved(left, outcome.remaining)
+            sys.stdout.write(outcome.diff or unified_diff(path, outcome.before, outcome.after))
     return out
 
 
@@ -352,20 +421,6 @@ def _spot(finding: Finding) -> tuple[str, int | None, int, int]:
 
 def _applies(finding: Finding, unsafe: bool) -> bool:
     return finding.fix_applicability == "safe" or (unsafe and finding.fix_applicability == "unsafe")
-
-
-def _moved(left: list[Finding], now: list[Finding]) -> list[Finding]:
-    """The unfixed findings where they stand in the fixed text (found by code and message)."""
-    pool = list(now)
-    out = []
-    for finding in left:
-        match = next(
-            (f for f in pool if (f.code, f.message) == (finding.code, finding.message)), None
-        )
-        if match is not None:
-            pool.remove(match)
-        out.append(match or finding)
-    return out
 
 
 def _diff_summary(args: argparse.Namespace, fixes: _Fixes, errors: bool) -> int:
@@ -434,7 +489,8 @@ def _explain(code: str) -> int:
 
     page = rule_page(code)
     if page is None:
-        problem = code_problem(code.strip().upper()) or f"{code!r} names no single rule"
+        typed = code.strip()
+        problem = code_problem(typed.upper(), typed) or f"{typed!r} names no single rule"
         print(f"lint-train: error: --explain: {problem}", file=sys.stderr)
         return EXIT_ERROR
     sys.stdout.write(page if page.endswith("\n") else page + "\n")
@@ -446,6 +502,10 @@ def _config(args: argparse.Namespace) -> Config:
         return load_config(Path(args.config))
     found = None if args.isolated else find_config(args.paths)
     return load_config(found) if found else Config()
+
+
+def _cache_folder(args: argparse.Namespace, config: Config) -> Path:
+    return cache_folder(common_folder(args.paths), config.file, config.cache_dir)
 
 
 def _selection(args: argparse.Namespace, config: Config) -> Selection:

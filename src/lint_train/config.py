@@ -7,6 +7,7 @@
     exclude = ["build/"]                   # replaces the default excludes
     extend-exclude = ["legacy/"]           # adds to them
     per-file-ignores = { "tests/*" = ["TRN003"] }
+    cache-dir = ".cache/lint-train"        # the result cache's folder (default: .lint-train_cache)
 
 The nearest pyproject.toml is searched upward from the checked paths, as ruff does; one without
 a `[tool.lint-train]` table is passed over. Patterns use .gitignore syntax, relative to the
@@ -31,7 +32,7 @@ from .rules import rule_table
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
 
-KEYS = ("select", "ignore", "exclude", "extend-exclude", "per-file-ignores")
+KEYS = ("select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "cache-dir")
 
 
 class ConfigError(Exception):
@@ -47,6 +48,8 @@ class Config:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    cache_dir: Path | None = None
+    """The `cache-dir` setting, made absolute against the configuration file's folder."""
 
     def ignored_codes(self, path: str) -> tuple[str, ...]:
         """The codes `per-file-ignores` switches off for `path`."""
@@ -58,18 +61,20 @@ class Config:
         return tuple(codes)
 
 
-def code_problem(code: str) -> str | None:
-    """Why `code` is not a rule code or a prefix of one, or None when it is."""
+def code_problem(code: str, typed: str | None = None) -> str | None:
+    """Why `code` is not a rule code or a prefix of one, or None when it is; the message
+    shows `typed` (what the user wrote, before it was upper-cased) when given."""
     codes = sorted(rule_table())
     if any(c.startswith(code) for c in codes):
         return None
-    return f"{code!r} is not a lint-train rule code or prefix (the codes are {', '.join(codes)})"
+    shown = code if typed is None else typed
+    return f"{shown!r} is not a lint-train rule code or prefix (the codes are {', '.join(codes)})"
 
 
 def find_config(paths: Sequence[str]) -> Path | None:
     """The nearest pyproject.toml with a [tool.lint-train] table, searched upward from the
     folder that holds all of `paths`."""
-    start = _common_folder(paths)
+    start = common_folder(paths)
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file() and "lint-train" in _read_toml(candidate, cheap=True).get(
@@ -122,6 +127,11 @@ def _parse(table: Any, file: Path, section: str) -> Config:
             _patterns([pattern], where)
             pairs.append((pattern, _codes(codes, where)))
         values["per_file_ignores"] = tuple(pairs)
+    if "cache-dir" in table:
+        folder = table["cache-dir"]
+        if not isinstance(folder, str) or not folder.strip():
+            raise ConfigError(f"{label}cache-dir: expected a folder name, got {_show(folder)}")
+        values["cache_dir"] = Path(os.path.normpath(values["root"] / folder))
     return Config(**values)
 
 
@@ -180,7 +190,7 @@ def _read_toml(file: Path, cheap: bool = False) -> dict[str, Any]:
         raise ConfigError(f"{file}: error: invalid TOML: {exc}") from exc
 
 
-def _common_folder(paths: Sequence[str]) -> Path:
+def common_folder(paths: Sequence[str]) -> Path:
     folders = []
     for raw in paths or ["."]:
         path = Path(os.path.abspath(raw))

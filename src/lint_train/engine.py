@@ -26,7 +26,16 @@ from .discover import discover
 from .notebook import Program, is_notebook, to_program
 from .prefilter import could_matter
 from .source import SourceError, check_depth, decode
-from .types import FileError, Finding, Location
+from .types import (
+    INTERNAL_ERROR,
+    SYNTAX_ERROR,
+    TOO_COMPLEX,
+    UNDECODABLE_FILE,
+    UNREADABLE_FILE,
+    FileError,
+    Finding,
+    Location,
+)
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -103,7 +112,7 @@ class InternalError(Exception):
 
     def file_error(self, path: str) -> FileError:
         message = f"{self}; this is a bug in lint-train, please report it (--debug shows more)"
-        return FileError(path, message, trace=self.trace)
+        return FileError(path, message, trace=self.trace, name=INTERNAL_ERROR)
 
 
 def _analyse_text(
@@ -298,12 +307,14 @@ def lint_paths(
     *,
     jobs: int = 1,
     cache_root: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> Result:
     """Check every file under `paths`: on up to `jobs` processes, and reusing and recording
-    per-file results in `cache_root`/.lint-train_cache when a cache root is given."""
+    per-file results in `cache_dir`, or `cache_root`/.lint-train_cache, when either is given."""
     files = [str(path) for path in discover(paths)]
     result = Result()
-    for outcome in check_files(files, selection, jobs=jobs, cache_root=cache_root):
+    outcomes = check_files(files, selection, jobs=jobs, cache_root=cache_root, cache_dir=cache_dir)
+    for outcome in outcomes:
         if outcome.error is not None:
             result.errors.append(outcome.error)
         else:
@@ -320,18 +331,23 @@ def check_files(
     rules: list[Rule] | None = None,
     jobs: int = 1,
     cache_root: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> list[FileOutcome]:
     """The outcome of each file, in the order of `files`. The rules are `rules` when given,
     else the selection's, loaded (with libcst) only when some file has to be analysed."""
     selection = selection or Selection()
     store = None
-    if cache_root is not None:
-        from .cache import Cache
+    if cache_root is not None or cache_dir is not None:
+        from .cache import DIRECTORY, Cache
 
+        if cache_dir is None:
+            assert cache_root is not None
+            cache_dir = cache_root / DIRECTORY
         if rules is not None:
-            store = Cache(cache_root, ",".join(rule.info.code for rule in rules))
+            configuration = ",".join(rule.info.code for rule in rules)
         else:
-            store = Cache(cache_root, selection.describe())
+            configuration = selection.describe()
+        store = Cache(cache_dir.parent, configuration, cache_dir)
     outcomes: list[FileOutcome | None] = [None] * len(files)
     keys: dict[int, str] = {}  # files to record in the cache once their outcome is known
     pending: list[tuple[int, str, str, Program | None]] = []  # files that must be parsed
@@ -370,18 +386,22 @@ def _read(name: str) -> bytes | FileError:
         mode = os.stat(name).st_mode
         if stat.S_ISDIR(mode):
             os.listdir(name)  # a folder that cannot be listed says why, below
-            return FileError(name, "is a directory")
+            return _unreadable(name, "is a directory")
         if not stat.S_ISREG(mode):  # reading a pipe or a device could block or never end
-            return FileError(name, "not a regular file (a pipe, socket or device)")
+            return _unreadable(name, "not a regular file (a pipe, socket or device)")
         return Path(name).read_bytes()
     except FileNotFoundError:
         if os.path.islink(name):
-            return FileError(name, "broken symbolic link")
-        return FileError(name, "no such file or directory")
+            return _unreadable(name, "broken symbolic link")
+        return _unreadable(name, "no such file or directory")
     except IsADirectoryError:
-        return FileError(name, "is a directory")
+        return _unreadable(name, "is a directory")
     except OSError as exc:
-        return FileError(name, f"cannot read: {exc.strerror or exc}")
+        return _unreadable(name, f"cannot read: {exc.strerror or exc}")
+
+
+def _unreadable(name: str, message: str) -> FileError:
+    return FileError(name, message, name=UNREADABLE_FILE)
 
 
 @_contained("reading the file")
@@ -396,7 +416,7 @@ def _prepare(name: str, data: bytes) -> FileOutcome | tuple[str, Program | None]
         else:
             text = decode(data)
     except SourceError as exc:
-        return FileOutcome(error=FileError(name, str(exc), exc.line))
+        return FileOutcome(error=FileError(name, str(exc), exc.line, name=UNDECODABLE_FILE))
     if not could_matter(text):
         return FileOutcome()
     return text, program
@@ -423,18 +443,21 @@ def _analyse_file(name: str, text: str, program: Program | None, rules: list[Rul
     try:
         findings, failed = _analyse_text(text, name, rules, program)
     except (cst.ParserSyntaxError, SourceError) as exc:
+        column = None
         if isinstance(exc, SourceError):
-            message, line = f"not analysed: {exc}", exc.line
+            message, line, kind = f"not analysed: {exc}", exc.line, TOO_COMPLEX
         else:
-            message, line = _syntax_error(text, exc)
-            message = f"syntax error: {message}"
+            message, line, column = syntax_diagnosis(text, exc)
+            message, kind = f"syntax error: {message}", SYNTAX_ERROR
         if program is not None and line is not None:
-            message, line = f"{message} in {program.where(line)}", None
-        return FileOutcome(error=FileError(name, message, line))
+            message, line, column = f"{message} in {program.where(line)}", None, None
+        return FileOutcome(error=FileError(name, message, line, name=kind, column=column))
     except RecursionError:
-        return FileOutcome(error=FileError(name, "too deeply nested to analyse"))
+        message = "too deeply nested to analyse"
+        return FileOutcome(error=FileError(name, message, name=TOO_COMPLEX))
     except MemoryError:
-        return FileOutcome(error=FileError(name, "ran out of memory while analysing it"))
+        message = "ran out of memory while analysing it"
+        return FileOutcome(error=FileError(name, message, name=TOO_COMPLEX))
     except InternalError as exc:
         return FileOutcome(error=exc.file_error(name))
     if program is not None:
@@ -443,29 +466,39 @@ def _analyse_file(name: str, text: str, program: Program | None, rules: list[Rul
 
 
 def _syntax_error(text: str, exc: Exception) -> tuple[str, int | None]:
-    """What is wrong and on which line. libcst's messages list the tokens it expected, and
-    its line can be one past the error's; CPython's own parser says it better (`Missing
-    parentheses in call to 'print'`), so its diagnosis is used when it also rejects the text
-    near there. CPython only parses here, with nothing run, and check_depth has bounded the
-    nesting. Where CPython accepts the text (syntax newer than the running Python knows),
-    libcst's diagnosis stands."""
+    """What is wrong and on which line (see syntax_diagnosis)."""
+    message, line, _ = syntax_diagnosis(text, exc)
+    return message, line
+
+
+def syntax_diagnosis(text: str, exc: Exception) -> tuple[str, int | None, int | None]:
+    """What is wrong, on which line and at which column (from 1). libcst's messages list the
+    tokens it expected, and its line can be past the error's (an unclosed bracket is found
+    where the statement fails to end); CPython's own parser says it as users know it (`'('
+    was never closed` at the bracket, `Missing parentheses in call to 'print'`), so its
+    diagnosis is used whenever it also rejects the text. CPython only parses here, with
+    nothing run, and check_depth has bounded the nesting. Where CPython accepts the text
+    (syntax newer than the running Python knows), libcst's diagnosis stands."""
     import ast
     import warnings
 
     message = str(getattr(exc, "message", "") or "invalid syntax").rstrip(".")
     line: int | None = getattr(exc, "raw_line", None)
+    raw_column = getattr(exc, "raw_column", None)
+    column = raw_column + 1 if isinstance(raw_column, int) and line is not None else None
     if "\0" in text:
-        return "the file contains a NUL byte (is it a binary file?)", _line_of(text, "\0")
+        return "the file contains a NUL byte (is it a binary file?)", _line_of(text, "\0"), None
     try:
         with warnings.catch_warnings():  # its SyntaxWarnings are not ours to print
             warnings.simplefilter("ignore")
             compile(text, "<source>", "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
     except SyntaxError as cpython:
-        if cpython.lineno is not None and (line is None or cpython.lineno >= line - 1):
-            return str(cpython.msg), cpython.lineno
+        if cpython.lineno is not None:
+            offset = cpython.offset if cpython.offset and cpython.offset > 0 else None
+            return str(cpython.msg), cpython.lineno, offset
     except (ValueError, RecursionError, MemoryError):
         pass
-    return message, line
+    return message, line, column
 
 
 def _line_of(text: str, needle: str) -> int:
@@ -491,7 +524,8 @@ def _start_worker(codes: tuple[str, ...]) -> None:
 
 def _crashed(item: tuple[int, str, str, Program | None]) -> tuple[int, FileOutcome]:
     index, name, _, _ = item
-    return index, FileOutcome(error=FileError(name, "the process analysing it crashed"))
+    error = FileError(name, "the process analysing it crashed", name=INTERNAL_ERROR)
+    return index, FileOutcome(error=error)
 
 
 def _analyse_group(

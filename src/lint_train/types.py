@@ -44,15 +44,30 @@ class Finding:
         return self.location.column
 
 
+# Why a file could not be checked: the `name` of a FileError (and of its entry in the machine
+# formats). A small fixed set, documented in the README's JSON contract.
+SYNTAX_ERROR = "syntax-error"  # the text is not valid Python
+UNREADABLE_FILE = "unreadable-file"  # missing, a folder, a pipe, no permission, a broken link
+UNDECODABLE_FILE = "undecodable-file"  # not text in its encoding, or not a notebook's JSON
+TOO_COMPLEX = "too-complex"  # nested too deeply (or too large) to parse safely
+INTERNAL_ERROR = "internal-error"  # a bug in lint-train
+ERROR_NAMES = (SYNTAX_ERROR, UNREADABLE_FILE, UNDECODABLE_FILE, TOO_COMPLEX, INTERNAL_ERROR)
+
+
 @dataclass(frozen=True)
 class FileError:
-    """A file the tool could not check; reported on stderr, makes the exit code 2."""
+    """A file the tool could not check; reported on stderr and in the machine formats, makes
+    the exit code 2."""
 
     path: str
     message: str
     line: int | None = None
     trace: str | None = field(default=None, compare=False, repr=False)
     """For an internal error (a bug in lint-train): its traceback, which --debug shows."""
+    name: str = INTERNAL_ERROR
+    """Why the file could not be checked: one of ERROR_NAMES."""
+    column: int | None = None
+    """The column (from 1) of `line` where the problem is, when known."""
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path

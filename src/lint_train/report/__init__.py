@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..types import Finding
+from ..types import FileError, Finding
 
 
 def _no_source(finding: Finding) -> str:
@@ -28,6 +28,9 @@ class Context:
     color: bool = False
     fingerprints: dict[int, str] = field(default_factory=dict)
     """id(finding) -> a fingerprint that survives line shifts (see baseline.py)."""
+    errors: tuple[FileError, ...] = ()
+    """The files that could not be checked: the machine formats list them with the findings
+    (text and concise leave them to stderr)."""
 
 
 PLAIN = Context()

@@ -7,12 +7,27 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from ..types import Finding
+from ..types import FileError, Finding
 from . import PLAIN, Context
 
 
 def render(findings: list[Finding], context: Context = PLAIN) -> str:
-    return "".join(_command(f) + "\n" for f in findings)
+    commands = [_command(f) for f in findings] + [_error(e) for e in context.errors]
+    return "".join(command + "\n" for command in commands)
+
+
+def _error(e: FileError) -> str:
+    """A file that could not be checked: an error annotation on it (on its line when known)."""
+    properties: dict[str, object] = {
+        "title": f"lint-train ({e.name})",
+        "file": PurePath(e.path).as_posix(),
+    }
+    if e.line is not None:
+        properties["line"] = e.line
+        if e.column is not None:
+            properties["col"] = e.column
+    listed = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties.items())
+    return f"::error {listed}::{_escape_data(e.message)}"
 
 
 def _command(f: Finding) -> str:

@@ -7,11 +7,12 @@ only move the finding to another line, so GitLab does not show it as fixed and n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
-from ..types import Finding
+from ..types import FileError, Finding
 from . import PLAIN, Context
 
 
@@ -29,7 +30,24 @@ def render(findings: list[Finding], context: Context = PLAIN) -> str:
         }
         for f in findings
     ]
+    issues += [_error(e) for e in context.errors]
     return json.dumps(issues, indent=2) + "\n"
+
+
+def _error(e: FileError) -> dict[str, object]:
+    """A file that could not be checked: a critical issue, so the widget does not read the
+    run as clean. Its fingerprint is the file and the kind of error (not the line, which
+    moves as the file is edited)."""
+    path = _project_path(e.path)
+    fingerprint = hashlib.sha256(f"lint-train error\0{path}\0{e.name}".encode()).hexdigest()
+    line = e.line or 1
+    return {
+        "description": e.message,
+        "check_name": e.name,
+        "fingerprint": fingerprint,
+        "severity": "critical",
+        "location": {"path": path, "lines": {"begin": line, "end": line}},
+    }
 
 
 def _project_path(path: str) -> str:

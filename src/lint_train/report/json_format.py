@@ -1,15 +1,36 @@
-"""A JSON list of findings, for scripts and CI."""
+"""A JSON list of findings, then of the files that could not be checked, for scripts and CI."""
 
 from __future__ import annotations
 
 import json
 
-from ..types import Finding
+from ..types import FileError, Finding
 from . import PLAIN, Context
 
 
 def render(findings: list[Finding], context: Context = PLAIN) -> str:
-    return json.dumps([as_dict(f) for f in findings], indent=2) + "\n"
+    entries = [as_dict(f) for f in findings] + [error_dict(e) for e in context.errors]
+    return json.dumps(entries, indent=2) + "\n"
+
+
+def error_dict(e: FileError) -> dict[str, object]:
+    """A file that could not be checked, with a finding's keys so that consumers reading
+    `code`, `path`, `line` or `message` keep working: `code` is null and `name` says why
+    (syntax-error, unreadable-file, undecodable-file, too-complex, internal-error); what has
+    no meaning for it is null."""
+    return {
+        "code": None,
+        "name": e.name,
+        "path": e.path,
+        "line": e.line,
+        "column": e.column,
+        "end_line": None,
+        "end_column": None,
+        "message": e.message,
+        "fixable": False,
+        "fix": None,
+        "no_fix_reason": None,
+    }
 
 
 def as_dict(f: Finding) -> dict[str, object]:

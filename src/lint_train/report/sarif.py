@@ -1,7 +1,9 @@
 """SARIF 2.1.0, the format GitHub code scanning and other security dashboards read.
 
 One run; the driver lists every rule with its page as help; each result points at its file
-relative to %SRCROOT% (the working folder) with a 1-based region counted in code points.
+relative to %SRCROOT% (the working folder) with a 1-based region counted in code points. Files
+that could not be checked are tool execution notifications of the run's invocation, which then
+did not succeed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..explain import rule_page
 from ..rules import rule_table
-from ..types import Finding
+from ..types import FileError, Finding
 from . import PLAIN, Context
 
 SCHEMA = (
@@ -57,10 +59,37 @@ def render(findings: list[Finding], context: Context = PLAIN) -> str:
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": Path(root).as_uri().rstrip("/") + "/"}},
                 "columnKind": "unicodeCodePoints",
                 "results": [_result(f, codes, root, context) for f in findings],
+                **_invocations(context.errors, root),
             }
         ],
     }
     return json.dumps(log, indent=2) + "\n"
+
+
+def _invocations(errors: tuple[FileError, ...], root: str) -> dict[str, object]:
+    """When some file could not be checked: the run's invocation, unsuccessful, with one
+    notification per such file, named by its error's kind (syntax-error, ...)."""
+    if not errors:
+        return {}
+    notifications = []
+    for e in errors:
+        physical: dict[str, object] = {"artifactLocation": _artifact(e.path, root)}
+        if e.line is not None:
+            region = {"startLine": e.line}
+            if e.column is not None:
+                region["startColumn"] = e.column
+            physical["region"] = region
+        notifications.append(
+            {
+                "level": "error",
+                "message": {"text": e.message},
+                "descriptor": {"id": e.name},
+                "locations": [{"physicalLocation": physical}],
+            }
+        )
+    return {
+        "invocations": [{"executionSuccessful": False, "toolExecutionNotifications": notifications}]
+    }
 
 
 def _result(f: Finding, codes: list[str], root: str, context: Context) -> dict[str, object]:

@@ -45,6 +45,7 @@ class Report:
     findings: list[RuntimeFinding]
     static: list[StaticFinding] | None = None  # None: not asked for
     static_error: str | None = None
+    suppressed: int = 0  # static findings silenced by noqa comments, and runtime ones mapped
     exit_code: int = field(default=0)
 
 
@@ -57,6 +58,14 @@ def agreement(report: Report) -> dict[str, list[str]]:
         "static_only": sorted(static - runtime),
         "runtime_only": sorted(runtime - static),
     }
+
+
+def problem_count(report: Report) -> int:
+    """The problems found: each static finding, and each runtime finding of a code the static
+    side did not report (one problem seen by both sides counts once)."""
+    static = report.static or []
+    codes = {f.code for f in static}
+    return len(static) + sum(f.code not in codes for f in report.findings)
 
 
 def to_text(report: Report) -> str:
@@ -118,6 +127,8 @@ def to_json(report: Report) -> str:
             {"code": f.code, "name": f.name, "message": f.message, "count": f.count}
             for f in report.findings
         ],
+        "finding_count": problem_count(report),
+        "suppressed": report.suppressed,
         "exit_code": report.exit_code,
     }
     if report.static is not None or report.static_error:
@@ -163,9 +174,11 @@ def _verdict_line(report: Report) -> str:
         return f"the script failed ({report.how}); exit 2"
     trained = "trained" if report.verdict.trained else "did not train"
     line = f"{trained} ({report.verdict.reason})"
-    found = len(report.findings) + len(report.static or [])
+    found = problem_count(report)
     if found:
         line += f"; {_count(found, 'finding')}"
+    if report.suppressed:
+        line += f" ({report.suppressed} suppressed by noqa)"
     return f"{line}; exit {report.exit_code}"
 
 

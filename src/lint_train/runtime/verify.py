@@ -12,13 +12,14 @@ import importlib.util
 import re
 import signal
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from lint_train.config import Config, ConfigError, find_config, load_config
 from lint_train.notebook import Program, is_notebook, to_program
 from lint_train.runtime.events import Observation, parse_events
-from lint_train.runtime.findings import find
+from lint_train.runtime.findings import RuntimeFinding, find
 from lint_train.runtime.launch import ChildRun, run_child
 from lint_train.runtime.plot import write_plot
 from lint_train.runtime.report import Report, StaticFinding, to_json, to_text
@@ -58,6 +59,9 @@ class Options:
     # torch's intra-op threads in the child; None leaves torch's default. One thread is much
     # cheaper for tiny models, above all when several runs share the cores.
     threads: int | None = None
+    # The configuration whose select, ignore and per-file-ignores apply (None: the nearest
+    # pyproject.toml's [tool.lint-train] above the script, if any).
+    config: Config | None = None
 
 
 def verify_script(script: str, args: Sequence[str] = (), options: Options = Options()) -> Report:
@@ -73,7 +77,8 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         how = in_cells(how, script, program)
         error = None if error is None else in_cells(error, script, program)
     trend = loss_trend([v for v in seen.losses if v is not None])
-    static, static_error = _static_findings(script) if options.static else (None, None)
+    view = _lint_view(script, options.config or script_config(script))
+    runtime, silenced = view.runtime(find(seen, cut_short=status == "stopped"))
     report = Report(
         script=script,
         args=list(args),
@@ -88,9 +93,10 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         optimizers=seen.optimizers,
         trend=trend,
         verdict=judge(trend, options.threshold),
-        findings=find(seen, cut_short=status == "stopped"),
-        static=static,
-        static_error=static_error,
+        findings=runtime,
+        static=view.static if options.static else None,
+        static_error=view.error if options.static else None,
+        suppressed=len(view.suppressed) + silenced,
     )
     return replace(report, exit_code=exit_code(report))
 
@@ -157,17 +163,56 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _static_findings(script: str) -> tuple[list[StaticFinding] | None, str | None]:
-    try:
-        from lint_train.engine import lint_file
+def script_config(script: str) -> Config:
+    """The configuration `lint-train SCRIPT` would use; ConfigError when it is unusable."""
+    found = find_config([script])
+    return load_config(found) if found else Config()
 
-        findings = lint_file(script)
+
+@dataclass
+class _LintView:
+    """What `lint-train` would say of the script, with the configuration and `# noqa` applied:
+    the codes it selects for the file, its findings, and those `# noqa` silences."""
+
+    codes: Callable[[str], bool]
+    static: list[StaticFinding] | None = None  # None: the script could not be linted
+    suppressed: list[StaticFinding] = field(default_factory=list)
+    error: str | None = None
+
+    def runtime(self, findings: list[RuntimeFinding]) -> tuple[list[RuntimeFinding], int]:
+        """The runtime findings to report, and how many a `# noqa` silenced: those of a code
+        the configuration does not select, and those whose code the script's lint reports
+        only on lines that `# noqa` suppresses (the same problem, silenced where it is)."""
+        kept = {f.code for f in self.static or []}
+        silenced = {f.code for f in self.suppressed} - kept
+        selected = [f for f in findings if self.codes(f.code)]
+        return [f for f in selected if f.code not in silenced], sum(
+            f.code in silenced for f in selected
+        )
+
+
+def _lint_view(script: str, config: Config) -> _LintView:
+    from lint_train import noqa
+    from lint_train.engine import Selection, lint_file
+    from lint_train.sourcelines import Sources
+
+    selection = Selection(config.select, config.ignore)
+    ignored = config.ignored_codes(script)
+    view = _LintView(lambda code: selection.wants(code) and not code.startswith(ignored))
+    try:
+        findings = [f for f in lint_file(script, selection.rules()) if view.codes(f.code)]
     except Exception as error:  # the runtime report is still worth printing
-        return None, str(error) or type(error).__name__
-    return [
+        view.error = str(error) or type(error).__name__
+        return view
+    shown, silenced = noqa.split(findings, Sources())
+    view.static = [
+        StaticFinding(f.line, f.column, f.code, f.name, f.message, f.location.cell) for f in shown
+    ]
+    view.suppressed = [
         StaticFinding(f.line, f.column, f.code, f.name, f.message, f.location.cell)
-        for f in findings
-    ], None
+        for f in silenced
+    ]
+    return view
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -259,6 +304,11 @@ def main(argv: list[str]) -> int:
         )
         return 2
     try:
+        config = script_config(options.script)
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    try:
         report = verify_script(
             options.script,
             script_args,
@@ -268,6 +318,7 @@ def main(argv: list[str]) -> int:
                 threshold=options.threshold,
                 static=options.static,
                 threads=options.threads,
+                config=config,
             ),
         )
     except SourceError as exc:  # a notebook that cannot be run as one program
