@@ -17,6 +17,7 @@ from conftest import FIXTURES
 
 from lint_train.cli import main
 from lint_train.report import github
+from lint_train.rules import rule_table
 from lint_train.types import Finding, Location
 
 BUGGY = FIXTURES / "buggy" / "trn001_plain_loop_zero_grad_before_loop.py"
@@ -174,7 +175,10 @@ def test_sarif_results_point_at_the_findings(
     (run,) = log["runs"]
     driver = run["tool"]["driver"]
     assert driver["name"] == "lint-train"
-    assert [r["id"] for r in driver["rules"]] == [f"TRN00{i}" for i in range(1, 6)]
+    table = rule_table()
+    assert [r["id"] for r in driver["rules"]] == sorted(table)
+    for rule in driver["rules"]:
+        assert ("preview" in rule["properties"]["tags"]) == table[rule["id"]].preview
     assert all(r["help"]["markdown"].startswith(f"# {r['id']} ") for r in driver["rules"])
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == work.as_uri() + "/"
     assert len(run["results"]) == len(findings) == 2

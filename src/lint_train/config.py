@@ -7,6 +7,7 @@
     exclude = ["build/"]                   # replaces the default excludes
     extend-exclude = ["legacy/"]           # adds to them
     per-file-ignores = { "tests/*" = ["TRN003"] }
+    preview = true                         # also run the rules still in preview
 
 The nearest pyproject.toml is searched upward from the checked paths, as ruff does; one without
 a `[tool.lint-train]` table is passed over. Patterns use .gitignore syntax, relative to the
@@ -31,7 +32,7 @@ from .rules import rule_table
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
 
-KEYS = ("select", "ignore", "exclude", "extend-exclude", "per-file-ignores")
+KEYS = ("select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "preview")
 
 
 class ConfigError(Exception):
@@ -47,6 +48,7 @@ class Config:
     exclude: tuple[str, ...] = DEFAULT_EXCLUDE
     extend_exclude: tuple[str, ...] = ()
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    preview: bool = False
 
     def ignored_codes(self, path: str) -> tuple[str, ...]:
         """The codes `per-file-ignores` switches off for `path`."""
@@ -109,6 +111,12 @@ def _parse(table: Any, file: Path, section: str) -> Config:
     for key in ("exclude", "extend-exclude"):
         if key in table:
             values[key.replace("-", "_")] = _patterns(table[key], f"{label}{key}: ")
+    if "preview" in table:
+        if not isinstance(table["preview"], bool):
+            raise ConfigError(
+                f"{label}preview: expected true or false, got {_show(table['preview'])}"
+            )
+        values["preview"] = table["preview"]
     if "per-file-ignores" in table:
         ignores = table["per-file-ignores"]
         if not isinstance(ignores, dict):

@@ -27,6 +27,7 @@ class Event:
     key: str | None = None  # call: the called function's key
     bindings: tuple[tuple[str, str | None], ...] = ()  # call: parameter -> argument text
     names: tuple[str, ...] = ()  # opaque: optimizers and models handed to unseen code
+    role: str | None = None  # bare_method: what the receiver is ("model", "optimizer", ...)
 
 
 BACKWARD = "backward"
@@ -41,6 +42,7 @@ SAVE_MODE = "save_mode"
 ASSIGN = "assign"
 OPAQUE = "opaque"
 GRAD_USE = "grad_use"
+BARE_METHOD = "bare_method"  # `model.eval` as a statement: the method is never called
 
 ALL_OPTIMIZERS = "*"
 _NEUTRAL_METHODS = frozenset(
@@ -176,6 +178,9 @@ class _Collector(cst.CSTVisitor):
         self._consumed: set[int] = set()  # `.grad` nodes that are being cleared, not read
 
     def collect(self, node: cst.CSTNode) -> list[Event]:
+        if isinstance(node, cst.Expr) and isinstance(node.value, cst.Attribute):
+            bare = self._bare_method(node, node.value)
+            return [bare] if bare is not None else []
         if isinstance(node, (cst.Assign, cst.AnnAssign)):
             self._assignment(node)
         else:
@@ -214,6 +219,31 @@ class _Collector(cst.CSTVisitor):
                 owner = dotted(value.value)
                 if owner is not None:
                     self.events.append(Event(SAVE_MODE, target, name=owner, value=text))
+
+    def _bare_method(self, stmt: cst.Expr, attr: cst.Attribute) -> Event | None:
+        """`model.eval` or `opt.zero_grad` standing alone as a statement: the bound method is
+        looked up and dropped, never called. It is no mode switch, clear or step (it makes no
+        other event), and is recorded only when the receiver is evidently a model, an
+        optimizer or a scheduler that has such a method."""
+        method = attr.attr.value
+        roles = _BARE_ROLES.get(method)
+        receiver = dotted(_unmoved(attr.value))
+        if roles is None or receiver is None:
+            return None
+        role = self._role(receiver)
+        if role not in roles:
+            return None
+        return Event(BARE_METHOD, stmt, name=receiver, value=method, role=role)
+
+    def _role(self, receiver: str) -> str | None:
+        program = self.program
+        if receiver in program.schedulers or is_scheduler_name(receiver):
+            return "scheduler"
+        if receiver in program.optimizers or is_optimizer_name(receiver):
+            return "optimizer"
+        if receiver in program.engines or receiver in program.scalers:
+            return None
+        return "model" if self._is_model(receiver) else None
 
     def _fresh_mode(self, value: cst.Call) -> str:
         """A constructed model is in training mode; a loaded one may be in either."""
@@ -403,6 +433,15 @@ class _Collector(cst.CSTVisitor):
             if name in self.program.optimizers or is_optimizer_name(name) or self._is_model(name):
                 handed.append(name)
         return [Event(OPAQUE, call, names=tuple(handed))] if handed else []
+
+
+# Methods that do their work only when called, and which receivers have them.
+_BARE_ROLES = {
+    "eval": ("model",),
+    "train": ("model",),
+    "zero_grad": ("model", "optimizer"),
+    "step": ("optimizer", "scheduler"),
+}
 
 
 def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:

@@ -19,7 +19,16 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from . import events as ev
-from .model import BackwardSite, EvalSite, LoopModel, Scope, Trace, TracePath, TrainingLoop
+from .model import (
+    BackwardSite,
+    BareMethod,
+    EvalSite,
+    LoopModel,
+    Scope,
+    Trace,
+    TracePath,
+    TrainingLoop,
+)
 from .names import dotted
 from .program import FunctionInfo, Program
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
@@ -785,6 +794,14 @@ class Interpreter:
             state.phases[name] = frozenset({"init"})
         return state
 
+    def on_bare_method(self, event: ev.Event, state: State, frame: Frame) -> State:
+        # Recorded for TRN008; the state is untouched: the method was never called.
+        if id(event.node) not in self.model.bare_methods and isinstance(event.node, cst.Expr):
+            self.model.bare_methods[id(event.node)] = BareMethod(
+                event.node, event.name or "?", event.value or "?", event.role or "?"
+            )
+        return state
+
     def on_opaque(self, event: ev.Event, state: State, frame: Frame) -> State:
         state = state.copy()
         unknown = frozenset({"unk"})
@@ -966,6 +983,7 @@ _HANDLERS = {
     ev.GRAD_SET: Interpreter.on_grad_set,
     ev.ASSIGN: Interpreter.on_assign,
     ev.OPAQUE: Interpreter.on_opaque,
+    ev.BARE_METHOD: Interpreter.on_bare_method,
     ev.FORWARD: Interpreter.on_forward,
     ev.CALL: Interpreter.on_call,
 }

@@ -104,6 +104,17 @@ class EvalSite:
     trace: list[Trace] = field(default_factory=list)  # its forwards, from `node`'s function
 
 
+@dataclass(frozen=True)
+class BareMethod:
+    """`model.eval` written as a statement without its call: nothing happens. The other
+    analyses see no mode switch, clear or step there."""
+
+    node: cst.Expr  # the statement
+    receiver: str  # as written: `model`, `self.opt`
+    method: str  # "eval", "train", "zero_grad" or "step"
+    role: str  # what the receiver is: "model", "optimizer" or "scheduler"
+
+
 @dataclass
 class LoopModel:
     program: Program
@@ -111,6 +122,7 @@ class LoopModel:
     backward_sites: list[BackwardSite] = field(default_factory=list)
     eval_sites: dict[int, EvalSite] = field(default_factory=dict)
     optimizers_seen: set[str] = field(default_factory=set)  # optimizer names as written
+    bare_methods: dict[int, BareMethod] = field(default_factory=dict)  # by statement id
     complete: bool = True  # False when the analysis gave up (budget); rules then stay quiet
     # What the rules compute once for all of them (the statement layout their fixes use).
     shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)

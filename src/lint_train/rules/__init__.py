@@ -46,6 +46,7 @@ def all_rules() -> list[Rule]:
         trn003_missing_no_grad,
         trn004_missing_eval,
         trn005_missing_train,
+        trn008_missing_call_parens,
     )
 
     modules = [
@@ -54,6 +55,7 @@ def all_rules() -> list[Rule]:
         trn003_missing_no_grad,
         trn004_missing_eval,
         trn005_missing_train,
+        trn008_missing_call_parens,
     ]
     return [Rule(m.INFO, m.check) for m in modules]
 
