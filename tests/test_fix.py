@@ -67,6 +67,8 @@ SAME_AS_TWIN = {
     "trn003_alias_torch_as_t",
     "trn003_script_val_loop",
     "trn004_module_predict",
+    "trn010_epoch_scheduler_at_top",
+    "trn010_per_batch_scheduler_before_step",
 }
 OTHER_FIX = {
     "trn001_accelerate_zero_grad_before_loop": "twin moves the clear from before the loop",

@@ -47,6 +47,7 @@ def all_rules() -> list[Rule]:
         trn004_missing_eval,
         trn005_missing_train,
         trn008_missing_call_parens,
+        trn010_scheduler_before_optimizer,
     )
 
     modules = [
@@ -56,6 +57,7 @@ def all_rules() -> list[Rule]:
         trn004_missing_eval,
         trn005_missing_train,
         trn008_missing_call_parens,
+        trn010_scheduler_before_optimizer,
     ]
     return [Rule(m.INFO, m.check) for m in modules]
 
