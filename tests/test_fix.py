@@ -111,6 +111,8 @@ OTHER_FIX = {
     # fix adds a second, redundant clear next to the one the parentheses bring to life.
     "trn008_zero_grad_without_parens": "twin only adds the parentheses (no second clear)",
     "trn008_eval_without_parens": "twin only adds the parentheses (no second `model.eval()`)",
+    "trn011_init_weights_without_no_grad": "twin decorates `_init_weights` with no_grad",
+    "trn011_manual_sgd_without_no_grad": "twin wraps the whole loop over the parameters",
 }
 # Correct scripts whose loss is not expected to fall: adversarial losses trade off. They are
 # held to their fixed twin's losses instead.
@@ -198,13 +200,13 @@ def test_unfixable_fixture_is_left_as_it_is() -> None:
     assert [f.code for f in outcome.remaining] == ["TRN005"]
 
 
-SAFE_FIXES = {"TRN001", "TRN003", "TRN008"}
+SAFE_FIXES = {"TRN001", "TRN003", "TRN008", "TRN011"}
 
 
 @pytest.mark.parametrize("path", BUGGY, ids=_ids(BUGGY))
-def test_safe_fixes_alone_fix_trn001_trn003_and_trn008(path: Path) -> None:
-    # TRN001, TRN003 and TRN008 fixes are safe; TRN002, TRN004 and TRN005 fixes need
-    # --unsafe-fixes.
+def test_safe_fixes_alone_fix_trn001_trn003_trn008_and_trn011(path: Path) -> None:
+    # TRN001, TRN003, TRN008 and TRN011 fixes are safe; TRN002, TRN004, TRN005 and TRN010
+    # fixes need --unsafe-fixes.
     outcome = fix_source(path.read_text(encoding="utf-8"), path=str(path))
     codes = {code for _, code in expected_findings(path)}
     assert outcome.changed == bool(codes & SAFE_FIXES)

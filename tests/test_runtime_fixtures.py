@@ -52,6 +52,7 @@ NOT_THE_REFERENCE_LOOP = {
     "trn002_train_one_epoch_helper": "a StepLR learning-rate schedule",
     "trn010_epoch_scheduler_at_top": "a StepLR learning-rate schedule",
     "trn010_per_batch_scheduler_before_step": "a OneCycleLR learning-rate schedule",
+    "trn011_manual_sgd_without_no_grad": "hand-written SGD: no optimizer object",
 }
 # Correct scripts whose loss is not expected to fall: adversarial losses trade off.
 NOT_EXPECTED_TO_FALL = {
@@ -63,7 +64,10 @@ NOT_EXPECTED_TO_FALL = {
 STATIC_ONLY = {
     "TRN008": "missing-call-parens: its consequences are TRN001, TRN002, TRN004",
     "TRN010": "scheduler-before-optimizer: its runtime side is not written yet",
+    "TRN011": "inplace-init-without-no-grad: its runtime side is not written yet",
 }
+# Codes whose bug stops the script: its error is the runtime evidence.
+RAISES = {"TRN011"}
 # Relative tolerance for "the same losses": the script and the reference run the same
 # operations in the same order on one thread, so they agree to rounding.
 TOLERANCE = 1e-5
@@ -142,8 +146,9 @@ def test_fixed_fixture_matches_the_reference_loop(path: Path, reports) -> None:
 @pytest.mark.parametrize("path", BUGGY, ids=_ids(BUGGY))
 def test_buggy_fixture_shows_its_expected_finding_at_runtime(path: Path, reports) -> None:
     report = reports[path]
-    expected = {code for _, code in expected_findings(path)} - set(STATIC_ONLY)
-    assert report.status != "failed", describe(report)
+    claimed = {code for _, code in expected_findings(path)}
+    expected = claimed - set(STATIC_ONLY)
+    assert report.status != "failed" or claimed <= RAISES, describe(report)
     assert runtime_codes(report) == expected, describe(report)
 
 

@@ -48,6 +48,7 @@ def all_rules() -> list[Rule]:
         trn005_missing_train,
         trn008_missing_call_parens,
         trn010_scheduler_before_optimizer,
+        trn011_inplace_init_without_no_grad,
     )
 
     modules = [
@@ -58,6 +59,7 @@ def all_rules() -> list[Rule]:
         trn005_missing_train,
         trn008_missing_call_parens,
         trn010_scheduler_before_optimizer,
+        trn011_inplace_init_without_no_grad,
     ]
     return [Rule(m.INFO, m.check) for m in modules]
 
