@@ -63,8 +63,6 @@ NOT_EXPECTED_TO_FALL = {
 # code of its consequence (a bare `opt.zero_grad` as TRN001), which the static side reports too.
 STATIC_ONLY = {
     "TRN008": "missing-call-parens: its consequences are TRN001, TRN002, TRN004",
-    "TRN010": "scheduler-before-optimizer: its runtime side is not written yet",
-    "TRN011": "inplace-init-without-no-grad: its runtime side is not written yet",
 }
 # Codes whose bug stops the script: its error is the runtime evidence.
 RAISES = {"TRN011"}
