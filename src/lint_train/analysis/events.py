@@ -27,7 +27,9 @@ class Event:
     key: str | None = None  # call: the called function's key
     bindings: tuple[tuple[str, str | None], ...] = ()  # call: parameter -> argument text
     names: tuple[str, ...] = ()  # opaque: optimizers and models handed to unseen code
-    role: str | None = None  # bare_method: what the receiver is ("model", "optimizer", ...)
+    # bare_method: what the receiver is ("model", "optimizer", ...); inplace: where the target
+    # is evidently a parameter ("param", or "params:p" / "modules:m" inside such a loop)
+    role: str | None = None
 
 
 BACKWARD = "backward"
@@ -185,7 +187,8 @@ class _Collector(cst.CSTVisitor):
             return self.events
         if isinstance(node, cst.Expr) and isinstance(node.value, cst.Attribute):
             bare = self._bare_method(node, node.value)
-            return [bare] if bare is not None else []
+            if bare is not None:
+                return [bare]
         if isinstance(node, (cst.Assign, cst.AnnAssign)):
             self._assignment(node)
         else:
