@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, expected_findings
 from test_notebooks import BUGGY_CELLS, _notebook
 
 from lint_train import __version__
@@ -169,9 +169,11 @@ def test_command_prints_everything_before_its_quick_exit() -> None:
     through a pipe too, and the exit code must be the run's."""
     buggy = FIXTURES / "buggy"
     folders = [str(FIXTURES / name) for name in ("buggy", "fixed", "quiet")]  # enough for workers
-    command = [sys.executable, "-m", "lint_train.cli", "--no-cache", "-j", "2", *folders]
+    command = [
+        sys.executable, "-m", "lint_train.cli", "--no-cache", "--preview", "-j", "2", *folders
+    ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 1
     findings = [line for line in done.stdout.splitlines() if ": TRN" in line]
-    assert len(findings) == len(list(buggy.glob("*.py")))
+    assert len(findings) == sum(len(expected_findings(p)) for p in buggy.glob("*.py"))
     assert done.stderr.startswith(f"Found {len(findings)} problems")

@@ -50,6 +50,7 @@ def test_list_rules_prints_every_rule(capsys: pytest.CaptureFixture[str]) -> Non
     for line, (code, info) in zip(lines, sorted(table.items()), strict=True):
         assert line.split()[:2] == [code, info.name]
         assert line.endswith(info.summary)
+        assert ("[preview]" in line) == info.preview
 
 
 def test_explain_works_from_an_installed_wheel(tmp_path: Path) -> None:

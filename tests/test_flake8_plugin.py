@@ -70,3 +70,13 @@ def test_flake8_leaves_syntax_errors_to_flake8(tmp_path: Path) -> None:
     done = _flake8("--select", "TRN,E999", "broken.py", cwd=tmp_path)
     assert "E999" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_flake8_runs_preview_rules_only_when_asked() -> None:
+    folder = str(FIXTURES / "buggy")
+    default = _flake8(folder)
+    preview = _flake8("--lint-train-preview", folder)
+    ours = _lint_train("--preview", folder)
+    assert " TRN008 " not in default.stdout
+    assert " TRN008 " in preview.stdout
+    assert sorted(preview.stdout.splitlines()) == sorted(ours.stdout.splitlines())

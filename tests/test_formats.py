@@ -59,7 +59,15 @@ RULES = [
     ("TRN004", "missing-eval", "Evaluation code runs while the model is still in training mode."),
     ("TRN005", "missing-train",
      "A loop trains again after evaluation without switching the model back to train mode."),
+    ("TRN008", "missing-call-parens",
+     "`model.eval`, `opt.zero_grad` or `opt.step` written without `()`: nothing happens."),
+    ("TRN010", "scheduler-before-optimizer",
+     "`scheduler.step()` runs before `optimizer.step()` in the same iteration."),
+    ("TRN011", "inplace-init-without-no-grad",
+     "A parameter is changed in place (`.normal_()`, `-=`) with autograd enabled."),
 ]  # fmt: skip
+# Rules still in preview carry a "preview" tag in SARIF (README, "Preview").
+PREVIEW = {"TRN008", "TRN010", "TRN011"}
 
 
 def _source_line() -> str:
@@ -190,7 +198,14 @@ def test_sarif_log_is_exactly_as_written(one: Path, capsys: pytest.CaptureFixtur
                                 "shortDescription": {"text": summary},
                                 "fullDescription": {"text": summary},
                                 "defaultConfiguration": {"level": "error"},
-                                "properties": {"tags": ["pytorch", "training", "correctness"]},
+                                "properties": {
+                                    "tags": [
+                                        "pytorch",
+                                        "training",
+                                        "correctness",
+                                        *(["preview"] if rule in PREVIEW else []),
+                                    ]
+                                },
                                 "help": {"text": page(rule), "markdown": page(rule)},
                             }
                             for rule, name, summary in RULES

@@ -30,3 +30,16 @@ def test_model_definition_without_training_words_is_skipped() -> None:
         "import torch\nclass Block(torch.nn.Module):\n    def forward(self, x):\n        return x\n"
     )
     assert not could_matter(source)
+
+
+def test_model_file_that_initialises_weights_in_place_is_analysed() -> None:
+    # TRN011 needs no backward: the weights are drawn when the model is built.
+    source = (
+        "import torch\nfrom torch import nn\nclass Block(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(2, 2)\n"
+        "        self.fc.weight.normal_(0, 0.02)\n"
+        "    def forward(self, x):\n        return self.fc(x)\n"
+        "block = Block()\n"
+    )
+    assert could_matter(source)
+    assert [f.code for f in lint_source(source)] == ["TRN011"]

@@ -155,3 +155,96 @@ def test_a_line_cut_short_by_a_kill_is_skipped() -> None:
     seen = parse_events(log)
     assert len(seen.steps) == 1
     assert seen.outcome is None
+
+
+def lr_step(line: int = 20) -> dict[str, Any]:
+    return {"ev": "lr_step", "file": "/work/train.py", "line": line}
+
+
+WARNED = {"ev": "warning"}
+
+
+def test_scheduler_stepped_before_the_first_optimizer_step_is_trn010() -> None:
+    log = events(
+        optimizer(),
+        lr_step(),
+        WARNED,
+        *train_step(0, 0, 0),
+        lr_step(),
+        *train_step(1, 1, 1),
+        {"ev": "end", "outcome": "finished"},
+    )
+    (finding,) = find(parse_events(log), cut_short=False)
+    assert finding.code == "TRN010"
+    assert "train.py:20" in finding.message
+
+
+def test_scheduler_stepped_after_the_optimizer_has_no_finding() -> None:
+    log = events(
+        optimizer(),
+        *train_step(0, 0, 0),
+        lr_step(),
+        *train_step(1, 1, 1),
+        lr_step(),
+        {"ev": "end", "outcome": "finished"},
+    )
+    assert codes(log) == []
+
+
+def test_resume_fast_forward_of_the_schedule_is_not_trn010() -> None:
+    # torch warns at the first of several scheduler steps taken before any optimizer step.
+    log = events(
+        optimizer(),
+        lr_step(10),
+        WARNED,
+        lr_step(10),
+        lr_step(10),
+        *train_step(0, 0, 0),
+        lr_step(30),
+        {"ev": "end", "outcome": "finished"},
+    )
+    assert codes(log) == []
+
+
+def test_order_warning_without_any_optimizer_step_is_left_to_trn002() -> None:
+    log = events(
+        optimizer(),
+        forward(0),
+        {"ev": "backward", "i": 0, "loss": 1.0},
+        {"ev": "used", "forward": 0, "backward": 0},
+        {"ev": "grads", "opt": 0},
+        lr_step(),
+        WARNED,
+        {"ev": "end", "outcome": "finished"},
+    )
+    assert codes(log) == ["TRN002"]
+
+
+def test_in_place_error_on_a_leaf_is_trn011_at_the_script_line() -> None:
+    trace = (
+        "Traceback (most recent call last):\n"
+        '  File "/work/train.py", line 31, in <module>\n'
+        "    p -= lr * p.grad\n"
+        "RuntimeError: a leaf Variable that requires grad is being used in an in-place operation.\n"
+    )
+    log = events(
+        optimizer(),
+        {
+            "ev": "end",
+            "outcome": "error",
+            "type": "RuntimeError",
+            "message": "a leaf Variable that requires grad is being used in an in-place operation.",
+            "traceback": trace,
+        },
+    )
+    (finding,) = find(parse_events(log), cut_short=False)
+    assert finding.code == "TRN011"
+    assert "train.py:31" in finding.message
+
+
+def test_other_errors_are_not_trn011() -> None:
+    log = events(
+        optimizer(),
+        {"ev": "end", "outcome": "error", "type": "RuntimeError", "message": "shape mismatch"},
+    )
+    assert codes(log) == []

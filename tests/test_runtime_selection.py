@@ -8,12 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import require
 
-pytest.importorskip("torch")
+require("torch")
 
-from lint_train.runtime.findings import RuntimeFinding
-from lint_train.runtime.report import StaticFinding
-from lint_train.runtime.verify import _LintView, main
+from lint_train.runtime.findings import RuntimeFinding  # noqa: E402
+from lint_train.runtime.report import StaticFinding  # noqa: E402
+from lint_train.runtime.verify import _LintView, main  # noqa: E402
 
 # Trains a linear model, but never clears its gradients: TRN001 statically and at runtime.
 NEVER_CLEARS = """\
@@ -102,3 +103,38 @@ def test_a_runtime_finding_stays_when_its_code_is_also_reported_unsuppressed() -
     assert quiet.runtime(seen) == ([], 1)
     unknown = [RuntimeFinding("TRN004", "missing-eval", "...", 1)]
     assert quiet.runtime(unknown) == (unknown, 0)  # no static finding silenced that code
+
+
+# Steps its scheduler before its optimizer in every iteration: TRN010, a rule in preview.
+SCHEDULER_FIRST = """\
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+x = torch.randn(64, 4)
+y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+model = nn.Linear(4, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10)
+for epoch in range(20):
+    for i in range(0, 64, 16):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x[i : i + 16]), y[i : i + 16])
+        loss.backward()
+        sched.step()
+        opt.step()
+"""
+
+
+def test_rules_in_preview_are_reported_only_with_preview(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, report = _verify(tmp_path, SCHEDULER_FIRST, capsys)
+    assert (code, _codes(report)) == (0, ([], []))
+    preview = "[project]\nname = 'x'\n[tool.lint-train]\npreview = true\n"
+    code, report = _verify(tmp_path, SCHEDULER_FIRST, capsys, preview)
+    assert (code, _codes(report)) == (1, (["TRN010"], ["TRN010"]))
+    assert (
+        main(["--threads", "1", "--preview", "--output-format", "json", str(tmp_path / "train.py")])
+        == 1
+    )

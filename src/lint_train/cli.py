@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--ignore", type=_codes, help="skip these codes or prefixes, as well as the configured"
     )
     parser.add_argument(
+        "--preview",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also run the rules still in preview (default: the configuration's `preview`, "
+        "else off); selecting a preview rule by its code does not enable it without this",
+    )
+    parser.add_argument(
         "--config",
         metavar="FILE",
         help="read settings from FILE instead of the nearest pyproject.toml's [tool.lint-train]",
@@ -219,6 +226,7 @@ def _main(args_list: list[str]) -> int:
     exclude = (*config.exclude, *config.extend_exclude)
     options = DiscoverOptions(config.root, exclude, force_exclude=args.force_exclude)
     files = [str(path) for path in discover(args.paths, options)]
+    _warn_preview_selection(_selection(args, config))
     recorded = None
     if args.baseline and not args.write_baseline:
         from . import baseline
@@ -510,10 +518,30 @@ def _cache_folder(args: argparse.Namespace, config: Config) -> Path:
 
 def _selection(args: argparse.Namespace, config: Config) -> Selection:
     """Command-line flags win, as in ruff: --select sets the configured select and ignore
-    aside; --ignore adds to the configured ignore."""
+    aside; --ignore adds to the configured ignore; --preview / --no-preview set the
+    configured preview aside."""
+    preview = config.preview if args.preview is None else args.preview
     if args.select is not None:
-        return Selection(args.select, args.ignore or ())
-    return Selection(config.select, (*config.ignore, *(args.ignore or ())))
+        return Selection(args.select, args.ignore or (), preview)
+    return Selection(config.select, (*config.ignore, *(args.ignore or ())), preview)
+
+
+def _warn_preview_selection(selection: Selection) -> None:
+    """As ruff does, say so when a selector picks only rules in preview and preview is off:
+    the selection would otherwise silently check nothing."""
+    if selection.preview:
+        return
+    from .rules import rule_table
+
+    table = rule_table()
+    for selector in selection.select:
+        matched = [info for code, info in table.items() if code.startswith(selector)]
+        if matched and all(info.preview for info in matched):
+            print(
+                f"warning: selection `{selector}` has no effect because preview is not enabled "
+                "(add --preview, or `preview = true` to the configuration)",
+                file=sys.stderr,
+            )
 
 
 if __name__ == "__main__":

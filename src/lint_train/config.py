@@ -8,6 +8,7 @@
     extend-exclude = ["legacy/"]           # adds to them
     per-file-ignores = { "tests/*" = ["TRN003"] }
     cache-dir = ".cache/lint-train"        # the result cache's folder (default: .lint-train_cache)
+    preview = true                         # also run the rules still in preview
 
 The nearest pyproject.toml is searched upward from the checked paths, as ruff does; one without
 a `[tool.lint-train]` table is passed over. Patterns use .gitignore syntax, relative to the
@@ -32,7 +33,15 @@ from .rules import rule_table
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
 
-KEYS = ("select", "ignore", "exclude", "extend-exclude", "per-file-ignores", "cache-dir")
+KEYS = (
+    "select",
+    "ignore",
+    "exclude",
+    "extend-exclude",
+    "per-file-ignores",
+    "cache-dir",
+    "preview",
+)
 
 
 class ConfigError(Exception):
@@ -50,6 +59,7 @@ class Config:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     cache_dir: Path | None = None
     """The `cache-dir` setting, made absolute against the configuration file's folder."""
+    preview: bool = False
 
     def ignored_codes(self, path: str) -> tuple[str, ...]:
         """The codes `per-file-ignores` switches off for `path`."""
@@ -114,6 +124,12 @@ def _parse(table: Any, file: Path, section: str) -> Config:
     for key in ("exclude", "extend-exclude"):
         if key in table:
             values[key.replace("-", "_")] = _patterns(table[key], f"{label}{key}: ")
+    if "preview" in table:
+        if not isinstance(table["preview"], bool):
+            raise ConfigError(
+                f"{label}preview: expected true or false, got {_show(table['preview'])}"
+            )
+        values["preview"] = table["preview"]
     if "per-file-ignores" in table:
         ignores = table["per-file-ignores"]
         if not isinstance(ignores, dict):

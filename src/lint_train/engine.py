@@ -47,15 +47,22 @@ T = TypeVar("T")
 
 @dataclass
 class Selection:
-    """Which rule codes run: `select` prefixes (all when empty) minus `ignore` prefixes."""
+    """Which rule codes run: `select` prefixes (all when empty) minus `ignore` prefixes, and
+    of the rules in preview, none unless `preview` is on (as in ruff, selecting one by its
+    full code does not enable it)."""
 
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
+    preview: bool = False
 
     def rules(self) -> list[Rule]:
         from .rules import all_rules
 
-        return [r for r in all_rules() if self.wants(r.info.code)]
+        return [
+            r
+            for r in all_rules()
+            if self.wants(r.info.code) and (self.preview or not r.info.preview)
+        ]
 
     def wants(self, code: str) -> bool:
         if self.select and not any(code.startswith(s) for s in self.select):
@@ -64,7 +71,8 @@ class Selection:
 
     def describe(self) -> str:
         """The same text for selections that pick the same rules (keys the cache)."""
-        return f"select={','.join(sorted(self.select))};ignore={','.join(sorted(self.ignore))}"
+        chosen = f"select={','.join(sorted(self.select))};ignore={','.join(sorted(self.ignore))}"
+        return chosen + (";preview" if self.preview else "")
 
 
 @dataclass

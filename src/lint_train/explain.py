@@ -32,9 +32,11 @@ def rule_page(code: str) -> str | None:
 
 
 def rules_listing() -> str:
-    """One rule a line: code, name and what it finds."""
+    """One rule a line: code, name and what it finds; `[preview]` before the summary of a rule
+    that runs only with --preview."""
     table = rule_table()
     width = max(len(info.name) for info in table.values())
     return "".join(
-        f"{code}  {info.name:<{width}}  {info.summary}\n" for code, info in sorted(table.items())
+        f"{code}  {info.name:<{width}}  {'[preview] ' if info.preview else ''}{info.summary}\n"
+        for code, info in sorted(table.items())
     )

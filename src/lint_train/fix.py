@@ -40,7 +40,7 @@ from .engine import InternalError, _on_big_stack, _stage, _syntax_error, place_r
 from .notebook import is_notebook
 from .prefilter import could_matter
 from .rules import Report, Rule, all_rules
-from .rules.fixes import AFTER, BEFORE, DECORATE, REPLACE, WRAP, Edit
+from .rules.fixes import AFTER, BEFORE, DECORATE, DELETE, REPLACE, WRAP, Edit
 from .source import SourceError, check_depth, decode
 from .types import Finding
 
@@ -397,7 +397,10 @@ class _Applier(cst.CSTTransformer):
 
 def _rewrite(
     node: cst.CSTNode, edits: list[Edit]
-) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode]:
+) -> cst.CSTNode | cst.FlattenSentinel[cst.CSTNode] | cst.RemovalSentinel:
+    if any(edit.kind == DELETE for edit in edits):
+        # A statement moved elsewhere; an empty block left behind fails the parse check.
+        return cst.RemovalSentinel.REMOVE
     out = node
     for edit in edits:
         if edit.kind == DECORATE and isinstance(out, cst.FunctionDef):

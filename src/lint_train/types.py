@@ -20,6 +20,9 @@ class RuleInfo:
     code: str
     name: str
     summary: str
+    preview: bool = False
+    """A rule still in preview runs only with `--preview` (or `preview = true`): it is on by
+    default once its precision on held-out real code reaches 95%."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,9 @@ class Event:
     key: str | None = None  # call: the called function's key
     bindings: tuple[tuple[str, str | None], ...] = ()  # call: parameter -> argument text
     names: tuple[str, ...] = ()  # opaque: optimizers and models handed to unseen code
+    # bare_method: what the receiver is ("model", "optimizer", ...); inplace: where the target
+    # is evidently a parameter ("param", or "params:p" / "modules:m" inside such a loop)
+    role: str | None = None
 
 
 BACKWARD = "backward"
@@ -41,6 +44,9 @@ SAVE_MODE = "save_mode"
 ASSIGN = "assign"
 OPAQUE = "opaque"
 GRAD_USE = "grad_use"
+SCHEDULER_STEP = "scheduler_step"  # `scheduler.step()`: no optimizer step, but ordered after one
+BARE_METHOD = "bare_method"  # `model.eval` as a statement: the method is never called
+INPLACE = "inplace"  # an in-place change of what is evidently a parameter (`w.normal_()`)
 
 ALL_OPTIMIZERS = "*"
 _NEUTRAL_METHODS = frozenset(
@@ -176,6 +182,13 @@ class _Collector(cst.CSTVisitor):
         self._consumed: set[int] = set()  # `.grad` nodes that are being cleared, not read
 
     def collect(self, node: cst.CSTNode) -> list[Event]:
+        if isinstance(node, cst.AugAssign):
+            self._augmented(node)
+            return self.events
+        if isinstance(node, cst.Expr) and isinstance(node.value, cst.Attribute):
+            bare = self._bare_method(node, node.value)
+            if bare is not None:
+                return [bare]
         if isinstance(node, (cst.Assign, cst.AnnAssign)):
             self._assignment(node)
         else:
@@ -215,6 +228,67 @@ class _Collector(cst.CSTVisitor):
                 if owner is not None:
                     self.events.append(Event(SAVE_MODE, target, name=owner, value=text))
 
+    def _bare_method(self, stmt: cst.Expr, attr: cst.Attribute) -> Event | None:
+        """`model.eval` or `opt.zero_grad` standing alone as a statement: the bound method is
+        looked up and dropped, never called. It is no mode switch, clear or step (it makes no
+        other event), and is recorded only when the receiver is evidently a model, an
+        optimizer or a scheduler that has such a method."""
+        method = attr.attr.value
+        roles = _BARE_ROLES.get(method)
+        receiver = dotted(_unmoved(attr.value))
+        if roles is None or receiver is None:
+            return None
+        role = self._role(receiver)
+        if role not in roles:
+            return None
+        return Event(BARE_METHOD, stmt, name=receiver, value=method, role=role)
+
+    def _role(self, receiver: str) -> str | None:
+        program = self.program
+        if receiver in program.schedulers or is_scheduler_name(receiver):
+            return "scheduler"
+        if receiver in program.optimizers or is_optimizer_name(receiver):
+            return "optimizer"
+        if receiver in program.engines or receiver in program.scalers:
+            return None
+        return "model" if self._is_model(receiver) else None
+
+    def _augmented(self, node: cst.AugAssign) -> None:
+        """`p -= lr * p.grad`: the statement's own events first, then the in-place change."""
+        walk(node, self)
+        target = dotted(node.target)
+        where = self._parameter(target) if target is not None else None
+        if where is not None:
+            operator = node.operator.__class__.__name__
+            self.events.append(Event(INPLACE, node, name=target, value=operator, role=where))
+
+    def _parameter(self, text: str) -> str | None:
+        """Whether `text` evidently names a parameter: "param" when it does wherever it
+        appears (`self.fc.weight` in a module, `model.fc.bias`, a name bound to
+        `nn.Parameter(...)`), "params:<p>" or "modules:<m>" when it does only inside a loop
+        `for p in x.parameters()` or `for m in x.modules()`; else None."""
+        head, _, last = text.rpartition(".")
+        call = self.program.bound.get(text)
+        if call is not None:
+            built = self.program.qualify(dotted(call.func)) or ""
+            frozen = any(
+                (a.keyword is None and i == 1) or (a.keyword and a.keyword.value == "requires_grad")
+                for i, a in enumerate(call.args)
+                if isinstance(a.value, cst.Name) and a.value.value == "False"
+            )
+            return "param" if built.split(".")[-1] == "Parameter" and not frozen else None
+        if not head:
+            return f"params:{text}"
+        if last not in {"weight", "bias"}:
+            return None
+        if "." not in head:
+            if head == "self" or self._is_model(head):
+                return None  # `self.weight`: a parameter only when bound so (above)
+            return f"modules:{head}"
+        owner = head.rpartition(".")[0]
+        # `self.fc.weight` in a module, `model.fc.weight`: a submodule's own parameter.
+        return "param" if "data" not in head.split(".") and self._is_model(owner) else None
+
     def _fresh_mode(self, value: cst.Call) -> str:
         """A constructed model is in training mode; a loaded one may be in either."""
         text = dotted(value.func) or ""
@@ -245,6 +319,15 @@ class _Collector(cst.CSTVisitor):
 
     def leave_Call(self, original_node: cst.Call) -> None:
         self.events.extend(self._classify(original_node))
+        func = original_node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _INPLACE_METHODS:
+            receiver = dotted(func.value)
+            where = self._parameter(receiver) if receiver is not None else None
+            if where is not None:
+                method = func.attr.value
+                self.events.append(
+                    Event(INPLACE, original_node, name=receiver, value=method, role=where)
+                )
 
     def _classify(self, call: cst.Call) -> list[Event]:
         func = call.func
@@ -324,7 +407,9 @@ class _Collector(cst.CSTVisitor):
             target = dotted(call.args[0].value) if call.args else None
             return [Event(STEP, call, name=target or "?")]
         if receiver in program.schedulers or is_scheduler_name(receiver):
-            return []
+            # With an argument it is `ReduceLROnPlateau.step(metric)` or the deprecated
+            # `step(epoch)`: stepped on a value, not in the batch's own order.
+            return [] if call.args else [Event(SCHEDULER_STEP, call, name=receiver)]
         if receiver in program.optimizers or is_optimizer_name(receiver):
             events = []
             if call.args:
@@ -403,6 +488,22 @@ class _Collector(cst.CSTVisitor):
             if name in self.program.optimizers or is_optimizer_name(name) or self._is_model(name):
                 handed.append(name)
         return [Event(OPAQUE, call, names=tuple(handed))] if handed else []
+
+
+# In-place tensor methods that initialise or update weights (TRN011).
+_INPLACE_METHODS = frozenset(
+    {"normal_", "uniform_", "fill_", "zero_", "copy_", "add_", "sub_", "mul_", "div_",
+     "clamp_", "bernoulli_", "exponential_", "random_"}
+)  # fmt: skip
+
+
+# Methods that do their work only when called, and which receivers have them.
+_BARE_ROLES = {
+    "eval": ("model",),
+    "train": ("model",),
+    "zero_grad": ("model", "optimizer"),
+    "step": ("optimizer", "scheduler"),
+}
 
 
 def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:

@@ -19,7 +19,17 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from . import events as ev
-from .model import BackwardSite, EvalSite, LoopModel, Scope, Trace, TracePath, TrainingLoop
+from .model import (
+    BackwardSite,
+    BareMethod,
+    EvalSite,
+    InplaceChange,
+    LoopModel,
+    Scope,
+    Trace,
+    TracePath,
+    TrainingLoop,
+)
 from .names import dotted
 from .program import FunctionInfo, Program
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
@@ -785,6 +795,59 @@ class Interpreter:
             state.phases[name] = frozenset({"init"})
         return state
 
+    def on_scheduler_step(self, event: ev.Event, state: State, frame: Frame) -> State:
+        # Only its place among the loops' events matters (TRN010): it changes no state.
+        self._trace_loops("scheduler_step", event.node, frame.translate(event.name or "?"))
+        return state
+
+    def on_inplace(self, event: ev.Event, state: State, frame: Frame) -> State:
+        # Recorded for TRN011 when the target is evidently a parameter here: everywhere, or
+        # as the target of an enclosing loop over `.parameters()` / `.modules()`.
+        where = event.role or ""
+        if where != "param" and not self._loop_over(where, frame):
+            return state
+        change = self.model.inplace_changes.get(id(event.node))
+        if change is None:
+            change = InplaceChange(
+                event.node, event.name or "?", event.value or "?", _key(frame.fn)
+            )
+            self.model.inplace_changes[id(event.node)] = change
+        change.grads.add(state.grad)
+        return state
+
+    def _loop_over(self, where: str, frame: Frame) -> bool:
+        """Whether an enclosing loop of this function binds `name` of "params:name" to the
+        items of `x.parameters()` (or `x.named_parameters()`), or of "modules:name" to those
+        of `x.modules()` / `x.children()` (or their named forms)."""
+        kind, _, name = where.partition(":")
+        methods = _ITERATORS.get(kind)
+        if methods is None:
+            return False
+        level = len(self.frames) - 1
+        for loop, loop_level in zip(self.loop_stack, self.loop_levels, strict=True):
+            if loop_level != level or not isinstance(loop, cst.For):
+                continue
+            call = loop.iter
+            if not (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute)):
+                continue
+            method = call.func.attr.value
+            if method not in methods:
+                continue
+            target = loop.target
+            if method.startswith("named_") and isinstance(target, cst.Tuple):
+                target = target.elements[-1].value
+            if isinstance(target, cst.Name) and target.value == name:
+                return True
+        return False
+
+    def on_bare_method(self, event: ev.Event, state: State, frame: Frame) -> State:
+        # Recorded for TRN008; the state is untouched: the method was never called.
+        if id(event.node) not in self.model.bare_methods and isinstance(event.node, cst.Expr):
+            self.model.bare_methods[id(event.node)] = BareMethod(
+                event.node, event.name or "?", event.value or "?", event.role or "?"
+            )
+        return state
+
     def on_opaque(self, event: ev.Event, state: State, frame: Frame) -> State:
         state = state.copy()
         unknown = frozenset({"unk"})
@@ -966,8 +1029,18 @@ _HANDLERS = {
     ev.GRAD_SET: Interpreter.on_grad_set,
     ev.ASSIGN: Interpreter.on_assign,
     ev.OPAQUE: Interpreter.on_opaque,
+    ev.BARE_METHOD: Interpreter.on_bare_method,
+    ev.SCHEDULER_STEP: Interpreter.on_scheduler_step,
+    ev.INPLACE: Interpreter.on_inplace,
     ev.FORWARD: Interpreter.on_forward,
     ev.CALL: Interpreter.on_call,
+}
+
+
+# What an in-place change's target must be the loop variable of ("params:p", "modules:m").
+_ITERATORS = {
+    "params": ("parameters", "named_parameters"),
+    "modules": ("modules", "children", "named_modules", "named_children"),
 }
 
 

@@ -43,7 +43,7 @@ class Trace:
     put new code next to the right statement, and to name objects as each function does.
     """
 
-    kind: str  # "backward", "step", "clear", "forward" or "mode"
+    kind: str  # "backward", "step", "clear", "forward", "mode" or "scheduler_step"
     node: cst.CSTNode
     root: str | None  # the object, as the analysis names it (None for a backward)
     path: TracePath
@@ -79,7 +79,8 @@ class TrainingLoop:
     train_modes: dict[str, set[frozenset[str]]] = field(default_factory=dict)
     display: dict[str, str] = field(default_factory=dict)  # internal name -> as written
     model_roots: dict[str, str] = field(default_factory=dict)  # model as written -> internal
-    # Backward, step, clear and mode events of its iterations, and its training forwards.
+    # Backward, step, clear, mode and scheduler-step events of its iterations, and its
+    # training forwards.
     trace: list[Trace] = field(default_factory=list)
 
 
@@ -104,6 +105,29 @@ class EvalSite:
     trace: list[Trace] = field(default_factory=list)  # its forwards, from `node`'s function
 
 
+@dataclass(frozen=True)
+class BareMethod:
+    """`model.eval` written as a statement without its call: nothing happens. The other
+    analyses see no mode switch, clear or step there."""
+
+    node: cst.Expr  # the statement
+    receiver: str  # as written: `model`, `self.opt`
+    method: str  # "eval", "train", "zero_grad" or "step"
+    role: str  # what the receiver is: "model", "optimizer" or "scheduler"
+
+
+@dataclass
+class InplaceChange:
+    """An in-place change of a parameter (`fc.weight.normal_()`, `p -= lr * p.grad`) and the
+    grad modes it ran under, one set per visit."""
+
+    node: cst.CSTNode  # the call, or the augmented assignment
+    target: str  # the parameter as written
+    operation: str  # the method (`normal_`) or the operator's class name (`SubtractAssign`)
+    function: str | None  # the function that holds it
+    grads: set[frozenset[str]] = field(default_factory=set)
+
+
 @dataclass
 class LoopModel:
     program: Program
@@ -111,6 +135,8 @@ class LoopModel:
     backward_sites: list[BackwardSite] = field(default_factory=list)
     eval_sites: dict[int, EvalSite] = field(default_factory=dict)
     optimizers_seen: set[str] = field(default_factory=set)  # optimizer names as written
+    bare_methods: dict[int, BareMethod] = field(default_factory=dict)  # by statement id
+    inplace_changes: dict[int, InplaceChange] = field(default_factory=dict)  # by node id
     complete: bool = True  # False when the analysis gave up (budget); rules then stay quiet
     # What the rules compute once for all of them (the statement layout their fixes use).
     shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)

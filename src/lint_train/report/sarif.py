@@ -36,7 +36,14 @@ def render(findings: list[Finding], context: Context = PLAIN) -> str:
             "shortDescription": {"text": info.summary},
             "fullDescription": {"text": info.summary},
             "defaultConfiguration": {"level": "error"},
-            "properties": {"tags": ["pytorch", "training", "correctness"]},
+            "properties": {
+                "tags": [
+                    "pytorch",
+                    "training",
+                    "correctness",
+                    *(["preview"] if info.preview else []),
+                ]
+            },
         }
         page = rule_page(code)
         if page:

@@ -46,6 +46,9 @@ def all_rules() -> list[Rule]:
         trn003_missing_no_grad,
         trn004_missing_eval,
         trn005_missing_train,
+        trn008_missing_call_parens,
+        trn010_scheduler_before_optimizer,
+        trn011_inplace_init_without_no_grad,
     )
 
     modules = [
@@ -54,6 +57,9 @@ def all_rules() -> list[Rule]:
         trn003_missing_no_grad,
         trn004_missing_eval,
         trn005_missing_train,
+        trn008_missing_call_parens,
+        trn010_scheduler_before_optimizer,
+        trn011_inplace_init_without_no_grad,
     ]
     return [Rule(m.INFO, m.check) for m in modules]
 

@@ -2,10 +2,11 @@
 
 A fix is a few edits anchored on statements of the parsed module (the nodes the analysis saw):
 insert a line before or after a statement, wrap a statement in a `with`, add a decorator to a
-function, or replace a statement. `fix.py` applies them with a libcst transformer. `Layout`
-answers the questions a rule asks to place an edit: which statement holds this call, does this
-event come before that one in an iteration, does this step run on every pass or only under a
-condition. It reads the tree's structure only; what the events are comes from the model.
+function, replace a statement, or delete one (with an insertion elsewhere: a move). `fix.py`
+applies them with a libcst transformer. `Layout` answers the questions a rule asks to place an
+edit: which statement holds this call, does this event come before that one in an iteration,
+does this step run on every pass or only under a condition. It reads the tree's structure
+only; what the events are comes from the model.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from ..analysis.names import dotted
 from ..analysis.walk import children
 
 BEFORE, AFTER, WRAP, DECORATE, REPLACE = "before", "after", "wrap", "decorate", "replace"
+DELETE = "delete"
 
 
 @dataclass(frozen=True)
 class Edit:
-    kind: str  # BEFORE, AFTER, WRAP, DECORATE or REPLACE
+    kind: str  # BEFORE, AFTER, WRAP, DECORATE, REPLACE or DELETE
     anchor: cst.CSTNode  # a statement; the function definition for DECORATE
-    code: str  # the statement to insert, the `with` item, the decorator, or the replacement
+    code: str  # what to insert, the `with` item, the decorator, the replacement; "" to delete
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,8 @@ def describe(edits: Iterable[Edit], layout: Layout) -> str:
             parts.append(f"insert `{edit.code}` after `{target}`")
         elif edit.kind == WRAP:
             parts.append(f"wrap `{target}` in `with {edit.code}:`")
+        elif edit.kind == DELETE:
+            parts.append(f"remove `{target}`")
         elif edit.kind == DECORATE:
             name = edit.anchor.name.value  # type: ignore[attr-defined]
             parts.append(f"decorate `{name}` with `@{edit.code}`")

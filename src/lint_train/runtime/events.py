@@ -57,6 +57,10 @@ class Observation:
     forwards: list[Forward] = field(default_factory=list)
     # forward index -> the backward call that used its graph (None: torch.autograd.grad)
     used: dict[int, int | None] = field(default_factory=dict)
+    # scheduler steps: (position, the file and line that called them)
+    lr_steps: list[tuple[int, str, int]] = field(default_factory=list)
+    # positions of torch's warnings of a scheduler step before any optimizer step
+    order_warnings: list[int] = field(default_factory=list)
 
 
 def parse_events(lines: Iterable[str]) -> Observation:
@@ -101,6 +105,10 @@ def _apply(seen: Observation, position: int, event: dict[str, Any]) -> None:
         seen.zero_grads += 1
     elif kind == "step":
         seen.steps.append(Step(event["i"], position, event["opt"], event["stale"]))
+    elif kind == "lr_step":
+        seen.lr_steps.append((position, event["file"], event["line"]))
+    elif kind == "warning":
+        seen.order_warnings.append(position)
     elif kind == "end":
         seen.outcome = event["outcome"]
         seen.stop_reason = event.get("reason")

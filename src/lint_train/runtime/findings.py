@@ -6,6 +6,8 @@ finding at line N and a runtime finding can be matched by code.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 
 from lint_train.runtime.events import Forward, Observation
@@ -16,7 +18,14 @@ NAMES = {
     "TRN003": "missing-no-grad",
     "TRN004": "missing-eval",
     "TRN005": "missing-train",
+    "TRN010": "scheduler-before-optimizer",
+    "TRN011": "inplace-init-without-no-grad",
 }
+# torch's error for an in-place change of a parameter (or of a view of one) with grad on.
+INPLACE_ERROR = re.compile(
+    r"a (view of a )?leaf Variable that requires grad is being used in an in-place"
+)
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ def find(seen: Observation, cut_short: bool) -> list[RuntimeFinding]:
         _graphs_never_used(seen, evaluation),
         _evaluation_in_training_mode(evaluation),
         _training_in_eval_mode(seen),
+        _scheduler_before_step(seen),
+        _inplace_on_parameter(seen),
     ]
     return [f for f in found if f is not None]
 
@@ -140,6 +151,44 @@ def _training_in_eval_mode(seen: Observation) -> RuntimeFinding | None:
         "eval mode with dropout/batch-norm off, and their backward fed an optimizer step; call "
         ".train() after evaluating",
         len(trained),
+    )
+
+
+def _scheduler_before_step(seen: Observation) -> RuntimeFinding | None:
+    """torch's own warning: a scheduler stepped before any optimizer step. Not when no optimizer
+    step follows it (then the optimizer is the problem, TRN002), nor when another scheduler
+    step follows before the optimizer's first (a resume fast-forwarding the schedule)."""
+    steps = [s.position for s in seen.steps]
+    for position in seen.order_warnings:
+        first_step = next((p for p in steps if p > position), None)
+        warned = [s for s in seen.lr_steps if s[0] < position]
+        if first_step is None or not warned:
+            continue
+        if any(position < p < first_step for p, _, _ in seen.lr_steps):
+            continue
+        _, file, line = warned[-1]
+        return _finding(
+            "TRN010",
+            f"a learning-rate scheduler stepped at {os.path.basename(file)}:{line} before the "
+            "first optimizer step (torch warned), so the first value of its schedule was "
+            "skipped; step the scheduler after the optimizer",
+            1,
+        )
+    return None
+
+
+def _inplace_on_parameter(seen: Observation) -> RuntimeFinding | None:
+    """The script died changing a parameter in place with grad on."""
+    if seen.outcome != "error" or not INPLACE_ERROR.search(seen.error_message or ""):
+        return None
+    frames = _FRAME.findall(seen.error_traceback or "")
+    where = f" at {os.path.basename(frames[-1][0])}:{frames[-1][1]}" if frames else ""
+    return _finding(
+        "TRN011",
+        f"the script stopped{where}: a parameter was changed in place with autograd enabled "
+        '("a leaf Variable that requires grad is being used in an in-place operation"); do it '
+        "under torch.no_grad()",
+        1,
     )
 
 

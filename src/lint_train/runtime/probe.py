@@ -19,6 +19,9 @@ Events (field `ev`):
   zero_grad  by: "optimizer" or "module"
   step       i, opt (which optimizer), stale (how many of its parameters' gradients still
              held a gradient that an earlier step had already used: they were not cleared)
+  lr_step    a learning-rate scheduler stepped (not the step its constructor takes): the file
+             and line that called it
+  warning    torch warned that `lr_scheduler.step()` ran before `optimizer.step()`
   end        outcome: finished | stopped (reason) | exit (code) | error (type, message, traceback)
 """
 
@@ -34,9 +37,13 @@ import signal
 import sys
 import traceback
 import types
+import warnings
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, TextIO
+
+# The start of torch's own warning about the order of the two steps (lr_scheduler.py).
+SCHEDULER_ORDER_WARNING = "Detected call of `lr_scheduler.step()` before `optimizer.step()`"
 
 
 class StopRun(BaseException):
@@ -103,7 +110,13 @@ class Probe:
 
     def _watch_first_gradient(self, index: int, params: list[Any]) -> None:
         """Log once when a backward first reaches this optimizer's parameters, then unhook."""
-        params = [p for p in params if hasattr(p, "register_post_accumulate_grad_hook")]
+        # A frozen parameter (requires_grad=False) handed to the optimizer takes no hook, and
+        # no backward reaches it.
+        params = [
+            p
+            for p in params
+            if hasattr(p, "register_post_accumulate_grad_hook") and getattr(p, "requires_grad", 0)
+        ]
         handles: list[Any] = []
 
         def reached(param: Any) -> None:
@@ -326,6 +339,33 @@ def install(probe: Probe) -> None:
     torch.optim.Optimizer.__init__ = init
     torch.optim.Optimizer.zero_grad = zero_grad_optimizer
     torch.nn.Module.zero_grad = zero_grad_module
+    _watch_schedulers(probe)
+
+
+def _watch_schedulers(probe: Probe) -> None:
+    """Record each scheduler step with the line that called it, and torch's warning when one
+    comes before any optimizer step (the warning itself would name this wrapper's line)."""
+    from torch.optim import lr_scheduler
+
+    scheduler_step = lr_scheduler.LRScheduler.step
+
+    @functools.wraps(scheduler_step)
+    def step(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not getattr(self, "_is_initial", False):  # the constructor's own first step
+            caller = sys._getframe(1)
+            probe.log.write("lr_step", file=caller.f_code.co_filename, line=caller.f_lineno)
+        return scheduler_step(self, *args, **kwargs)
+
+    lr_scheduler.LRScheduler.step = step  # type: ignore[method-assign]
+    shown = warnings.showwarning
+
+    @functools.wraps(shown)
+    def showwarning(message: Any, category: Any, filename: str, lineno: int, *rest: Any) -> None:
+        if str(message).startswith(SCHEDULER_ORDER_WARNING):
+            probe.log.write("warning")
+        shown(message, category, filename, lineno, *rest)
+
+    warnings.showwarning = showwarning
 
 
 def run_script(script: str, args: list[str], probe: Probe, source: str | None = None) -> None:

@@ -32,7 +32,7 @@ DEFAULT_TIMEOUT = 300.0
 DESCRIPTION = """\
 Run a training script in a child process with light instrumentation, then report what it did:
 optimizer steps, backward and zero_grad calls, the loss trajectory, and runtime findings with
-the same codes as the static rules (TRN001-TRN005).
+the same codes as the static rules (TRN001-TRN005, TRN010, TRN011).
 
 WARNING: verify EXECUTES the script: arbitrary Python code runs with your permissions, your
 files and your network. Only verify scripts you would run yourself.
@@ -196,11 +196,13 @@ def _lint_view(script: str, config: Config) -> _LintView:
     from lint_train.engine import Selection, lint_file
     from lint_train.sourcelines import Sources
 
-    selection = Selection(config.select, config.ignore)
+    # Preview rules run, statically and at runtime, only when preview is on, as in lint-train.
+    rules = Selection(config.select, config.ignore, config.preview).rules()
+    chosen = {rule.info.code for rule in rules}
     ignored = config.ignored_codes(script)
-    view = _LintView(lambda code: selection.wants(code) and not code.startswith(ignored))
+    view = _LintView(lambda code: code in chosen and not code.startswith(ignored))
     try:
-        findings = [f for f in lint_file(script, selection.rules()) if view.codes(f.code)]
+        findings = [f for f in lint_file(script, rules) if view.codes(f.code)]
     except Exception as error:  # the runtime report is still worth printing
         view.error = str(error) or type(error).__name__
         return view
@@ -263,6 +265,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also lint the script and show the static and runtime findings side by side",
     )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="also the rules in preview, static and runtime (as `preview = true` does)",
+    )
     return parser
 
 
@@ -305,6 +312,8 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         config = script_config(options.script)
+        if options.preview:
+            config = replace(config, preview=True)
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2

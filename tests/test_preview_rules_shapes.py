@@ -1,0 +1,119 @@
+"""Near misses of the preview rules TRN008, TRN010 and TRN011, as small sources: each shape
+either is reported with the expected code and line, or must stay quiet."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from lint_train.engine import lint_source
+
+HEAD = """\
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.1), nn.Linear(8, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2)
+loader = [(torch.randn(2, 4), torch.randn(2, 1))]
+"""
+STEP = """\
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+"""
+
+
+def found(body: str, code: str) -> list[int]:
+    """Lines (counted in `body`) of the findings with `code`."""
+    text = HEAD + textwrap.dedent(body)
+    offset = HEAD.count("\n")
+    return [f.line - offset for f in lint_source(text) if f.code == code]
+
+
+QUIET_TRN008 = {
+    "an environment's step": "env = object()\nenv.step\n",
+    "a trainer of unknown kind": "trainer = object()\ntrainer.train\n",
+    "a bound method kept": "clear = optimizer.zero_grad\nclear()\n",
+    "a bound method passed": "hooks = []\nhooks.append(model.eval)\n",
+}
+
+
+@pytest.mark.parametrize("body", QUIET_TRN008.values(), ids=list(QUIET_TRN008))
+def test_trn008_quiet_shapes(body: str) -> None:
+    assert found(body, "TRN008") == []
+
+
+def test_trn008_reports_each_bare_method_and_offers_no_fix_on_a_shared_line() -> None:
+    text = HEAD + "model.train; model.eval\nscheduler.step\n"
+    findings = [f for f in lint_source(text) if f.code == "TRN008"]
+    assert [(f.line, f.fixable) for f in findings] == [(8, False), (8, False), (9, True)]
+
+
+def test_trn010_scheduler_first_in_the_batch_loop_is_reported() -> None:
+    body = "for epoch in range(2):\n    for x, y in loader:\n        scheduler.step()\n" + STEP
+    assert found(body, "TRN010") == [3]
+
+
+QUIET_TRN010 = {
+    "stepped after the optimizer": "for epoch in range(2):\n    for x, y in loader:\n"
+    + STEP
+    + "        scheduler.step()\n",
+    "stepped per epoch after the batch loop": "for epoch in range(2):\n    for x, y in loader:\n"
+    + STEP
+    + "    scheduler.step()\n",
+    "skipping the first epoch on purpose": "for epoch in range(2):\n    if epoch > 0:\n"
+    "        scheduler.step()\n    for x, y in loader:\n" + STEP,
+    "a resume fast-forward": "for _ in range(3):\n    scheduler.step()\n"
+    "for epoch in range(3, 5):\n    for x, y in loader:\n" + STEP,
+    "stepped on a metric": "for epoch in range(2):\n    scheduler.step(0.5)\n"
+    "    for x, y in loader:\n" + STEP,
+}
+
+
+@pytest.mark.parametrize("body", QUIET_TRN010.values(), ids=list(QUIET_TRN010))
+def test_trn010_quiet_shapes(body: str) -> None:
+    assert found(body, "TRN010") == []
+
+
+def test_trn010_loop_with_two_optimizers_is_not_checked() -> None:
+    body = (
+        "other = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "for x, y in loader:\n    scheduler.step()\n"
+        "    optimizer.zero_grad()\n    other.zero_grad()\n"
+        "    nn.functional.mse_loss(model(x), y).backward()\n"
+        "    optimizer.step()\n    other.step()\n"
+    )
+    assert found(body, "TRN010") == []
+
+
+def test_trn011_named_parameters_and_nn_parameter_are_reported() -> None:
+    body = (
+        "for name, p in model.named_parameters():\n    p.uniform_(-0.1, 0.1)\n"
+        "scale = nn.Parameter(torch.ones(1))\nscale.fill_(2.0)\n"
+    )
+    assert found(body, "TRN011") == [2, 4]
+
+
+QUIET_TRN011 = {
+    "through .data": "for p in model.parameters():\n    p.data.uniform_(-0.1, 0.1)\n",
+    "through nn.init": "for p in model.parameters():\n    nn.init.uniform_(p, -0.1, 0.1)\n",
+    "under no_grad": "with torch.no_grad():\n    for p in model.parameters():\n        p.zero_()\n",
+    "a frozen parameter": "frozen = nn.Parameter(torch.ones(1), False)\nfrozen.fill_(2.0)\n",
+    "a plain tensor": "t = torch.zeros(3)\nt.fill_(1.0)\nt += 1\n",
+    "a gradient": "for p in model.parameters():\n    p.grad = torch.zeros_like(p)\n"
+    "    p.grad.zero_()\n",
+    "a name outside its loop": "for p in model.parameters():\n    pass\np = torch.zeros(1)\n"
+    "p.zero_()\n",
+    "an init function passed to apply": "def init(m):\n    for p in m.parameters():\n"
+    "        p.zero_()\nmodel.apply(init)\n",
+    "a decorated init": "@torch.no_grad()\ndef init(m):\n    for p in m.parameters():\n"
+    "        p.zero_()\ninit(model)\n",
+}
+
+
+@pytest.mark.parametrize("body", QUIET_TRN011.values(), ids=list(QUIET_TRN011))
+def test_trn011_quiet_shapes(body: str) -> None:
+    assert found(body + "loss = model(torch.randn(1, 4)).sum()\nloss.backward()\n", "TRN011") == []
