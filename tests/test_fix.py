@@ -54,6 +54,7 @@ FIXABLE = [p for p in BUGGY if p.stem not in NOT_FIXABLE]
 # valid fix, given here; those are compared with their twin at runtime instead.
 SAME_AS_TWIN = {
     "trn001_grad_accumulation_never_cleared",
+    "trn001_scaler_branch_accumulates_plain_branch_forgets",
     "trn001_second_phase_starts_with_stale_grads",
     "trn002_amp_scaler_update_without_step",
     "trn002_gan_d_cleared_never_stepped",

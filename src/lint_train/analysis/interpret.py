@@ -491,7 +491,7 @@ class Interpreter:
                     if other.phases.get(name) not in _USED or not other.facts.get(ran):
                         continue
                     condition = _deciding_condition(path, other, changing)
-                    if condition is not None:
+                    if condition is not None and not _steps_when(back, name, ran, condition, path):
                         training.branch_unstepped[name] = (condition, path.facts[condition])
                         break
 
@@ -1054,11 +1054,27 @@ _USED = (frozenset({"stepped"}), frozenset({"clean"}))
 
 
 _STEPPED_ON = frozenset({"stepped", "polluted", "clean"})
+# After a backward in the iteration: a step used those gradients (and maybe a clear followed).
+_STEPPED_NOW = frozenset({"stepped", "clean"})
 
 
 def _steps_any(path: State) -> bool:
     """Whether an iteration that ran a backward and ends in this state stepped some optimizer."""
     return any(p & _STEPPED_ON for p in (*path.phases.values(), path.phase_default))
+
+
+def _steps_when(back: Paths, name: str, ran: str, condition: str, unstepped: State) -> bool:
+    """Whether some iteration that takes `unstepped`'s way at `condition` (or may take it: a
+    merged path that lost the condition) steps `name` all the same. Under gradient accumulation
+    (`if (i + 1) % k == 0:` inside that way) an iteration without a step is one of several that
+    feed the next: that way steps too, only not every time, and it is no one-way step."""
+    way = unstepped.facts[condition]
+    return any(
+        other.facts.get(ran)
+        and other.facts.get(condition) != (not way)
+        and other.phases.get(name, other.phase_default) & _STEPPED_NOW
+        for other in back
+    )
 
 
 def _deciding_condition(a: State, b: State, changing: frozenset[str]) -> str | None:

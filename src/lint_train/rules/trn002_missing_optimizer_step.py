@@ -34,9 +34,9 @@ UNSTEPPED = (
     "call `{opt}.step()` after their backward pass"
 )
 ONE_WAY = (
-    "`{opt}` is stepped only when `{condition}` is {stepping}: when it is {other}, every "
-    "iteration computes gradients and steps no optimizer, so the model never trains in that "
-    "configuration; call `{opt}.step()` after the backward pass on that path too"
+    "`{opt}` is stepped only when {stepping}: when {other}, every iteration computes "
+    "gradients and steps no optimizer, so the model never trains in that configuration; call "
+    "`{opt}.step()` after the backward pass on that path too"
 )
 ONE_WAY_NO_FIX = (
     "where the step goes on the path without one is for the author to say (after any unscaling "
@@ -97,9 +97,8 @@ def check(model: LoopModel) -> Iterator[Report]:
                     reported.add(id(innermost.node))
                     message = ONE_WAY.format(
                         opt=written,
-                        condition=condition,
-                        stepping=_truth(not value),
-                        other=_truth(value),
+                        stepping=condition_phrase(condition, not value),
+                        other=condition_phrase(condition, value),
                     )
                     yield Report.with_fix(innermost.node, message, ONE_WAY_NO_FIX)
                     break
@@ -250,8 +249,43 @@ def _backward_text(model: LoopModel, loop: TrainingLoop) -> str:
     return text if len(text) <= 40 else "backward()"
 
 
-def _truth(value: bool) -> str:
-    return "true" if value else "false"
+# Each comparison operator, its text, and the operator that holds exactly when it does not.
+_OPERATORS: dict[type[cst.BaseCompOp], tuple[str, type[cst.BaseCompOp]]] = {
+    cst.Equal: ("==", cst.NotEqual),
+    cst.NotEqual: ("!=", cst.Equal),
+    cst.LessThan: ("<", cst.GreaterThanEqual),
+    cst.GreaterThanEqual: (">=", cst.LessThan),
+    cst.GreaterThan: (">", cst.LessThanEqual),
+    cst.LessThanEqual: ("<=", cst.GreaterThan),
+    cst.In: ("in", cst.NotIn),
+    cst.NotIn: ("not in", cst.In),
+    cst.Is: ("is", cst.IsNot),
+    cst.IsNot: ("is not", cst.Is),
+}
+_CONSTANTS = ("None", "True", "False")
+
+
+def condition_phrase(condition: str, holds: bool) -> str:
+    """`condition` taken one way, said without a double negative: "`scaler` is None" for
+    `scaler is not None` that does not hold, "`rank != 0`" for `rank == 0` that does not,
+    "`args.amp` is false" for a plain name. (A leading `not` is already folded into `holds`.)"""
+    try:
+        expr = cst.parse_expression(condition)
+    except cst.ParserSyntaxError:
+        expr = None
+    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
+        target = expr.comparisons[0]
+        op = type(target.operator)
+        if op in _OPERATORS:
+            if not holds:
+                op = _OPERATORS[op][1]
+            text = _OPERATORS[op][0]
+            code = cst.Module([]).code_for_node
+            left, right = code(expr.left), code(target.comparator)
+            if op in (cst.Is, cst.IsNot) and right in _CONSTANTS:
+                return f"`{left}` {text} {right}"
+            return f"`{left} {text} {right}`"
+    return f"`{condition}` is {'true' if holds else 'false'}"
 
 
 def _calls_scheduler(model: LoopModel) -> bool:
