@@ -56,10 +56,10 @@ def test_text_shows_the_source_line_and_a_marker_on_request(
     code, out, _ = _run(capsys, "--show-source", "train.py")
     assert code == 1
     lines = out.splitlines()
-    assert lines[0].startswith("train.py:29:9: TRN001 missing-zero-grad  ")
-    assert lines[1] == " 29 |         for x, y in train_batches:  # expect: TRN001"
-    # The marker starts under column 9 and stops before the comment.
-    assert lines[2] == "    |         " + "^" * len("for x, y in train_batches:")
+    assert lines[0].startswith("train.py:32:13: TRN001 missing-zero-grad  ")
+    assert lines[1] == " 32 |             optimizer.step()  # expect: TRN001"
+    # The marker starts under column 13 and stops before the comment.
+    assert lines[2] == "    |             " + "^" * len("optimizer.step()")
 
 
 def test_text_has_no_source_when_not_a_terminal_or_when_refused(
@@ -114,8 +114,8 @@ def test_a_terminal_gets_colour_and_source_and_no_color_turns_colour_off(work: P
     shown = _in_a_terminal(["train.py"], work, env)
     assert "\x1b[" in shown
     plain = ANSI.sub("", shown)
-    assert plain.splitlines()[0].startswith("train.py:29:9: TRN001 missing-zero-grad  ")
-    assert " 29 |         for x, y in train_batches:" in plain
+    assert plain.splitlines()[0].startswith("train.py:32:13: TRN001 missing-zero-grad  ")
+    assert " 32 |             optimizer.step()" in plain
 
     no_color = _in_a_terminal(["train.py"], work, env | {"NO_COLOR": "1"})
     assert "\x1b[" not in no_color

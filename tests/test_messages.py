@@ -6,7 +6,7 @@ import pytest
 from conftest import FIXTURES
 
 from lint_train.engine import lint_file
-from lint_train.rules.trn002_missing_optimizer_step import condition_phrase
+from lint_train.rules.conditions import condition_phrase
 
 
 def _message(name: str, code: str) -> str:

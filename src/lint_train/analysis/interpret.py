@@ -216,6 +216,8 @@ class Interpreter:
         self._changed: dict[int, frozenset[str]] = {}
         self._feeds: dict[tuple[int, int], bool] = {}
         self._calls: dict[tuple[object, ...], Paths] = {}
+        # Loop id -> conditions already decided when the loop was entered (not its own ways).
+        self._entry_facts: dict[int, frozenset[str]] = {}
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -422,6 +424,8 @@ class Interpreter:
         entry = _merged(paths)
         training = self.model.loops.get(id(stmt))
         if training is not None:
+            before = frozenset(k for p in paths for k in p.facts)
+            self._entry_facts[id(stmt)] = self._entry_facts.get(id(stmt), frozenset()) | before
             for name, phase in entry.phases.items():
                 if phase & {"stepped", "polluted"}:
                     training.entry_stepped.add(name)
@@ -494,6 +498,33 @@ class Interpreter:
                     if condition is not None and not _steps_when(back, name, ran, condition, path):
                         training.branch_unstepped[name] = (condition, path.facts[condition])
                         break
+
+    def _in_loop_function(self) -> bool:
+        """Whether the event being handled is in the innermost loop's own function (not in a
+        helper it calls, nor in an inner loop that trains nothing), where branch conditions are
+        spelled as that function spells them."""
+        return (
+            bool(self.loop_levels)
+            and self.loop_levels[-1] == len(self.frames) - 1
+            and id(self.loop_stack[-1]) in self.model.loops
+        )
+
+    def _ways(self, state: State) -> tuple[tuple[str, bool], ...]:
+        """The ways this path took at the innermost loop's own branches: plain conditions (see
+        `_deciding_condition`) decided inside the loop, on names its iterations do not change.
+        Empty when the event is in a helper, whose conditions the loop's code does not show."""
+        if not self._in_loop_function():
+            return ()
+        before = self._entry_facts.get(id(self.loop_stack[-1]), frozenset())
+        changing = self._changing_names()
+        return tuple(
+            (condition, value)
+            for condition, value in state.facts.items()
+            if condition not in before
+            and not condition.startswith("<")
+            and _PLAIN_CONDITION.fullmatch(condition)
+            and not _mentions(condition, changing)
+        )
 
     def _changing_names(self) -> frozenset[str]:
         """Names (as the innermost loop's function spells them) that may differ from one
@@ -695,6 +726,9 @@ class Interpreter:
             BackwardSite(event.node, tuple(id(n) for n in self.loop_stack))
         )
         self._trace_loops("backward", event.node, None)
+        if loops and self._in_loop_function():
+            ways = loops[-1].backward_ways.setdefault(id(event.node), set())
+            ways.update(state.facts.items())
         state = state.copy()
         for loop in self.loop_stack:
             state.facts[_ran_backward(loop)] = True
@@ -718,6 +752,8 @@ class Interpreter:
             innermost = loops[-1]
             innermost.polluted_steps.setdefault(written, event.node)
             innermost.polluted_roots.setdefault(written, name)
+            if written not in innermost.polluted_paths:
+                innermost.polluted_paths[written] = self._ways(state)
         state = state.copy()
         state.phases[name] = _map(state.phase(name), _AFTER_STEP)
         return state

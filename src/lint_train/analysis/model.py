@@ -68,6 +68,9 @@ class TrainingLoop:
     opaque: bool = False  # an optimizer was handed to code not in view
     polluted_steps: dict[str, cst.CSTNode] = field(default_factory=dict)  # display -> step call
     polluted_roots: dict[str, str] = field(default_factory=dict)  # display -> internal name
+    # display -> the ways (condition, value) the iteration took, inside the loop, to reach that
+    # step with uncleared gradients; empty when no plain condition of the loop's code decided.
+    polluted_paths: dict[str, tuple[tuple[str, bool], ...]] = field(default_factory=dict)
     # Optimizers whose gradients were already used by a step when the loop was entered.
     entry_stepped: set[str] = field(default_factory=set)
     # Optimizers whose gradients an iteration can leave stepped-on but not cleared.
@@ -75,6 +78,9 @@ class TrainingLoop:
     # Optimizer -> (condition, value): taking that way, an iteration runs backward and steps
     # nothing, though the other way steps this optimizer; no loop changes the condition.
     branch_unstepped: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    # id of a backward node run directly by this loop -> the (condition, value) facts of the
+    # paths that ran it: which way of a branch each backward pass is on.
+    backward_ways: dict[int, set[tuple[str, bool]]] = field(default_factory=dict)
     # model -> the mode sets seen at its forward passes, one per path through the code
     train_modes: dict[str, set[frozenset[str]]] = field(default_factory=dict)
     display: dict[str, str] = field(default_factory=dict)  # internal name -> as written

@@ -16,7 +16,8 @@ from ..analysis.model import LoopModel, Trace, TrainingLoop
 from ..analysis.names import dotted
 from ..analysis.vocab import is_optimizer_name
 from ..types import RuleInfo
-from . import Report
+from . import Report, site_of
+from .conditions import condition_phrase
 from .fixes import AFTER, BEFORE, REPLACE, Edit, Fix, Layout, describe, scaler_of
 
 INFO = RuleInfo(
@@ -44,6 +45,11 @@ ONE_WAY_NO_FIX = (
 )
 
 
+LOOP = "the loop in which `{backward}` runs and no optimizer steps"
+LOOP_UNSTEPPED = "the loop in which `{opt}` is cleared and never stepped"
+LOOP_ONE_WAY = "the loop in which `{opt}` is stepped only when {stepping}"
+
+
 def check(model: LoopModel) -> Iterator[Report]:
     reported: set[int] = set()
     for site in model.backward_sites:
@@ -53,6 +59,7 @@ def check(model: LoopModel) -> Iterator[Report]:
         if not loops:
             continue
         innermost = loops[-1]
+        node = site.node
         if id(innermost.node) in reported:
             continue
         if any(loop.unknown_step or loop.opaque for loop in loops):
@@ -65,16 +72,21 @@ def check(model: LoopModel) -> Iterator[Report]:
                 continue
             reported.add(id(innermost.node))
             fix = _fix(Layout.of(model), loops, None)
+            backward = _backward_text(model, innermost)
+            anchor = site_of(
+                innermost.trace, lambda t, node=node: t.kind == "backward" and t.node is node
+            )
             yield Report.with_fix(
-                innermost.node,
+                anchor or innermost.node,
                 NO_STEP.format(
-                    backward=_backward_text(model, innermost),
+                    backward=backward,
                     opt=opt,
                     scheduler=" (a scheduler step only changes the learning rate)"
                     if _calls_scheduler(model)
                     else "",
                 ),
                 fix,
+                ((innermost.node, LOOP.format(backward=backward)),),
             )
             continue
         display = {}
@@ -84,23 +96,39 @@ def check(model: LoopModel) -> Iterator[Report]:
             written = display.get(name, name)
             if _is_optimizer(model, written):
                 reported.add(id(innermost.node))
-                fix = _fix(Layout.of(model), loops, name)
+                layout = Layout.of(model)
+                fix = _fix(layout, loops, name)
+                anchor = _fed_backward(layout, innermost, name)
                 yield Report.with_fix(
-                    innermost.node,
+                    anchor or innermost.node,
                     UNSTEPPED.format(opt=written),
                     fix,
+                    ((innermost.node, LOOP_UNSTEPPED.format(opt=written)),),
                 )
         if id(innermost.node) not in reported:
             for name, (condition, value) in sorted(innermost.branch_unstepped.items()):
                 written = display.get(name, name)
                 if _is_optimizer(model, written):
                     reported.add(id(innermost.node))
+                    stepping = condition_phrase(condition, not value)
                     message = ONE_WAY.format(
                         opt=written,
-                        stepping=condition_phrase(condition, not value),
+                        stepping=stepping,
                         other=condition_phrase(condition, value),
                     )
-                    yield Report.with_fix(innermost.node, message, ONE_WAY_NO_FIX)
+                    # The backward pass on the way that steps nothing (the first one, when
+                    # every backward runs before the branch).
+                    ways = innermost.backward_ways
+                    anchor = site_of(
+                        innermost.trace,
+                        lambda t, way=(condition, value), ways=ways: (
+                            t.kind == "backward" and way in ways.get(id(t.node), ())
+                        ),
+                    ) or site_of(innermost.trace, lambda t: t.kind == "backward")
+                    related = (innermost.node, LOOP_ONE_WAY.format(opt=written, stepping=stepping))
+                    yield Report.with_fix(
+                        anchor or innermost.node, message, ONE_WAY_NO_FIX, (related,)
+                    )
                     break
 
 
@@ -144,6 +172,17 @@ def _fix(layout: Layout, loops: list[TrainingLoop], root: str | None) -> Fix | s
     if len({(e.kind, id(e.anchor)) for e in unique}) < len(unique):
         return "the callers of this loop's function name the optimizer differently"
     return Fix(describe(unique, layout), False, unique)
+
+
+def _fed_backward(layout: Layout, loop: TrainingLoop, root: str) -> cst.CSTNode | None:
+    """Where the first backward pass whose gradients `root` owns happens: the first that
+    follows a clear of `root` with no other optimizer's mark in between; else the clear."""
+    marks = [t for t in loop.trace if t.kind in ("clear", "step")]
+    for backward in (t for t in loop.trace if t.kind == "backward"):
+        before = layout.latest(m for m in marks if layout.precedes(m, backward))
+        if before is not None and before.kind == "clear" and before.root == root:
+            return backward.site
+    return site_of(loop.trace, lambda t: t.kind == "clear" and t.root == root)
 
 
 def _place(
@@ -247,45 +286,6 @@ def _backward_text(model: LoopModel, loop: TrainingLoop) -> str:
         return "backward()"
     text = model.program.module.code_for_node(node)
     return text if len(text) <= 40 else "backward()"
-
-
-# Each comparison operator, its text, and the operator that holds exactly when it does not.
-_OPERATORS: dict[type[cst.BaseCompOp], tuple[str, type[cst.BaseCompOp]]] = {
-    cst.Equal: ("==", cst.NotEqual),
-    cst.NotEqual: ("!=", cst.Equal),
-    cst.LessThan: ("<", cst.GreaterThanEqual),
-    cst.GreaterThanEqual: (">=", cst.LessThan),
-    cst.GreaterThan: (">", cst.LessThanEqual),
-    cst.LessThanEqual: ("<=", cst.GreaterThan),
-    cst.In: ("in", cst.NotIn),
-    cst.NotIn: ("not in", cst.In),
-    cst.Is: ("is", cst.IsNot),
-    cst.IsNot: ("is not", cst.Is),
-}
-_CONSTANTS = ("None", "True", "False")
-
-
-def condition_phrase(condition: str, holds: bool) -> str:
-    """`condition` taken one way, said without a double negative: "`scaler` is None" for
-    `scaler is not None` that does not hold, "`rank != 0`" for `rank == 0` that does not,
-    "`args.amp` is false" for a plain name. (A leading `not` is already folded into `holds`.)"""
-    try:
-        expr = cst.parse_expression(condition)
-    except cst.ParserSyntaxError:
-        expr = None
-    if isinstance(expr, cst.Comparison) and len(expr.comparisons) == 1:
-        target = expr.comparisons[0]
-        op = type(target.operator)
-        if op in _OPERATORS:
-            if not holds:
-                op = _OPERATORS[op][1]
-            text = _OPERATORS[op][0]
-            code = cst.Module([]).code_for_node
-            left, right = code(expr.left), code(target.comparator)
-            if op in (cst.Is, cst.IsNot) and right in _CONSTANTS:
-                return f"`{left}` {text} {right}"
-            return f"`{left} {text} {right}`"
-    return f"`{condition}` is {'true' if holds else 'false'}"
 
 
 def _calls_scheduler(model: LoopModel) -> bool:
