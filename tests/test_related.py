@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
 
 from lint_train.cli import main
-from lint_train.engine import lint_file
+from lint_train.engine import lint_file, lint_source
 
 PLAIN = FIXTURES / "buggy" / "trn001_plain_loop_zero_grad_before_loop.py"
 LINES = PLAIN.read_text(encoding="utf-8").splitlines()
@@ -67,6 +68,12 @@ def test_a_one_branch_miss_points_at_the_step_on_that_branch_and_names_it() -> N
     assert finding.message.startswith("when `use_amp` is false, `optimizer.step()` runs on")
 
 
+def test_a_branch_that_steps_through_the_scaler_names_the_other_way() -> None:
+    path = FIXTURES / "buggy" / "trn001_scaler_branch_accumulates_plain_branch_forgets.py"
+    (finding,) = lint_file(path)
+    assert finding.message.startswith("when `scaler` is None, `optimizer.step()` runs on")
+
+
 def test_a_loop_that_never_clears_does_not_name_a_branch() -> None:
     # The step is under the accumulation condition, which changes every iteration: no path to
     # name, the loop as a whole misses the clear.
@@ -90,3 +97,39 @@ def test_fix_applies_to_the_finding_at_its_new_anchor(
     assert main(["--fix", "train.py"]) == 0
     assert "optimizer.zero_grad()\n            loss.backward()" in (work / "train.py").read_text()
     assert main(["train.py"]) == 0
+
+
+ONE_BRANCH_CLEARS = """
+    import torch
+    from torch import nn
+
+    def train(model, loader, optimizer, scaler, use_amp, args):
+        for x, y in loader:
+            if args.verbose:
+                model.eval()
+                model.train()
+            loss = nn.functional.mse_loss(model(x), y)
+            if use_amp:
+                optimizer.zero_grad()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                loss.backward()
+                optimizer.step()
+"""
+
+
+def test_a_one_branch_miss_names_only_the_way_that_decides() -> None:
+    # `args.verbose` leaves the paths apart (the mode switches), but the step misses its clear
+    # whichever way it goes: only `use_amp` is named.
+    (finding,) = lint_source(textwrap.dedent(ONE_BRANCH_CLEARS))
+    assert finding.code == "TRN001"
+    assert finding.message.startswith("when `use_amp` is false, `optimizer.step()`")
+    assert finding.line == 18
+
+
+def test_a_loop_that_clears_on_no_way_names_no_way() -> None:
+    source = ONE_BRANCH_CLEARS.replace("optimizer.zero_grad()", "pass")
+    (finding,) = lint_source(textwrap.dedent(source))
+    assert finding.message.startswith("`optimizer.step()` runs on gradients")

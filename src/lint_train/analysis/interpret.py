@@ -216,8 +216,7 @@ class Interpreter:
         self._changed: dict[int, frozenset[str]] = {}
         self._feeds: dict[tuple[int, int], bool] = {}
         self._calls: dict[tuple[object, ...], Paths] = {}
-        # Loop id -> conditions already decided when the loop was entered (not its own ways).
-        self._entry_facts: dict[int, frozenset[str]] = {}
+        self._branches: dict[int, frozenset[str]] = {}  # loop id -> its own `if` conditions
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -424,8 +423,6 @@ class Interpreter:
         entry = _merged(paths)
         training = self.model.loops.get(id(stmt))
         if training is not None:
-            before = frozenset(k for p in paths for k in p.facts)
-            self._entry_facts[id(stmt)] = self._entry_facts.get(id(stmt), frozenset()) | before
             for name, phase in entry.phases.items():
                 if phase & {"stepped", "polluted"}:
                     training.entry_stepped.add(name)
@@ -510,18 +507,22 @@ class Interpreter:
         )
 
     def _ways(self, state: State) -> tuple[tuple[str, bool], ...]:
-        """The ways this path took at the innermost loop's own branches: plain conditions (see
-        `_deciding_condition`) decided inside the loop, on names its iterations do not change.
-        Empty when the event is in a helper, whose conditions the loop's code does not show."""
+        """The ways this path took at the innermost loop's own `if` statements: plain
+        conditions (see `_deciding_condition`) on names its iterations do not change. Empty
+        when the event is in a helper, whose conditions the loop's code does not show."""
         if not self._in_loop_function():
             return ()
-        before = self._entry_facts.get(id(self.loop_stack[-1]), frozenset())
+        stmt = self.loop_stack[-1]
+        own = self._branches.get(id(stmt))
+        if own is None:
+            tests = _IfTests()
+            walk(stmt.body, tests)
+            own = self._branches[id(stmt)] = frozenset(self._condition(t)[0] for t in tests.tests)
         changing = self._changing_names()
         return tuple(
             (condition, value)
             for condition, value in state.facts.items()
-            if condition not in before
-            and not condition.startswith("<")
+            if condition in own
             and _PLAIN_CONDITION.fullmatch(condition)
             and not _mentions(condition, changing)
         )
@@ -752,8 +753,11 @@ class Interpreter:
             innermost = loops[-1]
             innermost.polluted_steps.setdefault(written, event.node)
             innermost.polluted_roots.setdefault(written, name)
-            if written not in innermost.polluted_paths:
-                innermost.polluted_paths[written] = self._ways(state)
+            ways = self._ways(state)
+            known = innermost.polluted_paths.get(written, ways)
+            innermost.polluted_paths[written] = tuple(w for w in known if w in ways)
+        elif loops and "polluted" not in state.phase(name):
+            loops[-1].clean_step_ways.setdefault(written, set()).update(self._ways(state))
         state = state.copy()
         state.phases[name] = _map(state.phase(name), _AFTER_STEP)
         return state
@@ -1238,6 +1242,22 @@ class _Dataflow(cst.CSTVisitor):
         func = original_node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "backward":
             self._in_backward -= 1
+
+
+class _IfTests(cst.CSTVisitor):
+    """The tests of the `if` statements in a block, nested functions and classes aside."""
+
+    def __init__(self) -> None:
+        self.tests: list[cst.BaseExpression] = []
+
+    def visit_If(self, node: cst.If) -> None:
+        self.tests.append(node.test)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
 
 
 class _AssignedNames(cst.CSTVisitor):

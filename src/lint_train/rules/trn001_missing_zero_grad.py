@@ -60,7 +60,8 @@ def check(model: LoopModel) -> Iterator[Report]:
             )
             # Cleared on some way through the iteration but not on the way to this step: the
             # message names that way ("when `scaler` is None").
-            ways = loop.polluted_paths.get(opt, ())
+            clean = loop.clean_step_ways.get(opt, set())
+            ways = tuple((c, v) for c, v in loop.polluted_paths.get(opt, ()) if (c, not v) in clean)
             if stale:
                 message = STALE_ON_ENTRY.format(opt=opt)
             elif ways and loop.cleared & {root, ALL_OPTIMIZERS}:
