@@ -148,6 +148,18 @@ def test_a_way_that_accumulates_through_the_scaler_is_no_one_way_step() -> None:
     assert _codes(ACCUMULATING_SCALER_WAY.format(plain=plain)) == []
 
 
+def test_a_plain_way_that_clears_first_beside_an_accumulating_scaler_way_is_quiet() -> None:
+    # The plain way ends each batch stepped, the scaler's way ends its accumulation cleared:
+    # the ways end differently, and each steps.
+    source = ACCUMULATING_SCALER_WAY.replace(
+        "                nn.functional.mse_loss(model(x), y).backward(){plain}",
+        "                optimizer.zero_grad()\n"
+        "                nn.functional.mse_loss(model(x), y).backward()\n"
+        "                optimizer.step()",
+    )
+    assert _codes(source) == []
+
+
 def test_a_plain_way_that_steps_without_clearing_is_only_a_missing_clear() -> None:
     plain = "\n" + " " * 16 + "optimizer.step()"
     assert {code for _, code in _codes(ACCUMULATING_SCALER_WAY.format(plain=plain))} == {"TRN001"}
