@@ -44,8 +44,8 @@ def test_write_baseline_records_todays_findings_and_exits_0(
     assert data["version"] == 1
     recorded = {(e["path"], e["code"], e["line_text"]) for e in data["findings"]}
     assert recorded == {
-        ("train.py", "TRN001", "for x, y in train_batches: # expect: TRN001"),
-        ("evaluate.py", "TRN003", "for x, y in val_batches: # expect: TRN003"),
+        ("train.py", "TRN001", "optimizer.step() # expect: TRN001"),
+        ("evaluate.py", "TRN003", "val_loss += loss_fn(model(x), y).item() # expect: TRN003"),
     }
 
 
@@ -62,9 +62,7 @@ def test_line_shifts_and_reindenting_do_not_revive_old_findings(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _run(capsys, "--write-baseline", "baseline.json", ".")
-    shifted = '"""Now with a longer docstring."""\n\n\nimport os\n' + BUGGY.replace(
-        "for x, y in train_batches:  #", "for   x, y   in train_batches:    #"
-    )
+    shifted = '"""Now with a longer docstring."""\n\n\nimport os\n' + BUGGY.replace("    ", "  ")
     (repo / "train.py").write_text(shifted)
     code, out, _ = _run(capsys, "--baseline", "baseline.json", ".")
     assert (code, out) == (0, "")
@@ -80,13 +78,16 @@ def test_new_findings_are_reported_even_on_a_line_that_reads_like_an_old_one(
     assert code == 1
     assert sorted(_codes_reported(out)) == ["other.py:TRN001", "train.py:TRN001"]
     # The second copy in train.py is the new one: the first is the recorded finding.
-    assert out.splitlines()[1].startswith("train.py:35:")
+    second = BUGGY.count("\n") + SECOND_LOOP[: SECOND_LOOP.index("optimizer.step()")].count("\n")
+    assert out.splitlines()[1].startswith(f"train.py:{second + 1}:")
     assert "Found 2 problems (3 files checked, 2 in the baseline)." in err
 
 
 def test_a_changed_line_is_a_new_finding(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _run(capsys, "--write-baseline", "baseline.json", ".")
-    (repo / "train.py").write_text(BUGGY.replace("train_batches", "batches"))
+    (repo / "train.py").write_text(
+        BUGGY.replace("optimizer.step()", "optimizer.step(closure=None)")
+    )
     code, out, _ = _run(capsys, "--baseline", "baseline.json", ".")
     assert code == 1
     assert _codes_reported(out) == ["train.py:TRN001"]

@@ -69,6 +69,7 @@ def test_a_cache_hit_gives_back_the_same_findings_and_errors(
     assert again == first
     assert again == check_files(files)  # and it is what an uncached run gives
     assert sum(len(o.findings) for o in again) >= 12
+    assert all(f.related for o in again for f in o.findings)  # the loops come back too
     messages = [o.error.message for o in again if o.error is not None]
     assert any(m.startswith("syntax error") for m in messages)
     assert any(m.startswith("not valid ascii") for m in messages)

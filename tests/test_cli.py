@@ -42,7 +42,7 @@ def test_json_output_has_the_documented_fields(capsys: pytest.CaptureFixture[str
     assert len(data) == 1
     assert set(data[0]) == {
         "code", "name", "path", "line", "column", "end_line", "end_column", "message", "fixable",
-        "fix", "no_fix_reason",
+        "fix", "no_fix_reason", "related",
     }  # fmt: skip
     assert data[0]["code"] == "TRN001"
     assert data[0]["line"] <= data[0]["end_line"]

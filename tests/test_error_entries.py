@@ -68,6 +68,7 @@ def test_json_lists_each_file_that_could_not_be_checked(
         "fixable": False,
         "fix": None,
         "no_fix_reason": None,
+        "related": [],
     }
     assert "'(' was never closed" in str(errors["broken.py"]["message"])
     assert (errors["latin.py"]["name"], errors["latin.py"]["line"]) == ("undecodable-file", 2)

@@ -29,9 +29,12 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Hand-written expectations for one finding: BUGGY copied as train.py. They are not derived from
 # the tool's own output. Where the finding is anchored lives here and only here: when the anchor
 # moves, update these four numbers.
-LINE, COLUMN, END_LINE, END_COLUMN = 29, 9, 32, 29
+LINE, COLUMN, END_LINE, END_COLUMN = 32, 13, 32, 29
 # What --show-source underlines on line LINE, from COLUMN on.
-MARKED = "for x, y in train_batches:"
+MARKED = "optimizer.step()"
+# The loop around the finding, given as its related location (README, JSON contract).
+LOOP_LINE, LOOP_COLUMN, LOOP_END_LINE, LOOP_END_COLUMN = 29, 9, 32, 29
+LOOP_MESSAGE = "the loop whose iterations do not clear `optimizer` before this step"
 MESSAGE = (
     "`optimizer.step()` runs on gradients that are not cleared each time around this loop, so"
     " they accumulate across iterations; call `optimizer.zero_grad()` in the loop, before the"
@@ -42,7 +45,7 @@ FIX = {
     "message": "insert `optimizer.zero_grad()` before `loss.backward()`",
 }
 # EVAL_BUGGY's finding, for the tests that check two files at once.
-EVAL_LINE, EVAL_COLUMN = 48, 9
+EVAL_LINE, EVAL_COLUMN = 49, 33
 EVAL_MESSAGE = (
     "this evaluation loop runs `model` with autograd enabled, storing activations for a backward"
     " pass that never happens; wrap it in `with torch.no_grad():`"
@@ -133,6 +136,15 @@ def test_json_record_is_exactly_as_written(one: Path, capsys: pytest.CaptureFixt
             "fixable": True,
             "fix": FIX,
             "no_fix_reason": None,
+            "related": [
+                {
+                    "line": LOOP_LINE,
+                    "column": LOOP_COLUMN,
+                    "end_line": LOOP_END_LINE,
+                    "end_column": LOOP_END_COLUMN,
+                    "message": LOOP_MESSAGE,
+                }
+            ],
         }
     ]
 
@@ -237,6 +249,24 @@ def test_sarif_log_is_exactly_as_written(one: Path, capsys: pytest.CaptureFixtur
                         ],
                         "ruleIndex": 0,
                         "partialFingerprints": {"lintTrain/v1": _fingerprint()},
+                        "relatedLocations": [
+                            {
+                                "id": 1,
+                                "physicalLocation": {
+                                    "artifactLocation": {
+                                        "uri": "train.py",
+                                        "uriBaseId": "%SRCROOT%",
+                                    },
+                                    "region": {
+                                        "startLine": LOOP_LINE,
+                                        "startColumn": LOOP_COLUMN,
+                                        "endLine": LOOP_END_LINE,
+                                        "endColumn": LOOP_END_COLUMN,
+                                    },
+                                },
+                                "message": {"text": LOOP_MESSAGE},
+                            }
+                        ],
                     }
                 ],
             }

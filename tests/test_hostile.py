@@ -28,7 +28,8 @@ LOOP = (
     "    loss = model(x).sub(y).pow(2).mean()\n"
     "    loss.backward()\n"
     "    opt.step()\n"
-)  # TRN001 on its first line: gradients are never cleared
+)  # TRN001 on its `opt.step()`: gradients are never cleared
+STEP = 3  # how many lines after the loop's first line the step is, where TRN001 is reported
 
 
 @dataclass(frozen=True)
@@ -261,7 +262,8 @@ def test_each_case_is_reported_on_its_line_or_analysed(run: Run, name: str) -> N
         assert path not in run.findings()
     else:
         assert path not in errors
-        expected = [f"{path}:{case.line}:1: TRN001"] if case.line else []
+        column = 2 if name == "tabs.py" else 5  # the step's indent: a tab, or four spaces
+        expected = [f"{path}:{case.line + STEP}:{column}: TRN001"] if case.line else []
         assert [_where_and_code(f) for f in run.findings().get(path, [])] == expected
 
 
@@ -278,8 +280,8 @@ def test_one_line_per_problem(run: Run) -> None:
 
 def test_the_other_files_are_still_checked(run: Run) -> None:
     findings = run.findings()
-    assert _where_and_code(findings["cases/good.py"][0]) == "cases/good.py:5:1: TRN001"
-    assert findings["cases/folder.py/inner.py"][0].startswith("cases/folder.py/inner.py:2:1:")
+    assert _where_and_code(findings["cases/good.py"][0]) == "cases/good.py:8:5: TRN001"
+    assert findings["cases/folder.py/inner.py"][0].startswith("cases/folder.py/inner.py:5:5:")
 
 
 def test_paths_named_explicitly_say_what_they_are(run: Run) -> None:
@@ -299,7 +301,7 @@ def test_links_and_pipes_met_while_searching_are_left_alone(run: Run) -> None:
 def test_a_folder_named_like_a_file_is_searched(tree: Path) -> None:
     done = run_cli("cases/folder.py", cwd=tree)
     assert (done.code, done.err.count("error")) == (1, 0)
-    assert done.out.startswith("cases/folder.py/inner.py:2:1: TRN001")
+    assert done.out.startswith("cases/folder.py/inner.py:5:5: TRN001")
 
 
 def test_only_files_the_user_must_act_on_give_exit_2(tree: Path) -> None:
@@ -331,8 +333,8 @@ def test_a_one_megabyte_training_file_is_analysed(tmp_path: Path) -> None:
     assert 900_000 < len(text) < 1_200_000
     (tmp_path / "big.py").write_text(text)
     done = run_cli("big.py", cwd=tmp_path)
-    line = text.count("\n") - LOOP.count("\n") + 1
-    assert (done.code, done.out.split(" missing")[0]) == (1, f"big.py:{line}:1: TRN001")
+    line = text.count("\n") - LOOP.count("\n") + 1 + STEP
+    assert (done.code, done.out.split(" missing")[0]) == (1, f"big.py:{line}:5: TRN001")
     assert "Traceback" not in done.err
 
 
@@ -355,7 +357,7 @@ def test_a_file_deleted_between_discovery_and_reading(
     assert [str(e) for e in result.errors] == [
         f"{tmp_path / 'a.py'}: error: no such file or directory"
     ]
-    assert [(f.path, f.line) for f in result.findings] == [(str(tmp_path / "b.py"), 3)]
+    assert [(f.path, f.line) for f in result.findings] == [(str(tmp_path / "b.py"), 3 + STEP)]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file, whatever its mode")
@@ -374,7 +376,7 @@ def test_an_unreadable_file_and_folder(tmp_path: Path) -> None:
     errors = done.errors()
     assert errors["secret.py"] == "secret.py: error: cannot read: Permission denied"
     assert errors["locked"] == "locked: error: cannot read: Permission denied"
-    assert done.out.startswith("good.py:4:1: TRN001")
+    assert done.out.startswith("good.py:7:5: TRN001")
     assert done.code == 2
 
 
@@ -454,8 +456,8 @@ def test_a_failing_rule_is_named_and_the_other_rules_and_files_go_on(
     assert main(["--no-cache", "--isolated", "--output-format", "concise", "."]) == 2
     out, err = capsys.readouterr()
     assert [_where_and_code(line) for line in out.splitlines()] == [
-        "a.py:2:1: TRN001",
-        "b.py:3:1: TRN001",
+        f"a.py:{2 + STEP}:5: TRN001",
+        f"b.py:{3 + STEP}:5: TRN001",
     ]
     errors = [line for line in err.splitlines() if ": error: " in line]
     assert errors == [
@@ -487,7 +489,7 @@ def test_a_failing_analysis_is_named_and_the_other_files_go_on(
         "(ZeroDivisionError: division by zero)"
     ]
     assert "ZeroDivisionError" in (result.errors[0].trace or "")
-    assert [(Path(f.path).name, f.line) for f in result.findings] == [("b.py", 3)]
+    assert [(Path(f.path).name, f.line) for f in result.findings] == [("b.py", 3 + STEP)]
 
 
 def test_an_internal_error_is_not_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -583,7 +585,7 @@ def test_linting_never_runs_or_imports_the_code(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text('open("CONFTEST", "w").close()\nloss.backward()\n')
     done = run_cli(".", cwd=tmp_path)
     assert done.code == 1
-    assert "victim.py:10:1: TRN001" in done.out
+    assert f"victim.py:{10 + STEP}:5: TRN001" in done.out
     assert "PWNED" not in done.out + done.err
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "conftest.py",

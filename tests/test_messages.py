@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import FIXTURES
 
 from lint_train.engine import lint_file
+from lint_train.rules.conditions import condition_phrase
 
 
 def _message(name: str, code: str) -> str:
@@ -35,3 +37,29 @@ def test_gan_names_the_optimizer_that_is_never_stepped() -> None:
 def test_missing_eval_names_the_model_and_the_call() -> None:
     message = _message("trn004_module_predict.py", "TRN004")
     assert "`self.eval()`" in message
+
+
+@pytest.mark.parametrize(
+    ("condition", "holds", "phrase"),
+    [
+        ("scaler is not None", False, "`scaler` is None"),
+        ("scaler is not None", True, "`scaler` is not None"),
+        ("scaler is None", False, "`scaler` is not None"),
+        ("rank == 0", False, "`rank != 0`"),
+        ("rank != 0", False, "`rank == 0`"),
+        ("args.world_size > 1", False, "`args.world_size <= 1`"),
+        ("mode in MODES", False, "`mode not in MODES`"),
+        ("args.amp", True, "`args.amp` is true"),
+        ("args.amp", False, "`args.amp` is false"),
+        ("a < b < c", False, "`a < b < c` is false"),
+    ],
+)
+def test_one_way_step_says_the_condition_without_a_double_negative(
+    condition: str, holds: bool, phrase: str
+) -> None:
+    assert condition_phrase(condition, holds) == phrase
+
+
+def test_one_way_step_names_the_path_without_the_step() -> None:
+    message = _message("trn002_amp_branch_steps_plain_branch_forgets.py", "TRN002")
+    assert "stepped only when `args.amp` is true: when `args.amp` is false," in message

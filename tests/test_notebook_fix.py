@@ -120,7 +120,7 @@ def test_fixing_a_notebook_twice_changes_nothing_the_second_time(work: Path) -> 
     target.write_bytes(_nbformat(BUGGY))
     first = fix_file(target)
     assert first.changed and [(f.code, f.location.cell, f.line) for f in first.fixed] == [
-        ("TRN001", 4, 3)
+        ("TRN001", 4, 6)
     ]
     once = target.read_bytes()
     modified = target.stat().st_mtime_ns
@@ -255,7 +255,7 @@ def test_a_fix_that_would_change_an_ipython_line_is_no_fix_anywhere(
     target.write_bytes(_nbformat(notebook))
     assert main(["--no-cache", "--output-format", "json", "eval.ipynb"]) == 1
     (finding,) = json.loads(capsys.readouterr().out)
-    assert (finding["code"], finding["cell"], finding["line"]) == ("TRN003", 3, 3)
+    assert (finding["code"], finding["cell"], finding["line"]) == ("TRN003", 3, 5)
     assert finding["fixable"] is False and finding["fix"] is None
     assert finding["no_fix_reason"] == (
         "no fix in a notebook: the fix would change an IPython line (cell 3, line 4)"
@@ -301,7 +301,7 @@ def test_verify_runs_the_cells_the_buggy_notebook_fails_and_the_fixed_one_trains
     buggy = verify(target)
     assert buggy.status == "finished", buggy.error
     assert [f.code for f in buggy.findings] == ["TRN001"]
-    assert [(f.code, f.cell, f.line) for f in buggy.static] == [("TRN001", 4, 3)]
+    assert [(f.code, f.cell, f.line) for f in buggy.static] == [("TRN001", 4, 6)]
     assert not buggy.verdict.trained and buggy.exit_code == 1
     assert fix_file(target).changed
     fixed = verify(target)

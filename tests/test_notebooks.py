@@ -93,12 +93,15 @@ def test_finding_in_a_notebook_names_the_cell_and_its_line(
     _write(work, "train.ipynb", *BUGGY_CELLS)
     assert main(["train.ipynb"]) == 1
     out, err = capsys.readouterr()
-    # Cell 5 (the markdown cell counts), its third line, where the inner loop starts.
-    assert out.startswith("train.ipynb:cell 5:3:5: TRN001 missing-zero-grad  ")
+    # Cell 5 (the markdown cell counts), its sixth line, where the step on uncleared gradients is.
+    assert out.startswith("train.ipynb:cell 5:6:9: TRN001 missing-zero-grad  ")
     assert "error" not in err
     assert main(["--output-format", "json", "train.ipynb"]) == 1
     (finding,) = json.loads(capsys.readouterr().out)
-    assert (finding["cell"], finding["line"], finding["column"]) == (5, 3, 5)
+    assert (finding["cell"], finding["line"], finding["column"]) == (5, 6, 9)
+    # The loop around the step, as a related place, counts its lines within its cell too.
+    [loop] = finding["related"]
+    assert (loop["cell"], loop["line"], loop["column"]) == (5, 3, 5)
     assert finding["end_line"] >= finding["line"]
 
 
@@ -133,7 +136,7 @@ def test_non_python_cell_magic_blanks_the_cell_and_keeps_line_numbers() -> None:
 
 
 def test_noqa_in_a_cell_suppresses(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    loop = LOOP.replace("for x, y in batches:", "for x, y in batches:  # noqa: TRN001")
+    loop = LOOP.replace("optimizer.step()", "optimizer.step()  # noqa: TRN001")
     _write(work, "train.ipynb", *BUGGY_CELLS[:-1], ("code", loop))
     assert main(["train.ipynb"]) == 0
     assert "1 suppressed by noqa" in capsys.readouterr().err
@@ -143,8 +146,8 @@ def test_show_source_shows_the_cell_line(work: Path, capsys: pytest.CaptureFixtu
     _write(work, "train.ipynb", *BUGGY_CELLS)
     assert main(["--show-source", "train.ipynb"]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1] == " 3 |     for x, y in batches:"
-    assert lines[2] == "   |     " + "^" * len("for x, y in batches:")
+    assert lines[1] == " 6 |         optimizer.step()"
+    assert lines[2] == "   |         " + "^" * len("optimizer.step()")
 
 
 def test_syntax_error_names_the_cell(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -195,16 +198,16 @@ def test_machine_formats_do_not_give_a_cell_line_as_a_file_line(
     _write(work, "train.ipynb", *BUGGY_CELLS)
     assert main(["--output-format", "github", "train.ipynb"]) == 1
     command = capsys.readouterr().out.strip()
-    assert command.startswith("::error title=lint-train (TRN001),file=train.ipynb::cell 5, line 3:")
+    assert command.startswith("::error title=lint-train (TRN001),file=train.ipynb::cell 5, line 6:")
     assert main(["--output-format", "sarif", "train.ipynb"]) == 1
     log = json.loads(capsys.readouterr().out)
     validator = require("jsonschema").Draft4Validator(_sarif_schema())
     assert [e.message for e in validator.iter_errors(log)] == []
     (result,) = log["runs"][0]["results"]
     assert "region" not in result["locations"][0]["physicalLocation"]
-    assert result["properties"] == {"cell": 5, "line": 3, "column": 5}
-    assert result["message"]["text"].startswith("cell 5, line 3: ")
+    assert result["properties"] == {"cell": 5, "line": 6, "column": 9}
+    assert result["message"]["text"].startswith("cell 5, line 6: ")
     assert main(["--output-format", "gitlab", "train.ipynb"]) == 1
     (issue,) = json.loads(capsys.readouterr().out)
     assert issue["location"]["lines"] == {"begin": 1, "end": 1}
-    assert issue["description"].startswith("cell 5, line 3: TRN001")
+    assert issue["description"].startswith("cell 5, line 6: TRN001")

@@ -99,7 +99,7 @@ def _check_the_three_commits(repo: Path, env: dict[str, str]) -> None:
     assert blocked.returncode != 0, output
     assert "lint-train" in output
     assert "Failed" in output
-    assert "train.py:29:9: TRN001 missing-zero-grad" in output
+    assert "train.py:32:13: TRN001 missing-zero-grad" in output
     assert _run(["git", "rev-parse", "--verify", "-q", "HEAD~1"], repo, env).returncode != 0
 
     shutil.copy(FIXED, train)
@@ -191,7 +191,7 @@ def test_a_staged_buggy_notebook_blocks_the_commit(tmp_path: Path) -> None:
     _git(repo, env, "add", "train.ipynb")
     done = _commit(repo, env, "add a notebook")
     assert done.returncode != 0
-    assert "train.ipynb:cell 5:3:5: TRN001" in done.stdout + done.stderr
+    assert "train.ipynb:cell 5:6:9: TRN001" in done.stdout + done.stderr
 
 
 def test_configured_exclude_holds_for_files_pre_commit_names(tmp_path: Path) -> None:

@@ -43,7 +43,7 @@ def test_scheduler_step_alone_is_not_an_optimizer_step() -> None:
             model(x).sum().backward()
             sched.step()
     """
-    assert _codes(source) == [(6, "TRN002")]
+    assert _codes(source) == [(8, "TRN002")]
 
 
 def test_env_step_with_an_action_is_not_an_optimizer_step() -> None:
@@ -80,7 +80,8 @@ ONE_WAY_CLEARED_AT_END = """
 
 
 def test_branch_that_throws_its_gradients_away_is_flagged_even_when_cleared_at_the_end() -> None:
-    assert _codes(ONE_WAY_CLEARED_AT_END.format(step="")) == [(6, "TRN002")]
+    # Reported at the backward pass of the way that steps nothing.
+    assert _codes(ONE_WAY_CLEARED_AT_END.format(step="")) == [(13, "TRN002")]
 
 
 def test_the_same_loop_stepping_on_both_ways_is_quiet() -> None:
@@ -122,3 +123,75 @@ def test_micro_batches_whose_backward_a_setting_turns_off_are_not_a_one_way_step
                 opt.step()
     """
     assert _codes(source) == []
+
+
+ACCUMULATING_SCALER_WAY = """
+    import torch
+    from torch import nn
+
+    def fit(model, loader, optimizer, scaler, accum):
+        for i, (x, y) in enumerate(loader):
+            if scaler is not None:
+                scaler.scale(nn.functional.mse_loss(model(x), y) / accum).backward()
+                if (i + 1) % accum == 0:
+                    scaler.step(optimizer)
+                    scaler.update()
+                    optimizer.zero_grad()
+            else:
+                nn.functional.mse_loss(model(x), y).backward(){plain}
+"""
+
+
+def test_a_way_that_accumulates_through_the_scaler_is_no_one_way_step() -> None:
+    # The scaler's way steps every `accum` batches; the plain way steps and clears each batch.
+    plain = "\n" + " " * 16 + "optimizer.step()\n" + " " * 16 + "optimizer.zero_grad()"
+    assert _codes(ACCUMULATING_SCALER_WAY.format(plain=plain)) == []
+
+
+def test_a_plain_way_that_clears_first_beside_an_accumulating_scaler_way_is_quiet() -> None:
+    # The plain way ends each batch stepped, the scaler's way ends its accumulation cleared:
+    # the ways end differently, and each steps.
+    source = ACCUMULATING_SCALER_WAY.replace(
+        "                nn.functional.mse_loss(model(x), y).backward(){plain}",
+        "                optimizer.zero_grad()\n"
+        "                nn.functional.mse_loss(model(x), y).backward()\n"
+        "                optimizer.step()",
+    )
+    assert _codes(source) == []
+
+
+def test_a_plain_way_that_steps_without_clearing_is_only_a_missing_clear() -> None:
+    plain = "\n" + " " * 16 + "optimizer.step()"
+    assert {code for _, code in _codes(ACCUMULATING_SCALER_WAY.format(plain=plain))} == {"TRN001"}
+
+
+def test_both_ways_accumulating_is_quiet() -> None:
+    source = """
+        import torch
+        from torch import nn
+
+        def fit(model, loader, optimizer, scaler, use_amp, accum):
+            for i, (x, y) in enumerate(loader):
+                loss = nn.functional.mse_loss(model(x), y) / accum
+                if use_amp:
+                    scaler.scale(loss).backward()
+                    if (i + 1) % accum == 0:
+                        scaler.step(optimizer)
+                        scaler.update()
+                        optimizer.zero_grad()
+                else:
+                    loss.backward()
+                    if (i + 1) % accum == 0:
+                        optimizer.step()
+                        optimizer.zero_grad()
+    """
+    assert _codes(source) == []
+
+
+def test_an_accumulating_scaler_way_beside_a_way_that_never_steps_is_flagged() -> None:
+    # The plain way throws its gradients away each batch: it never steps, whatever `i` is.
+    plain = "\n" + " " * 16 + "optimizer.zero_grad()"
+    findings = lint_source(textwrap.dedent(ACCUMULATING_SCALER_WAY.format(plain=plain)))
+    assert [f.code for f in findings] == ["TRN002"]
+    assert "stepped only when `scaler` is not None" in findings[0].message
+    assert "when `scaler` is None, every iteration" in findings[0].message

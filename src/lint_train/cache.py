@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .types import FileError, Finding, Location
+from .types import FileError, Finding, Location, Related
 
 DIRECTORY = ".lint-train_cache"
 FORMAT = "1"  # bump when the layout of an entry changes
@@ -154,9 +154,11 @@ def _without_path(item: Finding | FileError) -> dict[str, object]:
 
 def _finding(name: str, item: dict[str, object]) -> Finding:
     location = item.pop("location")
-    if not isinstance(location, dict):
+    related = item.pop("related", [])
+    if not isinstance(location, dict) or not isinstance(related, list):
         raise TypeError("location")
-    return Finding(path=name, location=Location(**location), **item)  # type: ignore[arg-type]
+    places = tuple(Related(Location(**r["location"]), r["message"]) for r in related)
+    return Finding(path=name, location=Location(**location), related=places, **item)  # type: ignore[arg-type]
 
 
 _fingerprint: str | None = None

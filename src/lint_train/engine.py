@@ -35,10 +35,12 @@ from .types import (
     FileError,
     Finding,
     Location,
+    Related,
 )
 
 if TYPE_CHECKING:
     import libcst as cst
+    from libcst.metadata import CodeRange
 
     from .rules import Report, Rule
 
@@ -192,17 +194,16 @@ def place_reports(
     one finding per rule and node. Positions are resolved here only, for files with reports."""
     from .positions import locate
 
-    positions = locate(module, {id(report.node): report.node for _, report in reports}.values())
+    nodes = [report.node for _, report in reports]
+    nodes += [node for _, report in reports for node, _ in report.related]
+    positions = locate(module, {id(node): node for node in nodes}.values())
     pairs: list[tuple[Finding, Report]] = []
     seen: set[tuple[str, int]] = set()
     for rule, report in reports:
         if (rule.info.code, id(report.node)) in seen:
             continue
         seen.add((rule.info.code, id(report.node)))
-        where = positions[report.node]
-        location = Location(
-            where.start.line, where.start.column + 1, where.end.line, where.end.column + 1
-        )
+        location = _location(positions[report.node])
         fix = report.fix
         finding = Finding(
             path,
@@ -213,10 +214,15 @@ def place_reports(
             fixable=fix is not None,
             fix_applicability=fix.applicability if fix else None,
             fix_message=fix.message if fix else report.no_fix,
+            related=tuple(Related(_location(positions[n]), m) for n, m in report.related),
         )
         pairs.append((finding, report))
     pairs.sort(key=lambda p: (p[0].line, p[0].column, p[0].code))
     return pairs
+
+
+def _location(where: CodeRange) -> Location:
+    return Location(where.start.line, where.start.column + 1, where.end.line, where.end.column + 1)
 
 
 # Deep but valid code (a long elif chain, a sum of some hundred terms) makes libcst's parser

@@ -40,15 +40,17 @@ class Program:
     magic: frozenset[int] = frozenset()
 
     def place(self, finding: Finding) -> Finding:
-        """`finding` with its location moved from the program to its cell."""
-        cell, first = self._cell_of(finding.line)
-        loc = finding.location
+        """`finding` with its locations moved from the program to their cells."""
+        related = tuple(replace(r, location=self._in_cell(r.location)) for r in finding.related)
+        return replace(finding, location=self._in_cell(finding.location), related=related)
+
+    def _in_cell(self, loc: Location) -> Location:
+        cell, first = self._cell_of(loc.line)
         end_line = max(loc.line, min(loc.end_line, first + self._count(cell) - 1))
         end_column = loc.end_column if end_line == loc.end_line else 1
-        location = Location(
+        return Location(
             loc.line - first + 1, loc.column, end_line - first + 1, end_column, cell=cell
         )
-        return replace(finding, location=location)
 
     def program_line(self, cell: int | None, line: int) -> int:
         """The line of `text` that is line `line` of cell `cell`."""

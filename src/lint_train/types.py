@@ -16,6 +16,14 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Related:
+    """Another place that explains a finding (the loop a step runs in), and what it is."""
+
+    location: Location
+    message: str
+
+
+@dataclass(frozen=True)
 class RuleInfo:
     code: str
     name: str
@@ -37,6 +45,9 @@ class Finding:
     """"safe" (applied by --fix) or "unsafe" (needs --unsafe-fixes too) when fixable."""
     fix_message: str | None = None
     """What the fix does; when there is no fix, why (if the rule could tell)."""
+    related: tuple[Related, ...] = ()
+    """Other places the finding is about: the finding points at the statement its message
+    names (the step, the backward, the forward pass); the loop or function around it is here."""
 
     @property
     def line(self) -> int:

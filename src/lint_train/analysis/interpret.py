@@ -226,6 +226,7 @@ class Interpreter:
         self._changed: dict[int, frozenset[str]] = {}
         self._feeds: dict[tuple[int, int], bool] = {}
         self._calls: dict[tuple[object, ...], Paths] = {}
+        self._branches: dict[int, frozenset[str]] = {}  # loop id -> its own `if` conditions
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -501,9 +502,40 @@ class Interpreter:
                     if other.phases.get(name) not in _USED or not other.facts.get(ran):
                         continue
                     condition = _deciding_condition(path, other, changing)
-                    if condition is not None:
+                    if condition is not None and not _steps_when(back, name, ran, condition, path):
                         training.branch_unstepped[name] = (condition, path.facts[condition])
                         break
+
+    def _in_loop_function(self) -> bool:
+        """Whether the event being handled is in the innermost loop's own function (not in a
+        helper it calls, nor in an inner loop that trains nothing), where branch conditions are
+        spelled as that function spells them."""
+        return (
+            bool(self.loop_levels)
+            and self.loop_levels[-1] == len(self.frames) - 1
+            and id(self.loop_stack[-1]) in self.model.loops
+        )
+
+    def _ways(self, state: State) -> tuple[tuple[str, bool], ...]:
+        """The ways this path took at the innermost loop's own `if` statements: plain
+        conditions (see `_deciding_condition`) on names its iterations do not change. Empty
+        when the event is in a helper, whose conditions the loop's code does not show."""
+        if not self._in_loop_function():
+            return ()
+        stmt = self.loop_stack[-1]
+        own = self._branches.get(id(stmt))
+        if own is None:
+            tests = _IfTests()
+            walk(stmt.body, tests)
+            own = self._branches[id(stmt)] = frozenset(self._condition(t)[0] for t in tests.tests)
+        changing = self._changing_names()
+        return tuple(
+            (condition, value)
+            for condition, value in state.facts.items()
+            if condition in own
+            and _PLAIN_CONDITION.fullmatch(condition)
+            and not _mentions(condition, changing)
+        )
 
     def _changing_names(self) -> frozenset[str]:
         """Names (as the innermost loop's function spells them) that may differ from one
@@ -705,6 +737,9 @@ class Interpreter:
             BackwardSite(event.node, tuple(id(n) for n in self.loop_stack))
         )
         self._trace_loops("backward", event.node, None)
+        if loops and self._in_loop_function():
+            ways = loops[-1].backward_ways.setdefault(id(event.node), set())
+            ways.update(state.facts.items())
         state = state.copy()
         for loop in self.loop_stack:
             state.facts[_ran_backward(loop)] = True
@@ -728,6 +763,11 @@ class Interpreter:
             innermost = loops[-1]
             innermost.polluted_steps.setdefault(written, event.node)
             innermost.polluted_roots.setdefault(written, name)
+            ways = self._ways(state)
+            known = innermost.polluted_paths.get(written, ways)
+            innermost.polluted_paths[written] = tuple(w for w in known if w in ways)
+        elif loops and "polluted" not in state.phase(name):
+            loops[-1].clean_step_ways.setdefault(written, set()).update(self._ways(state))
         state = state.copy()
         state.phases[name] = _map(state.phase(name), _AFTER_STEP)
         return state
@@ -1127,11 +1167,27 @@ _USED = (frozenset({"stepped"}), frozenset({"clean"}))
 
 
 _STEPPED_ON = frozenset({"stepped", "polluted", "clean"})
+# After a backward in the iteration: a step used those gradients (and maybe a clear followed).
+_STEPPED_NOW = frozenset({"stepped", "clean"})
 
 
 def _steps_any(path: State) -> bool:
     """Whether an iteration that ran a backward and ends in this state stepped some optimizer."""
     return any(p & _STEPPED_ON for p in (*path.phases.values(), path.phase_default))
+
+
+def _steps_when(back: Paths, name: str, ran: str, condition: str, unstepped: State) -> bool:
+    """Whether some iteration that takes `unstepped`'s way at `condition` (or may take it: a
+    merged path that lost the condition) steps `name` all the same. Under gradient accumulation
+    (`if (i + 1) % k == 0:` inside that way) an iteration without a step is one of several that
+    feed the next: that way steps too, only not every time, and it is no one-way step."""
+    way = unstepped.facts[condition]
+    return any(
+        other.facts.get(ran)
+        and other.facts.get(condition) != (not way)
+        and other.phases.get(name, other.phase_default) & _STEPPED_NOW
+        for other in back
+    )
 
 
 def _deciding_condition(a: State, b: State, changing: frozenset[str]) -> str | None:
@@ -1259,6 +1315,22 @@ class _Dataflow(cst.CSTVisitor):
         func = original_node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "backward":
             self._in_backward -= 1
+
+
+class _IfTests(cst.CSTVisitor):
+    """The tests of the `if` statements in a block, nested functions and classes aside."""
+
+    def __init__(self) -> None:
+        self.tests: list[cst.BaseExpression] = []
+
+    def visit_If(self, node: cst.If) -> None:
+        self.tests.append(node.test)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
 
 
 class _AssignedNames(cst.CSTVisitor):

@@ -68,6 +68,12 @@ class TrainingLoop:
     opaque: bool = False  # an optimizer was handed to code not in view
     polluted_steps: dict[str, cst.CSTNode] = field(default_factory=dict)  # display -> step call
     polluted_roots: dict[str, str] = field(default_factory=dict)  # display -> internal name
+    # display -> the ways (condition, value) that every path reaching a step of it with
+    # uncleared gradients took inside the loop, and the ways of the paths that reached a step
+    # with clean ones: a way taken by the former whose opposite the latter took is the way
+    # that misses the clear. Only plain conditions of the loop's own code count.
+    polluted_paths: dict[str, tuple[tuple[str, bool], ...]] = field(default_factory=dict)
+    clean_step_ways: dict[str, set[tuple[str, bool]]] = field(default_factory=dict)
     # Optimizers whose gradients were already used by a step when the loop was entered.
     entry_stepped: set[str] = field(default_factory=set)
     # Optimizers whose gradients an iteration can leave stepped-on but not cleared.
@@ -75,6 +81,9 @@ class TrainingLoop:
     # Optimizer -> (condition, value): taking that way, an iteration runs backward and steps
     # nothing, though the other way steps this optimizer; no loop changes the condition.
     branch_unstepped: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    # id of a backward node run directly by this loop -> the (condition, value) facts of the
+    # paths that ran it: which way of a branch each backward pass is on.
+    backward_ways: dict[int, set[tuple[str, bool]]] = field(default_factory=dict)
     # model -> the mode sets seen at its forward passes, one per path through the code
     train_modes: dict[str, set[frozenset[str]]] = field(default_factory=dict)
     display: dict[str, str] = field(default_factory=dict)  # internal name -> as written

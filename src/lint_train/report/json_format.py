@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..types import FileError, Finding
+from ..types import FileError, Finding, Location
 from . import PLAIN, Context
 
 
@@ -30,6 +30,7 @@ def error_dict(e: FileError) -> dict[str, object]:
         "fixable": False,
         "fix": None,
         "no_fix_reason": None,
+        "related": [],
     }
 
 
@@ -53,4 +54,18 @@ def as_dict(f: Finding) -> dict[str, object]:
     if f.location.cell is not None:
         # A notebook's lines count within this cell (numbered from 1 over all cells).
         data["cell"] = f.location.cell
+    data["related"] = [_related(r.location, r.message) for r in f.related]
+    return data
+
+
+def _related(where: Location, message: str) -> dict[str, object]:
+    data: dict[str, object] = {
+        "line": where.line,
+        "column": where.column,
+        "end_line": where.end_line,
+        "end_column": where.end_column,
+        "message": message,
+    }
+    if where.cell is not None:
+        data["cell"] = where.cell
     return data

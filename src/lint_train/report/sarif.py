@@ -16,7 +16,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..explain import rule_page
 from ..rules import rule_table
-from ..types import FileError, Finding
+from ..types import FileError, Finding, Related
 from . import PLAIN, Context
 
 SCHEMA = (
@@ -121,12 +121,33 @@ def _result(f: Finding, codes: list[str], root: str, context: Context) -> dict[s
     }
     if f.location.cell is not None:
         result["properties"] = {"cell": f.location.cell, "line": f.line, "column": f.column}
+    if f.related:
+        result["relatedLocations"] = [
+            _related(i, f.path, r, root) for i, r in enumerate(f.related, start=1)
+        ]
     if f.code in codes:
         result["ruleIndex"] = codes.index(f.code)
     fingerprint = context.fingerprints.get(id(f))
     if fingerprint:
         result["partialFingerprints"] = {"lintTrain/v1": fingerprint}
     return result
+
+
+def _related(number: int, path: str, related: Related, root: str) -> dict[str, object]:
+    """A place that explains the result (the loop around the step), in the same file."""
+    where = related.location
+    physical: dict[str, object] = {"artifactLocation": _artifact(path, root)}
+    message = related.message
+    if where.cell is None:
+        physical["region"] = {
+            "startLine": where.line,
+            "startColumn": where.column,
+            "endLine": where.end_line,
+            "endColumn": where.end_column,
+        }
+    else:
+        message = f"cell {where.cell}, line {where.line}: {message}"
+    return {"id": number, "physicalLocation": physical, "message": {"text": message}}
 
 
 def _artifact(path: str, root: str) -> dict[str, str]:

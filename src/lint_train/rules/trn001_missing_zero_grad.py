@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from ..analysis.events import ALL_OPTIMIZERS
 from ..analysis.model import LoopModel, TrainingLoop
 from ..types import RuleInfo
-from . import Report
+from . import Report, site_of
+from .conditions import path_phrase
 from .fixes import AFTER, BEFORE, Edit, Fix, Layout, describe
 
 INFO = RuleInfo(
@@ -29,11 +30,21 @@ MESSAGE = (
 )
 
 
+ONE_PATH = (
+    "when {path}, `{opt}.step()` runs on gradients that are never cleared on that path, so "
+    "they accumulate across iterations; call `{opt}.zero_grad()` on that path too, before the "
+    "backward pass"
+)
+
 STALE_ON_ENTRY = (
     "`{opt}` enters this loop with gradients an earlier step already used, and the loop "
     "accumulates onto them before its first `{opt}.step()`; call `{opt}.zero_grad()` just "
     "before the loop"
 )
+
+
+LOOP = "the loop whose iterations do not clear `{opt}` before this step"
+LOOP_STALE = "the loop that `{opt}` enters with gradients already used"
 
 
 def check(model: LoopModel) -> Iterator[Report]:
@@ -47,12 +58,21 @@ def check(model: LoopModel) -> Iterator[Report]:
                 and root not in loop.iteration_leaves_stepped
                 and bool(loop.cleared & {root, ALL_OPTIMIZERS})
             )
+            # Cleared on some way through the iteration but not on the way to this step: the
+            # message names that way ("when `scaler` is None").
+            clean = loop.clean_step_ways.get(opt, set())
+            ways = tuple((c, v) for c, v in loop.polluted_paths.get(opt, ()) if (c, not v) in clean)
+            if stale:
+                message = STALE_ON_ENTRY.format(opt=opt)
+            elif ways and loop.cleared & {root, ALL_OPTIMIZERS}:
+                message = ONE_PATH.format(opt=opt, path=path_phrase(ways))
+            else:
+                message = MESSAGE.format(opt=opt)
+            step = loop.polluted_steps[opt]
+            anchor = site_of(loop.trace, lambda t, step=step: t.kind == "step" and t.node is step)
             fix = _fix(Layout.of(model), loop, opt, stale)
-            yield Report.with_fix(
-                loop.node,
-                (STALE_ON_ENTRY if stale else MESSAGE).format(opt=opt),
-                fix,
-            )
+            related = (loop.node, (LOOP_STALE if stale else LOOP).format(opt=opt))
+            yield Report.with_fix(anchor or loop.node, message, fix, (related,))
 
 
 def _fix(layout: Layout, loop: TrainingLoop, opt: str, stale: bool) -> Fix | str:

@@ -16,7 +16,8 @@ from ..analysis.model import LoopModel, Trace, TrainingLoop
 from ..analysis.names import dotted
 from ..analysis.vocab import is_optimizer_name
 from ..types import RuleInfo
-from . import Report
+from . import Report, site_of
+from .conditions import condition_phrase
 from .fixes import AFTER, BEFORE, REPLACE, Edit, Fix, Layout, describe, scaler_of
 
 INFO = RuleInfo(
@@ -34,14 +35,19 @@ UNSTEPPED = (
     "call `{opt}.step()` after their backward pass"
 )
 ONE_WAY = (
-    "`{opt}` is stepped only when `{condition}` is {stepping}: when it is {other}, every "
-    "iteration computes gradients and steps no optimizer, so the model never trains in that "
-    "configuration; call `{opt}.step()` after the backward pass on that path too"
+    "`{opt}` is stepped only when {stepping}: when {other}, every iteration computes "
+    "gradients and steps no optimizer, so the model never trains in that configuration; call "
+    "`{opt}.step()` after the backward pass on that path too"
 )
 ONE_WAY_NO_FIX = (
     "where the step goes on the path without one is for the author to say (after any unscaling "
     "or clipping done there)"
 )
+
+
+LOOP = "the loop in which `{backward}` runs and no optimizer steps"
+LOOP_UNSTEPPED = "the loop in which `{opt}` is cleared and never stepped"
+LOOP_ONE_WAY = "the loop in which `{opt}` is stepped only when {stepping}"
 
 
 def check(model: LoopModel) -> Iterator[Report]:
@@ -53,6 +59,7 @@ def check(model: LoopModel) -> Iterator[Report]:
         if not loops:
             continue
         innermost = loops[-1]
+        node = site.node
         if id(innermost.node) in reported:
             continue
         if any(loop.unknown_step or loop.opaque for loop in loops):
@@ -65,16 +72,21 @@ def check(model: LoopModel) -> Iterator[Report]:
                 continue
             reported.add(id(innermost.node))
             fix = _fix(Layout.of(model), loops, None)
+            backward = _backward_text(model, innermost)
+            anchor = site_of(
+                innermost.trace, lambda t, node=node: t.kind == "backward" and t.node is node
+            )
             yield Report.with_fix(
-                innermost.node,
+                anchor or innermost.node,
                 NO_STEP.format(
-                    backward=_backward_text(model, innermost),
+                    backward=backward,
                     opt=opt,
                     scheduler=" (a scheduler step only changes the learning rate)"
                     if _calls_scheduler(model)
                     else "",
                 ),
                 fix,
+                ((innermost.node, LOOP.format(backward=backward)),),
             )
             continue
         display = {}
@@ -84,24 +96,39 @@ def check(model: LoopModel) -> Iterator[Report]:
             written = display.get(name, name)
             if _is_optimizer(model, written):
                 reported.add(id(innermost.node))
-                fix = _fix(Layout.of(model), loops, name)
+                layout = Layout.of(model)
+                fix = _fix(layout, loops, name)
+                anchor = _fed_backward(layout, innermost, name)
                 yield Report.with_fix(
-                    innermost.node,
+                    anchor or innermost.node,
                     UNSTEPPED.format(opt=written),
                     fix,
+                    ((innermost.node, LOOP_UNSTEPPED.format(opt=written)),),
                 )
         if id(innermost.node) not in reported:
             for name, (condition, value) in sorted(innermost.branch_unstepped.items()):
                 written = display.get(name, name)
                 if _is_optimizer(model, written):
                     reported.add(id(innermost.node))
+                    stepping = condition_phrase(condition, not value)
                     message = ONE_WAY.format(
                         opt=written,
-                        condition=condition,
-                        stepping=_truth(not value),
-                        other=_truth(value),
+                        stepping=stepping,
+                        other=condition_phrase(condition, value),
                     )
-                    yield Report.with_fix(innermost.node, message, ONE_WAY_NO_FIX)
+                    # The backward pass on the way that steps nothing (the first one, when
+                    # every backward runs before the branch).
+                    ways = innermost.backward_ways
+                    anchor = site_of(
+                        innermost.trace,
+                        lambda t, way=(condition, value), ways=ways: (
+                            t.kind == "backward" and way in ways.get(id(t.node), ())
+                        ),
+                    ) or site_of(innermost.trace, lambda t: t.kind == "backward")
+                    related = (innermost.node, LOOP_ONE_WAY.format(opt=written, stepping=stepping))
+                    yield Report.with_fix(
+                        anchor or innermost.node, message, ONE_WAY_NO_FIX, (related,)
+                    )
                     break
 
 
@@ -145,6 +172,17 @@ def _fix(layout: Layout, loops: list[TrainingLoop], root: str | None) -> Fix | s
     if len({(e.kind, id(e.anchor)) for e in unique}) < len(unique):
         return "the callers of this loop's function name the optimizer differently"
     return Fix(describe(unique, layout), False, unique)
+
+
+def _fed_backward(layout: Layout, loop: TrainingLoop, root: str) -> cst.CSTNode | None:
+    """Where the first backward pass whose gradients `root` owns happens: the first that
+    follows a clear of `root` with no other optimizer's mark in between; else the clear."""
+    marks = [t for t in loop.trace if t.kind in ("clear", "step")]
+    for backward in (t for t in loop.trace if t.kind == "backward"):
+        before = layout.latest(m for m in marks if layout.precedes(m, backward))
+        if before is not None and before.kind == "clear" and before.root == root:
+            return backward.site
+    return site_of(loop.trace, lambda t: t.kind == "clear" and t.root == root)
 
 
 def _place(
@@ -248,10 +286,6 @@ def _backward_text(model: LoopModel, loop: TrainingLoop) -> str:
         return "backward()"
     text = model.program.module.code_for_node(node)
     return text if len(text) <= 40 else "backward()"
-
-
-def _truth(value: bool) -> str:
-    return "true" if value else "false"
 
 
 def _calls_scheduler(model: LoopModel) -> bool:

@@ -14,7 +14,7 @@ import libcst as cst
 
 from ..analysis.model import EvalSite, LoopModel
 from ..types import RuleInfo
-from . import Report
+from . import Report, evaluation_code, forward_of
 from .fixes import DECORATE, WRAP, Edit, Fix, Layout, describe
 
 INFO = RuleInfo(
@@ -47,11 +47,8 @@ def check(model: LoopModel) -> Iterator[Report]:
                 function=function, model=forwarded, torch=model.torch_name()
             )
         fix = _fix(model, site)
-        yield Report.with_fix(
-            site.node,
-            message,
-            fix,
-        )
+        related = evaluation_code(model, site)
+        yield Report.with_fix(forward_of(site, forwarded), message, fix, related)
 
 
 def _fix(model: LoopModel, site: EvalSite) -> Fix | str:

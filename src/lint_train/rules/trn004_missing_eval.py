@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from ..analysis.model import EvalSite, LoopModel
 from ..types import RuleInfo
-from . import Report
+from . import Report, evaluation_code, forward_of
 from .fixes import BEFORE, Edit, Fix, Layout, describe
 
 INFO = RuleInfo(
@@ -35,11 +35,9 @@ def check(model: LoopModel) -> Iterator[Report]:
             # Some path reaches this evaluation code with the model surely in training mode.
             if any(_training(modes, site.is_loop) for modes in seen):
                 fix = _fix(model, site, name)
-                yield Report.with_fix(
-                    site.node,
-                    MESSAGE.format(model=name),
-                    fix,
-                )
+                related = evaluation_code(model, site)
+                anchor = forward_of(site, name)
+                yield Report.with_fix(anchor, MESSAGE.format(model=name), fix, related)
                 break
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from ..analysis.model import LoopModel, Trace, TrainingLoop
 from ..types import RuleInfo
-from . import Report
+from . import Report, site_of
 from .fixes import BEFORE, Edit, Fix, Layout, describe
 
 INFO = RuleInfo(
@@ -26,6 +26,9 @@ MESSAGE = (
 )
 
 
+LOOP = "the training loop that runs `{model}` forward"
+
+
 def check(model: LoopModel) -> Iterator[Report]:
     for loop in model.loops.values():
         for name, seen in sorted(loop.train_modes.items()):
@@ -33,10 +36,15 @@ def check(model: LoopModel) -> Iterator[Report]:
                 continue  # no dropout or batch-norm in view: the mode changes nothing
             if any("eval~" in modes and "unk" not in modes for modes in seen):
                 fix = _fix(model, loop, name)
+                root = loop.model_roots.get(name, name)
+                anchor = site_of(
+                    loop.trace, lambda t, root=root: t.kind == "forward" and t.root == root
+                )
                 yield Report.with_fix(
-                    loop.node,
+                    anchor or loop.node,
                     MESSAGE.format(model=name),
                     fix,
+                    ((loop.node, LOOP.format(model=name)),),
                 )
                 break
 
