@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from .names import MOVES as _MOVES
 from .names import dotted
+from .names import unmoved as _unmoved
 from .program import FunctionInfo, Program
 from .vocab import is_model_name, is_optimizer_name, is_scaler_name, is_scheduler_name
 from .walk import walk
@@ -52,9 +54,12 @@ _OPTIMIZER_READS = frozenset(
     {"state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",
      "register_step_post_hook", "param_groups", "__repr__"}
 )  # fmt: skip
+# Builtins that change no model or optimizer they are given. `super(Net, self)` only finds the
+# base class, exactly as `super()` does.
 _PURE_BUILTINS = frozenset(
     {"print", "len", "sum", "isinstance", "range", "enumerate", "zip", "list", "tuple", "dict",
-     "str", "int", "float", "repr", "type", "id", "hasattr", "getattr", "sorted", "min", "max"}
+     "str", "int", "float", "repr", "type", "id", "hasattr", "getattr", "sorted", "min", "max",
+     "super"}
 )  # fmt: skip
 
 
@@ -193,6 +198,7 @@ class _Collector(cst.CSTVisitor):
             name = dotted(targets[0])
             if name is not None:
                 self._constructed[id(value)] = name
+                self._constructed[id(_unmoved(value))] = name  # `Net().to(device)`
         for target in targets:
             # A new object starts fresh before its constructor runs.
             if _creates_new_object(target, value):
@@ -216,8 +222,16 @@ class _Collector(cst.CSTVisitor):
                     self.events.append(Event(SAVE_MODE, target, name=owner, value=text))
 
     def _fresh_mode(self, value: cst.Call) -> str:
-        """A constructed model is in training mode; a loaded one may be in either."""
-        text = dotted(value.func) or ""
+        """A constructed model is in training mode; a loaded one may be in either. Moving it
+        keeps its mode (`Net().to(device)`); a mode set in the same chain is its mode
+        (`Net().eval()`, `Net().train(False)`)."""
+        chained = _chained_mode(value)
+        if chained is not None:
+            return chained
+        built = _unmoved(value)
+        if not isinstance(built, cst.Call):
+            return "unk"
+        text = dotted(built.func) or ""
         last = text.split(".")[-1]
         if last[:1].isupper() or resolve_function(self.program, text, self.fn) is not None:
             return "default"
@@ -382,10 +396,10 @@ class _Collector(cst.CSTVisitor):
             bindings.append(("self", receiver))
         positional = [a for a in call.args if a.keyword is None and not a.star]
         for param, arg in zip(params, positional, strict=False):
-            bindings.append((param, dotted(arg.value)))
+            bindings.append((param, dotted(_unmoved(arg.value))))
         for arg in call.args:
             if arg.keyword is not None and arg.keyword.value in params:
-                bindings.append((arg.keyword.value, dotted(arg.value)))
+                bindings.append((arg.keyword.value, dotted(_unmoved(arg.value))))
         return Event(CALL, call, key=key, bindings=tuple(bindings))
 
     def _opaque(self, call: cst.Call, full: str | None) -> list[Event]:
@@ -417,18 +431,21 @@ def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
     return None
 
 
-_MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "eval", "train"})
-
-
-def _unmoved(expr: cst.BaseExpression) -> cst.BaseExpression:
-    """`model.to(device).cuda()` -> `model`: moving a model keeps the same object."""
+def _chained_mode(expr: cst.BaseExpression) -> str | None:
+    """The mode the last `.eval()`/`.train(...)` of a chain of moves sets, or None."""
     while (
         isinstance(expr, cst.Call)
         and isinstance(expr.func, cst.Attribute)
         and expr.func.attr.value in _MOVES
     ):
+        method = expr.func.attr.value
+        if method == "eval" and not expr.args:
+            return "eval"
+        if method == "train" and len(expr.args) <= 1:
+            mode = _train_mode(expr)
+            return mode if mode in {"train", "eval"} else "unk"
         expr = expr.func.value
-    return expr
+    return None
 
 
 def _is_static(info: FunctionInfo) -> bool:

@@ -17,6 +17,21 @@ def dotted(node: cst.BaseExpression) -> str | None:
     return None
 
 
+# Methods that return the object they are called on, in a new place or mode.
+MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "eval", "train"})
+
+
+def unmoved(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """`model.to(device).cuda()` -> `model`: moving a model keeps the same object."""
+    while (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Attribute)
+        and expr.func.attr.value in MOVES
+    ):
+        expr = expr.func.value
+    return expr
+
+
 def callee_text(call: cst.Call) -> str | None:
     return dotted(call.func)
 

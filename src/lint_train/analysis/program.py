@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from .names import ImportTable, dotted
+from .names import ImportTable, dotted, unmoved
 from .vocab import MODEL_FACTORIES, OPTIMIZER_CLASSES
 from .walk import walk
 
@@ -173,6 +173,10 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
     if name is None or not isinstance(value, cst.Call):
         return
     program.bound.setdefault(name, value)
+    built = unmoved(value)  # `Net().to(device)` is the `Net()` it moves
+    if not isinstance(built, cst.Call):
+        return
+    value = built
     callee = program.qualify(dotted(value.func)) or ""
     last = callee.split(".")[-1]
     if callee.startswith("torch.optim.lr_scheduler") or "Scheduler" in last or "LR" in last:
