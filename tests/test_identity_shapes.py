@@ -99,3 +99,92 @@ def test_a_mode_set_from_a_flag_is_unknown() -> None:
             evaluate(model, val_loader)
     """
     assert _codes(_script(main)) == []
+
+
+LOOP = """
+    def main(train_loader):
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        clear = opt.zero_grad
+        {before}
+        for x, y in train_loader:  # line 25
+            {inside}
+            model(x).sum().backward()
+            opt.step()
+"""
+
+
+def _loop(before: str, inside: str) -> list[tuple[int, str]]:
+    found = _codes(_script(LOOP.format(before=before, inside=inside)))
+    return [f for f in found if f[1] == "TRN001"]  # `evaluate` is not called here
+
+
+def test_a_bound_method_kept_aside_is_the_method() -> None:
+    assert _loop(before="pass", inside="clear()") == []
+    assert _loop(before="clear()", inside="pass") == [(25, "TRN001")]
+
+
+ALIAS = """
+    def main(train_loader, val_loader):
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(3):
+            model.train()
+            for x, y in train_loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            {switch}
+            evaluate({evaluated}, val_loader)
+"""
+
+
+def test_an_alias_is_the_same_model() -> None:
+    def codes(switch: str, evaluated: str = "model") -> list[tuple[int, str]]:
+        return _codes(_script(ALIAS.format(switch=switch, evaluated=evaluated)))
+
+    assert codes("m = model; m.eval()") == []
+    assert codes("m = model; model.eval()", evaluated="m") == []
+    assert codes("m = model", evaluated="m") == [(EVAL_LINE, "TRN004")]
+
+
+TRAINER = """
+    class Trainer:
+        def __init__(self):
+            self.model = Net()
+            self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+        def fit(self, train_loader, val_loader):
+            model = self.model
+            for epoch in range(3):
+                model.train()
+                for x, y in train_loader:
+                    self.opt.zero_grad()
+                    model(x).sum().backward()
+                    self.opt.step()
+                {switch}
+                evaluate(model, val_loader)
+"""
+
+
+def test_a_local_name_for_an_attribute_is_the_same_model() -> None:
+    assert _codes(_script(TRAINER.format(switch="self.model.eval()"))) == []
+    assert _codes(_script(TRAINER.format(switch="pass"))) == [(EVAL_LINE, "TRN004")]
+
+
+def test_a_name_bound_twice_is_no_alias() -> None:
+    main = """
+        def main(train_loader, val_loader, other):
+            model = Net()
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            model.train()
+            for x, y in train_loader:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            m = model
+            m = other
+            m.eval()
+            evaluate(model, val_loader)
+    """
+    assert _codes(_script(main)) == [(EVAL_LINE, "TRN004")]

@@ -6,10 +6,11 @@ lists; it never looks at expressions itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
+from .aliases import expand, scope_aliases
 from .names import MOVES as _MOVES
 from .names import dotted
 from .names import unmoved as _unmoved
@@ -71,6 +72,19 @@ class EventTable:
         self.loop_targets = program.loop_targets
         self._cache: dict[int, list[Event]] = {}
         self._disables_grad: dict[str, bool] = {}
+        self._aliases: dict[str | None, dict[str, cst.BaseExpression]] = {}
+
+    def aliases(self, fn: FunctionInfo | None) -> dict[str, cst.BaseExpression]:
+        """The names this function (or the module, for None) binds once to another object."""
+        key = fn.key if fn is not None else None
+        found = self._aliases.get(key)
+        if found is None:
+            if fn is None:
+                found = scope_aliases(self.program.module, [])
+            else:
+                found = scope_aliases(fn.node.body, fn.params)
+            self._aliases[key] = found
+        return found
 
     def of(self, node: cst.CSTNode, fn: FunctionInfo | None) -> list[Event]:
         cached = self._cache.get(id(node))
@@ -179,6 +193,7 @@ class _Collector(cst.CSTVisitor):
         self.events: list[Event] = []
         self._constructed: dict[int, str] = {}  # constructor call -> assignment target
         self._consumed: set[int] = set()  # `.grad` nodes that are being cleared, not read
+        self._alias_models: set[str] = set()
 
     def collect(self, node: cst.CSTNode) -> list[Event]:
         if isinstance(node, (cst.Assign, cst.AnnAssign)):
@@ -258,7 +273,35 @@ class _Collector(cst.CSTVisitor):
         return False
 
     def leave_Call(self, original_node: cst.Call) -> None:
-        self.events.extend(self._classify(original_node))
+        call = self._through_aliases(original_node)
+        events = self._classify(call)
+        if call is not original_node:
+            events = [replace(e, node=original_node) if e.node is call else e for e in events]
+        self.events.extend(events)
+
+    def _through_aliases(self, call: cst.Call) -> cst.Call:
+        """The call with each alias in its callee and arguments replaced by what it names:
+        `clear()` after `clear = opt.zero_grad` is `opt.zero_grad()`."""
+        aliases = self.table.aliases(self.fn)
+        if not aliases:
+            return call
+        func = expand(call.func, aliases)
+        args = [a.with_changes(value=expand(a.value, aliases)) for a in call.args]
+        if func is call.func and all(
+            new.value is old.value for new, old in zip(args, call.args, strict=True)
+        ):
+            return call
+        for old, new in [
+            (call.func, func),
+            *((a.value, b.value) for a, b in zip(call.args, args, strict=True)),
+        ]:
+            name, text = dotted(old), dotted(new)
+            if new is not old and name and text and is_model_name(name):
+                self._alias_models.add(text)  # `model = trainer.model`: `model(x)` is a forward
+        expanded = call.with_changes(func=func, args=args)
+        if id(call) in self._constructed:
+            self._constructed[id(expanded)] = self._constructed[id(call)]
+        return expanded
 
     def _classify(self, call: cst.Call) -> list[Event]:
         func = call.func
@@ -364,7 +407,7 @@ class _Collector(cst.CSTVisitor):
 
     def _is_model(self, text: str) -> bool:
         program = self.program
-        if text in program.models:
+        if text in program.models or text in self._alias_models:
             return True
         if text == "self":
             cls = (
