@@ -188,3 +188,56 @@ def test_a_name_bound_twice_is_no_alias() -> None:
             evaluate(model, val_loader)
     """
     assert _codes(_script(main)) == [(EVAL_LINE, "TRN004")]
+
+
+TRAINER_HEAD = """
+class Trainer:
+    def __init__(self):
+        self.model = Net()
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+"""
+STUB = """
+    def fit(self, train_loader, val_loader):
+        pass
+"""
+REAL = """
+    def fit(self, train_loader, val_loader):
+        self.model.train()
+        for x, y in train_loader:
+            self.opt.zero_grad()
+            self.model(x).sum().backward()
+            self.opt.step()
+        evaluate(self.model, val_loader)
+"""
+FIT = """
+Trainer().fit(train_loader, val_loader)
+"""
+
+
+def test_a_method_defined_twice_is_its_later_definition() -> None:
+    assert _codes(_script(TRAINER_HEAD + STUB + REAL + FIT)) == [(EVAL_LINE, "TRN004")]
+    fixed = REAL.replace("evaluate(", "self.model.eval()\n        evaluate(")
+    assert _codes(_script(TRAINER_HEAD + fixed + FIT)) == []
+    assert _codes(_script(TRAINER_HEAD + REAL + fixed + FIT)) == []
+    assert _codes(_script(TRAINER_HEAD + fixed + REAL + FIT)) == [(EVAL_LINE, "TRN004")]
+
+
+SELF_MODULE = """
+    import sys
+
+    def main(train_loader, val_loader):
+        model = Net()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in train_loader:
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        {switch}
+        this = sys.modules[__name__]
+        this.evaluate(model, val_loader)
+"""
+
+
+def test_a_module_that_aliases_itself_calls_its_own_functions() -> None:
+    assert _codes(_script(SELF_MODULE.format(switch="pass"))) == [(EVAL_LINE, "TRN004")]
+    assert _codes(_script(SELF_MODULE.format(switch="model.eval()"))) == []

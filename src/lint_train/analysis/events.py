@@ -150,6 +150,8 @@ def resolve_function(program: Program, text: str | None, fn: FunctionInfo | None
         return None
     if head == "self" and fn is not None and fn.class_name:
         return program.method(fn.class_name, rest)
+    if head in program.self_modules:
+        return program.module_functions.get(rest)
     if head in program.instances:
         return program.method(program.instances[head], rest)
     if head in program.classes:

@@ -75,6 +75,7 @@ class Program:
     escaped: set[str]  # function keys referenced other than by a call
     loop_targets: set[str]  # names bound by `for` loops
     bound: dict[str, cst.Call] = field(default_factory=dict)  # name -> the call it came from
+    self_modules: set[str] = field(default_factory=set)  # `mod = sys.modules[__name__]`
     _sensitive: dict[int, bool] = field(default_factory=dict)
 
     def qualify(self, text: str | None) -> str | None:
@@ -170,6 +171,8 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
                     program.engines.add(name)
         return
     name = dotted(target)
+    if name is not None and _is_this_module(program, value):
+        program.self_modules.add(name)
     if name is None or not isinstance(value, cst.Call):
         return
     program.bound.setdefault(name, value)
@@ -209,6 +212,19 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         and (not callee.startswith("transformers.") or _TRANSFORMERS_MODEL.search(last))
     ) or (last == "from_pretrained" and not _NOT_A_MODULE.search(callee)):
         program.models.add(name)
+
+
+def _is_this_module(program: Program, value: cst.BaseExpression) -> bool:
+    """`sys.modules[__name__]`: the module itself, whose attributes are its own functions."""
+    if not (isinstance(value, cst.Subscript) and len(value.slice) == 1):
+        return False
+    index = value.slice[0].slice
+    return (
+        program.qualify(dotted(value.value)) == "sys.modules"
+        and isinstance(index, cst.Index)
+        and isinstance(index.value, cst.Name)
+        and index.value.value == "__name__"
+    )
 
 
 # transformers' model classes (`BertModel`, `AutoModelForCausalLM`, `T5ForConditionalGeneration`);
@@ -376,7 +392,7 @@ class _Indexer(cst.CSTVisitor):
         name = node.name.value
         if isinstance(parent, ClassInfo):
             key, class_name = f"{parent.name}.{name}", parent.name
-            parent.methods.setdefault(name, key)
+            parent.methods[name] = key
         elif isinstance(parent, FunctionInfo):
             key, class_name = f"{parent.key}.<locals>.{name}", parent.class_name
             parent.inner[name] = key
@@ -392,7 +408,8 @@ class _Indexer(cst.CSTVisitor):
         )
         names += [p.name.value for p in params.kwonly_params]
         info = FunctionInfo(key, node, class_name, names, first_default)
-        self.functions.setdefault(key, info)
+        # A function defined again under the same name replaces the first (often a stub).
+        self.functions[key] = info
         self._scopes.append(info)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
