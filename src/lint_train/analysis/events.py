@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 import libcst as cst
 
+from . import knowledge as kn
 from .aliases import expand, scope_aliases
-from .names import MOVES as _MOVES
 from .names import dotted
 from .names import unmoved as _unmoved
 from .program import FunctionInfo, Program
@@ -46,22 +46,6 @@ OPAQUE = "opaque"
 GRAD_USE = "grad_use"
 
 ALL_OPTIMIZERS = "*"
-_NEUTRAL_METHODS = frozenset(
-    {"to", "cuda", "cpu", "parameters", "named_parameters", "state_dict", "load_state_dict",
-     "modules", "children", "apply", "half", "float", "double", "register_forward_hook",
-     "item", "detach", "size", "numel", "add_param_group"}
-)  # fmt: skip
-_OPTIMIZER_READS = frozenset(
-    {"state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",
-     "register_step_post_hook", "param_groups", "__repr__"}
-)  # fmt: skip
-# Builtins that change no model or optimizer they are given. `super(Net, self)` only finds the
-# base class, exactly as `super()` does.
-_PURE_BUILTINS = frozenset(
-    {"print", "len", "sum", "isinstance", "range", "enumerate", "zip", "list", "tuple", "dict",
-     "str", "int", "float", "repr", "type", "id", "hasattr", "getattr", "sorted", "min", "max",
-     "super"}
-)  # fmt: skip
 
 
 class EventTable:
@@ -102,20 +86,23 @@ class EventTable:
             return None
         full = self.program.qualify(text) or text
         last = full.split(".")[-1]
-        if last in {"no_grad", "inference_mode"} and (full.startswith("torch") or full == last):
+        # `no_grad` imported from anywhere, or written bare, is torch's: match on the last name.
+        effect = kn.lookup("torch." + last)
+        mode = effect.grad_mode if effect is not None else None
+        if mode == GRAD_OFF and (full.startswith("torch") or full == last):
             if last == "inference_mode" and call and _literal_bool(call) is False:
                 return None
             return GRAD_OFF
-        if last == "enable_grad":
+        if mode == GRAD_ON:
             return GRAD_ON
-        if last == "set_grad_enabled" and call is not None:
+        if mode == "flag" and call is not None:
             flag = _literal_bool(call)
             return GRAD_UNKNOWN if flag is None else (GRAD_ON if flag else GRAD_OFF)
         key = resolve_function(self.program, text, fn)
         if key is not None and self.function_disables_grad(key):
             return GRAD_OFF
-        if "no_grad" in last or "inference" in last:
-            return GRAD_OFF
+        if ("no_grad" in last or "inference" in last) and not full.startswith("torch"):
+            return GRAD_OFF  # a helper of the project named for what it does
         return None
 
     def function_disables_grad(self, key: str) -> bool:
@@ -309,13 +296,13 @@ class _Collector(cst.CSTVisitor):
         func = call.func
         text = dotted(func)
         full = self.program.qualify(text) if text else None
-        if full is not None:
-            if full.endswith("autograd.grad") or full.startswith("torch.distributed.autograd"):
-                # Neither accumulates into `.grad`: distributed autograd keeps per-context grads.
+        effect = kn.lookup(_torch_named(full))
+        if effect is not None:
+            if effect.grad_use:
                 return [Event(GRAD_USE, call)]
-            if full.endswith("autograd.backward"):
+            if effect.backward:
                 return [Event(BACKWARD, call)]
-            if full.endswith("set_grad_enabled") and full.startswith("torch"):
+            if effect.grad_mode == "flag":
                 flag = _literal_bool(call)
                 value = GRAD_UNKNOWN if flag is None else (GRAD_ON if flag else GRAD_OFF)
                 return [Event(GRAD_SET, call, value=value)]
@@ -340,36 +327,40 @@ class _Collector(cst.CSTVisitor):
     def _method(self, call: cst.Call, func: cst.Attribute, text: str | None) -> list[Event] | None:
         method = func.attr.value
         receiver = dotted(func.value)
-        if method == "backward":
+        effect = kn.method("any", method)
+        if effect is not None and effect.backward:
             full = self.program.qualify(receiver) if receiver else None
-            if full is not None and full.startswith("torch.distributed"):
+            own = kn.lookup(f"{full}.{method}") if full is not None else None
+            if own is not None and own.grad_use:
                 # Distributed autograd keeps gradients per context; nothing accumulates.
                 return [Event(GRAD_USE, call)]
             return [Event(BACKWARD, call, name=receiver)]
         if method == "step":
             return self._step(call, receiver)
-        if method == "optimizer_step" and call.args:
-            return [Event(STEP, call, name=dotted(call.args[0].value) or "?")]
-        if method == "zero_grad":
+        if effect is not None and effect.whose == kn.FIRST_ARG and call.args:
+            return _gradient_events(effect, call, receiver or "?")  # `xm.optimizer_step(opt)`
+        if effect is not None and effect.grads == kn.CLEARS:
             return [Event(CLEAR, call, name=self._cleared_optimizer(receiver))]
         if _cleared_grad(func) is not None:
-            return [Event(CLEAR, call, name=ALL_OPTIMIZERS)] if method == "zero_" else []
-        if method == "requires_grad_":
+            return _gradient_events(kn.method("grad", method), call, ALL_OPTIMIZERS)
+        if effect is not None and effect.grad_use:
             return [Event(GRAD_USE, call)]
-        if method in {"eval", "train"} and len(call.args) <= 1:
+        if effect is not None and effect.model_mode is not None and len(call.args) <= 1:
             moved = dotted(_unmoved(func.value))  # `model.to(device).train()`
             if moved is not None:
-                value = "eval" if method == "eval" else _train_mode(call)
-                if method == "train" or not call.args:
+                flag = effect.model_mode == "flag"
+                value = _train_mode(call) if flag else effect.model_mode
+                if flag or not call.args:
                     return [Event(MODE, call, name=moved, value=value)]
         if receiver is None:
             return None
-        if (receiver in self.program.optimizers or is_optimizer_name(receiver)) and (
-            method not in _OPTIMIZER_READS
-        ):
-            # A wrapper's own update method (`optimizer.step_and_update_lr()`) may step.
-            return [Event(UNKNOWN_STEP, call, name=receiver)]
-        if method == "forward" and self._is_model(receiver):
+        if receiver in self.program.optimizers or is_optimizer_name(receiver):
+            read = kn.method("optimizer", method)
+            if read is None or read.grads != kn.READS:
+                # A wrapper's own update method (`optimizer.step_and_update_lr()`) may step.
+                return [Event(UNKNOWN_STEP, call, name=receiver)]
+        forward = kn.method("model", method)
+        if forward is not None and forward.forward and self._is_model(receiver):
             return [Event(FORWARD, call, name=receiver)]
         return None
 
@@ -377,23 +368,32 @@ class _Collector(cst.CSTVisitor):
         program = self.program
         if receiver is None:
             return [] if call.args else [Event(UNKNOWN_STEP, call)]
+        kind = self._step_kind(receiver)
+        if kind is None:
+            return [] if call.args else [Event(UNKNOWN_STEP, call, name=receiver)]
+        events = []
+        if kind == "optimizer" and call.args:
+            closure = dotted(call.args[0].value)  # `opt.step(closure)` runs the closure first
+            key = resolve_function(program, closure, self.fn)
+            if key is not None:
+                events.append(Event(CALL, call, key=key))
+        effect = kn.method(kind, "step")
+        if effect is None:
+            return [Event(UNKNOWN_STEP, call, name=receiver)]
+        return events + _gradient_events(effect, call, receiver)
+
+    def _step_kind(self, receiver: str) -> str | None:
+        """What the receiver of a `.step(...)` is, of the kinds the knowledge table names."""
+        program = self.program
         if receiver in program.engines:
-            return [Event(STEP, call, name=receiver), Event(CLEAR, call, name=ALL_OPTIMIZERS)]
+            return "engine"
         if receiver in program.scalers or is_scaler_name(receiver):
-            target = dotted(call.args[0].value) if call.args else None
-            return [Event(STEP, call, name=target or "?")]
+            return "scaler"
         if receiver in program.schedulers or is_scheduler_name(receiver):
-            return []
+            return "scheduler"
         if receiver in program.optimizers or is_optimizer_name(receiver):
-            events = []
-            if call.args:
-                closure = dotted(call.args[0].value)
-                key = resolve_function(program, closure, self.fn)
-                if key is not None:
-                    events.append(Event(CALL, call, key=key))
-            events.append(Event(STEP, call, name=receiver))
-            return events
-        return [] if call.args else [Event(UNKNOWN_STEP, call, name=receiver)]
+            return "optimizer"
+        return None
 
     def _cleared_optimizer(self, receiver: str | None) -> str:
         program = self.program
@@ -450,9 +450,11 @@ class _Collector(cst.CSTVisitor):
     def _opaque(self, call: cst.Call, full: str | None) -> list[Event]:
         if full is not None and full.split(".")[-1].endswith("zero_grad"):
             return [Event(CLEAR, call, name=ALL_OPTIMIZERS)]  # a helper that clears gradients
-        if full is not None and (full.startswith("torch") or full in _PURE_BUILTINS):
+        if kn.is_neutral(kn.lookup(full)):
             return []
-        if isinstance(call.func, cst.Attribute) and call.func.attr.value in _NEUTRAL_METHODS:
+        if isinstance(call.func, cst.Attribute) and kn.is_neutral(
+            kn.method("any", call.func.attr.value)
+        ):
             return []
         handed: list[str] = []
         for arg in call.args:
@@ -464,9 +466,40 @@ class _Collector(cst.CSTVisitor):
         return [Event(OPAQUE, call, names=tuple(handed))] if handed else []
 
 
+def _gradient_events(effect: kn.Effect | None, call: cst.Call, receiver: str) -> list[Event]:
+    """The step and clear events of a known call, on the optimizer(s) its entry names."""
+    if effect is None:
+        return []
+    if effect.whose == kn.FIRST_ARG:
+        target = (dotted(call.args[0].value) if call.args else None) or "?"
+    elif effect.whose == kn.EVERY:
+        target = ALL_OPTIMIZERS
+    else:
+        target = receiver
+    events = []
+    if effect.grads in (kn.STEPS, kn.STEPS_AND_CLEARS):
+        events.append(Event(STEP, call, name=receiver if target == ALL_OPTIMIZERS else target))
+    if effect.grads in (kn.CLEARS, kn.STEPS_AND_CLEARS):
+        events.append(Event(CLEAR, call, name=target))
+    return events
+
+
+def _torch_named(full: str | None) -> str | None:
+    """`autograd.grad` written without an import is still torch's; so is
+    `torch.autograd.grad_mode.set_grad_enabled`, under its short name."""
+    if full is None:
+        return None
+    if full.startswith("autograd."):
+        return "torch." + full
+    short = "torch." + full.rpartition(".")[2]
+    if full.startswith("torch.") and short in kn.TABLE and kn.TABLE[short].grad_mode:
+        return short
+    return full
+
+
 def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
     """The `p.grad` of `p.grad.zero_()` / `p.grad.data.detach_()`, else None."""
-    if not (isinstance(func, cst.Attribute) and func.attr.value in {"zero_", "detach_"}):
+    if not (isinstance(func, cst.Attribute) and kn.method("grad", func.attr.value) is not None):
         return None
     inner = func.value
     if isinstance(inner, cst.Attribute) and inner.attr.value == "data":
@@ -478,15 +511,13 @@ def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
 
 def _chained_mode(expr: cst.BaseExpression) -> str | None:
     """The mode the last `.eval()`/`.train(...)` of a chain of moves sets, or None."""
-    while (
-        isinstance(expr, cst.Call)
-        and isinstance(expr.func, cst.Attribute)
-        and expr.func.attr.value in _MOVES
-    ):
-        method = expr.func.attr.value
-        if method == "eval" and not expr.args:
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        effect = kn.method("any", expr.func.attr.value)
+        if effect is None or not effect.same_object:
+            break
+        if effect.model_mode == "eval" and not expr.args:
             return "eval"
-        if method == "train" and len(expr.args) <= 1:
+        if effect.model_mode == "flag" and len(expr.args) <= 1:
             mode = _train_mode(expr)
             return mode if mode in {"train", "eval"} else "unk"
         expr = expr.func.value

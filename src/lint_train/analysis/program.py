@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from . import knowledge as kn
 from .names import ImportTable, dotted, unmoved
-from .vocab import MODEL_FACTORIES, OPTIMIZER_CLASSES
+from .vocab import OPTIMIZER_CLASSES
 from .walk import walk
 
 LIGHTNING_BASES = ("LightningModule",)
@@ -165,7 +166,7 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
                 _bind(program, t, v)
         elif isinstance(value, cst.Call):
             callee = program.qualify(dotted(value.func)) or ""
-            if callee.startswith("deepspeed.initialize") and elements:
+            if _builds(callee) == "engine" and elements:
                 name = dotted(elements[0])
                 if name:
                     program.engines.add(name)
@@ -182,12 +183,13 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
     value = built
     callee = program.qualify(dotted(value.func)) or ""
     last = callee.split(".")[-1]
-    if callee.startswith("torch.optim.lr_scheduler") or "Scheduler" in last or "LR" in last:
+    builds = _builds(callee)
+    if builds == "scheduler" or "Scheduler" in last or "LR" in last:
         program.schedulers.add(name)
     elif "GradScaler" in last:
         program.scalers.add(name)
     elif (
-        (callee.startswith("torch.optim.") and last[:1].isupper())
+        (builds == "optimizer" and last[:1].isupper())
         or last in OPTIMIZER_CLASSES
         or last.endswith("Optimizer")
     ):
@@ -206,7 +208,7 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         if program.classes[cls].is_module:
             program.models.add(name)
     elif (
-        callee.startswith(MODEL_FACTORIES)
+        _builds(callee) == "model"
         and last[:1].isupper()
         and not last.endswith("Loss")
         and (not callee.startswith("transformers.") or _TRANSFORMERS_MODEL.search(last))
@@ -225,6 +227,11 @@ def _is_this_module(program: Program, value: cst.BaseExpression) -> bool:
         and isinstance(index.value, cst.Name)
         and index.value.value == "__name__"
     )
+
+
+def _builds(callee: str) -> str | None:
+    effect = kn.lookup(callee)
+    return effect.builds if effect is not None else None
 
 
 # transformers' model classes (`BertModel`, `AutoModelForCausalLM`, `T5ForConditionalGeneration`);
