@@ -241,3 +241,124 @@ SELF_MODULE = """
 def test_a_module_that_aliases_itself_calls_its_own_functions() -> None:
     assert _codes(_script(SELF_MODULE.format(switch="pass"))) == [(EVAL_LINE, "TRN004")]
     assert _codes(_script(SELF_MODULE.format(switch="model.eval()"))) == []
+
+
+# Training then evaluation at module level: TRN004 on line 13 while `{evaluated}` is in
+# training mode there. `{wrap}` passes the model (and optimizer) through a library wrapper.
+WRAPPED = """
+    import torch
+    {imports}
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    {wrap}
+    for x in data:
+        opt.zero_grad()
+        {trained}(x).sum().backward()
+        opt.step()
+    {switch}
+    with torch.no_grad():
+        for x in val_data:
+            {evaluated}(x)
+"""
+WRAPPED_FOUND = [(13, "TRN004")]
+
+
+def _wrapped(
+    imports: str,
+    wrap: str,
+    switch: str = "pass",
+    trained: str = "model",
+    evaluated: str = "model",
+) -> str:
+    return WRAPPED.format(
+        imports=imports, wrap=wrap, switch=switch, trained=trained, evaluated=evaluated
+    )
+
+
+# Each entry of the knowledge table added for identity through wrappers, with a snippet whose
+# verdict is the stated one with the entry and a different one without it (run by
+# tests/test_knowledge.py).
+IDENTITY_CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
+    "super": (
+        "import torch\nmodel = torch.nn.Linear(2, 1)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nopt.zero_grad()\n"
+        "for x in data:\n    super(Net, opt)\n    model(x).sum().backward()\n    opt.step()\n",
+        [(5, "TRN001")],
+    ),
+    **{
+        name: (
+            _wrapped(f"import {name.rpartition('.')[0]}", f"net = {name}(model)", "net.eval()"),
+            [],
+        )
+        for name in (
+            "torch.nn.DataParallel",
+            "torch.nn.parallel.DataParallel",
+            "torch.nn.parallel.DistributedDataParallel",
+        )
+    },
+    "torch.compile": (_wrapped("", "net = torch.compile(model)", "net.eval()"), []),
+    "apex.amp.initialize": (
+        _wrapped("from apex import amp", "model, opt = amp.initialize(model, opt)"),
+        WRAPPED_FOUND,
+    ),
+    "accelerate.Accelerator": (
+        _wrapped(
+            "from accelerate import Accelerator",
+            "acc = Accelerator(); model, opt = acc.prepare(model, opt)",
+        ),
+        WRAPPED_FOUND,
+    ),
+    "<accelerator>.prepare": (
+        _wrapped("", "model, opt = accelerator.prepare(model, opt)"),
+        WRAPPED_FOUND,
+    ),
+    "<accelerator>.unwrap_model": (
+        _wrapped("", "net = accelerator.unwrap_model(model)", evaluated="net"),
+        WRAPPED_FOUND,
+    ),
+    **{
+        name: (
+            _wrapped(
+                f"import {name.rpartition('.')[0]}",
+                f"f = {name}(); model, opt = f.setup(model, opt)",
+            ),
+            WRAPPED_FOUND,
+        )
+        for name in ("lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric")
+    },
+    "<fabric>.setup": (_wrapped("", "model, opt = fabric.setup(model, opt)"), WRAPPED_FOUND),
+    "<fabric>.setup_module": (_wrapped("", "model = fabric.setup_module(model)"), WRAPPED_FOUND),
+    "<fabric>.setup_optimizers": (
+        "import torch\nmodel = torch.nn.Linear(2, 1)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nopt.zero_grad()\n"
+        "opt = fabric.setup_optimizers(opt)\n"
+        "for x in data:\n    model(x).sum().backward()\n    opt.step()\n",
+        [(6, "TRN001")],
+    ),
+    **{
+        f"<any>.{m}": (
+            _wrapped(
+                "",
+                f"model, opt, data = engine.{m}(module=model, optimizer=opt, data_loader=data)",
+            ),
+            WRAPPED_FOUND,
+        )
+        for m in ("make_private", "make_private_with_epsilon")
+    },
+}
+
+
+def test_a_wrapped_model_is_the_model() -> None:
+    ddp = "from torch.nn.parallel import DistributedDataParallel as DDP"
+    assert _codes(_wrapped(ddp, "net = DDP(model)", trained="net")) == WRAPPED_FOUND
+    assert _codes(_wrapped(ddp, "net = DDP(model)", switch="net.eval()")) == []
+    assert _codes(_wrapped(ddp, "net = DDP(model)", switch="model.eval()", evaluated="net")) == []
+    assert _codes(_wrapped("", "net = model.cuda()", switch="net.eval()")) == []
+
+
+def test_prepared_objects_keep_their_state() -> None:
+    prepare = "model, opt, data = accelerator.prepare(model, opt, data)"
+    assert _codes(_wrapped("", prepare)) == WRAPPED_FOUND
+    assert _codes(_wrapped("", prepare, switch="model.eval()")) == []
+    setup = "net, opt = fabric.setup(model, opt)"
+    assert _codes(_wrapped("", setup, trained="net", evaluated="net")) == WRAPPED_FOUND

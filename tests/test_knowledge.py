@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from test_identity_shapes import IDENTITY_CASES
 
 from lint_train.analysis import knowledge as kn
 from lint_train.engine import lint_source
@@ -248,8 +249,8 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "transformers.*": (BUILT.format(line="part = transformers.BertModel(cfg)"),
                        [(16, "TRN003"), (16, "TRN004")]),
     "deepspeed.initialize": (DEEPSPEED, []),
-    "super": _stale("super(Net, opt)"),
 }  # fmt: skip
+CASES.update(IDENTITY_CASES)  # the entries for identity through wrappers (issue 11, B)
 
 
 def test_every_entry_has_a_case() -> None:

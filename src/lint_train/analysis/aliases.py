@@ -8,6 +8,7 @@ than once (or declared global) is not an alias: which binding a use sees depends
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import libcst as cst
 
@@ -17,9 +18,16 @@ from .walk import walk
 _CONSTANTS = frozenset({"None", "True", "False"})
 
 
-def scope_aliases(body: cst.CSTNode, params: list[str]) -> dict[str, cst.BaseExpression]:
+# What a call returns, when the knowledge table says it returns the objects it is given
+# (`DDP(model)`, `accelerator.prepare(model, opt)`): those argument expressions, in order.
+Wrapped = Callable[[cst.Call], list[cst.BaseExpression] | None]
+
+
+def scope_aliases(
+    body: cst.CSTNode, params: list[str], wrapped: Wrapped
+) -> dict[str, cst.BaseExpression]:
     """Alias name -> the expression it stands for, in one function body or module."""
-    finder = _Bindings()
+    finder = _Bindings(wrapped)
     walk(body, finder)
     counts = finder.counts
     counts.update(params)
@@ -48,7 +56,8 @@ class _Bindings(cst.CSTVisitor):
     """Counts how often each name is bound in one scope (not in the functions, classes and
     lambdas it defines) and notes the single-name assignments of a dotted chain."""
 
-    def __init__(self) -> None:
+    def __init__(self, wrapped: Wrapped) -> None:
+        self.wrapped = wrapped
         self.counts: Counter[str] = Counter()
         self.candidates: dict[str, cst.BaseExpression] = {}
         self.declared: set[str] = set()
@@ -65,13 +74,30 @@ class _Bindings(cst.CSTVisitor):
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             self._bind(target.target)
-        if len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+        if len(node.targets) != 1:
             return
-        name = node.targets[0].target.value
-        text = dotted(node.value)
-        if text is None or text in _CONSTANTS or text.split(".")[0] == name:
+        target = node.targets[0].target
+        if isinstance(node.value, cst.Call):
+            returned = self.wrapped(node.value)
+            if not returned:
+                return
+            if isinstance(target, (cst.Tuple, cst.List)):
+                names = [e.value for e in target.elements]
+                if len(names) == len(returned):
+                    for element, value in zip(names, returned, strict=True):
+                        self._candidate(element, value)
+            else:
+                self._candidate(target, returned[0])
             return
-        self.candidates[name] = node.value
+        self._candidate(target, node.value)
+
+    def _candidate(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if not isinstance(target, cst.Name):
+            return
+        text = dotted(value)
+        if text is None or text in _CONSTANTS or text.split(".")[0] == target.value:
+            return
+        self.candidates[target.value] = value
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._bind(node.target)

@@ -15,7 +15,13 @@ from .aliases import expand, scope_aliases
 from .names import dotted
 from .names import unmoved as _unmoved
 from .program import FunctionInfo, Program
-from .vocab import is_model_name, is_optimizer_name, is_scaler_name, is_scheduler_name
+from .vocab import (
+    is_model_name,
+    is_optimizer_name,
+    is_scaler_name,
+    is_scheduler_name,
+    tokens,
+)
 from .walk import walk
 
 GRAD_OFF, GRAD_ON, GRAD_UNKNOWN = "off", "on", "unk"
@@ -64,11 +70,45 @@ class EventTable:
         found = self._aliases.get(key)
         if found is None:
             if fn is None:
-                found = scope_aliases(self.program.module, [])
+                found = scope_aliases(self.program.module, [], self._wrapped)
             else:
-                found = scope_aliases(fn.node.body, fn.params)
+                found = scope_aliases(fn.node.body, fn.params, self._wrapped)
             self._aliases[key] = found
         return found
+
+    def _wrapped(self, call: cst.Call) -> list[cst.BaseExpression] | None:
+        """The arguments a call returns as they were given (`DDP(model)`, `fabric.setup(model,
+        opt)`), when the knowledge table says it does; else None."""
+        func = call.func
+        effect = None
+        if isinstance(func, cst.Attribute):
+            kind = self.receiver_kind(dotted(func.value))
+            effect = kn.method(kind, func.attr.value) or kn.method("any", func.attr.value)
+            if effect is not None and effect.same_object and not effect.returns_args:
+                return [func.value]  # `net = model.cuda()`: the receiver
+        if effect is None:
+            effect = kn.lookup(self.program.qualify(dotted(func)))
+        if effect is None or not effect.same_object:
+            return None
+        return [a.value for a in call.args if a.keyword is None and not a.star] or [
+            a.value for a in call.args if a.keyword is not None
+        ]
+
+    def receiver_kind(self, receiver: str | None) -> str:
+        """The knowledge table's kind of an object the file builds or names as a wrapper of
+        the training loop (an accelerator, a fabric); "any" otherwise."""
+        if receiver is None:
+            return "any"
+        call = self.program.bound.get(receiver)
+        if call is not None:
+            effect = kn.lookup(self.program.qualify(dotted(call.func)))
+            if effect is not None and effect.builds in ("accelerator", "fabric"):
+                return effect.builds
+        words = tokens(receiver.rpartition(".")[2])
+        for kind in ("accelerator", "fabric"):
+            if kind in words:
+                return kind
+        return "any"
 
     def of(self, node: cst.CSTNode, fn: FunctionInfo | None) -> list[Event]:
         cached = self._cache.get(id(node))
@@ -359,6 +399,9 @@ class _Collector(cst.CSTVisitor):
             if read is None or read.grads != kn.READS:
                 # A wrapper's own update method (`optimizer.step_and_update_lr()`) may step.
                 return [Event(UNKNOWN_STEP, call, name=receiver)]
+        wrapper = kn.method(self.table.receiver_kind(receiver), method)
+        if wrapper is not None and wrapper.returns_args:
+            return []  # `accelerator.prepare(model, opt)` hands back what it was given
         forward = kn.method("model", method)
         if forward is not None and forward.forward and self._is_model(receiver):
             return [Event(FORWARD, call, name=receiver)]

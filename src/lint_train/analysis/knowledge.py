@@ -39,6 +39,8 @@ KINDS = {
     "engine": "an object that both runs `.backward(loss)` and `.step()` (DeepSpeed-style)",
     "grad": "a parameter's gradient, `p.grad` or `p.grad.data`",
     "model": "a torch module",
+    "accelerator": "an `accelerate.Accelerator`, or an object named like one (`accelerator`)",
+    "fabric": "a Lightning `Fabric`, or an object named like one (`fabric`)",
     "any": "any object",
 }
 
@@ -56,6 +58,9 @@ class Effect:
     grad_mode: str | None = None  # "off"/"on", or "flag" (its first argument) as context/call
     model_mode: str | None = None  # "eval"/"train", or "flag": what it leaves the model in
     same_object: bool = False  # returns the object it was given or called on
+    # With `same_object`, a method returns its arguments, in order, not its receiver
+    # (`accelerator.prepare(model, opt)` returns `model, opt`).
+    returns_args: bool = False
     builds: str | None = None  # a constructor: what it builds (a kind of `KINDS`)
     # Passes what it is given to code not in view, which may step, clear or change modes.
     hands_on: bool = False
@@ -151,6 +156,32 @@ TABLE: dict[str, Effect] = {
     "torchvision.models.*": Effect("a model class builds a model", builds="model"),
     "transformers.*": Effect("a model class (`BertModel`, `*For*`) builds a model; other "
                              "calls are unknown", builds="model", hands_on=True),
+    # Wrappers that return the model or optimizer they are given --------------------------
+    # The result is the same object for the rules: its mode, and its optimizer's gradients,
+    # are those of what was wrapped (`net = DDP(model)`; `net.eval()` puts `model` in eval).
+    **{name: Effect(f"`{name.rpartition('.')[2]}(model)` wraps the model; the wrapper runs it "
+                    "in the model's own mode", builds="model", same_object=True) for name in (
+        "torch.nn.DataParallel", "torch.nn.parallel.DataParallel",
+        "torch.nn.parallel.DistributedDataParallel")},
+    "torch.compile": Effect("returns the model compiled; its mode is the model's",
+                            same_object=True),
+    "apex.amp.initialize": Effect("returns the model(s) and optimizer(s) it is given, patched "
+                                  "for mixed precision", same_object=True),
+    "accelerate.Accelerator": Effect("builds an accelerator", builds="accelerator"),
+    "<accelerator>.prepare": Effect("returns what it is given, in order, set up for the "
+                                    "devices: the same models, optimizers and modes",
+                                    same_object=True, returns_args=True),
+    "<accelerator>.unwrap_model": Effect("returns the model inside the wrapper",
+                                         same_object=True, returns_args=True),
+    **{name: Effect("builds a Lightning Fabric", builds="fabric") for name in (
+        "lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric")},
+    **{f"<fabric>.{m}": Effect("returns the model and optimizers it is given, set up for the "
+                               "devices", same_object=True, returns_args=True) for m in (
+        "setup", "setup_module", "setup_optimizers")},
+    **{f"<any>.{m}": Effect("Opacus: returns the model, optimizer and data loader it is given, "
+                            "made differentially private", same_object=True,
+                            returns_args=True) for m in (
+        "make_private", "make_private_with_epsilon")},
     "deepspeed.initialize": Effect("returns an engine first: `engine.step()` steps and clears",
                                    builds="engine", hands_on=True),
 }  # fmt: skip
@@ -208,7 +239,8 @@ def _columns(effect: Effect) -> list[str]:
             (effect.backward, "backward"),
             (effect.grad_use, "differentiates, `.grad` untouched"),
             (effect.forward, "forward pass"),
-            (effect.same_object, "returns the same object"),
+            (effect.same_object and not effect.returns_args, "returns the same object"),
+            (effect.returns_args, "returns the objects it is given"),
             (effect.hands_on, "hands its arguments to unseen code"),
         )
         if flag
