@@ -275,10 +275,125 @@ def _wrapped(
     )
 
 
+def test_a_wrapped_model_is_the_model() -> None:
+    ddp = "from torch.nn.parallel import DistributedDataParallel as DDP"
+    assert _codes(_wrapped(ddp, "net = DDP(model)", trained="net")) == WRAPPED_FOUND
+    assert _codes(_wrapped(ddp, "net = DDP(model)", switch="net.eval()")) == []
+    assert _codes(_wrapped(ddp, "net = DDP(model)", switch="model.eval()", evaluated="net")) == []
+    assert _codes(_wrapped("", "net = model.cuda()", switch="net.eval()")) == []
+
+
+def test_prepared_objects_keep_their_state() -> None:
+    prepare = "model, opt, data = accelerator.prepare(model, opt, data)"
+    assert _codes(_wrapped("", prepare)) == WRAPPED_FOUND
+    assert _codes(_wrapped("", prepare, switch="model.eval()")) == []
+    setup = "net, opt = fabric.setup(model, opt)"
+    assert _codes(_wrapped("", setup, trained="net", evaluated="net")) == WRAPPED_FOUND
+
+
+# A TensorFlow and a torch version of one script side by side: the Keras model's evaluation is
+# no torch evaluation, the torch model's is (TRN003 and TRN004 on line 31).
+SIDE_BY_SIDE = """
+    import tensorflow as tf
+    import torch
+    from torch import nn
+
+
+    def build_keras():
+        return tf.keras.Sequential([tf.keras.layers.Dense(8), tf.keras.layers.Dropout(0.2)])
+
+
+    class KerasNet(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.drop = tf.keras.layers.Dropout(0.3)
+
+        def call(self, x, training=False):
+            return self.drop(x, training=training)
+
+
+    def evaluate_tf(model, dataset):
+        for x, y in dataset:
+            print(tf.argmax(model(x, training=False), -1))
+
+
+    def run_tf(train_ds, val_ds):
+        model = {keras}
+        evaluate_tf(model, val_ds)
+
+
+    def evaluate_torch(model, loader):
+        for x, y in loader:
+            print(model(x).argmax(-1))
+
+
+    def run_torch(train_loader, val_loader):
+        model = nn.Sequential(nn.Linear(4, 2), nn.Dropout(0.1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in train_loader:
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        evaluate_torch(model, val_loader)
+"""
+
+
+def test_another_frameworks_model_is_never_a_torch_model() -> None:
+    torch_found = [(31, "TRN003"), (31, "TRN004")]
+    for keras in ("build_keras()", "KerasNet()", "tf.keras.applications.ResNet50()"):
+        assert sorted(_codes(SIDE_BY_SIDE.format(keras=keras))) == torch_found
+    # The same helper given a torch model is torch evaluation.
+    torch_model = "nn.Sequential(nn.Linear(4, 2), nn.Dropout(0.1))"
+    assert sorted(_codes(SIDE_BY_SIDE.format(keras=torch_model))) == [
+        (21, "TRN003"),
+        (21, "TRN004"),
+        *torch_found,
+    ]
+
+
+ESTIMATOR = """
+    import torch
+    {imports}
+
+    def probe(features, labels, val_loader):
+        model = {built}
+        model.fit(features, labels)
+        for x, y in val_loader:
+            print(model(x))
+"""
+
+
+def test_an_estimator_or_flax_module_is_not_a_torch_model() -> None:
+    sklearn = "from sklearn.neural_network import MLPClassifier"
+    assert _codes(ESTIMATOR.format(imports=sklearn, built="MLPClassifier()")) == []
+    flax = "import flax.linen as fnn\n    class Head(fnn.Module):\n        pass"
+    assert _codes(ESTIMATOR.format(imports=flax, built="Head()")) == []
+    torch_built = "torch.nn.Sequential(torch.nn.Dropout(0.1))"
+    assert _codes(ESTIMATOR.format(imports="", built=torch_built)) == [(8, "TRN003"), (8, "TRN004")]
+
+
 # Each entry of the knowledge table added for identity through wrappers, with a snippet whose
 # verdict is the stated one with the entry and a different one without it (run by
 # tests/test_knowledge.py).
 IDENTITY_CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
+    **{
+        f"{package}.*": (
+            SIDE_BY_SIDE.format(keras="tf.keras.Sequential()").replace("tf.", f"{package}."),
+            [(31, "TRN003"), (31, "TRN004")],
+        )
+        for package in (
+            "tensorflow",
+            "keras",
+            "tf_keras",
+            "jax",
+            "flax",
+            "haiku",
+            "sklearn",
+            "xgboost",
+            "lightgbm",
+            "catboost",
+        )
+    },
     "super": (
         "import torch\nmodel = torch.nn.Linear(2, 1)\n"
         "opt = torch.optim.SGD(model.parameters(), lr=0.1)\nopt.zero_grad()\n"
@@ -346,19 +461,3 @@ IDENTITY_CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
         for m in ("make_private", "make_private_with_epsilon")
     },
 }
-
-
-def test_a_wrapped_model_is_the_model() -> None:
-    ddp = "from torch.nn.parallel import DistributedDataParallel as DDP"
-    assert _codes(_wrapped(ddp, "net = DDP(model)", trained="net")) == WRAPPED_FOUND
-    assert _codes(_wrapped(ddp, "net = DDP(model)", switch="net.eval()")) == []
-    assert _codes(_wrapped(ddp, "net = DDP(model)", switch="model.eval()", evaluated="net")) == []
-    assert _codes(_wrapped("", "net = model.cuda()", switch="net.eval()")) == []
-
-
-def test_prepared_objects_keep_their_state() -> None:
-    prepare = "model, opt, data = accelerator.prepare(model, opt, data)"
-    assert _codes(_wrapped("", prepare)) == WRAPPED_FOUND
-    assert _codes(_wrapped("", prepare, switch="model.eval()")) == []
-    setup = "net, opt = fabric.setup(model, opt)"
-    assert _codes(_wrapped("", setup, trained="net", evaluated="net")) == WRAPPED_FOUND

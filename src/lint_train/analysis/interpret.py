@@ -803,6 +803,8 @@ class Interpreter:
         root = frame.translate(written)
         if self._is_factory(root):
             return state  # `module(...)` where `module` is `partial(KnnModule, ...)`: it builds
+        if root in self.program.foreign:
+            return state  # a Keras, Flax or scikit-learn model: no torch forward pass
         modes = state.mode(root)
         if self.regions:
             region = self.regions[-1]

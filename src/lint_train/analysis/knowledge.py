@@ -41,6 +41,8 @@ KINDS = {
     "model": "a torch module",
     "accelerator": "an `accelerate.Accelerator`, or an object named like one (`accelerator`)",
     "fabric": "a Lightning `Fabric`, or an object named like one (`fabric`)",
+    "foreign": "an object of another framework (TensorFlow/Keras, JAX/Flax, scikit-learn, ...): "
+    "never a torch model, whatever its name",
     "any": "any object",
 }
 
@@ -182,6 +184,11 @@ TABLE: dict[str, Effect] = {
                             "made differentially private", same_object=True,
                             returns_args=True) for m in (
         "make_private", "make_private_with_epsilon")},
+    # Other frameworks: what they build is never a torch model ------------------------------
+    **{f"{package}.*": Effect(f"`{package}`: builds no torch model (its models, estimators and "
+                              "layers have modes and gradients of their own)", builds="foreign")
+       for package in ("tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "sklearn",
+                       "xgboost", "lightgbm", "catboost")},
     "deepspeed.initialize": Effect("returns an engine first: `engine.step()` steps and clears",
                                    builds="engine", hands_on=True),
 }  # fmt: skip

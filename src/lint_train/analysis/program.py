@@ -46,7 +46,14 @@ class ClassInfo:
 
     @property
     def is_module(self) -> bool:
+        if self.is_foreign:
+            return False  # `flax.linen.Module`, `tf.keras.Sequential`
         return any(b.endswith(("Module", "Sequential", "ModuleList")) for b in self.bases)
+
+    @property
+    def is_foreign(self) -> bool:
+        """A subclass of another framework's class (`tf.keras.Model`, `flax.linen.Module`)."""
+        return any(is_foreign_callee(b) for b in self.bases)
 
     @property
     def is_lightning(self) -> bool:
@@ -76,6 +83,9 @@ class Program:
     escaped: set[str]  # function keys referenced other than by a call
     loop_targets: set[str]  # names bound by `for` loops
     bound: dict[str, cst.Call] = field(default_factory=dict)  # name -> the call it came from
+    # Objects built by another framework, as the interpreter names them (`main:model`,
+    # `Trainer#self.model`, a global `model`): never torch models.
+    foreign: set[str] = field(default_factory=set)
     self_modules: set[str] = field(default_factory=set)  # `mod = sys.modules[__name__]`
     _sensitive: dict[int, bool] = field(default_factory=dict)
 
@@ -146,8 +156,9 @@ def build_program(module: cst.Module) -> Program:
         escaped=set(),
         loop_targets=indexer.loop_targets,
     )
-    for target, value in indexer.assignments:
+    for target, value, scope in indexer.assignments:
         _bind(program, target, value)
+        _mark_foreign(program, target, value, scope)
     for receiver in indexer.mode_receivers:
         if receiver not in program.optimizers:
             program.models.add(receiver)
@@ -214,6 +225,66 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         and (not callee.startswith("transformers.") or _TRANSFORMERS_MODEL.search(last))
     ) or (last == "from_pretrained" and not _NOT_A_MODULE.search(callee)):
         program.models.add(name)
+
+
+def is_foreign_callee(full: str) -> bool:
+    """Whether the knowledge table says this callee builds another framework's object."""
+    effect = kn.lookup(full)
+    return effect is not None and effect.builds == "foreign"
+
+
+def _mark_foreign(
+    program: Program,
+    target: cst.BaseExpression,
+    value: cst.BaseExpression,
+    scope: FunctionInfo | None,
+) -> None:
+    """Note a name bound to another framework's object, by where that object comes from: its
+    constructor's import, the file's class it instantiates (and that class's bases), or the
+    file's factory function that returns one."""
+    name = dotted(target)
+    if name is None or not isinstance(value, cst.Call) or not _builds_foreign(program, value):
+        return
+    if scope is None:
+        program.foreign.add(name)
+    elif name.split(".")[0] == "self" and scope.class_name:
+        program.foreign.add(f"{scope.class_name}#{name}")
+    else:
+        program.foreign.add(f"{scope.key}:{name}")
+
+
+def _builds_foreign(program: Program, call: cst.Call, depth: int = 0) -> bool:
+    built = unmoved(call)
+    if not isinstance(built, cst.Call):
+        return False
+    text = dotted(built.func) or ""
+    if is_foreign_callee(program.qualify(text) or text):
+        return True
+    cls = program.classes.get(text.split(".")[-1])
+    if cls is not None:
+        return cls.is_foreign
+    key = program.module_functions.get(text)
+    if key is None or depth > 2:
+        return False
+    returned = _Returns()
+    walk(program.functions[key].node.body, returned)
+    return bool(returned.values) and all(
+        isinstance(v, cst.Call) and _builds_foreign(program, v, depth + 1) for v in returned.values
+    )
+
+
+class _Returns(cst.CSTVisitor):
+    """The values a function returns (not those of the functions it defines)."""
+
+    def __init__(self) -> None:
+        self.values: list[cst.BaseExpression] = []
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self.values.append(node.value)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
 
 
 def _is_this_module(program: Program, value: cst.BaseExpression) -> bool:
@@ -372,7 +443,10 @@ class _Indexer(cst.CSTVisitor):
         self.functions: dict[str, FunctionInfo] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.module_functions: dict[str, str] = {}
-        self.assignments: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+        # target, value, and the function it is in (None at module level or in a class body)
+        self.assignments: list[
+            tuple[cst.BaseExpression, cst.BaseExpression, FunctionInfo | None]
+        ] = []
         self.mode_receivers: set[str] = set()
         self.backward_receivers: set[str] = set()
         self.step_receivers: set[str] = set()
@@ -431,12 +505,12 @@ class _Indexer(cst.CSTVisitor):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
-            self.assignments.append((target.target, node.value))
+            self.assignments.append((target.target, node.value, self._function()))
             self._local(target.target)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
-            self.assignments.append((node.target, node.value))
+            self.assignments.append((node.target, node.value, self._function()))
         self._local(node.target)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
@@ -451,6 +525,10 @@ class _Indexer(cst.CSTVisitor):
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None:
             self._local(node.asname.name)
+
+    def _function(self) -> FunctionInfo | None:
+        scope = self._scopes[-1] if self._scopes else None
+        return scope if isinstance(scope, FunctionInfo) else None
 
     def _local(self, target: cst.BaseExpression) -> None:
         scope = self._scopes[-1] if self._scopes else None
