@@ -372,6 +372,105 @@ def test_an_estimator_or_flax_module_is_not_a_torch_model() -> None:
     assert _codes(ESTIMATOR.format(imports="", built=torch_built)) == [(8, "TRN003"), (8, "TRN004")]
 
 
+# A model trained, then evaluated under no_grad: TRN004 on line 12 when its mode matters.
+MODE_CASE = """
+    import torch
+    import timm
+    model = {built}
+    {switch}
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x in data:
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+    with torch.no_grad():
+        for x in val_data:
+            model(x)
+"""
+MODE_FOUND = [(12, "TRN004")]
+
+
+def _mode_case(built: str, switch: str = "pass") -> str:
+    return MODE_CASE.format(built=built, switch=switch)
+
+
+def test_mode_sensitivity_is_judged_by_what_the_model_is_built_from() -> None:
+    assert (
+        _codes(_mode_case("torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1))"))
+        == MODE_FOUND
+    )
+    for free in (
+        "torch.nn.Dropout(p=0.0)",
+        "torch.nn.Dropout(0)",
+        "torch.nn.InstanceNorm1d(4)",
+        "torch.nn.TransformerEncoderLayer(4, 2, dropout=0)",
+        "torch.nn.MultiheadAttention(4, 2)",
+    ):
+        assert _codes(_mode_case(f"torch.nn.Sequential(torch.nn.Linear(2, 2), {free})")) == []
+    # Not in view: a model chosen from a subscripted factory, or loaded.
+    trained = "model.train()"
+    assert _codes(_mode_case("models.__dict__[arch]()", switch=trained)) == MODE_FOUND
+    assert _codes(_mode_case("getattr(models, arch)()", switch=trained)) == MODE_FOUND
+    assert _codes(_mode_case("torch.load(path)", switch="model.train()")) == MODE_FOUND
+
+
+WRAPPER_CLASS = """
+    import torch
+    from torch import nn
+
+    class Wrapper(nn.Module):
+        def __init__(self, backbone, head):
+            super().__init__()
+            self.backbone = backbone
+            self.head = head
+
+        def forward(self, x):
+            return self.head(self.backbone(x))
+
+    def main(data, val_data, backbone):
+        head = nn.Linear(2, 2)
+        model = Wrapper({backbone}, head)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x in data:
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        with torch.no_grad():
+            for x in val_data:
+                model(x)
+"""
+
+
+def test_submodules_passed_to_a_wrapper_decide_its_mode_sensitivity() -> None:
+    # `backbone` is a parameter: not in view, so counted as mode-sensitive.
+    assert _codes(WRAPPER_CLASS.format(backbone="backbone")) == [(23, "TRN004")]
+    # Built in view from mode-free parts: the wrapper is mode-free.
+    assert _codes(WRAPPER_CLASS.format(backbone="nn.Linear(2, 2)")) == []
+
+
+def test_the_same_bare_name_elsewhere_does_not_decide() -> None:
+    source = """
+        import torch
+        from torch import nn
+
+        def unit_check():
+            model = nn.Linear(2, 2)
+            return model(torch.ones(1, 2))
+
+        def main(data, val_data):
+            model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.2))
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            for x in data:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            with torch.no_grad():
+                for x in val_data:
+                    model(x)
+    """
+    assert _codes(source) == [(17, "TRN004")]
+
+
 # Each entry of the knowledge table added for identity through wrappers, with a snippet whose
 # verdict is the stated one with the entry and a different one without it (run by
 # tests/test_knowledge.py).
@@ -393,6 +492,53 @@ IDENTITY_CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
             "lightgbm",
             "catboost",
         )
+    },
+    **{
+        f"torch.nn.{layer}": (_mode_case(f"torch.nn.Sequential(torch.nn.{layer}(0.5))"), MODE_FOUND)
+        for layer in (
+            "Dropout",
+            "Dropout1d",
+            "Dropout2d",
+            "Dropout3d",
+            "AlphaDropout",
+            "FeatureAlphaDropout",
+        )
+    },
+    **{
+        f"torch.nn.{layer}": (_mode_case(f"torch.nn.{layer}(4)"), MODE_FOUND)
+        for layer in (
+            "BatchNorm1d",
+            "BatchNorm2d",
+            "BatchNorm3d",
+            "LazyBatchNorm1d",
+            "LazyBatchNorm2d",
+            "LazyBatchNorm3d",
+            "SyncBatchNorm",
+        )
+    },
+    **{
+        f"torch.nn.{layer}": (
+            _mode_case(f"torch.nn.{layer}(4, track_running_stats=True)"),
+            MODE_FOUND,
+        )
+        for layer in (
+            "InstanceNorm1d",
+            "InstanceNorm2d",
+            "InstanceNorm3d",
+            "LazyInstanceNorm1d",
+            "LazyInstanceNorm2d",
+            "LazyInstanceNorm3d",
+        )
+    },
+    "torch.nn.RReLU": (_mode_case("torch.nn.RReLU()"), MODE_FOUND),
+    **{
+        f"torch.nn.{layer}": (_mode_case(f"torch.nn.{layer}(4, 2)"), MODE_FOUND)
+        for layer in ("Transformer", "TransformerEncoderLayer", "TransformerDecoderLayer")
+    },
+    "timm.create_model": (_mode_case('timm.create_model("resnet18")'), MODE_FOUND),
+    **{
+        name: (_mode_case(f"{name}(path)", switch="model.train()"), MODE_FOUND)
+        for name in ("torch.load", "torch.jit.load", "torch.hub.load")
     },
     "super": (
         "import torch\nmodel = torch.nn.Linear(2, 1)\n"

@@ -245,7 +245,7 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "torch.optim.*": (SOLVER.format(cls="Adan"), [(6, "TRN001")]),
     "torch.nn.*": (BUILT.format(line="part = torch.nn.Linear(2, 2)"), [(16, "TRN003")]),
     "torchvision.models.*": (BUILT.format(line="part = torchvision.models.AlexNet()"),
-                             [(16, "TRN003")]),
+                             [(16, "TRN003"), (16, "TRN004")]),
     "transformers.*": (BUILT.format(line="part = transformers.BertModel(cfg)"),
                        [(16, "TRN003"), (16, "TRN004")]),
     "deepspeed.initialize": (DEEPSPEED, []),

@@ -279,6 +279,11 @@ class _Collector(cst.CSTVisitor):
         last = text.split(".")[-1]
         if last[:1].isupper() or resolve_function(self.program, text, self.fn) is not None:
             return "default"
+        if text in self.program.models:
+            return "unk"  # `model = model(...)`: not a constructor
+        effect = kn.TABLE.get(self.program.qualify(text) or text)
+        if effect is not None and effect.builds == "model":
+            return "default"  # `timm.create_model(...)`: a constructor, in training mode
         return "unk"
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:

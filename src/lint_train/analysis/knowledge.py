@@ -31,6 +31,13 @@ RECEIVER = "receiver"  # `opt.step()`: the object the method is called on
 FIRST_ARG = "first argument"  # `scaler.step(opt)`, `xm.optimizer_step(opt)`
 EVERY = "every optimizer"  # `engine.step()`, `p.grad.zero_()`: whatever owns the gradients
 
+# What train/eval mode does to what a constructor builds, and when it does nothing after all.
+SENSITIVE = "sensitive"
+UNKNOWN = "unknown"
+ZERO_RATE = "a rate of 0 (`p=0`, or its first argument 0)"
+NO_DROPOUT = "`dropout=0`"
+NO_RUNNING_STATS = "no `track_running_stats=True`"
+
 # What the analysis may know a receiver to be.
 KINDS = {
     "optimizer": "an object built by an optimizer class, or named like one (`opt`, `optimizer`)",
@@ -66,6 +73,11 @@ class Effect:
     builds: str | None = None  # a constructor: what it builds (a kind of `KINDS`)
     # Passes what it is given to code not in view, which may step, clear or change modes.
     hands_on: bool = False
+    # Whether train/eval mode changes what the module it builds computes: SENSITIVE (dropout,
+    # batch-norm, a model zoo's models) or UNKNOWN (what it returns is not in view; counted
+    # as sensitive). `free_when` names the arguments that make it mode-free after all.
+    mode: str | None = None
+    free_when: str | None = None  # ZERO_RATE or NO_RUNNING_STATS
 
 
 def _pure(name: str) -> Effect:
@@ -155,9 +167,34 @@ TABLE: dict[str, Effect] = {
     "torch.optim.*": Effect("an optimizer class (capitalised) builds an optimizer",
                             builds="optimizer"),
     "torch.nn.*": Effect("a module class (capitalised) builds a model", builds="model"),
-    "torchvision.models.*": Effect("a model class builds a model", builds="model"),
     "transformers.*": Effect("a model class (`BertModel`, `*For*`) builds a model; other "
                              "calls are unknown", builds="model", hands_on=True),
+    # What train/eval mode changes in what a constructor builds ----------------------------
+    **{f"torch.nn.{layer}": Effect("dropout: active in train mode only; mode-free at rate 0",
+                                   builds="model", mode=SENSITIVE, free_when=ZERO_RATE)
+       for layer in ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
+                     "FeatureAlphaDropout")},
+    **{f"torch.nn.{layer}": Effect("batch-norm: batch statistics in train mode, running ones "
+                                   "in eval mode", builds="model", mode=SENSITIVE)
+       for layer in ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LazyBatchNorm1d",
+                     "LazyBatchNorm2d", "LazyBatchNorm3d", "SyncBatchNorm")},
+    **{f"torch.nn.{layer}": Effect("instance-norm: mode-free unless it tracks running "
+                                   "statistics", builds="model", mode=SENSITIVE,
+                                   free_when=NO_RUNNING_STATS)
+       for layer in ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LazyInstanceNorm1d",
+                     "LazyInstanceNorm2d", "LazyInstanceNorm3d")},
+    "torch.nn.RReLU": Effect("a random slope in train mode only", builds="model",
+                             mode=SENSITIVE),
+    **{f"torch.nn.{layer}": Effect("dropout 0.1 unless built with `dropout=0`",
+                                   builds="model", mode=SENSITIVE, free_when=NO_DROPOUT)
+       for layer in ("Transformer", "TransformerEncoderLayer", "TransformerDecoderLayer")},
+    "torchvision.models.*": Effect("a model zoo's model (dropout, batch-norm): builds a "
+                                   "mode-sensitive model", builds="model", mode=SENSITIVE),
+    "timm.create_model": Effect("a model zoo's model: builds a mode-sensitive model",
+                                builds="model", mode=SENSITIVE),
+    **{name: Effect("loads an object not in view: a model of unknown layers, counted as "
+                    "mode-sensitive", mode=UNKNOWN)
+       for name in ("torch.load", "torch.jit.load", "torch.hub.load")},
     # Wrappers that return the model or optimizer they are given --------------------------
     # The result is the same object for the rules: its mode, and its optimizer's gradients,
     # are those of what was wrapped (`net = DDP(model)`; `net.eval()` puts `model` in eval).
@@ -254,6 +291,10 @@ def _columns(effect: Effect) -> list[str]:
     ]
     if effect.builds:
         other.append(f"builds {effect.builds}")
+    if effect.mode:
+        other.append(
+            f"mode-{effect.mode}" + (f" (free with {effect.free_when})" if effect.free_when else "")
+        )
     return [
         effect.grad_mode or "",
         effect.model_mode or "",

@@ -12,7 +12,7 @@ import libcst as cst
 
 from . import knowledge as kn
 from .names import ImportTable, dotted, unmoved
-from .vocab import OPTIMIZER_CLASSES
+from .vocab import OPTIMIZER_CLASSES, is_model_name
 from .walk import walk
 
 LIGHTNING_BASES = ("LightningModule",)
@@ -86,6 +86,8 @@ class Program:
     # Objects built by another framework, as the interpreter names them (`main:model`,
     # `Trainer#self.model`, a global `model`): never torch models.
     foreign: set[str] = field(default_factory=set)
+    # The calls each object is bound to, named as the interpreter names objects.
+    bound_in: dict[str, list[cst.Call]] = field(default_factory=dict)
     self_modules: set[str] = field(default_factory=set)  # `mod = sys.modules[__name__]`
     _sensitive: dict[int, bool] = field(default_factory=dict)
 
@@ -98,12 +100,11 @@ class Program:
     def mode_sensitive(self, name: str) -> bool:
         """Whether train/eval mode can change what this model computes (dropout, batch-norm).
         True unless the model is built in view from parts that are all mode-free."""
-        text = name.rpartition(":")[2] if ":" in name else name
-        if "#" in text:
-            text = "self" + text.partition("#self")[2]
-        call = self.bound.get(text)
-        if call is not None:
-            return self._subtree_sensitive(call)
+        calls = self.bound_in.get(name)
+        if calls:
+            # Built in view, in the scope that names it: judged by what it is built from, never
+            # by a binding of the same bare name in another function.
+            return any(self._subtree_sensitive(c) for c in calls)
         # Not built in view (a parameter, a loop variable): judge by the models the file
         # builds; a file whose every model is mode-free has no reason to switch modes.
         built = [self.bound[m] for m in self.models if m in self.bound]
@@ -158,7 +159,7 @@ def build_program(module: cst.Module) -> Program:
     )
     for target, value, scope in indexer.assignments:
         _bind(program, target, value)
-        _mark_foreign(program, target, value, scope)
+        _mark_binding(program, target, value, scope)
     for receiver in indexer.mode_receivers:
         if receiver not in program.optimizers:
             program.models.add(receiver)
@@ -220,7 +221,7 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
             program.models.add(name)
     elif (
         _builds(callee) == "model"
-        and last[:1].isupper()
+        and (last[:1].isupper() or callee in kn.TABLE)  # `timm.create_model(...)`
         and not last.endswith("Loss")
         and (not callee.startswith("transformers.") or _TRANSFORMERS_MODEL.search(last))
     ) or (last == "from_pretrained" and not _NOT_A_MODULE.search(callee)):
@@ -233,24 +234,27 @@ def is_foreign_callee(full: str) -> bool:
     return effect is not None and effect.builds == "foreign"
 
 
-def _mark_foreign(
+def _mark_binding(
     program: Program,
     target: cst.BaseExpression,
     value: cst.BaseExpression,
     scope: FunctionInfo | None,
 ) -> None:
-    """Note a name bound to another framework's object, by where that object comes from: its
-    constructor's import, the file's class it instantiates (and that class's bases), or the
-    file's factory function that returns one."""
+    """Note what a name is bound to, in its scope; and whether that is another framework's
+    object, by where the object comes from: its constructor's import, the file's class it
+    instantiates (and that class's bases), or the file's factory function that returns one."""
     name = dotted(target)
-    if name is None or not isinstance(value, cst.Call) or not _builds_foreign(program, value):
+    if name is None or not isinstance(value, cst.Call):
         return
     if scope is None:
-        program.foreign.add(name)
+        root = name
     elif name.split(".")[0] == "self" and scope.class_name:
-        program.foreign.add(f"{scope.class_name}#{name}")
+        root = f"{scope.class_name}#{name}"
     else:
-        program.foreign.add(f"{scope.key}:{name}")
+        root = f"{scope.key}:{name}"
+    program.bound_in.setdefault(root, []).append(value)
+    if _builds_foreign(program, value):
+        program.foreign.add(root)
 
 
 def _builds_foreign(program: Program, call: cst.Call, depth: int = 0) -> bool:
@@ -317,11 +321,28 @@ _NOT_A_MODULE = re.compile(
 )
 
 
+# Layers of libraries not in the knowledge table (and the file's own), named for what they do.
 MODE_LAYERS = re.compile(r"Dropout|BatchNorm|InstanceNorm|RReLU")
-# torch.nn containers and layers with a `dropout` argument that defaults to non-zero.
-DROPOUT_BY_DEFAULT = frozenset(
-    {"Transformer", "TransformerEncoderLayer", "TransformerDecoderLayer", "MultiheadAttention"}
-)
+
+
+def _mode_free(effect: kn.Effect, call: cst.Call) -> bool:
+    """Whether a mode-sensitive layer is built so that train and eval mode compute alike."""
+    if effect.mode != kn.SENSITIVE or effect.free_when is None:
+        return False
+    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    if effect.free_when == kn.ZERO_RATE:
+        first = call.args[0].value if call.args and call.args[0].keyword is None else None
+        return _is_zero(keywords.get("p", first))
+    if effect.free_when == kn.NO_DROPOUT:
+        return _is_zero(keywords.get("dropout"))
+    if effect.free_when == kn.NO_RUNNING_STATS:
+        flag = keywords.get("track_running_stats")
+        return flag is None or (isinstance(flag, cst.Name) and flag.value == "False")
+    return False
+
+
+def _is_zero(value: cst.BaseExpression | None) -> bool:
+    return isinstance(value, (cst.Integer, cst.Float)) and float(value.value) == 0
 
 
 class _ModeLayers(cst.CSTVisitor):
@@ -349,8 +370,16 @@ class _ModeLayers(cst.CSTVisitor):
         text = dotted(node.func) or ""
         full = self.program.qualify(text) or text
         last = full.split(".")[-1]
-        if MODE_LAYERS.search(last) or last in DROPOUT_BY_DEFAULT or _has_dropout_arg(node):
-            self.sensitive = True
+        effect = kn.lookup(full)
+        in_forward = self._functions[-1:] == ["forward"]
+        if effect is not None and effect.mode is not None:
+            self.sensitive = not _mode_free(effect, node)
+        elif isinstance(node.func, (cst.Subscript, cst.Call)) and not in_forward:
+            self.sensitive = True  # `models.__dict__[arch]()`: a model we cannot see
+        elif (MODE_LAYERS.search(last) and not full.startswith("torch.")) or _has_dropout_arg(node):
+            self.sensitive = True  # torch's own layers are the table's
+        elif self._wraps_models(node):
+            self.sensitive = True  # `Wrapper(backbone, head)`: judged by what it is given
         elif last in self.program.classes:
             self.sensitive = self.program._subtree_sensitive(self.program.classes[last].node)
         elif text in self.program.module_functions:
@@ -358,11 +387,32 @@ class _ModeLayers(cst.CSTVisitor):
             self.sensitive = self.program._subtree_sensitive(self.program.functions[key].node)
         elif full.startswith("torch") or _is_standard(full):
             pass  # torch's own layers are named above; Python's own calls build no layer
-        elif self._functions[-1:] == ["forward"] and not last[:1].isupper():
+        elif in_forward and not last[:1].isupper():
             pass  # a function applied in the forward pass builds no layer (`.training` is seen)
         elif last[:1].isupper() or self.program.is_imported(text):
             self.sensitive = True  # a model part we cannot see
         return not self.sensitive
+
+    def _wraps_models(self, node: cst.Call) -> bool:
+        """Whether a constructor is given models (built elsewhere) that are mode-sensitive or
+        not in view: `Wrapper(backbone, head)` computes what they compute."""
+        if not (dotted(node.func) or "").split(".")[-1][:1].isupper():
+            return False
+        for arg in node.args:
+            name = dotted(arg.value)
+            if name is None or not (name in self.program.models or is_model_name(name)):
+                continue
+            # Every binding of that name in the file: the wrapper is sensitive if any is.
+            calls = [
+                c
+                for root, bound in self.program.bound_in.items()
+                if root == name or root.endswith((f":{name}", f"#{name}"))
+                for c in bound
+                if c is not node
+            ]
+            if not calls or any(self.program._subtree_sensitive(c) for c in calls):
+                return True
+        return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         for base in node.bases:
