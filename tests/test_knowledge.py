@@ -218,6 +218,16 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "torch.set_grad_enabled": _evaluate("torch.set_grad_enabled(False); model.eval()", []),
     "<optimizer>.step": _stale("pass"),
     "<any>.zero_grad": (GAN_G_ONLY, [(8, "TRN001")]),
+    "<scaler>.unscale_": _stale("scaler.unscale_(opt)"),
+    "<any>.clip_gradients": _stale("fabric.clip_gradients(model, opt, max_norm=1.0)"),
+    "*.save_checkpoint": _stale("save_checkpoint(model, opt, path)"),
+    "*.load_checkpoint": _stale("utils.load_checkpoint(path, model, opt)"),
+    "<model>.generate": (EVALUATE.replace("out = model(x)", "out = model.generate(x)")
+                         .format(line="pass"), [(14, "TRN004")]),
+    "<any>.accumulate": (EVAL_LEFT_ON.format(line="with accelerator.accumulate(model): pass"),
+                         [(6, "TRN005")]),
+    "<any>.no_backward_sync": (EVAL_LEFT_ON.format(
+        line="with fabric.no_backward_sync(model): pass"), [(6, "TRN005")]),
     "<scaler>.step": (STALE.replace("opt.step()", "scaler.step(opt)").format(line="pass"),
                       STALE_FOUND),
     "<any>.optimizer_step": (STALE.replace("opt.step()", "xm.optimizer_step(opt)")

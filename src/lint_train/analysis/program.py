@@ -174,7 +174,7 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
     if name is None or not isinstance(value, cst.Call):
         return
     program.bound.setdefault(name, value)
-    callee = program.qualify(dotted(value.func)) or ""
+    callee = program.qualify(dotted(value.func)) or _picked_class(program, value.func)
     last = callee.split(".")[-1]
     builds = _builds(callee)
     if builds == "scheduler" or "Scheduler" in last or "LR" in last:
@@ -185,6 +185,7 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         (builds == "optimizer" and last[:1].isupper())
         or last in OPTIMIZER_CLASSES
         or last.endswith("Optimizer")
+        or (builds is None and _factory_builds(program, callee) == "optimizer")
     ):
         program.optimizers.add(name)
         first = value.args[0].value if value.args else None
@@ -212,6 +213,43 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
 def _builds(callee: str) -> str | None:
     effect = kn.lookup(callee)
     return effect.builds if effect is not None else None
+
+
+# Stands for the class that `getattr(module, name)` picks at run time: capitalised, as classes
+# are, and naming no kind of object itself.
+PICKED = "Picked"
+
+
+def _picked_class(program: Program, func: cst.BaseExpression) -> str:
+    """`getattr(torch.optim, name)` -> "torch.optim.Picked": a class of that module."""
+    if (
+        isinstance(func, cst.Call)
+        and dotted(func.func) == "getattr"
+        and len(func.args) >= 2
+        and (module := program.qualify(dotted(func.args[0].value))) is not None
+    ):
+        return f"{module}.{PICKED}"
+    return ""
+
+
+def _factory_builds(program: Program, callee: str) -> str | None:
+    """What a function of the file returns, when it returns what a known constructor builds:
+    `def make_optimizer(model): return torch.optim.AdamW(...)`, or nanoGPT's
+    `model.configure_optimizers(...)`, which builds the optimizer into a name and returns it."""
+    receiver, _, name = callee.rpartition(".")
+    if not receiver:
+        key = program.module_functions.get(name)
+    elif receiver in program.instances:
+        key = program.method(program.instances[receiver], name)
+    elif receiver == "self":
+        key = next((c.methods[name] for c in program.classes.values() if name in c.methods), None)
+    else:
+        key = None
+    if key is None:
+        return None
+    finder = _ReturnedBuild(program)
+    walk(program.functions[key].node.body, finder)
+    return finder.found
 
 
 # transformers' model classes (`BertModel`, `AutoModelForCausalLM`, `T5ForConditionalGeneration`);
@@ -316,6 +354,40 @@ def _factory_class(program: Program, callee: str) -> str | None:
     finder = _ReturnedClass(program)
     walk(program.functions[key].node.body, finder)
     return finder.found
+
+
+class _ReturnedBuild(cst.CSTVisitor):
+    """The kind a function's returns build, through one local name (`opt = X(...); return opt`),
+    when every return that builds something builds the same kind."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.found: str | None = None
+        self._local: dict[str, str] = {}
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        kind = self._kind(node.value)
+        name = dotted(node.targets[0].target) if len(node.targets) == 1 else None
+        if kind is not None and name is not None:
+            self._local[name] = kind
+
+    def visit_Return(self, node: cst.Return) -> None:
+        value = node.value
+        kind = self._local.get(dotted(value) or "") if value is not None else None
+        kind = kind or (self._kind(value) if value is not None else None)
+        if kind is not None and self.found in (None, kind):
+            self.found = kind
+
+    def _kind(self, value: cst.BaseExpression) -> str | None:
+        if not isinstance(value, cst.Call):
+            return None
+        callee = self.program.qualify(dotted(value.func)) or _picked_class(self.program, value.func)
+        last = callee.rpartition(".")[2]
+        kind = _builds(callee)
+        return kind if kind == "optimizer" and last[:1].isupper() else None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
 
 
 class _ReturnedClass(cst.CSTVisitor):
