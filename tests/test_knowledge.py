@@ -196,6 +196,9 @@ DEEPSPEED = """
         model_opt.step()
 """
 
+# Cleared in the loop by fresh zeros: quiet with the entry, TRN001 without it.
+CLEARED_BY_ZEROS: list[tuple[int, str]] = []
+
 CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<any>.backward": _stale("pass"),
     "torch.autograd.backward": (STALE.replace("model(x).sum().backward()", "backward(model(x))")
@@ -235,6 +238,12 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<engine>.step": (ENGINE, []),
     "<scheduler>.step": (ONLY_SCHEDULER, [(6, "TRN002")]),
     "<grad>.zero_": (GRAD_CLEARED_NEVER_STEPPED, [(5, "TRN002")]),
+    "torch.zeros_like": (STALE.format(
+        line="for p in model.parameters(): p.grad = torch.zeros_like(p)"), CLEARED_BY_ZEROS),
+    "torch.zeros": (STALE.format(line="model.weight.grad = torch.zeros(1, 2)"),
+                    CLEARED_BY_ZEROS),
+    "<any>.new_zeros": (STALE.format(
+        line="model.weight.grad = model.weight.grad.new_zeros(1, 2)"), CLEARED_BY_ZEROS),
     "<grad>.detach_": _no_step("model.weight.grad.detach_()"),
     **{f"<optimizer>.{m}": _no_step(f"opt.{m}()") for m in (
         "state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",

@@ -271,3 +271,72 @@ def test_reading_a_parameters_gradient_still_silences() -> None:
     # `p.grad` read by hand may be applied by hand: no finding.
     source = PENALTY.format(step="log(disc.weight.grad)")
     assert _codes(source) == []
+
+
+PARTS = """
+    import torch
+    encoder = torch.nn.Linear(2, 2)
+    decoder = torch.nn.Linear(2, 2)
+    head = torch.nn.Linear(2, 1)
+    params = list(encoder.parameters()) + list(decoder.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params)
+    for x in data:
+        {clear}
+        head(decoder(encoder(x))).sum().backward()
+        opt.step()
+"""
+
+
+def test_clearing_one_module_of_a_wider_optimizer_is_flagged() -> None:
+    assert _codes(PARTS.format(clear="encoder.zero_grad()")) == [(8, "TRN001")]
+
+
+def test_clearing_every_module_of_the_optimizer_is_quiet() -> None:
+    clear = "encoder.zero_grad(); decoder.zero_grad(); head.zero_grad()"
+    assert _codes(PARTS.format(clear=clear)) == []
+    assert _codes(PARTS.format(clear="opt.zero_grad()")) == []
+
+
+def test_clearing_a_module_that_may_hold_the_others_is_quiet() -> None:
+    # `model` is not one of the modules the optimizer was built from: it may contain them all.
+    source = PARTS.format(clear="model.zero_grad()")
+    assert _codes(source) == []
+
+
+def test_clearing_the_module_an_optimizer_is_built_over_is_quiet() -> None:
+    source = PARTS.format(clear="encoder.zero_grad()").replace(
+        "torch.optim.Adam(params)", "torch.optim.Adam(encoder.parameters())"
+    )
+    assert _codes(source) == []
+
+
+ZEROS = """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt.zero_grad()
+    for x in data:
+        {clear}
+        model(x).sum().backward()
+        opt.step()
+"""
+
+
+def test_assigning_fresh_zeros_to_each_gradient_clears() -> None:
+    assert _codes(ZEROS.format(clear="pass")) == [(6, "TRN001")]
+    loop = "for p in model.parameters():\n            p.grad = torch.zeros_like(p)"
+    assert _codes(ZEROS.format(clear=loop)) == []
+    loop = "for p in model.parameters():\n            p.grad = p.grad.new_zeros(p.shape)"
+    assert _codes(ZEROS.format(clear=loop)) == []
+
+
+def test_assigning_zeros_in_a_helper_of_the_file_clears() -> None:
+    source = ZEROS.format(clear="reset(model)") + textwrap.indent(
+        textwrap.dedent("""
+        def reset(net):
+            for p in net.parameters():
+                p.grad.data.zero_()
+        """),
+        "    ",
+    )
+    assert _codes(source) == []

@@ -190,10 +190,15 @@ class _Collector(cst.CSTVisitor):
                 fresh = self._fresh_mode(value)
                 for name in _target_names(target):
                     self.events.append(Event(ASSIGN, target, name=name, value=fresh))
+        zeros = self._builds_zeros(value)
+        if zeros and isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+            grad = value.func.value  # `p.grad = p.grad.new_zeros(...)` reads no gradient
+            if isinstance(grad, cst.Attribute) and grad.attr.value == "grad":
+                self._consumed.add(id(grad))
         walk(value, self)
         for target in targets:
             if isinstance(target, cst.Attribute) and target.attr.value == "grad":
-                if isinstance(value, cst.Name) and value.value == "None":
+                if (isinstance(value, cst.Name) and value.value == "None") or zeros:
                     self.events.append(Event(CLEAR, target, name=ALL_OPTIMIZERS))
                 continue
             text = dotted(target)
@@ -205,6 +210,12 @@ class _Collector(cst.CSTVisitor):
                 owner = dotted(value.value)
                 if owner is not None:
                     self.events.append(Event(SAVE_MODE, target, name=owner, value=text))
+
+    def _builds_zeros(self, value: cst.BaseExpression) -> bool:
+        if not isinstance(value, cst.Call):
+            return False
+        effect = self._known(value, self.program.qualify(dotted(value.func)))
+        return effect is not None and effect.builds == "zeros"
 
     def _fresh_mode(self, value: cst.Call) -> str:
         """A constructed model is in training mode; a loaded one may be in either."""
@@ -288,6 +299,8 @@ class _Collector(cst.CSTVisitor):
         if effect is not None and effect.whose == kn.FIRST_ARG and call.args:
             return _gradient_events(effect, call, receiver or "?")  # `xm.optimizer_step(opt)`
         if effect is not None and effect.grads == kn.CLEARS:
+            if receiver in self.program.parts and receiver not in self.program.links:
+                return []  # `encoder.zero_grad()` clears a part of what the optimizer steps
             return [Event(CLEAR, call, name=self._cleared_optimizer(receiver))]
         if _cleared_grad(func) is not None:
             return _gradient_events(kn.method("grad", method), call, ALL_OPTIMIZERS)

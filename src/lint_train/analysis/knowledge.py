@@ -138,6 +138,12 @@ TABLE: dict[str, Effect] = {
     "<scheduler>.step": Effect("changes the learning rate; gradients are left alone"),
     "<grad>.zero_": Effect("`p.grad.zero_()`: clears that parameter's gradient", grads=CLEARS,
                            whose=EVERY),
+    # Assigned to `p.grad`, fresh zeros clear that gradient, as `p.grad = None` does.
+    "torch.zeros_like": Effect("a tensor of zeros; `p.grad = torch.zeros_like(p)` clears",
+                               builds="zeros"),
+    "torch.zeros": Effect("a tensor of zeros; `p.grad = torch.zeros(...)` clears", builds="zeros"),
+    "<any>.new_zeros": Effect("a tensor of zeros; `p.grad = p.grad.new_zeros(...)` clears",
+                              builds="zeros"),
     "<grad>.detach_": Effect("`p.grad.detach_()`: detaches; the gradient stays as it is"),
     **{f"<optimizer>.{m}": _optimizer_read(m) for m in (
         "state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",

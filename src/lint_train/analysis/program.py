@@ -72,6 +72,9 @@ class Program:
     models: set[str]  # names bound to a model object
     instances: dict[str, str]  # name -> class name of the file's own class
     links: dict[str, str]  # model name -> optimizer built over its parameters
+    # module name -> an optimizer built over its parameters and those of other modules, which a
+    # `module.zero_grad()` therefore clears only in part
+    parts: dict[str, str]
     engines: set[str]  # receivers of both .backward(loss) and .step(): DeepSpeed-style engines
     escaped: set[str]  # function keys referenced other than by a call
     loop_targets: set[str]  # names bound by `for` loops
@@ -141,12 +144,14 @@ def build_program(module: cst.Module) -> Program:
         models=set(),
         instances={},
         links={},
+        parts={},
         engines=indexer.backward_receivers & indexer.step_receivers,
         escaped=set(),
         loop_targets=indexer.loop_targets,
     )
     for target, value in indexer.assignments:
         _bind(program, target, value)
+    _find_parts(program, indexer)
     for receiver in indexer.mode_receivers:
         if receiver not in program.optimizers:
             program.models.add(receiver)
@@ -208,6 +213,46 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         and (not callee.startswith("transformers.") or _TRANSFORMERS_MODEL.search(last))
     ) or (last == "from_pretrained" and not _NOT_A_MODULE.search(callee)):
         program.models.add(name)
+
+
+def _find_parts(program: Program, indexer: _Indexer) -> None:
+    """Modules whose `zero_grad()` clears only part of an optimizer: the optimizer is built over
+    the parameters of several modules (`list(enc.parameters()) + list(dec.parameters())`), and
+    the file clears some of them by module but never all of them that way."""
+    for name in sorted(program.optimizers):
+        call = program.bound.get(name)
+        if call is None or not call.args:
+            continue
+        first = call.args[0].value
+        owners = _parameter_owners(first)
+        if isinstance(first, cst.Name):
+            for value in indexer.values.get(first.value, []):
+                owners |= _parameter_owners(value)
+        if len(owners) < 2 or owners <= indexer.zero_grad_receivers:
+            continue
+        for owner in owners & indexer.zero_grad_receivers:
+            program.parts.setdefault(owner, name)
+
+
+def _parameter_owners(expr: cst.BaseExpression) -> set[str]:
+    finder = _ParameterOwners()
+    walk(expr, finder)
+    return finder.owners
+
+
+_PARAMETERS = frozenset({"parameters", "named_parameters"})
+
+
+class _ParameterOwners(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.owners: set[str] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _PARAMETERS:
+            owner = dotted(func.value)
+            if owner is not None:
+                self.owners.add(owner)
 
 
 def _builds(callee: str) -> str | None:
@@ -425,6 +470,8 @@ class _Indexer(cst.CSTVisitor):
         self.classes: dict[str, ClassInfo] = {}
         self.module_functions: dict[str, str] = {}
         self.assignments: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+        self.values: dict[str, list[cst.BaseExpression]] = {}  # plain name -> assigned values
+        self.zero_grad_receivers: set[str] = set()
         self.mode_receivers: set[str] = set()
         self.backward_receivers: set[str] = set()
         self.step_receivers: set[str] = set()
@@ -484,6 +531,8 @@ class _Indexer(cst.CSTVisitor):
         for target in node.targets:
             self.assignments.append((target.target, node.value))
             self._local(target.target)
+            if isinstance(target.target, cst.Name):
+                self.values.setdefault(target.target.value, []).append(node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
@@ -527,6 +576,8 @@ class _Indexer(cst.CSTVisitor):
                     self.backward_receivers.add(receiver)
                 elif method == "step" and not node.args:
                     self.step_receivers.add(receiver)
+                elif method == "zero_grad":
+                    self.zero_grad_receivers.add(receiver)
             self._called.add(id(func))
 
     def visit_Arg(self, node: cst.Arg) -> None:
