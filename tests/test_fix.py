@@ -286,6 +286,16 @@ def test_declared_encoding_is_kept(tmp_path: Path) -> None:
     assert fixed == text + _fixed(PLAIN)
 
 
+def test_a_cookie_naming_an_unknown_codec_is_fixed_byte_for_byte(tmp_path: Path) -> None:
+    # Read as UTF-8 (the codec is a package's, registered at run time), written back so: the
+    # cookie and the non-ASCII comment keep their bytes.
+    text = "# -*- coding: future_fstrings -*-\n# Données synthétiques, modèle minuscule.\n"
+    target = tmp_path / "cookie.py"
+    target.write_bytes(text.encode() + PLAIN.read_bytes())
+    assert fix_file(target).changed
+    assert target.read_bytes() == (text + _fixed(PLAIN)).encode()
+
+
 def test_file_mode_is_kept(tmp_path: Path) -> None:
     target = _copy(tmp_path)
     target.chmod(0o751)

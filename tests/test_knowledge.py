@@ -197,6 +197,9 @@ DEEPSPEED = """
         model_opt.step()
 """
 
+# Cleared in the loop by fresh zeros: quiet with the entry, TRN001 without it.
+CLEARED_BY_ZEROS: list[tuple[int, str]] = []
+
 CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<any>.backward": _stale("pass"),
     "torch.autograd.backward": (STALE.replace("model(x).sum().backward()", "backward(model(x))")
@@ -219,6 +222,16 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "torch.set_grad_enabled": _evaluate("torch.set_grad_enabled(False); model.eval()", []),
     "<optimizer>.step": _stale("pass"),
     "<any>.zero_grad": (GAN_G_ONLY, [(8, "TRN001")]),
+    "<scaler>.unscale_": _stale("scaler.unscale_(opt)"),
+    "<any>.clip_gradients": _stale("fabric.clip_gradients(model, opt, max_norm=1.0)"),
+    "*.save_checkpoint": _stale("save_checkpoint(model, opt, path)"),
+    "*.load_checkpoint": _stale("utils.load_checkpoint(path, model, opt)"),
+    "<model>.generate": (EVALUATE.replace("out = model(x)", "out = model.generate(x)")
+                         .format(line="pass"), [(14, "TRN004")]),
+    "<any>.accumulate": (EVAL_LEFT_ON.format(line="with accelerator.accumulate(model): pass"),
+                         [(6, "TRN005")]),
+    "<any>.no_backward_sync": (EVAL_LEFT_ON.format(
+        line="with fabric.no_backward_sync(model): pass"), [(6, "TRN005")]),
     "<scaler>.step": (STALE.replace("opt.step()", "scaler.step(opt)").format(line="pass"),
                       STALE_FOUND),
     "<any>.optimizer_step": (STALE.replace("opt.step()", "xm.optimizer_step(opt)")
@@ -226,6 +239,12 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<engine>.step": (ENGINE, []),
     "<scheduler>.step": (ONLY_SCHEDULER, [(6, "TRN002")]),
     "<grad>.zero_": (GRAD_CLEARED_NEVER_STEPPED, [(5, "TRN002")]),
+    "torch.zeros_like": (STALE.format(
+        line="for p in model.parameters(): p.grad = torch.zeros_like(p)"), CLEARED_BY_ZEROS),
+    "torch.zeros": (STALE.format(line="model.weight.grad = torch.zeros(1, 2)"),
+                    CLEARED_BY_ZEROS),
+    "<any>.new_zeros": (STALE.format(
+        line="model.weight.grad = model.weight.grad.new_zeros(1, 2)"), CLEARED_BY_ZEROS),
     "<grad>.detach_": _no_step("model.weight.grad.detach_()"),
     **{f"<optimizer>.{m}": _no_step(f"opt.{m}()") for m in (
         "state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",

@@ -87,7 +87,9 @@ def to_program(data: bytes) -> Program:
             continue
         source = cell.get("source", "")
         text = "".join(source) if isinstance(source, list) else str(source)
-        cell_lines = _neutralise(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+        cell_lines = _neutralise(
+            _dedent(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+        )
         placed.append((number, len(lines) + 1, len(cell_lines)))
         lines.extend(cell_lines)
     return Program("\n".join(lines) + "\n" if lines else "", tuple(placed))
@@ -103,6 +105,17 @@ def _is_python(notebook: dict[str, object]) -> bool:
         kernel = metadata.get("kernelspec")
         language = kernel.get("language") if isinstance(kernel, dict) else None
     return language is None or str(language).lower() == "python"
+
+
+def _dedent(lines: list[str]) -> list[str]:
+    """A cell whose every line starts with the same indentation, as IPython runs it: dedented
+    (IPython strips the first line's indentation from the lines that share it). Findings'
+    columns in such a cell count from the dedented text."""
+    first = next((line for line in lines if line.strip()), "")
+    indent = first[: len(first) - len(first.lstrip())]
+    if not indent or not all(line.startswith(indent) for line in lines if line.strip()):
+        return lines
+    return [line[len(indent) :] for line in lines]
 
 
 def _neutralise(lines: list[str]) -> list[str]:

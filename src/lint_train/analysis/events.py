@@ -249,10 +249,15 @@ class _Collector(cst.CSTVisitor):
                 fresh = self._fresh_mode(value)
                 for name in _target_names(target):
                     self.events.append(Event(ASSIGN, target, name=name, value=fresh))
+        zeros = self._builds_zeros(value)
+        if zeros and isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+            grad = value.func.value  # `p.grad = p.grad.new_zeros(...)` reads no gradient
+            if isinstance(grad, cst.Attribute) and grad.attr.value == "grad":
+                self._consumed.add(id(grad))
         walk(value, self)
         for target in targets:
             if isinstance(target, cst.Attribute) and target.attr.value == "grad":
-                if isinstance(value, cst.Name) and value.value == "None":
+                if (isinstance(value, cst.Name) and value.value == "None") or zeros:
                     self.events.append(Event(CLEAR, target, name=ALL_OPTIMIZERS))
                 continue
             text = dotted(target)
@@ -264,6 +269,12 @@ class _Collector(cst.CSTVisitor):
                 owner = dotted(value.value)
                 if owner is not None:
                     self.events.append(Event(SAVE_MODE, target, name=owner, value=text))
+
+    def _builds_zeros(self, value: cst.BaseExpression) -> bool:
+        if not isinstance(value, cst.Call):
+            return False
+        effect = self._known(value, self.program.qualify(dotted(value.func)))
+        return effect is not None and effect.builds == "zeros"
 
     def _fresh_mode(self, value: cst.Call) -> str:
         """A constructed model is in training mode; a loaded one may be in either. Moving it
@@ -297,6 +308,9 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "grad" and id(node) not in self._consumed:
+            effect = kn.lookup(_torch_named(self.program.qualify(dotted(node))))
+            if effect is not None and effect.grad_use:
+                return  # `torch.autograd.grad(...)` is a function, not a parameter's `.grad`
             # Code that reads gradients may apply them by hand (or ship them elsewhere).
             self.events.append(Event(UNKNOWN_STEP, node))
 
@@ -385,6 +399,8 @@ class _Collector(cst.CSTVisitor):
         if effect is not None and effect.whose == kn.FIRST_ARG and call.args:
             return _gradient_events(effect, call, receiver or "?")  # `xm.optimizer_step(opt)`
         if effect is not None and effect.grads == kn.CLEARS:
+            if receiver in self.program.parts and receiver not in self.program.links:
+                return []  # `encoder.zero_grad()` clears a part of what the optimizer steps
             return [Event(CLEAR, call, name=self._cleared_optimizer(receiver))]
         if _cleared_grad(func) is not None:
             return _gradient_events(kn.method("grad", method), call, ALL_OPTIMIZERS)
@@ -399,6 +415,9 @@ class _Collector(cst.CSTVisitor):
                     return [Event(MODE, call, name=moved, value=value)]
         if receiver is None:
             return None
+        full = self.program.qualify(receiver)
+        if self.program.is_imported(receiver) and (kn.lookup(f"{full}.{method}") or _NONE).builds:
+            return []  # `torch.optim.SGD(...)` builds an optimizer; `optim` is no optimizer
         if receiver in self.program.optimizers or is_optimizer_name(receiver):
             read = kn.method("optimizer", method)
             if read is None or read.grads != kn.READS:
@@ -409,7 +428,7 @@ class _Collector(cst.CSTVisitor):
             return []  # `accelerator.prepare(model, opt)` hands back what it was given
         forward = kn.method("model", method)
         if forward is not None and forward.forward and self._is_model(receiver):
-            return [Event(FORWARD, call, name=receiver)]
+            return [Event(FORWARD, call, name=receiver, value=forward.grad_mode)]
         return None
 
     def _step(self, call: cst.Call, receiver: str | None) -> list[Event]:
@@ -498,20 +517,44 @@ class _Collector(cst.CSTVisitor):
     def _opaque(self, call: cst.Call, full: str | None) -> list[Event]:
         if full is not None and full.split(".")[-1].endswith("zero_grad"):
             return [Event(CLEAR, call, name=ALL_OPTIMIZERS)]  # a helper that clears gradients
-        if kn.is_neutral(kn.lookup(full)):
+        effect = self._known(call, full)
+        if kn.is_neutral(effect):
             return []
-        if isinstance(call.func, cst.Attribute) and kn.is_neutral(
-            kn.method("any", call.func.attr.value)
-        ):
-            return []
+        # A known call that reads the optimizers it is given but may change a model's mode.
+        models_only = (
+            effect is not None
+            and not effect.hands_on
+            and effect.grads in (kn.NEUTRAL, kn.READS)
+            and effect.model_mode == "unk"
+        )
         handed: list[str] = []
         for arg in call.args:
             name = dotted(arg.value)
             if name is None:
                 continue
-            if name in self.program.optimizers or is_optimizer_name(name) or self._is_model(name):
+            if self._is_model(name) or (
+                not models_only and (name in self.program.optimizers or is_optimizer_name(name))
+            ):
                 handed.append(name)
         return [Event(OPAQUE, call, names=tuple(handed))] if handed else []
+
+    def _known(self, call: cst.Call, full: str | None) -> kn.Effect | None:
+        """The knowledge table's entry for a call the analysis does not follow, if any."""
+        effect = kn.lookup(full)
+        if effect is not None:
+            return effect
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            receiver = dotted(func.value)
+            kind = self._step_kind(receiver) if receiver is not None else None
+            effect = (kn.method(kind, method) if kind else None) or kn.method("any", method)
+            if effect is not None:
+                return effect
+        return kn.by_last_name(full.rpartition(".")[2]) if full else None
+
+
+_NONE = kn.Effect("no entry")
 
 
 def _gradient_events(effect: kn.Effect | None, call: cst.Call, receiver: str) -> list[Event]:

@@ -38,7 +38,9 @@ _CLEARED = ("clean", "discarded")
 _AFTER_BACKWARD = {"init": "fresh", "fresh": "fresh", "stepped": "polluted"} | dict.fromkeys(
     _CLEARED, "fresh"
 )
-_AFTER_STEP = dict.fromkeys(("init", "fresh", "polluted", *_CLEARED), "stepped")
+# A step leaves gradients it used, whatever state they were in before: even after code not in
+# view ("unk"), the next backward accumulates onto used gradients unless something clears them.
+_AFTER_STEP = dict.fromkeys(("init", "fresh", "polluted", "unk", *_CLEARED), "stepped")
 _AFTER_CLEAR = {"fresh": "discarded"}  # every other phase -> clean
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
 
@@ -819,13 +821,14 @@ class Interpreter:
             if site is None:
                 site = EvalSite(where, is_loop, region.function)
                 self.model.eval_sites[id(where)] = site
-            site.grads.add(state.grad)
+            # `model.generate(...)` runs its forward passes under a no_grad of its own.
+            site.grads.add(frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad)
             site.modes.setdefault(written, set()).add(modes)
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
                 site.forwards.append(event.node)
             self._trace(site.trace, self._path(event.node)[level:], "forward", event.node, root)
-        if self.loop_stack and "off" not in state.grad:
+        if self.loop_stack and "off" not in state.grad and event.value != ev.GRAD_OFF:
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
             if innermost is not None:
                 innermost.train_modes.setdefault(written, set()).add(modes)

@@ -9,7 +9,9 @@ Keys come in three forms:
 - a qualified name, `torch.autograd.grad`, matched after imports are resolved;
 - a qualified prefix, `torch.nn.*`, matched when no exact entry does;
 - a method on a receiver of a kind, `<optimizer>.state_dict`, `<scaler>.step`, `<any>.to`:
-  the receiver's kind is what the analysis knows the object to be (see `KINDS`).
+  the receiver's kind is what the analysis knows the object to be (see `KINDS`);
+- a last name, `*.save_checkpoint`: any function or method so named, imported or not, that
+  is not the file's own (the file's own functions are followed instead).
 
 `python -m lint_train.analysis.knowledge --markdown` prints docs/library-knowledge.md.
 """
@@ -95,7 +97,8 @@ def _optimizer_read(method: str) -> Effect:
 
 def _neutral_method(method: str, same_object: bool = False) -> Effect:
     return Effect(
-        f"`x.{method}(...)` hands `x` to no code that could step, clear or change its mode",
+        f"`x.{method}(...)` hands what it is given to no code that could step, clear or "
+        "change a mode",
         same_object=same_object,
     )
 
@@ -126,6 +129,20 @@ TABLE: dict[str, Effect] = {
         "the model's parameters, else every optimizer",
         grads=CLEARS,
     ),
+    "<scaler>.unscale_": Effect(
+        "`scaler.unscale_(opt)`: divides the gradients of `opt` by the scale, in place",
+        grads=READS,
+        whose=FIRST_ARG,
+    ),
+    "<any>.clip_gradients": Effect(
+        "Fabric's `fabric.clip_gradients(model, opt, ...)`: clips the gradients in place; the "
+        "model's mode is left as it is", grads=READS),
+    "*.save_checkpoint": Effect(
+        "a checkpoint helper: saves the model and optimizer states, changes neither",
+        grads=READS),
+    "*.load_checkpoint": Effect(
+        "a checkpoint helper: restores states; the optimizer's gradients are left alone (the "
+        "model's mode is not known after it)", grads=READS, model_mode="unk"),
     "<scaler>.step": Effect(
         "`scaler.step(opt)`: steps the optimizer it is given", grads=STEPS, whose=FIRST_ARG
     ),
@@ -140,6 +157,12 @@ TABLE: dict[str, Effect] = {
     "<scheduler>.step": Effect("changes the learning rate; gradients are left alone"),
     "<grad>.zero_": Effect("`p.grad.zero_()`: clears that parameter's gradient", grads=CLEARS,
                            whose=EVERY),
+    # Assigned to `p.grad`, fresh zeros clear that gradient, as `p.grad = None` does.
+    "torch.zeros_like": Effect("a tensor of zeros; `p.grad = torch.zeros_like(p)` clears",
+                               builds="zeros"),
+    "torch.zeros": Effect("a tensor of zeros; `p.grad = torch.zeros(...)` clears", builds="zeros"),
+    "<any>.new_zeros": Effect("a tensor of zeros; `p.grad = p.grad.new_zeros(...)` clears",
+                              builds="zeros"),
     "<grad>.detach_": Effect("`p.grad.detach_()`: detaches; the gradient stays as it is"),
     **{f"<optimizer>.{m}": _optimizer_read(m) for m in (
         "state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",
@@ -150,6 +173,12 @@ TABLE: dict[str, Effect] = {
     "<any>.train": Effect("puts the model in train mode (or the mode its flag says) and "
                           "returns it", model_mode="flag", same_object=True),
     "<model>.forward": Effect("runs the model's forward pass", forward=True),
+    "<model>.generate": Effect(
+        "Hugging Face `model.generate(...)`: forward passes under `no_grad` of its own (dropout "
+        "applies: the model's mode matters)", forward=True, grad_mode="off"),
+    # Context managers that take the model but leave its mode and gradients alone.
+    "<any>.accumulate": _neutral_method("accumulate"),
+    "<any>.no_backward_sync": _neutral_method("no_backward_sync"),
     # Calls that hand an object to no code that could change it -----------------------------
     **{f"<any>.{m}": _neutral_method(m, same_object=True) for m in (
         "to", "cuda", "cpu", "half", "float", "double", "bfloat16")},
@@ -263,6 +292,11 @@ def is_neutral(effect: Effect | None) -> bool:
 
 # `torch*`: a prefix of package names (`torchvision`, `torchmetrics`), not of dotted names.
 _STARRED = tuple(k for k in TABLE if k.endswith("*") and not k.endswith(".*"))
+
+
+def by_last_name(name: str) -> Effect | None:
+    """The entry for any function or method whose last name is `name` (`*.save_checkpoint`)."""
+    return TABLE.get("*." + name)
 
 
 def method(kind: str, name: str) -> Effect | None:

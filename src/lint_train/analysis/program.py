@@ -79,6 +79,9 @@ class Program:
     models: set[str]  # names bound to a model object
     instances: dict[str, str]  # name -> class name of the file's own class
     links: dict[str, str]  # model name -> optimizer built over its parameters
+    # module name -> an optimizer built over its parameters and those of other modules, which a
+    # `module.zero_grad()` therefore clears only in part
+    parts: dict[str, str]
     engines: set[str]  # receivers of both .backward(loss) and .step(): DeepSpeed-style engines
     escaped: set[str]  # function keys referenced other than by a call
     loop_targets: set[str]  # names bound by `for` loops
@@ -153,6 +156,7 @@ def build_program(module: cst.Module) -> Program:
         models=set(),
         instances={},
         links={},
+        parts={},
         engines=indexer.backward_receivers & indexer.step_receivers,
         escaped=set(),
         loop_targets=indexer.loop_targets,
@@ -160,6 +164,7 @@ def build_program(module: cst.Module) -> Program:
     for target, value, scope in indexer.assignments:
         _bind(program, target, value)
         _mark_binding(program, target, value, scope)
+    _find_parts(program, indexer)
     for receiver in indexer.mode_receivers:
         if receiver not in program.optimizers:
             program.models.add(receiver)
@@ -193,7 +198,7 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
     if not isinstance(built, cst.Call):
         return
     value = built
-    callee = program.qualify(dotted(value.func)) or ""
+    callee = program.qualify(dotted(value.func)) or _picked_class(program, value.func)
     last = callee.split(".")[-1]
     builds = _builds(callee)
     if builds == "scheduler" or "Scheduler" in last or "LR" in last:
@@ -204,6 +209,7 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         (builds == "optimizer" and last[:1].isupper())
         or last in OPTIMIZER_CLASSES
         or last.endswith("Optimizer")
+        or (builds is None and _factory_builds(program, callee) == "optimizer")
     ):
         program.optimizers.add(name)
         first = value.args[0].value if value.args else None
@@ -304,9 +310,86 @@ def _is_this_module(program: Program, value: cst.BaseExpression) -> bool:
     )
 
 
+def _find_parts(program: Program, indexer: _Indexer) -> None:
+    """Modules whose `zero_grad()` clears only part of an optimizer: the optimizer is built over
+    the parameters of several modules (`list(enc.parameters()) + list(dec.parameters())`), and
+    the file clears some of them by module but never all of them that way."""
+    for name in sorted(program.optimizers):
+        call = program.bound.get(name)
+        if call is None or not call.args:
+            continue
+        first = call.args[0].value
+        owners = _parameter_owners(first)
+        if isinstance(first, cst.Name):
+            for value in indexer.values.get(first.value, []):
+                owners |= _parameter_owners(value)
+        if len(owners) < 2 or owners <= indexer.zero_grad_receivers:
+            continue
+        for owner in owners & indexer.zero_grad_receivers:
+            program.parts.setdefault(owner, name)
+
+
+def _parameter_owners(expr: cst.BaseExpression) -> set[str]:
+    finder = _ParameterOwners()
+    walk(expr, finder)
+    return finder.owners
+
+
+_PARAMETERS = frozenset({"parameters", "named_parameters"})
+
+
+class _ParameterOwners(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.owners: set[str] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _PARAMETERS:
+            owner = dotted(func.value)
+            if owner is not None:
+                self.owners.add(owner)
+
+
 def _builds(callee: str) -> str | None:
     effect = kn.lookup(callee)
     return effect.builds if effect is not None else None
+
+
+# Stands for the class that `getattr(module, name)` picks at run time: capitalised, as classes
+# are, and naming no kind of object itself.
+PICKED = "Picked"
+
+
+def _picked_class(program: Program, func: cst.BaseExpression) -> str:
+    """`getattr(torch.optim, name)` -> "torch.optim.Picked": a class of that module."""
+    if (
+        isinstance(func, cst.Call)
+        and dotted(func.func) == "getattr"
+        and len(func.args) >= 2
+        and (module := program.qualify(dotted(func.args[0].value))) is not None
+    ):
+        return f"{module}.{PICKED}"
+    return ""
+
+
+def _factory_builds(program: Program, callee: str) -> str | None:
+    """What a function of the file returns, when it returns what a known constructor builds:
+    `def make_optimizer(model): return torch.optim.AdamW(...)`, or nanoGPT's
+    `model.configure_optimizers(...)`, which builds the optimizer into a name and returns it."""
+    receiver, _, name = callee.rpartition(".")
+    if not receiver:
+        key = program.module_functions.get(name)
+    elif receiver in program.instances:
+        key = program.method(program.instances[receiver], name)
+    elif receiver == "self":
+        key = next((c.methods[name] for c in program.classes.values() if name in c.methods), None)
+    else:
+        key = None
+    if key is None:
+        return None
+    finder = _ReturnedBuild(program)
+    walk(program.functions[key].node.body, finder)
+    return finder.found
 
 
 # transformers' model classes (`BertModel`, `AutoModelForCausalLM`, `T5ForConditionalGeneration`);
@@ -459,6 +542,40 @@ def _factory_class(program: Program, callee: str) -> str | None:
     return finder.found
 
 
+class _ReturnedBuild(cst.CSTVisitor):
+    """The kind a function's returns build, through one local name (`opt = X(...); return opt`),
+    when every return that builds something builds the same kind."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.found: str | None = None
+        self._local: dict[str, str] = {}
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        kind = self._kind(node.value)
+        name = dotted(node.targets[0].target) if len(node.targets) == 1 else None
+        if kind is not None and name is not None:
+            self._local[name] = kind
+
+    def visit_Return(self, node: cst.Return) -> None:
+        value = node.value
+        kind = self._local.get(dotted(value) or "") if value is not None else None
+        kind = kind or (self._kind(value) if value is not None else None)
+        if kind is not None and self.found in (None, kind):
+            self.found = kind
+
+    def _kind(self, value: cst.BaseExpression) -> str | None:
+        if not isinstance(value, cst.Call):
+            return None
+        callee = self.program.qualify(dotted(value.func)) or _picked_class(self.program, value.func)
+        last = callee.rpartition(".")[2]
+        kind = _builds(callee)
+        return kind if kind == "optimizer" and last[:1].isupper() else None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+
 class _ReturnedClass(cst.CSTVisitor):
     def __init__(self, program: Program) -> None:
         self.program = program
@@ -497,6 +614,8 @@ class _Indexer(cst.CSTVisitor):
         self.assignments: list[
             tuple[cst.BaseExpression, cst.BaseExpression, FunctionInfo | None]
         ] = []
+        self.values: dict[str, list[cst.BaseExpression]] = {}  # plain name -> assigned values
+        self.zero_grad_receivers: set[str] = set()
         self.mode_receivers: set[str] = set()
         self.backward_receivers: set[str] = set()
         self.step_receivers: set[str] = set()
@@ -557,6 +676,8 @@ class _Indexer(cst.CSTVisitor):
         for target in node.targets:
             self.assignments.append((target.target, node.value, self._function()))
             self._local(target.target)
+            if isinstance(target.target, cst.Name):
+                self.values.setdefault(target.target.value, []).append(node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
@@ -604,6 +725,8 @@ class _Indexer(cst.CSTVisitor):
                     self.backward_receivers.add(receiver)
                 elif method == "step" and not node.args:
                     self.step_receivers.add(receiver)
+                elif method == "zero_grad":
+                    self.zero_grad_receivers.add(receiver)
             self._called.add(id(func))
 
     def visit_Arg(self, node: cst.Arg) -> None:
