@@ -471,6 +471,54 @@ def test_the_same_bare_name_elsewhere_does_not_decide() -> None:
     assert _codes(source) == [(17, "TRN004")]
 
 
+# Pre-0.4 evaluation: TRN003 on line 13 unless its inputs are volatile (autograd off).
+PRE04 = """
+    import torch
+    from torch.autograd import Variable
+    from torchtext import data
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x in train_data:
+        opt.zero_grad()
+        model(Variable(x)).sum().backward()
+        opt.step()
+    model.eval()
+    {built}
+    for x in {loader}:
+        x = {wrapped}
+        print(model(x).argmax(1))
+"""
+PRE04_FOUND = [(13, "TRN003")]
+
+
+def _pre04(wrapped: str, built: str = "pass", loader: str = "val_data") -> str:
+    return PRE04.format(wrapped=wrapped, built=built, loader=loader)
+
+
+def test_pre_0_4_volatile_inputs_count_as_no_grad() -> None:
+    assert _codes(_pre04("Variable(x, volatile=True)")) == []
+    assert _codes(_pre04("x.cuda(volatile=True)")) == []
+    assert _codes(_pre04("Variable(x)")) == PRE04_FOUND
+    assert _codes(_pre04("Variable(x, volatile=False)")) == PRE04_FOUND
+    function = """
+        import torch
+        from torch.autograd import Variable
+
+        def evaluate(model, loader):
+            model.eval()
+            for x in loader:
+                print(model(Variable(x, volatile={flag})).argmax(1))
+    """
+    assert _codes(function.format(flag="True")) == []
+    assert _codes(function.format(flag="False")) == [(7, "TRN003")]
+
+
+def test_a_torchtext_iterator_built_not_to_train_counts_as_no_grad() -> None:
+    built = "val_iter = data.BucketIterator(val, batch_size=32, train={flag})"
+    assert _codes(_pre04("x", built.format(flag="False"), "val_iter")) == []
+    assert _codes(_pre04("x", built.format(flag="True"), "val_iter")) == PRE04_FOUND
+
+
 # Each entry of the knowledge table added for identity through wrappers, with a snippet whose
 # verdict is the stated one with the entry and a different one without it (run by
 # tests/test_knowledge.py).
@@ -539,6 +587,24 @@ IDENTITY_CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     **{
         name: (_mode_case(f"{name}(path)", switch="model.train()"), MODE_FOUND)
         for name in ("torch.load", "torch.jit.load", "torch.hub.load")
+    },
+    "torch.autograd.Variable": (
+        _pre04("Variable(x, volatile=True)").replace(
+            "Variable(x, volatile=True)", "Variable(x, False, True)"
+        ),
+        [],
+    ),
+    **{
+        f"{package}.{iterator}": (
+            _pre04(
+                "x",
+                f"import {package}\n    val_iter = {package}.{iterator}(val, 32, train=False)",
+                "val_iter",
+            ),
+            [],
+        )
+        for package in ("torchtext.data", "torchtext.legacy.data")
+        for iterator in ("Iterator", "BucketIterator", "BPTTIterator")
     },
     "super": (
         "import torch\nmodel = torch.nn.Linear(2, 1)\n"

@@ -64,6 +64,17 @@ class EventTable:
         self._disables_grad: dict[str, bool] = {}
         self._aliases: dict[str | None, dict[str, cst.BaseExpression]] = {}
 
+    def volatile(self, node: cst.CSTNode) -> bool:
+        """Whether code under node turns autograd off the pre-0.4 way: `Variable(x,
+        volatile=True)`, any `volatile=True` argument, or a torchtext iterator built with
+        `train=False` (here, or bound to the name a loop iterates)."""
+        finder = _Volatile(self)
+        walk(node, finder)
+        if not finder.found and isinstance(node, cst.For):
+            bound = self.program.bound.get(dotted(node.iter) or "")
+            return bound is not None and finder.is_volatile(bound)
+        return finder.found
+
     def aliases(self, fn: FunctionInfo | None) -> dict[str, cst.BaseExpression]:
         """The names this function (or the module, for None) binds once to another object."""
         key = fn.key if fn is not None else None
@@ -184,6 +195,35 @@ def resolve_function(program: Program, text: str | None, fn: FunctionInfo | None
     if head in program.classes:
         return program.method(head, rest)
     return None
+
+
+class _Volatile(cst.CSTVisitor):
+    def __init__(self, table: EventTable) -> None:
+        self.table, self.found = table, False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found = self.found or self.is_volatile(node)
+
+    def is_volatile(self, call: cst.Call) -> bool:
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        if _is_name(keywords.get("volatile"), "True"):
+            return True
+        text = dotted(call.func)
+        effect = kn.lookup(self.table.program.qualify(text) or text)
+        if effect is None or effect.grad_mode != kn.VOLATILE:
+            return False
+        if effect.free_when == kn.NOT_TRAINING:
+            return _is_name(keywords.get("train"), "False")
+        positional = [a.value for a in call.args if a.keyword is None]
+        # `Variable(data, requires_grad, volatile)`
+        return len(positional) > 2 and _is_name(positional[2], "True")
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+
+def _is_name(value: cst.BaseExpression | None, name: str) -> bool:
+    return isinstance(value, cst.Name) and value.value == name
 
 
 class _GradOffFinder(cst.CSTVisitor):

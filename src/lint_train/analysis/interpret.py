@@ -432,6 +432,13 @@ class Interpreter:
         # a backward pass yet.
         afresh = changing | {_ran_backward(stmt)}
         head = join(_without_facts(paths, afresh))
+        outer_grad = None
+        if region is not None and self.table.volatile(stmt):
+            # Pre-0.4 evaluation: volatile inputs run the loop without autograd.
+            outer_grad = frozenset().union(*(p.grad for p in head))
+            head = _copies(head)
+            for path in head:
+                path.grad = frozenset({ev.GRAD_OFF})
         breaks: Paths = []
         # A loop that only clears gradients (over parameters or optimizers) runs at least once.
         at_least_once = ev.CLEAR in kinds and ev.BACKWARD not in kinds
@@ -469,7 +476,12 @@ class Interpreter:
             exit_paths = []
         if stmt.orelse is not None and exit_paths:
             exit_paths = self.block(stmt.orelse.body, exit_paths, frame)
-        return join(exit_paths, breaks)
+        out = join(exit_paths, breaks)
+        if outer_grad is not None:
+            out = _copies(out)
+            for path in out:
+                path.grad = outer_grad
+        return join(out)
 
     def _record_unstepped_branches(self, training: TrainingLoop, back: Paths) -> None:
         """Note each optimizer that an iteration steps one way and not the other, where the way
@@ -917,6 +929,10 @@ class Interpreter:
                 path.grad = frozenset({decorated})
         region = None
         if evaluation and self._is_eval_function(info):
+            if decorated is None and self.table.volatile(info.node.body):
+                decorated = ev.GRAD_OFF  # pre-0.4 evaluation: volatile inputs, no autograd
+                for path in entry:
+                    path.grad = frozenset({decorated})
             region = _Region(
                 len(self.loop_stack),
                 False,

@@ -40,6 +40,11 @@ ZERO_RATE = "a rate of 0 (`p=0`, or its first argument 0)"
 NO_DROPOUT = "`dropout=0`"
 NO_RUNNING_STATS = "no `track_running_stats=True`"
 
+# grad_mode of pre-0.4 calls that turned autograd off for what they built: with
+# `volatile=True`, or with the argument `free_when` names (`train=False`).
+VOLATILE = "off (volatile)"
+NOT_TRAINING = "`train=False`"
+
 # What the analysis may know a receiver to be.
 KINDS = {
     "optimizer": "an object built by an optimizer class, or named like one (`opt`, `optimizer`)",
@@ -119,6 +124,15 @@ TABLE: dict[str, Effect] = {
         "disables autograd for what it wraps (unless given `False`)", grad_mode="off"
     ),
     "torch.enable_grad": Effect("enables autograd for what it wraps", grad_mode="on"),
+    # Before torch 0.4, autograd was turned off per variable, not by a context.
+    "torch.autograd.Variable": Effect(
+        "pre-0.4: `Variable(x, volatile=True)` turned autograd off for everything computed "
+        "from `x` (so does a `volatile=True` argument to any call)", grad_mode=VOLATILE),
+    **{f"{package}.{iterator}": Effect(
+        "pre-0.4 torchtext: built with `train=False`, it yields volatile batches (autograd off)",
+        grad_mode=VOLATILE, free_when=NOT_TRAINING)
+       for package in ("torchtext.data", "torchtext.legacy.data")
+       for iterator in ("Iterator", "BucketIterator", "BPTTIterator")},
     "torch.set_grad_enabled": Effect(
         "sets autograd on or off from its argument, as a call or a context", grad_mode="flag"
     ),
