@@ -519,6 +519,37 @@ def test_a_torchtext_iterator_built_not_to_train_counts_as_no_grad() -> None:
     assert _codes(_pre04("x", built.format(flag="True"), "val_iter")) == PRE04_FOUND
 
 
+CALLBACK = """
+    import torch
+    import pytorch_lightning as pl
+
+    def show(model, samples):
+        for x in samples:
+            print(model(x).argmax(-1))
+
+    class ShowPredictions({base}):
+        def __init__(self, val_samples):
+            self.val_samples = val_samples
+
+        def {hook}(self, trainer, pl_module):
+            for x in self.val_samples:
+                print(pl_module(x).argmax(-1))
+            show(pl_module, self.val_samples)
+"""
+
+
+def test_lightning_hooks_run_in_eval_mode_without_autograd() -> None:
+    for hook in ("on_validation_epoch_end", "on_test_batch_end", "validation_step"):
+        assert _codes(CALLBACK.format(base="pl.Callback", hook=hook)) == []
+    # The same methods in a class Lightning does not call are evaluation code of the file.
+    assert sorted(_codes(CALLBACK.format(base="object", hook="on_validation_epoch_end"))) == [
+        (6, "TRN003"),
+        (6, "TRN004"),
+        (14, "TRN003"),
+        (14, "TRN004"),
+    ]
+
+
 # Each entry of the knowledge table added for identity through wrappers, with a snippet whose
 # verdict is the stated one with the entry and a different one without it (run by
 # tests/test_knowledge.py).
@@ -605,6 +636,20 @@ IDENTITY_CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
         )
         for package in ("torchtext.data", "torchtext.legacy.data")
         for iterator in ("Iterator", "BucketIterator", "BPTTIterator")
+    },
+    **{
+        f"<lightning>.{hook}": (
+            CALLBACK.format(base="pl.Callback", hook=hook.replace("*", "epoch_end")),
+            [],
+        )
+        for hook in (
+            "validation_step",
+            "test_step",
+            "predict_step",
+            "on_validation_*",
+            "on_test_*",
+            "on_predict_*",
+        )
     },
     "super": (
         "import torch\nmodel = torch.nn.Linear(2, 1)\n"

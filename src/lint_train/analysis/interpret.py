@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from . import events as ev
+from . import knowledge as kn
 from .model import BackwardSite, EvalSite, LoopModel, Scope, Trace, TracePath, TrainingLoop
 from .names import dotted
 from .program import FunctionInfo, Program
@@ -568,7 +569,17 @@ class Interpreter:
         """A method of a class whose library runs its evaluation (a LightningModule, a subclass
         of an imported trainer) and sets grad and mode around it."""
         cls = self.program.classes.get(fn.class_name) if fn and fn.class_name else None
-        return cls is not None and (cls.is_lightning or cls.is_library_trainer)
+        return cls is not None and (
+            cls.is_lightning or cls.is_library_trainer or self._framework_hook(fn) is not None
+        )
+
+    def _framework_hook(self, fn: FunctionInfo | None) -> kn.Effect | None:
+        """What the framework that calls this method does around it (Lightning's
+        `validation_step`, a callback's `on_validation_epoch_end`), from the knowledge table."""
+        cls = self.program.classes.get(fn.class_name) if fn and fn.class_name else None
+        if cls is None or not cls.from_lightning:
+            return None
+        return kn.hook("lightning", fn.name)
 
     def _is_model_class(self, name: str) -> bool:
         """A module class: a torch.nn.Module in view, or a class with `forward` or a
@@ -924,6 +935,13 @@ class Interpreter:
         for decorator in info.node.decorators:
             decorated = self.table.grad_context(decorator.decorator, info) or decorated
         outer = frozenset().union(*(p.grad for p in paths))
+        hook = self._framework_hook(info) if not self.call_stack else None
+        if hook is not None and hook.grad_mode in (ev.GRAD_OFF, ev.GRAD_ON):
+            decorated = hook.grad_mode
+        if hook is not None and hook.model_mode == "eval":
+            for path in entry:
+                path.modes = dict.fromkeys(path.modes, frozenset({"eval"}))
+                path.mode_default = frozenset({"eval"})
         if decorated is not None:
             for path in entry:
                 path.grad = frozenset({decorated})

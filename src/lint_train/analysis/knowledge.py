@@ -55,6 +55,8 @@ KINDS = {
     "model": "a torch module",
     "accelerator": "an `accelerate.Accelerator`, or an object named like one (`accelerator`)",
     "fabric": "a Lightning `Fabric`, or an object named like one (`fabric`)",
+    "lightning": "a class derived from a class of Lightning (`LightningModule`, `Callback`): "
+    "its hooks are called by Lightning's loops",
     "foreign": "an object of another framework (TensorFlow/Keras, JAX/Flax, scikit-learn, ...): "
     "never a torch model, whatever its name",
     "any": "any object",
@@ -264,6 +266,11 @@ TABLE: dict[str, Effect] = {
                             "made differentially private", same_object=True,
                             returns_args=True) for m in (
         "make_private", "make_private_with_epsilon")},
+    # Framework hooks: Lightning calls them with the model in eval mode and autograd off -----
+    **{f"<lightning>.{hook}": Effect("Lightning runs it in eval mode with autograd off",
+                                     grad_mode="off", model_mode="eval")
+       for hook in ("validation_step", "test_step", "predict_step", "on_validation_*",
+                    "on_test_*", "on_predict_*")},
     # Other frameworks: what they build is never a torch model ------------------------------
     **{f"{package}.*": Effect(f"`{package}`: builds no torch model (its models, estimators and "
                               "layers have modes and gradients of their own)", builds="foreign")
@@ -311,6 +318,23 @@ _STARRED = tuple(k for k in TABLE if k.endswith("*") and not k.endswith(".*"))
 def by_last_name(name: str) -> Effect | None:
     """The entry for any function or method whose last name is `name` (`*.save_checkpoint`)."""
     return TABLE.get("*." + name)
+
+
+# Packages whose classes make a subclass's methods hooks of kind `lightning`.
+LIGHTNING_PACKAGES = ("pytorch_lightning.", "lightning.", "lightning.pytorch.")
+
+
+def hook(kind: str, name: str) -> Effect | None:
+    """The entry for a method a framework calls (`<lightning>.on_validation_*` matches
+    `on_validation_epoch_end`)."""
+    exact = TABLE.get(f"<{kind}>.{name}")
+    if exact is not None:
+        return exact
+    for key, effect in TABLE.items():
+        prefix = f"<{kind}>."
+        if key.startswith(prefix) and key.endswith("*") and name.startswith(key[len(prefix) : -1]):
+            return effect
+    return None
 
 
 def method(kind: str, name: str) -> Effect | None:

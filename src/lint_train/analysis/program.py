@@ -56,6 +56,11 @@ class ClassInfo:
         return any(is_foreign_callee(b) for b in self.bases)
 
     @property
+    def from_lightning(self) -> bool:
+        """Derived from any of Lightning's classes (a `LightningModule`, a `Callback`)."""
+        return any(b.startswith(kn.LIGHTNING_PACKAGES) for b in self.bases)
+
+    @property
     def is_lightning(self) -> bool:
         return any(b.endswith(LIGHTNING_BASES) for b in self.bases)
 
