@@ -719,3 +719,44 @@ IDENTITY_CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
         for m in ("make_private", "make_private_with_epsilon")
     },
 }
+
+
+RECALIBRATE = """
+    import torch
+
+    def recalibrate_on_val(model, val_loader):
+        {switch}
+        with torch.no_grad():
+            for x in val_loader:
+                model(x)
+"""
+
+
+def test_batch_norm_recalibration_is_not_evaluation() -> None:
+    assert _codes(RECALIBRATE.format(switch="model.train()")) == []
+    assert _codes(RECALIBRATE.format(switch="model.train(True)")) == []
+    assert _codes(RECALIBRATE.format(switch="pass")) == [(7, "TRN004")]
+
+
+GRADIENT_CHECK = """
+    import torch
+    from torch import nn
+
+    def check_accumulation():
+        model = nn.Linear(4, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for _ in range(3):
+            {inside}
+            model(torch.ones(2, 4)).sum().backward()
+        {after}
+"""
+
+
+def test_a_gradient_check_is_not_a_training_loop() -> None:
+    def codes(inside: str = "pass", after: str = "pass") -> list[tuple[int, str]]:
+        return _codes(GRADIENT_CHECK.format(inside=inside, after=after))
+
+    assert codes(after="assert torch.allclose(model.weight.grad, torch.full((1, 4), 6.0))") == []
+    assert codes() == [(8, "TRN002")]
+    # A loop that clears each time around trains: reading the gradients after it changes nothing.
+    assert codes(inside="opt.zero_grad()", after="print(model.weight.grad)") == [(8, "TRN002")]

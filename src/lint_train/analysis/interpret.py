@@ -193,6 +193,7 @@ class _Region:
     function: str | None
     needs_loop: bool = False  # `def test():` is evaluation only if it loops over data
     level: int = 0  # the frame that runs the evaluation code (an index into `frames`)
+    forwarded: bool = False  # a forward pass ran in it already
 
 
 class Interpreter:
@@ -750,6 +751,19 @@ class Interpreter:
     def on_unknown_step(self, event: ev.Event, state: State, frame: Frame) -> State:
         for loop in self._loops():
             loop.unknown_step = True
+        node = event.node
+        if isinstance(node, cst.Attribute) and node.attr.value == "grad":
+            # Gradients read after a loop that only ran backward (no step, no clear): a test
+            # of the gradients it accumulated, or an update done by hand; not a training loop.
+            running = {id(n) for n in self.loop_stack}
+            for loop in self.model.loops.values():
+                if (
+                    loop.function == _key(frame.fn)
+                    and id(loop.node) not in running
+                    and not loop.stepped
+                    and not loop.cleared
+                ):
+                    loop.unknown_step = True
         return state
 
     def on_clear(self, event: ev.Event, state: State, frame: Frame) -> State:
@@ -776,6 +790,11 @@ class Interpreter:
             modes = saved if saved is not None else frozenset({"unk"})
         else:
             modes = frozenset({value})
+        before_forward = bool(self.regions) and not self.regions[-1].forwarded
+        if value == "train" and (before_forward or state.grad == {ev.GRAD_OFF}):
+            # `model.train()` under no_grad, or at the start of evaluation code, is deliberate:
+            # batch-norm recalibration re-estimates statistics in train mode; no evaluation.
+            modes = frozenset({"recalibrate"})
         state = state.copy()
         root = frame.translate(event.name or "?")
         state.set_mode(root, modes)
@@ -833,6 +852,7 @@ class Interpreter:
         modes = state.mode(root)
         if self.regions:
             region = self.regions[-1]
+            region.forwarded = True
             if len(self.loop_stack) > region.loop_depth:
                 where: cst.CSTNode = self.loop_stack[region.loop_depth]
                 is_loop, level = True, self.loop_levels[region.loop_depth]
