@@ -73,6 +73,9 @@ SAME_AS_TWIN = {
 OTHER_FIX = {
     "trn001_accelerate_zero_grad_before_loop": "twin moves the clear from before the loop",
     "trn001_amp_grad_scaler": "twin clears at the top of the iteration",
+    "trn001_amp_unscale_before_clipping": "twin moves the clear from before the loop",
+    "trn001_clears_encoder_not_head": "twin clears the optimizer instead of the encoder",
+    "trn001_optimizer_from_factory": "twin moves the clear from before the loop",
     "trn001_gan_clears_only_g": "twin clears before the discriminator's forward pass",
     "trn001_lbfgs_closure_forgets_zero_grad": "twin clears at the top of the closure",
     "trn001_nanogpt_while_loop": "twin clears after the step, not before the micro-batches",

@@ -200,6 +200,17 @@ DEEPSPEED = """
 # Cleared in the loop by fresh zeros: quiet with the entry, TRN001 without it.
 CLEARED_BY_ZEROS: list[tuple[int, str]] = []
 
+# Parameters updated by hand, gradients never cleared: TRN001 on line 4.
+BY_HAND = """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    for x in data:
+        model(x).sum().backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                {update}
+"""
+
 CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<any>.backward": _stale("pass"),
     "torch.autograd.backward": (STALE.replace("model(x).sum().backward()", "backward(model(x))")
@@ -237,6 +248,11 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<any>.optimizer_step": (STALE.replace("opt.step()", "xm.optimizer_step(opt)")
                              .format(line="pass"), STALE_FOUND),
     "<engine>.step": (ENGINE, []),
+    "<parameter>.add_": (BY_HAND.format(update="p.data.add_(p.grad, alpha=-0.1)"),
+                         [(4, "TRN001")]),
+    "<parameter>.sub_": (BY_HAND.format(update="p.sub_(0.1 * p.grad)"), [(4, "TRN001")]),
+    "<parameter>.__isub__": (BY_HAND.format(update="p -= 0.1 * p.grad"), [(4, "TRN001")]),
+    "<parameter>.__iadd__": (BY_HAND.format(update="p += -0.1 * p.grad"), [(4, "TRN001")]),
     "<scheduler>.step": (ONLY_SCHEDULER, [(6, "TRN002")]),
     "<grad>.zero_": (GRAD_CLEARED_NEVER_STEPPED, [(5, "TRN002")]),
     "torch.zeros_like": (STALE.format(

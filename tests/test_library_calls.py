@@ -340,3 +340,66 @@ def test_assigning_zeros_in_a_helper_of_the_file_clears() -> None:
         "    ",
     )
     assert _codes(source) == []
+
+
+BY_HAND = """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    lr = 0.1
+    for x in data:
+        {clear}
+        model(x).sum().backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                {update}
+"""
+
+
+def test_an_update_by_hand_without_a_clear_is_flagged() -> None:
+    for update in ("p.data.add_(p.grad, alpha=-lr)", "p -= lr * p.grad", "p.sub_(lr * p.grad)"):
+        found = lint_source(textwrap.dedent(BY_HAND.format(clear="pass", update=update)))
+        assert [(f.line, f.code) for f in found] == [(5, "TRN001")], update
+        assert "updated by hand" in found[0].message
+
+
+def test_an_update_by_hand_with_a_clear_is_quiet() -> None:
+    for clear in ("model.zero_grad()", "opt.zero_grad()"):
+        source = BY_HAND.format(clear=clear, update="p.data.add_(p.grad, alpha=-lr)")
+        assert _codes(source) == [], clear
+    update = "p -= lr * p.grad\n                p.grad = None"
+    assert _codes(BY_HAND.format(clear="pass", update=update)) == []
+
+
+def test_an_update_from_another_tensors_gradient_is_no_step_by_hand() -> None:
+    update = "p.data.add_(other.grad, alpha=-lr)"
+    assert _codes(BY_HAND.format(clear="pass", update=update)) == []
+
+
+STAND_IN = """
+    import torch
+
+    class NoScaler:
+        def scale(self, loss):
+            return loss
+
+        def step(self, optimizer):
+            {body}
+
+        def update(self):
+            pass
+
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = NoScaler()
+    for x in data:
+        opt.zero_grad()
+        scaler.scale(model(x).sum()).backward()
+        scaler.step(opt)
+        scaler.update()
+"""
+
+
+def test_a_stand_in_scaler_in_view_is_followed_not_assumed() -> None:
+    # Its step does nothing: the optimizer never steps.
+    assert _codes(STAND_IN.format(body="pass")) == [(17, "TRN002")]
+    assert _codes(STAND_IN.format(body="optimizer.step()")) == []

@@ -6,6 +6,7 @@ lists; it never looks at expressions itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import libcst as cst
@@ -52,6 +53,8 @@ OPAQUE = "opaque"
 GRAD_USE = "grad_use"
 
 ALL_OPTIMIZERS = "*"
+# What a step by hand (`p.data.add_(p.grad, alpha=-lr)`) steps: the parameters themselves.
+BY_HAND = "<parameters>"
 
 
 class EventTable:
@@ -340,6 +343,12 @@ class _Collector(cst.CSTVisitor):
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
 
+    def leave_AugAssign(self, original_node: cst.AugAssign) -> None:
+        operator = _AUGMENTED.get(type(original_node.operator))
+        arg = cst.Arg(original_node.value)
+        if operator and _updated_by_hand(original_node.target, [arg], operator):
+            self.events.append(Event(STEP, original_node, name=BY_HAND))
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         grad = _cleared_grad(func)
@@ -426,6 +435,8 @@ class _Collector(cst.CSTVisitor):
     def _method(self, call: cst.Call, func: cst.Attribute, text: str | None) -> list[Event] | None:
         method = func.attr.value
         receiver = dotted(func.value)
+        if _updated_by_hand(func.value, call.args, method):
+            return [Event(STEP, call, name=BY_HAND)]
         effect = kn.method("any", method)
         if effect is not None and effect.backward:
             full = self.program.qualify(receiver) if receiver else None
@@ -613,6 +624,36 @@ def _gradient_events(effect: kn.Effect | None, call: cst.Call, receiver: str) ->
     if effect.grads in (kn.CLEARS, kn.STEPS_AND_CLEARS):
         events.append(Event(CLEAR, call, name=target))
     return events
+
+
+_AUGMENTED = {cst.SubtractAssign: "__isub__", cst.AddAssign: "__iadd__"}
+
+
+def _updated_by_hand(target: cst.BaseExpression, args: Sequence[cst.Arg], method: str) -> bool:
+    """`p.data.add_(p.grad, alpha=-lr)`, `p -= lr * p.grad`: a parameter (`p` or `p.data`)
+    updated from its own gradient, as the knowledge table's `<parameter>` entries say."""
+    effect = kn.method("parameter", method)
+    if effect is None or effect.grads != kn.STEPS:
+        return False
+    if isinstance(target, cst.Attribute) and target.attr.value == "data":
+        target = target.value
+    root = dotted(target)
+    if root is None or "grad" in root.split("."):
+        return False
+    finder = _GradOf(root + ".grad")
+    for arg in args:
+        walk(arg.value, finder)
+    return finder.found
+
+
+class _GradOf(cst.CSTVisitor):
+    def __init__(self, grad: str) -> None:
+        self.grad, self.found = grad, False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        if node.attr.value == "grad" and dotted(node) == self.grad:
+            self.found = True
+        return not self.found
 
 
 def _torch_named(full: str | None) -> str | None:

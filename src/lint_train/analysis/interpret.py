@@ -777,6 +777,9 @@ class Interpreter:
             name = frame.translate(written)
             state.phases[name] = _cleared(state.phase(name))
             self.model.optimizers_seen.add(written)
+            if ev.BY_HAND in state.phases:
+                # Which parameters an optimizer holds is not known: any clear may be theirs.
+                state.phases[ev.BY_HAND] = _cleared(state.phases[ev.BY_HAND])
         for loop in self._loops():
             loop.cleared.add(name)
             loop.display.setdefault(name, event.name or "?")

@@ -52,6 +52,8 @@ KINDS = {
     "scheduler": "a learning-rate scheduler, or an object named like one (`lr_sched`)",
     "engine": "an object that both runs `.backward(loss)` and `.step()` (DeepSpeed-style)",
     "grad": "a parameter's gradient, `p.grad` or `p.grad.data`",
+    "parameter": "a tensor updated from its own gradient: `p` or `p.data` with `p.grad` in the "
+    "arguments",
     "model": "a torch module",
     "accelerator": "an `accelerate.Accelerator`, or an object named like one (`accelerator`)",
     "fabric": "a Lightning `Fabric`, or an object named like one (`fabric`)",
@@ -170,6 +172,11 @@ TABLE: dict[str, Effect] = {
         grads=STEPS_AND_CLEARS,
         whose=EVERY,
     ),
+    # Updates by hand: `p.data.add_(p.grad, alpha=-lr)`, `p -= lr * p.grad`.
+    "<parameter>.add_": Effect("`p.data.add_(p.grad, alpha=-lr)`: a step by hand", grads=STEPS),
+    "<parameter>.sub_": Effect("`p.data.sub_(lr * p.grad)`: a step by hand", grads=STEPS),
+    "<parameter>.__isub__": Effect("`p -= lr * p.grad`: a step by hand", grads=STEPS),
+    "<parameter>.__iadd__": Effect("`p += -lr * p.grad`: a step by hand", grads=STEPS),
     "<scheduler>.step": Effect("changes the learning rate; gradients are left alone"),
     "<grad>.zero_": Effect("`p.grad.zero_()`: clears that parameter's gradient", grads=CLEARS,
                            whose=EVERY),
