@@ -52,6 +52,8 @@ FIXABLE = [p for p in BUGGY if p.stem not in NOT_FIXABLE]
 # formatting and the module docstring aside). For every other fixture the twin chose another
 # valid fix, given here; those are compared with their twin at runtime instead.
 SAME_AS_TWIN = {
+    "trn004_model_moved_where_built",
+    "trn004_python2_super_evaluated_after_training",
     "trn001_grad_accumulation_never_cleared",
     "trn001_scaler_branch_accumulates_plain_branch_forgets",
     "trn001_second_phase_starts_with_stale_grads",
@@ -73,6 +75,9 @@ SAME_AS_TWIN = {
 OTHER_FIX = {
     "trn001_accelerate_zero_grad_before_loop": "twin moves the clear from before the loop",
     "trn001_amp_grad_scaler": "twin clears at the top of the iteration",
+    "trn001_amp_unscale_before_clipping": "twin moves the clear from before the loop",
+    "trn001_clears_encoder_not_head": "twin clears the optimizer instead of the encoder",
+    "trn001_optimizer_from_factory": "twin moves the clear from before the loop",
     "trn001_gan_clears_only_g": "twin clears before the discriminator's forward pass",
     "trn001_lbfgs_closure_forgets_zero_grad": "twin clears at the top of the closure",
     "trn001_nanogpt_while_loop": "twin clears after the step, not before the micro-batches",
@@ -292,6 +297,16 @@ def test_declared_encoding_is_kept(tmp_path: Path) -> None:
     assert fix_file(target).changed
     fixed = target.read_bytes().decode("latin-1")
     assert fixed == text + _fixed(PLAIN)
+
+
+def test_a_cookie_naming_an_unknown_codec_is_fixed_byte_for_byte(tmp_path: Path) -> None:
+    # Read as UTF-8 (the codec is a package's, registered at run time), written back so: the
+    # cookie and the non-ASCII comment keep their bytes.
+    text = "# -*- coding: future_fstrings -*-\n# Données synthétiques, modèle minuscule.\n"
+    target = tmp_path / "cookie.py"
+    target.write_bytes(text.encode() + PLAIN.read_bytes())
+    assert fix_file(target).changed
+    assert target.read_bytes() == (text + _fixed(PLAIN)).encode()
 
 
 def test_file_mode_is_kept(tmp_path: Path) -> None:

@@ -80,7 +80,11 @@ CASES: dict[str, Case] = {
     "invalid_utf8.py": Case(
         b"import torch\nname = 'caf\xe9'\n" + LOOP.encode(), 2, "not valid utf-8"
     ),
-    "unknown_cookie.py": Case(b"# coding: klingon\n" + LOOP.encode(), 1, "unknown encoding"),
+    # A codec that a package registers at run time: read as UTF-8, with a note.
+    "unknown_cookie.py": Case("# coding: future_fstrings\n# modèle\n".encode() + LOOP.encode(), 3),
+    "bad_cookie.py": Case(
+        b"\xef\xbb\xbf# coding: latin-1\n" + LOOP.encode(), 1, "bad encoding declaration"
+    ),
     "bom.py": Case(b"\xef\xbb\xbf" + _loop_at(3).encode(), 3),
     "crlf.py": Case(_loop_at(3).replace("\n", "\r\n").encode(), 3),
     "mixed_endings.py": Case(b"import torch\r\n\n\r" + LOOP.replace("\n", "\r\n", 2).encode(), 4),
@@ -270,6 +274,14 @@ def test_each_case_is_reported_on_its_line_or_analysed(run: Run, name: str) -> N
 def _where_and_code(finding: str) -> str:
     """`a.py:3:1: TRN001` from a concise finding line."""
     return " ".join(finding.split(" ")[:2])
+
+
+def test_an_unknown_codec_in_a_cookie_is_noted_on_stderr(run: Run) -> None:
+    notes = [line for line in run.err.splitlines() if ": note: " in line]
+    assert notes == [
+        "cases/unknown_cookie.py:1: note: unknown encoding: future_fstrings in the coding "
+        "cookie; read as UTF-8"
+    ]
 
 
 def test_one_line_per_problem(run: Run) -> None:

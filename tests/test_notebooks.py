@@ -128,6 +128,23 @@ def test_ipython_syntax_does_not_break_parsing() -> None:
     ]
 
 
+def test_a_cell_indented_as_a_whole_is_read_dedented_as_ipython_runs_it(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    indented = "\n".join("    " + line if line else "" for line in LOOP.splitlines()[1:])
+    program = to_program(_notebook(("code", indented)).encode())
+    assert program.text.splitlines()[:2] == ["for epoch in range(3):", "    for x, y in batches:"]
+    _write(work, "train.ipynb", *BUGGY_CELLS[:-1], ("code", indented))
+    assert main(["train.ipynb"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("train.ipynb:cell 5:5:9: TRN001 missing-zero-grad  "), err
+
+
+def test_a_cell_indented_unevenly_is_still_a_syntax_error() -> None:
+    program = to_program(_notebook(("code", "    x = 1\ny = 2")).encode())
+    assert program.text == "    x = 1\ny = 2\n"
+
+
 def test_non_python_cell_magic_blanks_the_cell_and_keeps_line_numbers() -> None:
     cells = [("code", "%%bash\nfor f in *; do echo $f; done"), ("code", "x = 1")]
     program = to_program(_notebook(*cells).encode())

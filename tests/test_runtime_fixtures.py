@@ -49,6 +49,7 @@ NOT_THE_REFERENCE_LOOP = {
     "trn002_plain_loop_only_scheduler_step": "a OneCycleLR learning-rate schedule",
     "trn002_split_helpers_update_skips_step": "a warm-up learning-rate schedule",
     "trn002_torch_alias_imports": "gradient clipping",
+    "trn001_amp_unscale_before_clipping": "gradient clipping",
     "trn002_train_one_epoch_helper": "a StepLR learning-rate schedule",
     "trn010_epoch_scheduler_at_top": "a StepLR learning-rate schedule",
     "trn010_per_batch_scheduler_before_step": "a OneCycleLR learning-rate schedule",

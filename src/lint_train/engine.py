@@ -428,7 +428,10 @@ def _prepare(name: str, data: bytes) -> FileOutcome | tuple[str, Program | None]
             program = to_program(data)
             text = program.text
         else:
-            text = decode(data)
+            notes: list[str] = []
+            text = decode(data, notes)
+            for note in notes:  # said as the file is read, whatever the analysis then gives
+                print(f"{name}:1: note: {note}", file=sys.stderr)
     except SourceError as exc:
         return FileOutcome(error=FileError(name, str(exc), exc.line, name=UNDECODABLE_FILE))
     if not could_matter(text):

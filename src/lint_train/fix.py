@@ -20,11 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import io
 import os
 import stat
 import tempfile
-import tokenize
 import warnings
 from collections import Counter
 from collections.abc import Callable
@@ -41,7 +39,7 @@ from .notebook import is_notebook
 from .prefilter import could_matter
 from .rules import Report, Rule, all_rules
 from .rules.fixes import AFTER, BEFORE, DECORATE, DELETE, REPLACE, WRAP, Edit
-from .source import SourceError, check_depth, decode
+from .source import SourceError, check_depth, decode, encoding_of
 from .types import Finding
 
 MAX_ROUNDS = 4  # rounds of fixing what earlier fixes brought up, before giving up
@@ -204,7 +202,9 @@ def _fix_file(
 
         return fix_notebook(name, data, rules, unsafe, wanted, write)
     try:
-        encoding = _encoding(data)
+        # A cookie naming an unknown codec was read as UTF-8, and is written back so: the bytes
+        # of every line not fixed stay as they were.
+        encoding = encoding_of(data)
         text = decode(data)
     except (SourceError, SyntaxError) as exc:
         return FixOutcome(name, "", error=_at(str(exc), getattr(exc, "line", None)))
@@ -465,14 +465,6 @@ def unified_diff(path: str, before: str, after: str) -> str:
 
 
 # Reading and writing ------------------------------------------------------------------------
-def _encoding(data: bytes) -> str:
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:
-        raise SourceError(str(exc)) from exc
-    return encoding
-
-
 class _Changed(Exception):
     """The file changed on disk while it was being fixed."""
 

@@ -103,7 +103,7 @@ def to_program(data: bytes) -> Program:
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         raw = source_lines(cell)
-        cell_lines = neutralise(raw)
+        cell_lines = neutralise(_dedent(raw))
         placed.append((number, len(lines) + 1, len(cell_lines)))
         magic.update(
             len(lines) + i
@@ -132,6 +132,17 @@ def _is_python(notebook: dict[str, object]) -> bool:
         kernel = metadata.get("kernelspec")
         language = kernel.get("language") if isinstance(kernel, dict) else None
     return language is None or str(language).lower() == "python"
+
+
+def _dedent(lines: list[str]) -> list[str]:
+    """A cell whose every line starts with the same indentation, as IPython runs it: dedented
+    (IPython strips the first line's indentation from the lines that share it). Findings'
+    columns in such a cell count from the dedented text."""
+    first = next((line for line in lines if line.strip()), "")
+    indent = first[: len(first) - len(first.lstrip())]
+    if not indent or not all(line.startswith(indent) for line in lines if line.strip()):
+        return lines
+    return [line[len(indent) :] for line in lines]
 
 
 def neutralise(lines: list[str]) -> list[str]:

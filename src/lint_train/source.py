@@ -19,13 +19,28 @@ class SourceError(Exception):
         self.line = line
 
 
-def decode(data: bytes) -> str:
+def encoding_of(data: bytes, notes: list[str] | None = None) -> str:
+    """The encoding to read `data` with: its BOM's or coding cookie's, else UTF-8.
+
+    A cookie naming a codec Python does not know is read as UTF-8, with a note appended to
+    `notes`: such codecs (`future_fstrings`, `pyxl`) are registered at run time by a package,
+    and decode UTF-8 bytes, as pyflakes and black read them too."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
-        if not str(exc).startswith("invalid or missing encoding declaration"):
+        message = str(exc)
+        if message.startswith("unknown encoding"):
+            if notes is not None:
+                notes.append(f"{message} in the coding cookie; read as UTF-8")
+            return "utf-8"
+        if not message.startswith("invalid or missing encoding declaration"):
             raise SourceError(f"bad encoding declaration: {exc}", 1) from exc
         encoding = "utf-8"  # no cookie, and the first lines are not UTF-8: say where below
+    return encoding
+
+
+def decode(data: bytes, notes: list[str] | None = None) -> str:
+    encoding = encoding_of(data, notes)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:

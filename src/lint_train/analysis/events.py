@@ -6,13 +6,23 @@ lists; it never looks at expressions itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
+from . import knowledge as kn
+from .aliases import expand, scope_aliases
 from .names import dotted
+from .names import unmoved as _unmoved
 from .program import FunctionInfo, Program
-from .vocab import is_model_name, is_optimizer_name, is_scaler_name, is_scheduler_name
+from .vocab import (
+    is_model_name,
+    is_optimizer_name,
+    is_scaler_name,
+    is_scheduler_name,
+    tokens,
+)
 from .walk import walk
 
 GRAD_OFF, GRAD_ON, GRAD_UNKNOWN = "off", "on", "unk"
@@ -49,19 +59,8 @@ BARE_METHOD = "bare_method"  # `model.eval` as a statement: the method is never 
 INPLACE = "inplace"  # an in-place change of what is evidently a parameter (`w.normal_()`)
 
 ALL_OPTIMIZERS = "*"
-_NEUTRAL_METHODS = frozenset(
-    {"to", "cuda", "cpu", "parameters", "named_parameters", "state_dict", "load_state_dict",
-     "modules", "children", "apply", "half", "float", "double", "register_forward_hook",
-     "item", "detach", "size", "numel", "add_param_group"}
-)  # fmt: skip
-_OPTIMIZER_READS = frozenset(
-    {"state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",
-     "register_step_post_hook", "param_groups", "__repr__"}
-)  # fmt: skip
-_PURE_BUILTINS = frozenset(
-    {"print", "len", "sum", "isinstance", "range", "enumerate", "zip", "list", "tuple", "dict",
-     "str", "int", "float", "repr", "type", "id", "hasattr", "getattr", "sorted", "min", "max"}
-)  # fmt: skip
+# What a step by hand (`p.data.add_(p.grad, alpha=-lr)`) steps: the parameters themselves.
+BY_HAND = "<parameters>"
 
 
 class EventTable:
@@ -72,6 +71,64 @@ class EventTable:
         self.loop_targets = program.loop_targets
         self._cache: dict[int, list[Event]] = {}
         self._disables_grad: dict[str, bool] = {}
+        self._aliases: dict[str | None, dict[str, cst.BaseExpression]] = {}
+
+    def volatile(self, node: cst.CSTNode) -> bool:
+        """Whether code under node turns autograd off the pre-0.4 way: `Variable(x,
+        volatile=True)`, any `volatile=True` argument, or a torchtext iterator built with
+        `train=False` (here, or bound to the name a loop iterates)."""
+        finder = _Volatile(self)
+        walk(node, finder)
+        if not finder.found and isinstance(node, cst.For):
+            bound = self.program.bound.get(dotted(node.iter) or "")
+            return bound is not None and finder.is_volatile(bound)
+        return finder.found
+
+    def aliases(self, fn: FunctionInfo | None) -> dict[str, cst.BaseExpression]:
+        """The names this function (or the module, for None) binds once to another object."""
+        key = fn.key if fn is not None else None
+        found = self._aliases.get(key)
+        if found is None:
+            if fn is None:
+                found = scope_aliases(self.program.module, [], self._wrapped)
+            else:
+                found = scope_aliases(fn.node.body, fn.params, self._wrapped)
+            self._aliases[key] = found
+        return found
+
+    def _wrapped(self, call: cst.Call) -> list[cst.BaseExpression] | None:
+        """The arguments a call returns as they were given (`DDP(model)`, `fabric.setup(model,
+        opt)`), when the knowledge table says it does; else None."""
+        func = call.func
+        effect = None
+        if isinstance(func, cst.Attribute):
+            kind = self.receiver_kind(dotted(func.value))
+            effect = kn.method(kind, func.attr.value) or kn.method("any", func.attr.value)
+            if effect is not None and effect.same_object and not effect.returns_args:
+                return [func.value]  # `net = model.cuda()`: the receiver
+        if effect is None:
+            effect = kn.lookup(self.program.qualify(dotted(func)))
+        if effect is None or not effect.same_object:
+            return None
+        return [a.value for a in call.args if a.keyword is None and not a.star] or [
+            a.value for a in call.args if a.keyword is not None
+        ]
+
+    def receiver_kind(self, receiver: str | None) -> str:
+        """The knowledge table's kind of an object the file builds or names as a wrapper of
+        the training loop (an accelerator, a fabric); "any" otherwise."""
+        if receiver is None:
+            return "any"
+        call = self.program.bound.get(receiver)
+        if call is not None:
+            effect = kn.lookup(self.program.qualify(dotted(call.func)))
+            if effect is not None and effect.builds in ("accelerator", "fabric"):
+                return effect.builds
+        words = tokens(receiver.rpartition(".")[2])
+        for kind in ("accelerator", "fabric"):
+            if kind in words:
+                return kind
+        return "any"
 
     def of(self, node: cst.CSTNode, fn: FunctionInfo | None) -> list[Event]:
         cached = self._cache.get(id(node))
@@ -89,20 +146,23 @@ class EventTable:
             return None
         full = self.program.qualify(text) or text
         last = full.split(".")[-1]
-        if last in {"no_grad", "inference_mode"} and (full.startswith("torch") or full == last):
+        # `no_grad` imported from anywhere, or written bare, is torch's: match on the last name.
+        effect = kn.lookup("torch." + last)
+        mode = effect.grad_mode if effect is not None else None
+        if mode == GRAD_OFF and (full.startswith("torch") or full == last):
             if last == "inference_mode" and call and _literal_bool(call) is False:
                 return None
             return GRAD_OFF
-        if last == "enable_grad":
+        if mode == GRAD_ON:
             return GRAD_ON
-        if last == "set_grad_enabled" and call is not None:
+        if mode == "flag" and call is not None:
             flag = _literal_bool(call)
             return GRAD_UNKNOWN if flag is None else (GRAD_ON if flag else GRAD_OFF)
         key = resolve_function(self.program, text, fn)
         if key is not None and self.function_disables_grad(key):
             return GRAD_OFF
-        if "no_grad" in last or "inference" in last:
-            return GRAD_OFF
+        if ("no_grad" in last or "inference" in last) and not full.startswith("torch"):
+            return GRAD_OFF  # a helper of the project named for what it does
         return None
 
     def function_disables_grad(self, key: str) -> bool:
@@ -137,11 +197,42 @@ def resolve_function(program: Program, text: str | None, fn: FunctionInfo | None
         return None
     if head == "self" and fn is not None and fn.class_name:
         return program.method(fn.class_name, rest)
+    if head in program.self_modules:
+        return program.module_functions.get(rest)
     if head in program.instances:
         return program.method(program.instances[head], rest)
     if head in program.classes:
         return program.method(head, rest)
     return None
+
+
+class _Volatile(cst.CSTVisitor):
+    def __init__(self, table: EventTable) -> None:
+        self.table, self.found = table, False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found = self.found or self.is_volatile(node)
+
+    def is_volatile(self, call: cst.Call) -> bool:
+        keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+        if _is_name(keywords.get("volatile"), "True"):
+            return True
+        text = dotted(call.func)
+        effect = kn.lookup(self.table.program.qualify(text) or text)
+        if effect is None or effect.grad_mode != kn.VOLATILE:
+            return False
+        if effect.free_when == kn.NOT_TRAINING:
+            return _is_name(keywords.get("train"), "False")
+        positional = [a.value for a in call.args if a.keyword is None]
+        # `Variable(data, requires_grad, volatile)`
+        return len(positional) > 2 and _is_name(positional[2], "True")
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+
+def _is_name(value: cst.BaseExpression | None, name: str) -> bool:
+    return isinstance(value, cst.Name) and value.value == name
 
 
 class _GradOffFinder(cst.CSTVisitor):
@@ -180,6 +271,7 @@ class _Collector(cst.CSTVisitor):
         self.events: list[Event] = []
         self._constructed: dict[int, str] = {}  # constructor call -> assignment target
         self._consumed: set[int] = set()  # `.grad` nodes that are being cleared, not read
+        self._alias_models: set[str] = set()
 
     def collect(self, node: cst.CSTNode) -> list[Event]:
         if isinstance(node, cst.AugAssign):
@@ -206,16 +298,22 @@ class _Collector(cst.CSTVisitor):
             name = dotted(targets[0])
             if name is not None:
                 self._constructed[id(value)] = name
+                self._constructed[id(_unmoved(value))] = name  # `Net().to(device)`
         for target in targets:
             # A new object starts fresh before its constructor runs.
             if _creates_new_object(target, value):
                 fresh = self._fresh_mode(value)
                 for name in _target_names(target):
                     self.events.append(Event(ASSIGN, target, name=name, value=fresh))
+        zeros = self._builds_zeros(value)
+        if zeros and isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
+            grad = value.func.value  # `p.grad = p.grad.new_zeros(...)` reads no gradient
+            if isinstance(grad, cst.Attribute) and grad.attr.value == "grad":
+                self._consumed.add(id(grad))
         walk(value, self)
         for target in targets:
             if isinstance(target, cst.Attribute) and target.attr.value == "grad":
-                if isinstance(value, cst.Name) and value.value == "None":
+                if (isinstance(value, cst.Name) and value.value == "None") or zeros:
                     self.events.append(Event(CLEAR, target, name=ALL_OPTIMIZERS))
                 continue
             text = dotted(target)
@@ -289,16 +387,41 @@ class _Collector(cst.CSTVisitor):
         # `self.fc.weight` in a module, `model.fc.weight`: a submodule's own parameter.
         return "param" if "data" not in head.split(".") and self._is_model(owner) else None
 
+    def _builds_zeros(self, value: cst.BaseExpression) -> bool:
+        if not isinstance(value, cst.Call):
+            return False
+        effect = self._known(value, self.program.qualify(dotted(value.func)))
+        return effect is not None and effect.builds == "zeros"
+
     def _fresh_mode(self, value: cst.Call) -> str:
-        """A constructed model is in training mode; a loaded one may be in either."""
-        text = dotted(value.func) or ""
+        """A constructed model is in training mode; a loaded one may be in either. Moving it
+        keeps its mode (`Net().to(device)`); a mode set in the same chain is its mode
+        (`Net().eval()`, `Net().train(False)`)."""
+        chained = _chained_mode(value)
+        if chained is not None:
+            return chained
+        built = _unmoved(value)
+        if not isinstance(built, cst.Call):
+            return "unk"
+        text = dotted(built.func) or ""
         last = text.split(".")[-1]
         if last[:1].isupper() or resolve_function(self.program, text, self.fn) is not None:
             return "default"
+        if text in self.program.models:
+            return "unk"  # `model = model(...)`: not a constructor
+        effect = kn.TABLE.get(self.program.qualify(text) or text)
+        if effect is not None and effect.builds == "model":
+            return "default"  # `timm.create_model(...)`: a constructor, in training mode
         return "unk"
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
+
+    def leave_AugAssign(self, original_node: cst.AugAssign) -> None:
+        operator = _AUGMENTED.get(type(original_node.operator))
+        arg = cst.Arg(original_node.value)
+        if operator and _updated_by_hand(original_node.target, [arg], operator):
+            self.events.append(Event(STEP, original_node, name=BY_HAND))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -308,6 +431,9 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "grad" and id(node) not in self._consumed:
+            effect = kn.lookup(_torch_named(self.program.qualify(dotted(node))))
+            if effect is not None and effect.grad_use:
+                return  # `torch.autograd.grad(...)` is a function, not a parameter's `.grad`
             # Code that reads gradients may apply them by hand (or ship them elsewhere).
             self.events.append(Event(UNKNOWN_STEP, node))
 
@@ -318,7 +444,11 @@ class _Collector(cst.CSTVisitor):
         return False
 
     def leave_Call(self, original_node: cst.Call) -> None:
-        self.events.extend(self._classify(original_node))
+        call = self._through_aliases(original_node)
+        events = self._classify(call)
+        if call is not original_node:
+            events = [replace(e, node=original_node) if e.node is call else e for e in events]
+        self.events.extend(events)
         func = original_node.func
         if isinstance(func, cst.Attribute) and func.attr.value in _INPLACE_METHODS:
             receiver = dotted(func.value)
@@ -329,17 +459,41 @@ class _Collector(cst.CSTVisitor):
                     Event(INPLACE, original_node, name=receiver, value=method, role=where)
                 )
 
+    def _through_aliases(self, call: cst.Call) -> cst.Call:
+        """The call with each alias in its callee and arguments replaced by what it names:
+        `clear()` after `clear = opt.zero_grad` is `opt.zero_grad()`."""
+        aliases = self.table.aliases(self.fn)
+        if not aliases:
+            return call
+        func = expand(call.func, aliases)
+        args = [a.with_changes(value=expand(a.value, aliases)) for a in call.args]
+        if func is call.func and all(
+            new.value is old.value for new, old in zip(args, call.args, strict=True)
+        ):
+            return call
+        for old, new in [
+            (call.func, func),
+            *((a.value, b.value) for a, b in zip(call.args, args, strict=True)),
+        ]:
+            name, text = dotted(old), dotted(new)
+            if new is not old and name and text and is_model_name(name):
+                self._alias_models.add(text)  # `model = trainer.model`: `model(x)` is a forward
+        expanded = call.with_changes(func=func, args=args)
+        if id(call) in self._constructed:
+            self._constructed[id(expanded)] = self._constructed[id(call)]
+        return expanded
+
     def _classify(self, call: cst.Call) -> list[Event]:
         func = call.func
         text = dotted(func)
         full = self.program.qualify(text) if text else None
-        if full is not None:
-            if full.endswith("autograd.grad") or full.startswith("torch.distributed.autograd"):
-                # Neither accumulates into `.grad`: distributed autograd keeps per-context grads.
+        effect = kn.lookup(_torch_named(full))
+        if effect is not None:
+            if effect.grad_use:
                 return [Event(GRAD_USE, call)]
-            if full.endswith("autograd.backward"):
+            if effect.backward:
                 return [Event(BACKWARD, call)]
-            if full.endswith("set_grad_enabled") and full.startswith("torch"):
+            if effect.grad_mode == "flag":
                 flag = _literal_bool(call)
                 value = GRAD_UNKNOWN if flag is None else (GRAD_ON if flag else GRAD_OFF)
                 return [Event(GRAD_SET, call, value=value)]
@@ -364,62 +518,88 @@ class _Collector(cst.CSTVisitor):
     def _method(self, call: cst.Call, func: cst.Attribute, text: str | None) -> list[Event] | None:
         method = func.attr.value
         receiver = dotted(func.value)
-        if method == "backward":
+        if _updated_by_hand(func.value, call.args, method):
+            return [Event(STEP, call, name=BY_HAND)]
+        effect = kn.method("any", method)
+        if effect is not None and effect.backward:
             full = self.program.qualify(receiver) if receiver else None
-            if full is not None and full.startswith("torch.distributed"):
+            own = kn.lookup(f"{full}.{method}") if full is not None else None
+            if own is not None and own.grad_use:
                 # Distributed autograd keeps gradients per context; nothing accumulates.
                 return [Event(GRAD_USE, call)]
             return [Event(BACKWARD, call, name=receiver)]
         if method == "step":
             return self._step(call, receiver)
-        if method == "optimizer_step" and call.args:
-            return [Event(STEP, call, name=dotted(call.args[0].value) or "?")]
-        if method == "zero_grad":
+        if effect is not None and effect.whose == kn.FIRST_ARG and call.args:
+            return _gradient_events(effect, call, receiver or "?")  # `xm.optimizer_step(opt)`
+        if effect is not None and effect.grads == kn.CLEARS:
+            if receiver in self.program.parts and receiver not in self.program.links:
+                return []  # `encoder.zero_grad()` clears a part of what the optimizer steps
             return [Event(CLEAR, call, name=self._cleared_optimizer(receiver))]
         if _cleared_grad(func) is not None:
-            return [Event(CLEAR, call, name=ALL_OPTIMIZERS)] if method == "zero_" else []
-        if method == "requires_grad_":
+            return _gradient_events(kn.method("grad", method), call, ALL_OPTIMIZERS)
+        if effect is not None and effect.grad_use:
             return [Event(GRAD_USE, call)]
-        if method in {"eval", "train"} and len(call.args) <= 1:
+        if effect is not None and effect.model_mode is not None and len(call.args) <= 1:
             moved = dotted(_unmoved(func.value))  # `model.to(device).train()`
             if moved is not None:
-                value = "eval" if method == "eval" else _train_mode(call)
-                if method == "train" or not call.args:
+                flag = effect.model_mode == "flag"
+                value = _train_mode(call) if flag else effect.model_mode
+                if flag or not call.args:
                     return [Event(MODE, call, name=moved, value=value)]
         if receiver is None:
             return None
-        if (receiver in self.program.optimizers or is_optimizer_name(receiver)) and (
-            method not in _OPTIMIZER_READS
-        ):
-            # A wrapper's own update method (`optimizer.step_and_update_lr()`) may step.
-            return [Event(UNKNOWN_STEP, call, name=receiver)]
-        if method == "forward" and self._is_model(receiver):
-            return [Event(FORWARD, call, name=receiver)]
+        full = self.program.qualify(receiver)
+        if self.program.is_imported(receiver) and (kn.lookup(f"{full}.{method}") or _NONE).builds:
+            return []  # `torch.optim.SGD(...)` builds an optimizer; `optim` is no optimizer
+        if receiver in self.program.optimizers or is_optimizer_name(receiver):
+            read = kn.method("optimizer", method)
+            if read is None or read.grads != kn.READS:
+                # A wrapper's own update method (`optimizer.step_and_update_lr()`) may step.
+                return [Event(UNKNOWN_STEP, call, name=receiver)]
+        wrapper = kn.method(self.table.receiver_kind(receiver), method)
+        if wrapper is not None and wrapper.returns_args:
+            return []  # `accelerator.prepare(model, opt)` hands back what it was given
+        forward = kn.method("model", method)
+        if forward is not None and forward.forward and self._is_model(receiver):
+            return [Event(FORWARD, call, name=receiver, value=forward.grad_mode)]
         return None
 
     def _step(self, call: cst.Call, receiver: str | None) -> list[Event]:
         program = self.program
         if receiver is None:
             return [] if call.args else [Event(UNKNOWN_STEP, call)]
+        kind = self._step_kind(receiver)
+        if kind is None:
+            return [] if call.args else [Event(UNKNOWN_STEP, call, name=receiver)]
+        events = []
+        if kind == "optimizer" and call.args:
+            closure = dotted(call.args[0].value)  # `opt.step(closure)` runs the closure first
+            key = resolve_function(program, closure, self.fn)
+            if key is not None:
+                events.append(Event(CALL, call, key=key))
+        effect = kn.method(kind, "step")
+        if effect is None:
+            return [Event(UNKNOWN_STEP, call, name=receiver)]
+        events += _gradient_events(effect, call, receiver)
+        if kind == "scheduler" and not call.args:
+            # Stepped in the batch's own order (TRN010 reads it). With an argument it is
+            # `ReduceLROnPlateau.step(metric)` or the deprecated `step(epoch)`.
+            events.append(Event(SCHEDULER_STEP, call, name=receiver))
+        return events
+
+    def _step_kind(self, receiver: str) -> str | None:
+        """What the receiver of a `.step(...)` is, of the kinds the knowledge table names."""
+        program = self.program
         if receiver in program.engines:
-            return [Event(STEP, call, name=receiver), Event(CLEAR, call, name=ALL_OPTIMIZERS)]
+            return "engine"
         if receiver in program.scalers or is_scaler_name(receiver):
-            target = dotted(call.args[0].value) if call.args else None
-            return [Event(STEP, call, name=target or "?")]
+            return "scaler"
         if receiver in program.schedulers or is_scheduler_name(receiver):
-            # With an argument it is `ReduceLROnPlateau.step(metric)` or the deprecated
-            # `step(epoch)`: stepped on a value, not in the batch's own order.
-            return [] if call.args else [Event(SCHEDULER_STEP, call, name=receiver)]
+            return "scheduler"
         if receiver in program.optimizers or is_optimizer_name(receiver):
-            events = []
-            if call.args:
-                closure = dotted(call.args[0].value)
-                key = resolve_function(program, closure, self.fn)
-                if key is not None:
-                    events.append(Event(CALL, call, key=key))
-            events.append(Event(STEP, call, name=receiver))
-            return events
-        return [] if call.args else [Event(UNKNOWN_STEP, call, name=receiver)]
+            return "optimizer"
+        return None
 
     def _cleared_optimizer(self, receiver: str | None) -> str:
         program = self.program
@@ -435,7 +615,7 @@ class _Collector(cst.CSTVisitor):
 
     def _is_model(self, text: str) -> bool:
         program = self.program
-        if text in program.models:
+        if text in program.models or text in self._alias_models:
             return True
         if text == "self":
             cls = (
@@ -467,27 +647,114 @@ class _Collector(cst.CSTVisitor):
             bindings.append(("self", receiver))
         positional = [a for a in call.args if a.keyword is None and not a.star]
         for param, arg in zip(params, positional, strict=False):
-            bindings.append((param, dotted(arg.value)))
+            bindings.append((param, dotted(_unmoved(arg.value))))
         for arg in call.args:
             if arg.keyword is not None and arg.keyword.value in params:
-                bindings.append((arg.keyword.value, dotted(arg.value)))
+                bindings.append((arg.keyword.value, dotted(_unmoved(arg.value))))
         return Event(CALL, call, key=key, bindings=tuple(bindings))
 
     def _opaque(self, call: cst.Call, full: str | None) -> list[Event]:
         if full is not None and full.split(".")[-1].endswith("zero_grad"):
             return [Event(CLEAR, call, name=ALL_OPTIMIZERS)]  # a helper that clears gradients
-        if full is not None and (full.startswith("torch") or full in _PURE_BUILTINS):
+        effect = self._known(call, full)
+        if kn.is_neutral(effect):
             return []
-        if isinstance(call.func, cst.Attribute) and call.func.attr.value in _NEUTRAL_METHODS:
-            return []
+        # A known call that reads the optimizers it is given but may change a model's mode.
+        models_only = (
+            effect is not None
+            and not effect.hands_on
+            and effect.grads in (kn.NEUTRAL, kn.READS)
+            and effect.model_mode == "unk"
+        )
         handed: list[str] = []
         for arg in call.args:
             name = dotted(arg.value)
             if name is None:
                 continue
-            if name in self.program.optimizers or is_optimizer_name(name) or self._is_model(name):
+            if self._is_model(name) or (
+                not models_only and (name in self.program.optimizers or is_optimizer_name(name))
+            ):
                 handed.append(name)
         return [Event(OPAQUE, call, names=tuple(handed))] if handed else []
+
+    def _known(self, call: cst.Call, full: str | None) -> kn.Effect | None:
+        """The knowledge table's entry for a call the analysis does not follow, if any."""
+        effect = kn.lookup(full)
+        if effect is not None:
+            return effect
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            receiver = dotted(func.value)
+            kind = self._step_kind(receiver) if receiver is not None else None
+            effect = (kn.method(kind, method) if kind else None) or kn.method("any", method)
+            if effect is not None:
+                return effect
+        return kn.by_last_name(full.rpartition(".")[2]) if full else None
+
+
+_NONE = kn.Effect("no entry")
+
+
+def _gradient_events(effect: kn.Effect | None, call: cst.Call, receiver: str) -> list[Event]:
+    """The step and clear events of a known call, on the optimizer(s) its entry names."""
+    if effect is None:
+        return []
+    if effect.whose == kn.FIRST_ARG:
+        target = (dotted(call.args[0].value) if call.args else None) or "?"
+    elif effect.whose == kn.EVERY:
+        target = ALL_OPTIMIZERS
+    else:
+        target = receiver
+    events = []
+    if effect.grads in (kn.STEPS, kn.STEPS_AND_CLEARS):
+        events.append(Event(STEP, call, name=receiver if target == ALL_OPTIMIZERS else target))
+    if effect.grads in (kn.CLEARS, kn.STEPS_AND_CLEARS):
+        events.append(Event(CLEAR, call, name=target))
+    return events
+
+
+_AUGMENTED = {cst.SubtractAssign: "__isub__", cst.AddAssign: "__iadd__"}
+
+
+def _updated_by_hand(target: cst.BaseExpression, args: Sequence[cst.Arg], method: str) -> bool:
+    """`p.data.add_(p.grad, alpha=-lr)`, `p -= lr * p.grad`: a parameter (`p` or `p.data`)
+    updated from its own gradient, as the knowledge table's `<parameter>` entries say."""
+    effect = kn.method("parameter", method)
+    if effect is None or effect.grads != kn.STEPS:
+        return False
+    if isinstance(target, cst.Attribute) and target.attr.value == "data":
+        target = target.value
+    root = dotted(target)
+    if root is None or "grad" in root.split("."):
+        return False
+    finder = _GradOf(root + ".grad")
+    for arg in args:
+        walk(arg.value, finder)
+    return finder.found
+
+
+class _GradOf(cst.CSTVisitor):
+    def __init__(self, grad: str) -> None:
+        self.grad, self.found = grad, False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        if node.attr.value == "grad" and dotted(node) == self.grad:
+            self.found = True
+        return not self.found
+
+
+def _torch_named(full: str | None) -> str | None:
+    """`autograd.grad` written without an import is still torch's; so is
+    `torch.autograd.grad_mode.set_grad_enabled`, under its short name."""
+    if full is None:
+        return None
+    if full.startswith("autograd."):
+        return "torch." + full
+    short = "torch." + full.rpartition(".")[2]
+    if full.startswith("torch.") and short in kn.TABLE and kn.TABLE[short].grad_mode:
+        return short
+    return full
 
 
 # In-place tensor methods that initialise or update weights (TRN011).
@@ -508,7 +775,7 @@ _BARE_ROLES = {
 
 def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
     """The `p.grad` of `p.grad.zero_()` / `p.grad.data.detach_()`, else None."""
-    if not (isinstance(func, cst.Attribute) and func.attr.value in {"zero_", "detach_"}):
+    if not (isinstance(func, cst.Attribute) and kn.method("grad", func.attr.value) is not None):
         return None
     inner = func.value
     if isinstance(inner, cst.Attribute) and inner.attr.value == "data":
@@ -518,18 +785,19 @@ def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
     return None
 
 
-_MOVES = frozenset({"to", "cuda", "cpu", "half", "float", "double", "bfloat16", "eval", "train"})
-
-
-def _unmoved(expr: cst.BaseExpression) -> cst.BaseExpression:
-    """`model.to(device).cuda()` -> `model`: moving a model keeps the same object."""
-    while (
-        isinstance(expr, cst.Call)
-        and isinstance(expr.func, cst.Attribute)
-        and expr.func.attr.value in _MOVES
-    ):
+def _chained_mode(expr: cst.BaseExpression) -> str | None:
+    """The mode the last `.eval()`/`.train(...)` of a chain of moves sets, or None."""
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        effect = kn.method("any", expr.func.attr.value)
+        if effect is None or not effect.same_object:
+            break
+        if effect.model_mode == "eval" and not expr.args:
+            return "eval"
+        if effect.model_mode == "flag" and len(expr.args) <= 1:
+            mode = _train_mode(expr)
+            return mode if mode in {"train", "eval"} else "unk"
         expr = expr.func.value
-    return expr
+    return None
 
 
 def _is_static(info: FunctionInfo) -> bool:

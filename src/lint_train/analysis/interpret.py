@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from . import events as ev
+from . import knowledge as kn
 from .model import (
     BackwardSite,
     BareMethod,
@@ -48,7 +49,9 @@ _CLEARED = ("clean", "discarded")
 _AFTER_BACKWARD = {"init": "fresh", "fresh": "fresh", "stepped": "polluted"} | dict.fromkeys(
     _CLEARED, "fresh"
 )
-_AFTER_STEP = dict.fromkeys(("init", "fresh", "polluted", *_CLEARED), "stepped")
+# A step leaves gradients it used, whatever state they were in before: even after code not in
+# view ("unk"), the next backward accumulates onto used gradients unless something clears them.
+_AFTER_STEP = dict.fromkeys(("init", "fresh", "polluted", "unk", *_CLEARED), "stepped")
 _AFTER_CLEAR = {"fresh": "discarded"}  # every other phase -> clean
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
 
@@ -200,6 +203,7 @@ class _Region:
     function: str | None
     needs_loop: bool = False  # `def test():` is evaluation only if it loops over data
     level: int = 0  # the frame that runs the evaluation code (an index into `frames`)
+    forwarded: bool = False  # a forward pass ran in it already
 
 
 class Interpreter:
@@ -441,6 +445,13 @@ class Interpreter:
         # a backward pass yet.
         afresh = changing | {_ran_backward(stmt)}
         head = join(_without_facts(paths, afresh))
+        outer_grad = None
+        if region is not None and self.table.volatile(stmt):
+            # Pre-0.4 evaluation: volatile inputs run the loop without autograd.
+            outer_grad = frozenset().union(*(p.grad for p in head))
+            head = _copies(head)
+            for path in head:
+                path.grad = frozenset({ev.GRAD_OFF})
         breaks: Paths = []
         # A loop that only clears gradients (over parameters or optimizers) runs at least once.
         at_least_once = ev.CLEAR in kinds and ev.BACKWARD not in kinds
@@ -478,7 +489,12 @@ class Interpreter:
             exit_paths = []
         if stmt.orelse is not None and exit_paths:
             exit_paths = self.block(stmt.orelse.body, exit_paths, frame)
-        return join(exit_paths, breaks)
+        out = join(exit_paths, breaks)
+        if outer_grad is not None:
+            out = _copies(out)
+            for path in out:
+                path.grad = outer_grad
+        return join(out)
 
     def _record_unstepped_branches(self, training: TrainingLoop, back: Paths) -> None:
         """Note each optimizer that an iteration steps one way and not the other, where the way
@@ -596,7 +612,17 @@ class Interpreter:
         """A method of a class whose library runs its evaluation (a LightningModule, a subclass
         of an imported trainer) and sets grad and mode around it."""
         cls = self.program.classes.get(fn.class_name) if fn and fn.class_name else None
-        return cls is not None and (cls.is_lightning or cls.is_library_trainer)
+        return cls is not None and (
+            cls.is_lightning or cls.is_library_trainer or self._framework_hook(fn) is not None
+        )
+
+    def _framework_hook(self, fn: FunctionInfo | None) -> kn.Effect | None:
+        """What the framework that calls this method does around it (Lightning's
+        `validation_step`, a callback's `on_validation_epoch_end`), from the knowledge table."""
+        cls = self.program.classes.get(fn.class_name) if fn and fn.class_name else None
+        if cls is None or not cls.from_lightning:
+            return None
+        return kn.hook("lightning", fn.name)
 
     def _is_model_class(self, name: str) -> bool:
         """A module class: a torch.nn.Module in view, or a class with `forward` or a
@@ -775,6 +801,19 @@ class Interpreter:
     def on_unknown_step(self, event: ev.Event, state: State, frame: Frame) -> State:
         for loop in self._loops():
             loop.unknown_step = True
+        node = event.node
+        if isinstance(node, cst.Attribute) and node.attr.value == "grad":
+            # Gradients read after a loop that only ran backward (no step, no clear): a test
+            # of the gradients it accumulated, or an update done by hand; not a training loop.
+            running = {id(n) for n in self.loop_stack}
+            for loop in self.model.loops.values():
+                if (
+                    loop.function == _key(frame.fn)
+                    and id(loop.node) not in running
+                    and not loop.stepped
+                    and not loop.cleared
+                ):
+                    loop.unknown_step = True
         return state
 
     def on_clear(self, event: ev.Event, state: State, frame: Frame) -> State:
@@ -788,6 +827,9 @@ class Interpreter:
             name = frame.translate(written)
             state.phases[name] = _cleared(state.phase(name))
             self.model.optimizers_seen.add(written)
+            if ev.BY_HAND in state.phases:
+                # Which parameters an optimizer holds is not known: any clear may be theirs.
+                state.phases[ev.BY_HAND] = _cleared(state.phases[ev.BY_HAND])
         for loop in self._loops():
             loop.cleared.add(name)
             loop.display.setdefault(name, event.name or "?")
@@ -801,6 +843,11 @@ class Interpreter:
             modes = saved if saved is not None else frozenset({"unk"})
         else:
             modes = frozenset({value})
+        before_forward = bool(self.regions) and not self.regions[-1].forwarded
+        if value == "train" and (before_forward or state.grad == {ev.GRAD_OFF}):
+            # `model.train()` under no_grad, or at the start of evaluation code, is deliberate:
+            # batch-norm recalibration re-estimates statistics in train mode; no evaluation.
+            modes = frozenset({"recalibrate"})
         state = state.copy()
         root = frame.translate(event.name or "?")
         state.set_mode(root, modes)
@@ -906,9 +953,12 @@ class Interpreter:
         root = frame.translate(written)
         if self._is_factory(root):
             return state  # `module(...)` where `module` is `partial(KnnModule, ...)`: it builds
+        if root in self.program.foreign:
+            return state  # a Keras, Flax or scikit-learn model: no torch forward pass
         modes = state.mode(root)
         if self.regions:
             region = self.regions[-1]
+            region.forwarded = True
             if len(self.loop_stack) > region.loop_depth:
                 where: cst.CSTNode = self.loop_stack[region.loop_depth]
                 is_loop, level = True, self.loop_levels[region.loop_depth]
@@ -920,13 +970,14 @@ class Interpreter:
             if site is None:
                 site = EvalSite(where, is_loop, region.function)
                 self.model.eval_sites[id(where)] = site
-            site.grads.add(state.grad)
+            # `model.generate(...)` runs its forward passes under a no_grad of its own.
+            site.grads.add(frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad)
             site.modes.setdefault(written, set()).add(modes)
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
                 site.forwards.append(event.node)
             self._trace(site.trace, self._path(event.node)[level:], "forward", event.node, root)
-        if self.loop_stack and "off" not in state.grad:
+        if self.loop_stack and "off" not in state.grad and event.value != ev.GRAD_OFF:
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
             if innermost is not None:
                 innermost.train_modes.setdefault(written, set()).add(modes)
@@ -1010,11 +1061,22 @@ class Interpreter:
         for decorator in info.node.decorators:
             decorated = self.table.grad_context(decorator.decorator, info) or decorated
         outer = frozenset().union(*(p.grad for p in paths))
+        hook = self._framework_hook(info) if not self.call_stack else None
+        if hook is not None and hook.grad_mode in (ev.GRAD_OFF, ev.GRAD_ON):
+            decorated = hook.grad_mode
+        if hook is not None and hook.model_mode == "eval":
+            for path in entry:
+                path.modes = dict.fromkeys(path.modes, frozenset({"eval"}))
+                path.mode_default = frozenset({"eval"})
         if decorated is not None:
             for path in entry:
                 path.grad = frozenset({decorated})
         region = None
         if evaluation and self._is_eval_function(info):
+            if decorated is None and self.table.volatile(info.node.body):
+                decorated = ev.GRAD_OFF  # pre-0.4 evaluation: volatile inputs, no autograd
+                for path in entry:
+                    path.grad = frozenset({decorated})
             region = _Region(
                 len(self.loop_stack),
                 False,

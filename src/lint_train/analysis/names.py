@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
+from . import knowledge as kn
+
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """`self.model.encoder` -> "self.model.encoder"; None for anything that is not a plain chain."""
@@ -15,6 +17,16 @@ def dotted(node: cst.BaseExpression) -> str | None:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None
+
+
+def unmoved(expr: cst.BaseExpression) -> cst.BaseExpression:
+    """`model.to(device).cuda()` -> `model`: moving a model keeps the same object."""
+    while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):
+        effect = kn.method("any", expr.func.attr.value)
+        if effect is None or not effect.same_object:
+            break
+        expr = expr.func.value
+    return expr
 
 
 def callee_text(call: cst.Call) -> str | None:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from .names import ImportTable, dotted
-from .vocab import MODEL_FACTORIES, OPTIMIZER_CLASSES
+from . import knowledge as kn
+from .names import ImportTable, dotted, unmoved
+from .vocab import OPTIMIZER_CLASSES, is_model_name
 from .walk import walk
 
 LIGHTNING_BASES = ("LightningModule",)
@@ -45,7 +46,19 @@ class ClassInfo:
 
     @property
     def is_module(self) -> bool:
+        if self.is_foreign:
+            return False  # `flax.linen.Module`, `tf.keras.Sequential`
         return any(b.endswith(("Module", "Sequential", "ModuleList")) for b in self.bases)
+
+    @property
+    def is_foreign(self) -> bool:
+        """A subclass of another framework's class (`tf.keras.Model`, `flax.linen.Module`)."""
+        return any(is_foreign_callee(b) for b in self.bases)
+
+    @property
+    def from_lightning(self) -> bool:
+        """Derived from any of Lightning's classes (a `LightningModule`, a `Callback`)."""
+        return any(b.startswith(kn.LIGHTNING_PACKAGES) for b in self.bases)
 
     @property
     def is_lightning(self) -> bool:
@@ -71,10 +84,19 @@ class Program:
     models: set[str]  # names bound to a model object
     instances: dict[str, str]  # name -> class name of the file's own class
     links: dict[str, str]  # model name -> optimizer built over its parameters
+    # module name -> an optimizer built over its parameters and those of other modules, which a
+    # `module.zero_grad()` therefore clears only in part
+    parts: dict[str, str]
     engines: set[str]  # receivers of both .backward(loss) and .step(): DeepSpeed-style engines
     escaped: set[str]  # function keys referenced other than by a call
     loop_targets: set[str]  # names bound by `for` loops
     bound: dict[str, cst.Call] = field(default_factory=dict)  # name -> the call it came from
+    # Objects built by another framework, as the interpreter names them (`main:model`,
+    # `Trainer#self.model`, a global `model`): never torch models.
+    foreign: set[str] = field(default_factory=set)
+    # The calls each object is bound to, named as the interpreter names objects.
+    bound_in: dict[str, list[cst.Call]] = field(default_factory=dict)
+    self_modules: set[str] = field(default_factory=set)  # `mod = sys.modules[__name__]`
     _sensitive: dict[int, bool] = field(default_factory=dict)
 
     def qualify(self, text: str | None) -> str | None:
@@ -86,12 +108,11 @@ class Program:
     def mode_sensitive(self, name: str) -> bool:
         """Whether train/eval mode can change what this model computes (dropout, batch-norm).
         True unless the model is built in view from parts that are all mode-free."""
-        text = name.rpartition(":")[2] if ":" in name else name
-        if "#" in text:
-            text = "self" + text.partition("#self")[2]
-        call = self.bound.get(text)
-        if call is not None:
-            return self._subtree_sensitive(call)
+        calls = self.bound_in.get(name)
+        if calls:
+            # Built in view, in the scope that names it: judged by what it is built from, never
+            # by a binding of the same bare name in another function.
+            return any(self._subtree_sensitive(c) for c in calls)
         # Not built in view (a parameter, a loop variable): judge by the models the file
         # builds; a file whose every model is mode-free has no reason to switch modes.
         built = [self.bound[m] for m in self.models if m in self.bound]
@@ -140,12 +161,15 @@ def build_program(module: cst.Module) -> Program:
         models=set(),
         instances={},
         links={},
+        parts={},
         engines=indexer.backward_receivers & indexer.step_receivers,
         escaped=set(),
         loop_targets=indexer.loop_targets,
     )
-    for target, value in indexer.assignments:
+    for target, value, scope in indexer.assignments:
         _bind(program, target, value)
+        _mark_binding(program, target, value, scope)
+    _find_parts(program, indexer)
     for receiver in indexer.mode_receivers:
         if receiver not in program.optimizers:
             program.models.add(receiver)
@@ -164,25 +188,33 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
                 _bind(program, t, v)
         elif isinstance(value, cst.Call):
             callee = program.qualify(dotted(value.func)) or ""
-            if callee.startswith("deepspeed.initialize") and elements:
+            if _builds(callee) == "engine" and elements:
                 name = dotted(elements[0])
                 if name:
                     program.engines.add(name)
         return
     name = dotted(target)
+    if name is not None and _is_this_module(program, value):
+        program.self_modules.add(name)
     if name is None or not isinstance(value, cst.Call):
         return
     program.bound.setdefault(name, value)
-    callee = program.qualify(dotted(value.func)) or ""
+    built = unmoved(value)  # `Net().to(device)` is the `Net()` it moves
+    if not isinstance(built, cst.Call):
+        return
+    value = built
+    callee = program.qualify(dotted(value.func)) or _picked_class(program, value.func)
     last = callee.split(".")[-1]
-    if callee.startswith("torch.optim.lr_scheduler") or "Scheduler" in last or "LR" in last:
+    builds = _builds(callee)
+    if builds == "scheduler" or "Scheduler" in last or "LR" in last:
         program.schedulers.add(name)
     elif "GradScaler" in last:
         program.scalers.add(name)
     elif (
-        (callee.startswith("torch.optim.") and last[:1].isupper())
+        (builds == "optimizer" and last[:1].isupper())
         or last in OPTIMIZER_CLASSES
         or last.endswith("Optimizer")
+        or (builds is None and _factory_builds(program, callee) == "optimizer")
     ):
         program.optimizers.add(name)
         first = value.args[0].value if value.args else None
@@ -199,12 +231,170 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         if program.classes[cls].is_module:
             program.models.add(name)
     elif (
-        callee.startswith(MODEL_FACTORIES)
-        and last[:1].isupper()
+        _builds(callee) == "model"
+        and (last[:1].isupper() or callee in kn.TABLE)  # `timm.create_model(...)`
         and not last.endswith("Loss")
         and (not callee.startswith("transformers.") or _TRANSFORMERS_MODEL.search(last))
     ) or (last == "from_pretrained" and not _NOT_A_MODULE.search(callee)):
         program.models.add(name)
+
+
+def is_foreign_callee(full: str) -> bool:
+    """Whether the knowledge table says this callee builds another framework's object."""
+    effect = kn.lookup(full)
+    return effect is not None and effect.builds == "foreign"
+
+
+def _mark_binding(
+    program: Program,
+    target: cst.BaseExpression,
+    value: cst.BaseExpression,
+    scope: FunctionInfo | None,
+) -> None:
+    """Note what a name is bound to, in its scope; and whether that is another framework's
+    object, by where the object comes from: its constructor's import, the file's class it
+    instantiates (and that class's bases), or the file's factory function that returns one."""
+    name = dotted(target)
+    if name is None or not isinstance(value, cst.Call):
+        return
+    if scope is None:
+        root = name
+    elif name.split(".")[0] == "self" and scope.class_name:
+        root = f"{scope.class_name}#{name}"
+    else:
+        root = f"{scope.key}:{name}"
+    program.bound_in.setdefault(root, []).append(value)
+    if _builds_foreign(program, value):
+        program.foreign.add(root)
+
+
+def _builds_foreign(program: Program, call: cst.Call, depth: int = 0) -> bool:
+    built = unmoved(call)
+    if not isinstance(built, cst.Call):
+        return False
+    text = dotted(built.func) or ""
+    if is_foreign_callee(program.qualify(text) or text):
+        return True
+    cls = program.classes.get(text.split(".")[-1])
+    if cls is not None:
+        return cls.is_foreign
+    key = program.module_functions.get(text)
+    if key is None or depth > 2:
+        return False
+    returned = _Returns()
+    walk(program.functions[key].node.body, returned)
+    return bool(returned.values) and all(
+        isinstance(v, cst.Call) and _builds_foreign(program, v, depth + 1) for v in returned.values
+    )
+
+
+class _Returns(cst.CSTVisitor):
+    """The values a function returns (not those of the functions it defines)."""
+
+    def __init__(self) -> None:
+        self.values: list[cst.BaseExpression] = []
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self.values.append(node.value)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+
+def _is_this_module(program: Program, value: cst.BaseExpression) -> bool:
+    """`sys.modules[__name__]`: the module itself, whose attributes are its own functions."""
+    if not (isinstance(value, cst.Subscript) and len(value.slice) == 1):
+        return False
+    index = value.slice[0].slice
+    return (
+        program.qualify(dotted(value.value)) == "sys.modules"
+        and isinstance(index, cst.Index)
+        and isinstance(index.value, cst.Name)
+        and index.value.value == "__name__"
+    )
+
+
+def _find_parts(program: Program, indexer: _Indexer) -> None:
+    """Modules whose `zero_grad()` clears only part of an optimizer: the optimizer is built over
+    the parameters of several modules (`list(enc.parameters()) + list(dec.parameters())`), and
+    the file clears some of them by module but never all of them that way."""
+    for name in sorted(program.optimizers):
+        call = program.bound.get(name)
+        if call is None or not call.args:
+            continue
+        first = call.args[0].value
+        owners = _parameter_owners(first)
+        if isinstance(first, cst.Name):
+            for value in indexer.values.get(first.value, []):
+                owners |= _parameter_owners(value)
+        if len(owners) < 2 or owners <= indexer.zero_grad_receivers:
+            continue
+        for owner in owners & indexer.zero_grad_receivers:
+            program.parts.setdefault(owner, name)
+
+
+def _parameter_owners(expr: cst.BaseExpression) -> set[str]:
+    finder = _ParameterOwners()
+    walk(expr, finder)
+    return finder.owners
+
+
+_PARAMETERS = frozenset({"parameters", "named_parameters"})
+
+
+class _ParameterOwners(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.owners: set[str] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in _PARAMETERS:
+            owner = dotted(func.value)
+            if owner is not None:
+                self.owners.add(owner)
+
+
+def _builds(callee: str) -> str | None:
+    effect = kn.lookup(callee)
+    return effect.builds if effect is not None else None
+
+
+# Stands for the class that `getattr(module, name)` picks at run time: capitalised, as classes
+# are, and naming no kind of object itself.
+PICKED = "Picked"
+
+
+def _picked_class(program: Program, func: cst.BaseExpression) -> str:
+    """`getattr(torch.optim, name)` -> "torch.optim.Picked": a class of that module."""
+    if (
+        isinstance(func, cst.Call)
+        and dotted(func.func) == "getattr"
+        and len(func.args) >= 2
+        and (module := program.qualify(dotted(func.args[0].value))) is not None
+    ):
+        return f"{module}.{PICKED}"
+    return ""
+
+
+def _factory_builds(program: Program, callee: str) -> str | None:
+    """What a function of the file returns, when it returns what a known constructor builds:
+    `def make_optimizer(model): return torch.optim.AdamW(...)`, or nanoGPT's
+    `model.configure_optimizers(...)`, which builds the optimizer into a name and returns it."""
+    receiver, _, name = callee.rpartition(".")
+    if not receiver:
+        key = program.module_functions.get(name)
+    elif receiver in program.instances:
+        key = program.method(program.instances[receiver], name)
+    elif receiver == "self":
+        key = next((c.methods[name] for c in program.classes.values() if name in c.methods), None)
+    else:
+        key = None
+    if key is None:
+        return None
+    finder = _ReturnedBuild(program)
+    walk(program.functions[key].node.body, finder)
+    return finder.found
 
 
 # transformers' model classes (`BertModel`, `AutoModelForCausalLM`, `T5ForConditionalGeneration`);
@@ -219,11 +409,28 @@ _NOT_A_MODULE = re.compile(
 )
 
 
+# Layers of libraries not in the knowledge table (and the file's own), named for what they do.
 MODE_LAYERS = re.compile(r"Dropout|BatchNorm|InstanceNorm|RReLU")
-# torch.nn containers and layers with a `dropout` argument that defaults to non-zero.
-DROPOUT_BY_DEFAULT = frozenset(
-    {"Transformer", "TransformerEncoderLayer", "TransformerDecoderLayer", "MultiheadAttention"}
-)
+
+
+def _mode_free(effect: kn.Effect, call: cst.Call) -> bool:
+    """Whether a mode-sensitive layer is built so that train and eval mode compute alike."""
+    if effect.mode != kn.SENSITIVE or effect.free_when is None:
+        return False
+    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    if effect.free_when == kn.ZERO_RATE:
+        first = call.args[0].value if call.args and call.args[0].keyword is None else None
+        return _is_zero(keywords.get("p", first))
+    if effect.free_when == kn.NO_DROPOUT:
+        return _is_zero(keywords.get("dropout"))
+    if effect.free_when == kn.NO_RUNNING_STATS:
+        flag = keywords.get("track_running_stats")
+        return flag is None or (isinstance(flag, cst.Name) and flag.value == "False")
+    return False
+
+
+def _is_zero(value: cst.BaseExpression | None) -> bool:
+    return isinstance(value, (cst.Integer, cst.Float)) and float(value.value) == 0
 
 
 class _ModeLayers(cst.CSTVisitor):
@@ -251,8 +458,16 @@ class _ModeLayers(cst.CSTVisitor):
         text = dotted(node.func) or ""
         full = self.program.qualify(text) or text
         last = full.split(".")[-1]
-        if MODE_LAYERS.search(last) or last in DROPOUT_BY_DEFAULT or _has_dropout_arg(node):
-            self.sensitive = True
+        effect = kn.lookup(full)
+        in_forward = self._functions[-1:] == ["forward"]
+        if effect is not None and effect.mode is not None:
+            self.sensitive = not _mode_free(effect, node)
+        elif isinstance(node.func, (cst.Subscript, cst.Call)) and not in_forward:
+            self.sensitive = True  # `models.__dict__[arch]()`: a model we cannot see
+        elif (MODE_LAYERS.search(last) and not full.startswith("torch.")) or _has_dropout_arg(node):
+            self.sensitive = True  # torch's own layers are the table's
+        elif self._wraps_models(node):
+            self.sensitive = True  # `Wrapper(backbone, head)`: judged by what it is given
         elif last in self.program.classes:
             self.sensitive = self.program._subtree_sensitive(self.program.classes[last].node)
         elif text in self.program.module_functions:
@@ -260,11 +475,32 @@ class _ModeLayers(cst.CSTVisitor):
             self.sensitive = self.program._subtree_sensitive(self.program.functions[key].node)
         elif full.startswith("torch") or _is_standard(full):
             pass  # torch's own layers are named above; Python's own calls build no layer
-        elif self._functions[-1:] == ["forward"] and not last[:1].isupper():
+        elif in_forward and not last[:1].isupper():
             pass  # a function applied in the forward pass builds no layer (`.training` is seen)
         elif last[:1].isupper() or self.program.is_imported(text):
             self.sensitive = True  # a model part we cannot see
         return not self.sensitive
+
+    def _wraps_models(self, node: cst.Call) -> bool:
+        """Whether a constructor is given models (built elsewhere) that are mode-sensitive or
+        not in view: `Wrapper(backbone, head)` computes what they compute."""
+        if not (dotted(node.func) or "").split(".")[-1][:1].isupper():
+            return False
+        for arg in node.args:
+            name = dotted(arg.value)
+            if name is None or not (name in self.program.models or is_model_name(name)):
+                continue
+            # Every binding of that name in the file: the wrapper is sensitive if any is.
+            calls = [
+                c
+                for root, bound in self.program.bound_in.items()
+                if root == name or root.endswith((f":{name}", f"#{name}"))
+                for c in bound
+                if c is not node
+            ]
+            if not calls or any(self.program._subtree_sensitive(c) for c in calls):
+                return True
+        return False
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         for base in node.bases:
@@ -311,6 +547,40 @@ def _factory_class(program: Program, callee: str) -> str | None:
     return finder.found
 
 
+class _ReturnedBuild(cst.CSTVisitor):
+    """The kind a function's returns build, through one local name (`opt = X(...); return opt`),
+    when every return that builds something builds the same kind."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        self.found: str | None = None
+        self._local: dict[str, str] = {}
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        kind = self._kind(node.value)
+        name = dotted(node.targets[0].target) if len(node.targets) == 1 else None
+        if kind is not None and name is not None:
+            self._local[name] = kind
+
+    def visit_Return(self, node: cst.Return) -> None:
+        value = node.value
+        kind = self._local.get(dotted(value) or "") if value is not None else None
+        kind = kind or (self._kind(value) if value is not None else None)
+        if kind is not None and self.found in (None, kind):
+            self.found = kind
+
+    def _kind(self, value: cst.BaseExpression) -> str | None:
+        if not isinstance(value, cst.Call):
+            return None
+        callee = self.program.qualify(dotted(value.func)) or _picked_class(self.program, value.func)
+        last = callee.rpartition(".")[2]
+        kind = _builds(callee)
+        return kind if kind == "optimizer" and last[:1].isupper() else None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+
 class _ReturnedClass(cst.CSTVisitor):
     def __init__(self, program: Program) -> None:
         self.program = program
@@ -345,7 +615,12 @@ class _Indexer(cst.CSTVisitor):
         self.functions: dict[str, FunctionInfo] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.module_functions: dict[str, str] = {}
-        self.assignments: list[tuple[cst.BaseExpression, cst.BaseExpression]] = []
+        # target, value, and the function it is in (None at module level or in a class body)
+        self.assignments: list[
+            tuple[cst.BaseExpression, cst.BaseExpression, FunctionInfo | None]
+        ] = []
+        self.values: dict[str, list[cst.BaseExpression]] = {}  # plain name -> assigned values
+        self.zero_grad_receivers: set[str] = set()
         self.mode_receivers: set[str] = set()
         self.backward_receivers: set[str] = set()
         self.step_receivers: set[str] = set()
@@ -372,7 +647,7 @@ class _Indexer(cst.CSTVisitor):
         name = node.name.value
         if isinstance(parent, ClassInfo):
             key, class_name = f"{parent.name}.{name}", parent.name
-            parent.methods.setdefault(name, key)
+            parent.methods[name] = key
         elif isinstance(parent, FunctionInfo):
             key, class_name = f"{parent.key}.<locals>.{name}", parent.class_name
             parent.inner[name] = key
@@ -388,7 +663,8 @@ class _Indexer(cst.CSTVisitor):
         )
         names += [p.name.value for p in params.kwonly_params]
         info = FunctionInfo(key, node, class_name, names, first_default)
-        self.functions.setdefault(key, info)
+        # A function defined again under the same name replaces the first (often a stub).
+        self.functions[key] = info
         self._scopes.append(info)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
@@ -403,12 +679,14 @@ class _Indexer(cst.CSTVisitor):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
-            self.assignments.append((target.target, node.value))
+            self.assignments.append((target.target, node.value, self._function()))
             self._local(target.target)
+            if isinstance(target.target, cst.Name):
+                self.values.setdefault(target.target.value, []).append(node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
-            self.assignments.append((node.target, node.value))
+            self.assignments.append((node.target, node.value, self._function()))
         self._local(node.target)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
@@ -423,6 +701,10 @@ class _Indexer(cst.CSTVisitor):
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None:
             self._local(node.asname.name)
+
+    def _function(self) -> FunctionInfo | None:
+        scope = self._scopes[-1] if self._scopes else None
+        return scope if isinstance(scope, FunctionInfo) else None
 
     def _local(self, target: cst.BaseExpression) -> None:
         scope = self._scopes[-1] if self._scopes else None
@@ -448,6 +730,8 @@ class _Indexer(cst.CSTVisitor):
                     self.backward_receivers.add(receiver)
                 elif method == "step" and not node.args:
                     self.step_receivers.add(receiver)
+                elif method == "zero_grad":
+                    self.zero_grad_receivers.add(receiver)
             self._called.add(id(func))
 
     def visit_Arg(self, node: cst.Arg) -> None:

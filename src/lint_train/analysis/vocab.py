@@ -22,8 +22,6 @@ OPTIMIZER_CLASSES = frozenset(
         "FusedAdam", "FusedLAMB", "AdamW8bit", "Adam8bit", "Muon", "Shampoo", "SophiaG",
     }
 )  # fmt: skip
-# Containers whose constructor gives a model (their instances are called for a forward pass).
-MODEL_FACTORIES = ("torch.nn.", "torchvision.models.", "timm.create_model", "transformers.")
 EVAL_WORDS = frozenset(
     {"eval", "evaluate", "evaluation", "validate", "validation", "val", "valid", "predict",
      "prediction", "inference", "infer", "estimate"}

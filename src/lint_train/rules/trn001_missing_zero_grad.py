@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..analysis.events import ALL_OPTIMIZERS
+from ..analysis.events import ALL_OPTIMIZERS, BY_HAND
 from ..analysis.model import LoopModel, TrainingLoop
 from ..types import RuleInfo
 from . import Report, site_of
@@ -42,6 +42,13 @@ STALE_ON_ENTRY = (
     "before the loop"
 )
 
+BY_HAND_MESSAGE = (
+    "the parameters are updated by hand from gradients that are not cleared each time around "
+    "this loop, so they accumulate across iterations; clear them in the loop, before the "
+    "backward pass (`p.grad = None` for each parameter, or `model.zero_grad()`)"
+)
+BY_HAND_NO_FIX = "which parameters to clear, and how, is for the author to say"
+
 
 LOOP = "the loop whose iterations do not clear `{opt}` before this step"
 LOOP_STALE = "the loop that `{opt}` enters with gradients already used"
@@ -50,6 +57,9 @@ LOOP_STALE = "the loop that `{opt}` enters with gradients already used"
 def check(model: LoopModel) -> Iterator[Report]:
     for loop in model.loops.values():
         for opt in sorted(loop.polluted_steps):
+            if opt == BY_HAND:
+                yield Report.with_fix(loop.node, BY_HAND_MESSAGE, BY_HAND_NO_FIX)
+                continue
             root = loop.polluted_roots.get(opt, opt)
             # Stale on entry only: the loop does clear, just not before its first step. A loop
             # that never clears this optimizer needs the clear in the loop instead.

@@ -1,0 +1,312 @@
+"""The library knowledge table: its page is generated from it, and every entry is proven by a
+snippet whose verdict is the stated one with the entry and a different one without it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_identity_shapes import IDENTITY_CASES
+
+from lint_train.analysis import knowledge as kn
+from lint_train.engine import lint_source
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "library-knowledge.md"
+
+
+def _codes(source: str) -> list[tuple[int, str]]:
+    return sorted((f.line, f.code) for f in lint_source(textwrap.dedent(source)))
+
+
+# A loop that clears once before it: TRN001 at its step (line 10), unless `{line}` hides
+# what happens.
+STALE = """
+    import torch
+    import torchvision
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt.zero_grad()
+    for x in data:
+        {line}
+        model(x).sum().backward()
+        opt.step()
+"""
+STALE_FOUND = [(10, "TRN001")]
+
+
+def _stale(line: str) -> tuple[str, list[tuple[int, str]]]:
+    return STALE.format(line=line), STALE_FOUND
+
+
+# A loop that never steps: TRN002 at its backward (line 8), unless `{line}` may step by
+# means not in view.
+NO_STEP = """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x in data:
+        opt.zero_grad()
+        {line}
+        model(x).sum().backward()
+"""
+
+
+def _no_step(line: str) -> tuple[str, list[tuple[int, str]]]:
+    return NO_STEP.format(line=line), [(8, "TRN002")]
+
+
+# An evaluation helper called after training: TRN003 and TRN004 at its forward (line 16),
+# unless `{line}` differentiates (then it is no evaluation) or sets grad mode or model mode.
+EVALUATE = """
+    import torch
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def train(loader):
+        model.train()
+        for x in loader:
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+
+    def evaluate(loader):
+        for x in loader:
+            {line}
+            out = model(x)
+    train(data)
+    evaluate(data)
+"""
+BOTH = [(16, "TRN003"), (16, "TRN004")]
+
+
+def _evaluate(line: str, found: list[tuple[int, str]]) -> tuple[str, list[tuple[int, str]]]:
+    return EVALUATE.format(line=line), found
+
+
+GAN_G_ONLY = """
+    import torch
+    gen = torch.nn.Linear(2, 2)
+    disc = torch.nn.Linear(2, 1)
+    opt_g = torch.optim.Adam(gen.parameters())
+    opt_d = torch.optim.Adam(disc.parameters())
+    opt_d.zero_grad()
+    for x in data:
+        gen.zero_grad()
+        disc(gen(x)).sum().backward()
+        opt_g.step()
+        opt_d.step()
+"""
+
+GRAD_CLEARED_NEVER_STEPPED = """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x in data:
+        model.weight.grad.zero_()
+        model(x).sum().backward()
+"""
+
+ONLY_SCHEDULER = """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 10)
+    for x in data:
+        opt.zero_grad()
+        model(x).sum().backward()
+        sched.step()
+"""
+
+# The engine's step clears every gradient, the plain optimizer's too.
+ENGINE = """
+    import torch
+    opt.zero_grad()
+    for x in data:
+        loss = engine(x).sum()
+        engine.backward(loss)
+        engine.step()
+        opt.step()
+"""
+
+EVAL_LEFT_ON = """
+    import torch
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(3):
+        for x in data:
+            {line}
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            for x in val_data:
+                model(x)
+"""
+
+BUILT = """
+    import torch
+    import torchvision
+    import transformers
+    import deepspeed
+    {line}
+    opt = torch.optim.SGD(params, lr=0.1)
+
+    def train(loader):
+        for x in loader:
+            opt.zero_grad()
+            part(x).sum().backward()
+            opt.step()
+
+    def evaluate(loader):
+        for x in loader:
+            out = part(x)
+    train(data)
+    evaluate(data)
+"""
+
+SOLVER = """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    solver = torch.optim.{cls}(model.parameters(), lr=0.1)
+    solver.zero_grad()
+    for x in data:
+        model(x).sum().backward()
+        solver.step()
+"""
+
+DECAY = """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    decay = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, 10)
+    for x in data:
+        opt.zero_grad()
+        model(x).sum().backward()
+        decay.step()
+"""
+
+# Named like an optimizer, but what deepspeed.initialize returns first is an engine.
+DEEPSPEED = """
+    import deepspeed
+    model_opt, _, _, _ = deepspeed.initialize(model=net, model_parameters=params)
+    for x in data:
+        model_opt(x).sum().backward()
+        model_opt.step()
+"""
+
+# Cleared in the loop by fresh zeros: quiet with the entry, TRN001 without it.
+CLEARED_BY_ZEROS: list[tuple[int, str]] = []
+
+# Parameters updated by hand, gradients never cleared: TRN001 on line 4.
+BY_HAND = """
+    import torch
+    model = torch.nn.Linear(2, 1)
+    for x in data:
+        model(x).sum().backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                {update}
+"""
+
+CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
+    "<any>.backward": _stale("pass"),
+    "torch.autograd.backward": (STALE.replace("model(x).sum().backward()", "backward(model(x))")
+                                .format(line="from torch.autograd import backward"),
+                                STALE_FOUND),
+    "torch.autograd.grad": _evaluate("torch.autograd.grad(model(x).sum(), [x])", []),
+    "torch.distributed.autograd.*": (STALE.replace(
+        "model(x).sum().backward()", "torch.distributed.autograd.backward(ctx, [model(x)])"
+    ).format(line="pass"), []),
+    "<any>.requires_grad_": _evaluate("x.requires_grad_()", []),
+    "torch.no_grad": (EVALUATE.replace("def evaluate", "@torch.no_grad()\n    def evaluate")
+                      .format(line="model.eval()"), []),
+    "torch.inference_mode": (EVALUATE.replace("def evaluate",
+                                              "@torch.inference_mode()\n    def evaluate")
+                             .format(line="model.eval()"), []),
+    "torch.enable_grad": (EVALUATE.replace("def evaluate", "@torch.no_grad()\n    def evaluate")
+                          .replace("            {line}", "            with torch.enable_grad():")
+                          .replace("            out = model(x)", "                out = model(x)"),
+                          [(17, "TRN003"), (17, "TRN004")]),
+    "torch.set_grad_enabled": _evaluate("torch.set_grad_enabled(False); model.eval()", []),
+    "<optimizer>.step": _stale("pass"),
+    "<any>.zero_grad": (GAN_G_ONLY, [(12, "TRN001")]),
+    "<scaler>.unscale_": _stale("scaler.unscale_(opt)"),
+    "<any>.clip_gradients": _stale("fabric.clip_gradients(model, opt, max_norm=1.0)"),
+    "*.save_checkpoint": _stale("save_checkpoint(model, opt, path)"),
+    "*.load_checkpoint": _stale("utils.load_checkpoint(path, model, opt)"),
+    "<model>.generate": (EVALUATE.replace("out = model(x)", "out = model.generate(x)")
+                         .format(line="pass"), [(16, "TRN004")]),
+    "<any>.accumulate": (EVAL_LEFT_ON.format(line="with accelerator.accumulate(model): pass"),
+                         [(9, "TRN005")]),
+    "<any>.no_backward_sync": (EVAL_LEFT_ON.format(
+        line="with fabric.no_backward_sync(model): pass"), [(9, "TRN005")]),
+    "<scaler>.step": (STALE.replace("opt.step()", "scaler.step(opt)").format(line="pass"),
+                      STALE_FOUND),
+    "<any>.optimizer_step": (STALE.replace("opt.step()", "xm.optimizer_step(opt)")
+                             .format(line="pass"), STALE_FOUND),
+    "<engine>.step": (ENGINE, []),
+    "<parameter>.add_": (BY_HAND.format(update="p.data.add_(p.grad, alpha=-0.1)"),
+                         [(4, "TRN001")]),
+    "<parameter>.sub_": (BY_HAND.format(update="p.sub_(0.1 * p.grad)"), [(4, "TRN001")]),
+    "<parameter>.__isub__": (BY_HAND.format(update="p -= 0.1 * p.grad"), [(4, "TRN001")]),
+    "<parameter>.__iadd__": (BY_HAND.format(update="p += -0.1 * p.grad"), [(4, "TRN001")]),
+    "<scheduler>.step": (ONLY_SCHEDULER, [(8, "TRN002")]),
+    "<grad>.zero_": (GRAD_CLEARED_NEVER_STEPPED, [(7, "TRN002")]),
+    "torch.zeros_like": (STALE.format(
+        line="for p in model.parameters(): p.grad = torch.zeros_like(p)"), CLEARED_BY_ZEROS),
+    "torch.zeros": (STALE.format(line="model.weight.grad = torch.zeros(1, 2)"),
+                    CLEARED_BY_ZEROS),
+    "<any>.new_zeros": (STALE.format(
+        line="model.weight.grad = model.weight.grad.new_zeros(1, 2)"), CLEARED_BY_ZEROS),
+    "<grad>.detach_": _no_step("model.weight.grad.detach_()"),
+    **{f"<optimizer>.{m}": _no_step(f"opt.{m}()") for m in (
+        "state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",
+        "register_step_post_hook", "param_groups", "__repr__")},
+    "<any>.eval": _evaluate("torch.set_grad_enabled(False); model.eval()", []),
+    "<any>.train": (EVAL_LEFT_ON.format(line="model.train()"), []),
+    "<model>.forward": (EVALUATE.replace("out = model(x)", "out = model.forward(x)")
+                        .format(line="pass"), BOTH),
+    **{f"<any>.{m}": _stale(f"log.{m}(opt)") for m in (
+        "to", "cuda", "cpu", "half", "float", "double", "bfloat16", "parameters",
+        "named_parameters", "state_dict", "load_state_dict", "modules", "children", "apply",
+        "register_forward_hook", "item", "detach", "size", "numel", "add_param_group")},
+    **{name: _stale(f"{name}(opt)") for name in kn._BUILTINS},
+    "torch*": _stale("torchvision.utils.report(opt)"),
+    "torch.optim.lr_scheduler.*": (DECAY, [(8, "TRN002")]),
+    # A class of torch.optim that the names in vocab.OPTIMIZER_CLASSES do not list.
+    "torch.optim.*": (SOLVER.format(cls="Adan"), [(8, "TRN001")]),
+    "torch.nn.*": (BUILT.format(line="part = torch.nn.Linear(2, 2)"), [(17, "TRN003")]),
+    "torchvision.models.*": (BUILT.format(line="part = torchvision.models.AlexNet()"),
+                             [(17, "TRN003"), (17, "TRN004")]),
+    "transformers.*": (BUILT.format(line="part = transformers.BertModel(cfg)"),
+                       [(17, "TRN003"), (17, "TRN004")]),
+    "deepspeed.initialize": (DEEPSPEED, []),
+}  # fmt: skip
+CASES.update(IDENTITY_CASES)  # the entries for identity through wrappers (issue 11, B)
+
+
+def test_every_entry_has_a_case() -> None:
+    assert set(CASES) == set(kn.TABLE)
+
+
+@pytest.mark.parametrize("key", sorted(CASES))
+def test_entry_decides_the_verdict(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, expected = CASES[key]
+    assert _codes(source) == expected
+    monkeypatch.delitem(kn.TABLE, key)
+    assert _codes(source) != expected, f"{key}: the verdict does not depend on the entry"
+
+
+def test_the_knowledge_page_is_generated_from_the_table() -> None:
+    generated = subprocess.run(
+        [sys.executable, "-m", "lint_train.analysis.knowledge", "--markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert PAGE.read_text(encoding="utf-8") == generated
