@@ -111,16 +111,17 @@ def measure_files(repo: Repo, folder: Path) -> None:
         repo.analysed += could_matter(text)
 
 
-def lint(repo: Repo, folder: Path) -> None:
+def lint(repo: Repo, folder: Path, preview: bool = False) -> None:
     """Run this checkout's lint-train on the folder and keep its findings."""
     command = [sys.executable, "-m", "lint_train.cli", "--no-cache", "--output-format", "json"]
-    command += ["--exit-zero", "."]
+    command += ["--exit-zero", *(["--preview"] if preview else []), "."]
     done = subprocess.run(command, cwd=folder, capture_output=True, text=True, env=_env())
     # Exit 2 with `path: error: ...` lines means some files were refused (a syntax error,
     # an unreadable encoding); the findings of the others are still on stdout.
     repo.refused = [line for line in done.stderr.splitlines() if ": error: " in line]
     try:
-        repo.findings = json.loads(done.stdout)
+        # Files that could not be checked are listed too, with `"code": null`.
+        repo.findings = [f for f in json.loads(done.stdout) if f["code"] is not None]
     except json.JSONDecodeError:
         repo.error = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no JSON"
     for finding in repo.findings:
@@ -182,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         help="unpack repositories missing from CORPUS from MIRROR/owner+name/repo (a bare git "
         "directory brought by a snapshot fetch), at the listed commit",
     )
+    parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="also the rules in preview (--preview)",
+    )
     args = parser.parse_args(argv)
     repos = []
     for name, commit in read_list(args.list):
@@ -195,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             repo.error = "not unpacked"
         else:
             measure_files(repo, folder)
-            lint(repo, folder)
+            lint(repo, folder, args.preview)
         repos.append(repo)
         print(f"{name}: {len(repo.findings)} findings", file=sys.stderr)
     print(table(repos))
