@@ -414,3 +414,94 @@ def test_sigterm_stops_the_script_with_the_reason_timeout(hooked, script) -> Non
     text = "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\nraise SystemExit(9)\n"
     run_script(script(text), [], run.probe)
     assert _end(run) == {"ev": "end", "outcome": "stopped", "reason": "timeout"}
+
+
+# -- what makes a step stale, in detail ---------------------------------------------------------
+
+
+def test_gradients_zeroed_after_backward_and_before_the_step_are_not_stale(hooked) -> None:
+    # The second backward adds to a used gradient, but the script zeroes it before stepping:
+    # that step applies no stale gradient.
+    run = hooked()
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, _ = batch()
+    for _ in range(2):
+        model(x).sum().backward()
+        if run.events("step"):
+            for p in model.parameters():
+                p.grad.zero_()
+        opt.step()
+    assert [e["stale"] for e in run.events("step")] == [0, 0]
+
+
+def test_two_steps_on_one_backward_are_not_stale(hooked) -> None:
+    run = hooked()
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    model(batch()[0]).sum().backward()
+    opt.step()
+    opt.step()
+    assert [e["stale"] for e in run.events("step")] == [0, 0]
+
+
+def test_a_parameter_without_gradient_does_not_hide_the_stale_ones_after_it(hooked) -> None:
+    run = hooked()
+    model = net()
+    unused = nn.Parameter(torch.zeros(3))
+    opt = torch.optim.SGD([unused, *model.parameters()], lr=0.01)
+    x, _ = batch()
+    for _ in range(2):
+        model(x).sum().backward()
+        opt.step()
+    assert [e["stale"] for e in run.events("step")] == [0, 4]
+
+
+def test_sparse_gradients_zeroed_by_zero_grad_are_not_stale(hooked) -> None:
+    # A sparse gradient zeroed in place cannot be checked cheaply for zeros; the probe relies on
+    # seeing zero_grad called.
+    run = hooked()
+    torch.manual_seed(0)
+    table = nn.Embedding(10, 3, sparse=True)
+    opt = torch.optim.SGD(table.parameters(), lr=0.1)
+    for _ in range(3):
+        opt.zero_grad(set_to_none=False)
+        table(torch.tensor([1, 2, 3])).sum().backward()
+        opt.step()
+    assert [e["stale"] for e in run.events("step")] == [0, 0, 0]
+
+
+def test_the_stop_says_why(hooked) -> None:
+    run = hooked(max_steps=2)
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    model(batch()[0]).sum().backward()
+    opt.step()
+    with pytest.raises(StopRun) as first:
+        opt.step()
+    with pytest.raises(StopRun) as again:
+        opt.step()
+    assert first.value.args == again.value.args == ("max-steps",)
+    assert run.probe.stop_reason == "max-steps"
+
+
+def test_the_script_runs_as_main(hooked, script) -> None:
+    run = hooked()
+    run_script(script("if __name__ == '__main__':\n    raise SystemExit(7)\n"), [], run.probe)
+    assert _end(run) == {"ev": "end", "outcome": "exit", "code": 7}
+
+
+def test_an_exit_message_is_printed_to_stderr(hooked, script, capsys) -> None:
+    run = hooked()
+    run_script(script("import sys\nsys.exit('no data found')\n"), [], run.probe)
+    assert capsys.readouterr().err == "no data found\n"
+
+
+def test_the_error_traceback_reads_as_python_prints_it(hooked, script) -> None:
+    run = hooked()
+    path = script("def load():\n    raise KeyError('weights')\n\n\nload()\n")
+    run_script(path, [], run.probe)
+    lines = _end(run)["traceback"].splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert lines[1] == f'  File "{path}", line 5, in <module>'
+    assert lines[-1] == "KeyError: 'weights'"
