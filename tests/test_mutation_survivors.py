@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from lint_train.engine import lint_source
+from lint_train.fix import fix_source
 
 
 def _codes(source: str) -> list[tuple[int, str]]:
@@ -156,3 +159,207 @@ def test_input_gradients_under_inner_enable_grad_are_quiet() -> None:
                 print(saliency.abs().mean().item())
     """
     assert _codes(source) == []
+
+
+# -- the file's own helpers that turn grad off ----------------------------------------------------
+# Catches a helper being taken for a grad-off decorator or context when it is not (or missed when
+# it is): the verdict on the evaluation it wraps depends on it.
+
+HELPER_VALIDATION = """
+    import contextlib
+    import functools
+
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+    val_loader = [(torch.randn(2, 4), torch.randn(2, 1))]
+
+{helper}
+
+{use}
+    def validate(model, loader):
+        model.eval()
+        for x, y in loader:
+            print((model(x) - y).abs().mean().item())
+"""
+
+
+def _validate_codes(helper: str, use: str = "@checked") -> list[str]:
+    helper = textwrap.indent(textwrap.dedent(helper), "    ")
+    source = HELPER_VALIDATION.format(helper=helper, use=f"    {use}\n" if use else "")
+    return [code for _, code in _codes(source)]
+
+
+def test_a_decorator_helper_whose_wrapper_runs_under_no_grad_turns_grad_off() -> None:
+    helper = """
+        def checked(fn):
+            @torch.no_grad()
+            def wrapper(*args):
+                return fn(*args)
+            return wrapper
+    """
+    assert _validate_codes(helper) == []
+
+
+def test_a_decorator_helper_whose_wrapper_only_keeps_the_name_leaves_grad_on() -> None:
+    helper = """
+        def checked(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                return fn(*args)
+            return wrapper
+    """
+    assert _validate_codes(helper) == ["TRN003"]
+
+
+def test_a_decorator_helper_built_from_no_grad_turns_grad_off() -> None:
+    helper = """
+        def checked(fn):
+            return torch.no_grad()(fn)
+    """
+    assert _validate_codes(helper) == []
+
+
+def test_a_decorator_helper_built_from_enable_grad_leaves_grad_on() -> None:
+    helper = """
+        def checked(fn):
+            return torch.enable_grad()(fn)
+    """
+    assert _validate_codes(helper) == ["TRN003"]
+
+
+def test_a_decorator_helper_that_sets_grad_on_inside_leaves_grad_on() -> None:
+    helper = """
+        def checked(fn):
+            def wrapper(*args):
+                torch.set_grad_enabled(True)
+                return fn(*args)
+            return wrapper
+    """
+    assert _validate_codes(helper) == ["TRN003"]
+
+
+def test_a_context_helper_that_enters_no_grad_turns_grad_off() -> None:
+    helper = """
+        @contextlib.contextmanager
+        def quietly():
+            with torch.no_grad():
+                yield
+    """
+    use = "with quietly():\n        validate(model, val_loader)\n"
+    source = HELPER_VALIDATION.format(
+        helper=textwrap.indent(textwrap.dedent(helper), "    "), use=""
+    ) + textwrap.indent(use, "    ")
+    assert _codes(source) == []
+
+
+def test_a_recursive_context_helper_that_never_disables_grad_leaves_grad_on() -> None:
+    helper = """
+        @contextlib.contextmanager
+        def section(depth=0):
+            if depth < 1:
+                with section(depth + 1):
+                    yield
+            else:
+                yield
+    """
+    use = "with section():\n        validate(model, val_loader)\n"
+    source = HELPER_VALIDATION.format(
+        helper=textwrap.indent(textwrap.dedent(helper), "    "), use=""
+    ) + textwrap.indent(use, "    ")
+    assert [code for _, code in _codes(source)] == ["TRN003"]
+
+
+def test_inference_mode_false_is_no_grad_context() -> None:
+    # `inference_mode(False)` leaves grad as it was: on, here.
+    call = (
+        "        pass\n    with torch.inference_mode(False):\n        validate(model, val_loader)"
+    )
+    assert _codes(VALIDATE.format(call=call)) == [(11, "TRN003")]
+
+
+def test_inference_mode_true_turns_grad_off() -> None:
+    call = "        pass\n    with torch.inference_mode(True):\n        validate(model, val_loader)"
+    assert _codes(VALIDATE.format(call=call)) == []
+
+
+# -- TRN002: the words of the message, and the LBFGS fix ---------------------------------------
+
+ONE_WAY_LOOP = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler()
+    batches = [(torch.randn(2, 4), torch.randn(2, 1))]
+    use_amp = False
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss = (model(x) - y).pow(2).mean()
+        if {condition}:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+"""
+
+
+def test_a_step_on_one_branch_only_names_the_condition_and_both_truths() -> None:
+    (finding,) = lint_source(textwrap.dedent(ONE_WAY_LOOP.format(condition="use_amp")))
+    assert finding.code == "TRN002"
+    assert finding.message == (
+        "`optimizer` is stepped only when `use_amp` is true: when it is false, every iteration "
+        "computes gradients and steps no optimizer, so the model never trains in that "
+        "configuration; call `optimizer.step()` after the backward pass on that path too"
+    )
+
+
+def test_a_step_on_the_negated_branch_says_false_then_true() -> None:
+    (finding,) = lint_source(textwrap.dedent(ONE_WAY_LOOP.format(condition="not use_amp")))
+    assert finding.message.startswith(
+        "`optimizer` is stepped only when `use_amp` is false: when it is true, every iteration"
+    )
+
+
+LBFGS = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 1)
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=5)
+
+
+    def closure():
+        optimizer.zero_grad()
+        loss = (model(x) - y).pow(2).mean()
+        loss.backward()
+        return loss
+
+
+    for outer in range(3):
+        {call}
+"""
+
+
+def _lbfgs(call: str):
+    (finding,) = lint_source(textwrap.dedent(LBFGS.format(call=call)))
+    assert finding.code == "TRN002"
+    return finding
+
+
+def test_lbfgs_closure_called_alone_is_fixed_by_stepping_with_it() -> None:
+    finding = _lbfgs("closure()")
+    assert finding.fix_message == "replace `closure()` with `optimizer.step(closure)`"
+    fixed = fix_source(textwrap.dedent(LBFGS.format(call="closure()")), unsafe=True).after
+    assert fixed == textwrap.dedent(LBFGS.format(call="optimizer.step(closure)"))
+
+
+@pytest.mark.parametrize("call", ["loss = closure()", "closure(); print(outer)", "closure(1)"])
+def test_lbfgs_closure_called_any_other_way_has_no_fix(call: str) -> None:
+    finding = _lbfgs(call.replace("closure(1)", "closure() if outer else None"))
+    assert not finding.fixable
+    assert finding.fix_message == "`optimizer` is an LBFGS optimizer, which needs a closure to step"
