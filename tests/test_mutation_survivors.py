@@ -363,3 +363,35 @@ def test_lbfgs_closure_called_any_other_way_has_no_fix(call: str) -> None:
     finding = _lbfgs(call.replace("closure(1)", "closure() if outer else None"))
     assert not finding.fixable
     assert finding.fix_message == "`optimizer` is an LBFGS optimizer, which needs a closure to step"
+
+
+# -- code defined in a loop runs only when called -----------------------------------------------
+# Catches the events of a statement including the bodies of functions and classes it defines.
+
+
+def test_a_helper_defined_in_the_loop_but_never_called_does_not_clear() -> None:
+    source = """
+        import torch
+        model = torch.nn.Linear(2, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x in data:
+            def reset():
+                opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+    """
+    assert _codes(source) == [(5, "TRN001")]
+
+
+def test_a_class_defined_in_the_loop_but_never_used_does_not_clear() -> None:
+    source = """
+        import torch
+        model = torch.nn.Linear(2, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x in data:
+            class Reset:
+                opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+    """
+    assert _codes(source) == [(5, "TRN001")]

@@ -315,6 +315,7 @@ def test_a_run_that_never_steps_stops_after_max_steps_backward_calls(hooked) -> 
         for _ in range(10):
             model(x).sum().backward()
     assert len(run.events("backward")) == 3
+    assert run.probe.stop_reason == "max-steps"
 
 
 def test_a_forward_that_raised_does_not_hide_the_forwards_after_the_next_step(hooked) -> None:
@@ -505,3 +506,27 @@ def test_the_error_traceback_reads_as_python_prints_it(hooked, script) -> None:
     assert lines[0] == "Traceback (most recent call last):"
     assert lines[1] == f'  File "{path}", line 5, in <module>'
     assert lines[-1] == "KeyError: 'weights'"
+
+
+def test_backward_keeps_its_keyword_arguments_and_a_graph_is_used_once(hooked) -> None:
+    run = hooked()
+    loss = net()(batch()[0]).sum()
+    torch.autograd.backward(loss, retain_graph=True)
+    loss.backward()
+    assert len(run.events("backward")) == 2
+    assert run.events("used") == [{"ev": "used", "forward": 0, "backward": 0}]
+
+
+def test_only_gradients_a_backward_added_to_are_stale(hooked) -> None:
+    # Both models step together; the second backward reaches only `first`, so only its two
+    # parameters step on gradients that still held the used ones.
+    run = hooked()
+    torch.manual_seed(0)
+    first, second = nn.Linear(4, 1), nn.Linear(4, 1)
+    opt = torch.optim.SGD([*first.parameters(), *second.parameters()], lr=0.01)
+    x, _ = batch()
+    (first(x) + second(x)).sum().backward()
+    opt.step()
+    first(x).sum().backward()
+    opt.step()
+    assert [e["stale"] for e in run.events("step")] == [0, 2]
