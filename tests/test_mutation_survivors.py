@@ -395,3 +395,61 @@ def test_a_class_defined_in_the_loop_but_never_used_does_not_clear() -> None:
             opt.step()
     """
     assert _codes(source) == [(5, "TRN001")]
+
+
+# -- TRN005's fix: where training starts again ----------------------------------------------------
+# Catches `_related` no longer seeing that `model.eval()` also switches `model.encoder`.
+
+EVERY_N = """
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2))
+            self.head = nn.Linear(8, 1)
+
+        def forward(self, x):
+            return self.head(self.encoder(x))
+
+
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    batches = [(torch.randn(2, 4), torch.randn(2, 1))]
+    val_batches = batches
+    step = 0
+    for x, y in batches:
+        opt.zero_grad()
+        loss = ({trained}(x) - y).pow(2).mean()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 10 == 0:
+            model.eval()
+            with torch.no_grad():
+                for xv, yv in val_batches:
+                    print({trained}(xv).mean().item())
+"""
+
+
+def _train_fix(trained: str) -> tuple[int, str, str | None]:
+    (finding,) = lint_source(textwrap.dedent(EVERY_N.format(trained=trained)))
+    return finding.line, finding.code, finding.fix_message
+
+
+def test_evaluating_in_the_loop_puts_train_before_the_training_forward() -> None:
+    assert _train_fix("model") == (
+        21,
+        "TRN005",
+        "insert `model.train()` before `loss = (model(x) - y).pow(2).mean()`",
+    )
+
+
+def test_evaluating_the_whole_model_also_counts_for_its_trained_part() -> None:
+    assert _train_fix("model.encoder") == (
+        21,
+        "TRN005",
+        "insert `model.encoder.train()` before `loss = (model.encoder(x) - y).pow(2).mean()`",
+    )
