@@ -244,8 +244,11 @@ class _GradOffFinder(cst.CSTVisitor):
             self.found = True
 
     def visit_Call(self, node: cst.Call) -> None:
-        # `return torch.no_grad()(fn)`: a decorator built from no_grad.
-        if isinstance(node.func, cst.Call) and self.table.grad_context(node.func, self.fn):
+        # `return torch.no_grad()(fn)`: a decorator built from no_grad (not from enable_grad).
+        if (
+            isinstance(node.func, cst.Call)
+            and self.table.grad_context(node.func, self.fn) == GRAD_OFF
+        ):
             self.found = True
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:

@@ -46,7 +46,7 @@ def find(seen: Observation, cut_short: bool) -> list[RuntimeFinding]:
     found = [
         _stale_steps(seen),
         _no_step(seen),
-        _graphs_never_used(seen, evaluation),
+        _graphs_never_used(evaluation),
         _evaluation_in_training_mode(evaluation),
         _training_in_eval_mode(seen),
         _scheduler_before_step(seen),
@@ -108,7 +108,7 @@ def _evaluation_forwards(seen: Observation, cut_short: bool) -> list[Forward]:
     return evaluation
 
 
-def _graphs_never_used(seen: Observation, evaluation: list[Forward]) -> RuntimeFinding | None:
+def _graphs_never_used(evaluation: list[Forward]) -> RuntimeFinding | None:
     wasted = [f for f in evaluation if f.grad and f.graph]
     if not wasted:
         return None

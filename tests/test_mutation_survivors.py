@@ -1,0 +1,455 @@
+"""Behaviour that a one-line change to the analysis or a rule once broke without any test noticing.
+
+Each test states one verdict; the comment above it names the change it catches (found by
+mutation testing, see docs/mutation.md).
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from lint_train.engine import lint_source
+from lint_train.fix import fix_source
+
+
+def _codes(source: str) -> list[tuple[int, str]]:
+    return [(f.line, f.code) for f in lint_source(textwrap.dedent(source))]
+
+
+# -- TRN004: a helper with no caller in view ----------------------------------------------------
+# Catches TRN004's `_training()` answering True for every path: with no caller in view, a model
+# that arrives as a parameter may already be in eval mode, so a single forward is no evidence.
+
+DROPOUT_NET = """
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+
+        def forward(self, x):
+            return self.body(x)
+"""
+
+
+def test_predict_helper_under_no_grad_with_no_caller_in_view_is_quiet() -> None:
+    source = (
+        DROPOUT_NET
+        + """
+
+    @torch.no_grad()
+    def predict(model, x):
+        return model(x)
+    """
+    )
+    assert _codes(source) == []
+
+
+def test_predict_helper_called_on_a_fresh_model_is_flagged() -> None:
+    # The same helper, once a caller in view hands it a model still in training mode.
+    source = (
+        DROPOUT_NET
+        + """
+
+    @torch.no_grad()
+    def predict(model, x):
+        return model(x)
+
+
+    net = Net()
+    print(predict(net, torch.randn(2, 4)))
+    """
+    )
+    assert _codes(source) == [(17, "TRN004")]
+
+
+def test_helper_looping_over_batches_with_no_caller_in_view_is_flagged() -> None:
+    # A loop over data is evidence enough of evaluation, even with no caller in view.
+    source = """
+        import torch
+
+
+        @torch.no_grad()
+        def evaluate(model, loader):
+            total = 0.0
+            for x, y in loader:
+                total += (model(x) - y).abs().sum().item()
+            return total
+    """
+    assert [code for _, code in _codes(source)] == ["TRN004"]
+
+
+# -- enable_grad inside a no_grad region turns grad back on ------------------------------------
+# Catches `torch.enable_grad()` being read as turning grad off (or as not changing it).
+
+VALIDATE = """
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+    val_loader = [(torch.randn(2, 4), torch.randn(2, 1))]
+
+
+    def validate(model, loader):
+        model.eval()
+        for x, y in loader:
+            print((model(x) - y).abs().mean().item())
+
+
+    with torch.no_grad():
+{call}
+"""
+
+
+def test_validation_called_under_enable_grad_inside_no_grad_is_flagged() -> None:
+    source = VALIDATE.format(
+        call="        with torch.enable_grad():\n            validate(model, val_loader)"
+    )
+    assert _codes(source) == [(11, "TRN003")]
+
+
+def test_validation_called_under_no_grad_alone_is_quiet() -> None:
+    source = VALIDATE.format(call="        validate(model, val_loader)")
+    assert _codes(source) == []
+
+
+def test_set_grad_enabled_true_inside_no_grad_also_turns_grad_back_on() -> None:
+    call = "        with torch.set_grad_enabled(True):\n            validate(model, val_loader)"
+    assert _codes(VALIDATE.format(call=call)) == [(11, "TRN003")]
+
+
+def test_evaluation_forward_under_inner_enable_grad_is_flagged() -> None:
+    # The loop is under no_grad, but its forward pass runs where grad was switched back on, and
+    # nothing differentiates the output: the graph is built for nothing.
+    source = """
+        import torch
+        from torch import nn
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+        val_loader = [(torch.randn(2, 4), torch.randn(2, 1))]
+        model.eval()
+        with torch.no_grad():
+            for x, y in val_loader:
+                with torch.enable_grad():
+                    out = model(x)
+                print((out - y).abs().mean().item())
+    """
+    assert _codes(source) == [(9, "TRN003")]
+
+
+def test_input_gradients_under_inner_enable_grad_are_quiet() -> None:
+    # Grad is turned back on because the output is differentiated (an input-gradient map).
+    source = """
+        import torch
+        from torch import nn
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+        val_loader = [(torch.randn(2, 4), torch.randn(2, 1))]
+        model.eval()
+        with torch.no_grad():
+            for x, y in val_loader:
+                with torch.enable_grad():
+                    x = x.clone().requires_grad_(True)
+                    saliency, = torch.autograd.grad(model(x).sum(), x)
+                print(saliency.abs().mean().item())
+    """
+    assert _codes(source) == []
+
+
+# -- the file's own helpers that turn grad off ----------------------------------------------------
+# Catches a helper being taken for a grad-off decorator or context when it is not (or missed when
+# it is): the verdict on the evaluation it wraps depends on it.
+
+HELPER_VALIDATION = """
+    import contextlib
+    import functools
+
+    import torch
+    from torch import nn
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+    val_loader = [(torch.randn(2, 4), torch.randn(2, 1))]
+
+{helper}
+
+{use}
+    def validate(model, loader):
+        model.eval()
+        for x, y in loader:
+            print((model(x) - y).abs().mean().item())
+"""
+
+
+def _validate_codes(helper: str, use: str = "@checked") -> list[str]:
+    helper = textwrap.indent(textwrap.dedent(helper), "    ")
+    source = HELPER_VALIDATION.format(helper=helper, use=f"    {use}\n" if use else "")
+    return [code for _, code in _codes(source)]
+
+
+def test_a_decorator_helper_whose_wrapper_runs_under_no_grad_turns_grad_off() -> None:
+    helper = """
+        def checked(fn):
+            @torch.no_grad()
+            def wrapper(*args):
+                return fn(*args)
+            return wrapper
+    """
+    assert _validate_codes(helper) == []
+
+
+def test_a_decorator_helper_whose_wrapper_only_keeps_the_name_leaves_grad_on() -> None:
+    helper = """
+        def checked(fn):
+            @functools.wraps(fn)
+            def wrapper(*args):
+                return fn(*args)
+            return wrapper
+    """
+    assert _validate_codes(helper) == ["TRN003"]
+
+
+def test_a_decorator_helper_built_from_no_grad_turns_grad_off() -> None:
+    helper = """
+        def checked(fn):
+            return torch.no_grad()(fn)
+    """
+    assert _validate_codes(helper) == []
+
+
+def test_a_decorator_helper_built_from_enable_grad_leaves_grad_on() -> None:
+    helper = """
+        def checked(fn):
+            return torch.enable_grad()(fn)
+    """
+    assert _validate_codes(helper) == ["TRN003"]
+
+
+def test_a_decorator_helper_that_sets_grad_on_inside_leaves_grad_on() -> None:
+    helper = """
+        def checked(fn):
+            def wrapper(*args):
+                torch.set_grad_enabled(True)
+                return fn(*args)
+            return wrapper
+    """
+    assert _validate_codes(helper) == ["TRN003"]
+
+
+def test_a_context_helper_that_enters_no_grad_turns_grad_off() -> None:
+    helper = """
+        @contextlib.contextmanager
+        def quietly():
+            with torch.no_grad():
+                yield
+    """
+    use = "with quietly():\n        validate(model, val_loader)\n"
+    source = HELPER_VALIDATION.format(
+        helper=textwrap.indent(textwrap.dedent(helper), "    "), use=""
+    ) + textwrap.indent(use, "    ")
+    assert _codes(source) == []
+
+
+def test_a_recursive_context_helper_that_never_disables_grad_leaves_grad_on() -> None:
+    helper = """
+        @contextlib.contextmanager
+        def section(depth=0):
+            if depth < 1:
+                with section(depth + 1):
+                    yield
+            else:
+                yield
+    """
+    use = "with section():\n        validate(model, val_loader)\n"
+    source = HELPER_VALIDATION.format(
+        helper=textwrap.indent(textwrap.dedent(helper), "    "), use=""
+    ) + textwrap.indent(use, "    ")
+    assert [code for _, code in _codes(source)] == ["TRN003"]
+
+
+def test_inference_mode_false_is_no_grad_context() -> None:
+    # `inference_mode(False)` leaves grad as it was: on, here.
+    call = (
+        "        pass\n    with torch.inference_mode(False):\n        validate(model, val_loader)"
+    )
+    assert _codes(VALIDATE.format(call=call)) == [(11, "TRN003")]
+
+
+def test_inference_mode_true_turns_grad_off() -> None:
+    call = "        pass\n    with torch.inference_mode(True):\n        validate(model, val_loader)"
+    assert _codes(VALIDATE.format(call=call)) == []
+
+
+# -- TRN002: the words of the message, and the LBFGS fix ---------------------------------------
+
+ONE_WAY_LOOP = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scaler = torch.amp.GradScaler()
+    batches = [(torch.randn(2, 4), torch.randn(2, 1))]
+    use_amp = False
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss = (model(x) - y).pow(2).mean()
+        if {condition}:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+"""
+
+
+def test_a_step_on_one_branch_only_names_the_condition_and_both_truths() -> None:
+    (finding,) = lint_source(textwrap.dedent(ONE_WAY_LOOP.format(condition="use_amp")))
+    assert finding.code == "TRN002"
+    assert finding.message == (
+        "`optimizer` is stepped only when `use_amp` is true: when it is false, every iteration "
+        "computes gradients and steps no optimizer, so the model never trains in that "
+        "configuration; call `optimizer.step()` after the backward pass on that path too"
+    )
+
+
+def test_a_step_on_the_negated_branch_says_false_then_true() -> None:
+    (finding,) = lint_source(textwrap.dedent(ONE_WAY_LOOP.format(condition="not use_amp")))
+    assert finding.message.startswith(
+        "`optimizer` is stepped only when `use_amp` is false: when it is true, every iteration"
+    )
+
+
+LBFGS = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 1)
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    optimizer = torch.optim.LBFGS(model.parameters(), lr=1.0, max_iter=5)
+
+
+    def closure():
+        optimizer.zero_grad()
+        loss = (model(x) - y).pow(2).mean()
+        loss.backward()
+        return loss
+
+
+    for outer in range(3):
+        {call}
+"""
+
+
+def _lbfgs(call: str):
+    (finding,) = lint_source(textwrap.dedent(LBFGS.format(call=call)))
+    assert finding.code == "TRN002"
+    return finding
+
+
+def test_lbfgs_closure_called_alone_is_fixed_by_stepping_with_it() -> None:
+    finding = _lbfgs("closure()")
+    assert finding.fix_message == "replace `closure()` with `optimizer.step(closure)`"
+    fixed = fix_source(textwrap.dedent(LBFGS.format(call="closure()")), unsafe=True).after
+    assert fixed == textwrap.dedent(LBFGS.format(call="optimizer.step(closure)"))
+
+
+@pytest.mark.parametrize("call", ["loss = closure()", "closure(); print(outer)", "closure(1)"])
+def test_lbfgs_closure_called_any_other_way_has_no_fix(call: str) -> None:
+    finding = _lbfgs(call.replace("closure(1)", "closure() if outer else None"))
+    assert not finding.fixable
+    assert finding.fix_message == "`optimizer` is an LBFGS optimizer, which needs a closure to step"
+
+
+# -- code defined in a loop runs only when called -----------------------------------------------
+# Catches the events of a statement including the bodies of functions and classes it defines.
+
+
+def test_a_helper_defined_in_the_loop_but_never_called_does_not_clear() -> None:
+    source = """
+        import torch
+        model = torch.nn.Linear(2, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x in data:
+            def reset():
+                opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+    """
+    assert _codes(source) == [(5, "TRN001")]
+
+
+def test_a_class_defined_in_the_loop_but_never_used_does_not_clear() -> None:
+    source = """
+        import torch
+        model = torch.nn.Linear(2, 1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x in data:
+            class Reset:
+                opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+    """
+    assert _codes(source) == [(5, "TRN001")]
+
+
+# -- TRN005's fix: where training starts again ----------------------------------------------------
+# Catches `_related` no longer seeing that `model.eval()` also switches `model.encoder`.
+
+EVERY_N = """
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2))
+            self.head = nn.Linear(8, 1)
+
+        def forward(self, x):
+            return self.head(self.encoder(x))
+
+
+    model = Net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    batches = [(torch.randn(2, 4), torch.randn(2, 1))]
+    val_batches = batches
+    step = 0
+    for x, y in batches:
+        opt.zero_grad()
+        loss = ({trained}(x) - y).pow(2).mean()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % 10 == 0:
+            model.eval()
+            with torch.no_grad():
+                for xv, yv in val_batches:
+                    print({trained}(xv).mean().item())
+"""
+
+
+def _train_fix(trained: str) -> tuple[int, str, str | None]:
+    (finding,) = lint_source(textwrap.dedent(EVERY_N.format(trained=trained)))
+    return finding.line, finding.code, finding.fix_message
+
+
+def test_evaluating_in_the_loop_puts_train_before_the_training_forward() -> None:
+    assert _train_fix("model") == (
+        21,
+        "TRN005",
+        "insert `model.train()` before `loss = (model(x) - y).pow(2).mean()`",
+    )
+
+
+def test_evaluating_the_whole_model_also_counts_for_its_trained_part() -> None:
+    assert _train_fix("model.encoder") == (
+        21,
+        "TRN005",
+        "insert `model.encoder.train()` before `loss = (model.encoder(x) - y).pow(2).mean()`",
+    )
