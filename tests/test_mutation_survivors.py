@@ -110,7 +110,7 @@ def test_validation_called_under_enable_grad_inside_no_grad_is_flagged() -> None
     source = VALIDATE.format(
         call="        with torch.enable_grad():\n            validate(model, val_loader)"
     )
-    assert _codes(source) == [(11, "TRN003")]
+    assert _codes(source) == [(12, "TRN003")]
 
 
 def test_validation_called_under_no_grad_alone_is_quiet() -> None:
@@ -120,7 +120,7 @@ def test_validation_called_under_no_grad_alone_is_quiet() -> None:
 
 def test_set_grad_enabled_true_inside_no_grad_also_turns_grad_back_on() -> None:
     call = "        with torch.set_grad_enabled(True):\n            validate(model, val_loader)"
-    assert _codes(VALIDATE.format(call=call)) == [(11, "TRN003")]
+    assert _codes(VALIDATE.format(call=call)) == [(12, "TRN003")]
 
 
 def test_evaluation_forward_under_inner_enable_grad_is_flagged() -> None:
@@ -139,7 +139,7 @@ def test_evaluation_forward_under_inner_enable_grad_is_flagged() -> None:
                     out = model(x)
                 print((out - y).abs().mean().item())
     """
-    assert _codes(source) == [(9, "TRN003")]
+    assert _codes(source) == [(11, "TRN003")]
 
 
 def test_input_gradients_under_inner_enable_grad_are_quiet() -> None:
@@ -276,7 +276,7 @@ def test_inference_mode_false_is_no_grad_context() -> None:
     call = (
         "        pass\n    with torch.inference_mode(False):\n        validate(model, val_loader)"
     )
-    assert _codes(VALIDATE.format(call=call)) == [(11, "TRN003")]
+    assert _codes(VALIDATE.format(call=call)) == [(12, "TRN003")]
 
 
 def test_inference_mode_true_turns_grad_off() -> None:
@@ -311,8 +311,8 @@ def test_a_step_on_one_branch_only_names_the_condition_and_both_truths() -> None
     (finding,) = lint_source(textwrap.dedent(ONE_WAY_LOOP.format(condition="use_amp")))
     assert finding.code == "TRN002"
     assert finding.message == (
-        "`optimizer` is stepped only when `use_amp` is true: when it is false, every iteration "
-        "computes gradients and steps no optimizer, so the model never trains in that "
+        "`optimizer` is stepped only when `use_amp` is true: when `use_amp` is false, every "
+        "iteration computes gradients and steps no optimizer, so the model never trains in that "
         "configuration; call `optimizer.step()` after the backward pass on that path too"
     )
 
@@ -320,7 +320,8 @@ def test_a_step_on_one_branch_only_names_the_condition_and_both_truths() -> None
 def test_a_step_on_the_negated_branch_says_false_then_true() -> None:
     (finding,) = lint_source(textwrap.dedent(ONE_WAY_LOOP.format(condition="not use_amp")))
     assert finding.message.startswith(
-        "`optimizer` is stepped only when `use_amp` is false: when it is true, every iteration"
+        "`optimizer` is stepped only when `use_amp` is false: when `use_amp` is true, every "
+        "iteration"
     )
 
 
@@ -380,7 +381,7 @@ def test_a_helper_defined_in_the_loop_but_never_called_does_not_clear() -> None:
             model(x).sum().backward()
             opt.step()
     """
-    assert _codes(source) == [(5, "TRN001")]
+    assert _codes(source) == [(9, "TRN001")]
 
 
 def test_a_class_defined_in_the_loop_but_never_used_does_not_clear() -> None:
@@ -394,7 +395,7 @@ def test_a_class_defined_in_the_loop_but_never_used_does_not_clear() -> None:
             model(x).sum().backward()
             opt.step()
     """
-    assert _codes(source) == [(5, "TRN001")]
+    assert _codes(source) == [(9, "TRN001")]
 
 
 # -- TRN005's fix: where training starts again ----------------------------------------------------
@@ -441,7 +442,7 @@ def _train_fix(trained: str) -> tuple[int, str, str | None]:
 
 def test_evaluating_in_the_loop_puts_train_before_the_training_forward() -> None:
     assert _train_fix("model") == (
-        21,
+        23,  # the training forward
         "TRN005",
         "insert `model.train()` before `loss = (model(x) - y).pow(2).mean()`",
     )
@@ -449,7 +450,7 @@ def test_evaluating_in_the_loop_puts_train_before_the_training_forward() -> None
 
 def test_evaluating_the_whole_model_also_counts_for_its_trained_part() -> None:
     assert _train_fix("model.encoder") == (
-        21,
+        23,
         "TRN005",
         "insert `model.encoder.train()` before `loss = (model.encoder(x) - y).pow(2).mean()`",
     )

@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
-from torch import nn
-from torch.nn.modules import module as module_hooks
-from torch.optim import optimizer as optimizer_hooks
+from conftest import require
 
-from lint_train.runtime import probe as probe_module
-from lint_train.runtime.probe import EventLog, Probe, StopRun, install, run_script
+torch = require("torch")
+
+from torch import nn  # noqa: E402
+from torch.nn.modules import module as module_hooks  # noqa: E402
+from torch.optim import optimizer as optimizer_hooks  # noqa: E402
+
+from lint_train.runtime import probe as probe_module  # noqa: E402
+from lint_train.runtime.probe import EventLog, Probe, StopRun, install, run_script  # noqa: E402
 
 HOOK_TABLES = (
     module_hooks._global_forward_pre_hooks,
