@@ -133,3 +133,16 @@ def test_a_loop_that_clears_on_no_way_names_no_way() -> None:
     source = ONE_BRANCH_CLEARS.replace("optimizer.zero_grad()", "pass")
     (finding,) = lint_source(textwrap.dedent(source))
     assert finding.message.startswith("`optimizer.step()` runs on gradients")
+
+
+def test_every_finding_of_a_loop_rule_relates_its_loop() -> None:
+    """Each buggy fixture's findings of the loop rules (all but TRN008 and TRN011, which are
+    about one statement) carry the loop or evaluation code around them as a related place."""
+    loop_rules = {"TRN001", "TRN002", "TRN003", "TRN004", "TRN005", "TRN010"}
+    checked = 0
+    for path in sorted((FIXTURES / "buggy").glob("*.py")):
+        for finding in lint_file(path):
+            if finding.code in loop_rules:
+                assert finding.related, f"{path.name}:{finding.line} {finding.code}"
+                checked += 1
+    assert checked > 50

@@ -30,6 +30,7 @@ MESSAGE = (
     "the schedule's first learning rate is skipped and every later one comes a step early; "
     "call `{scheduler}.step()` after `{optimizer}.step()`"
 )
+LOOP = "the loop in which the scheduler steps before `{optimizer}.step()`"
 
 
 def check(model: LoopModel) -> Iterator[Report]:
@@ -52,7 +53,8 @@ def check(model: LoopModel) -> Iterator[Report]:
             scheduler = _written(model, schedule)
             optimizer = _written(model, steps[0])
             message = MESSAGE.format(scheduler=scheduler, optimizer=optimizer)
-            yield Report.with_fix(schedule.node, message, _fix(layout, schedule, steps))
+            related = (loop.node, LOOP.format(optimizer=optimizer))
+            yield Report.with_fix(schedule.node, message, _fix(layout, schedule, steps), (related,))
 
 
 def _written(model: LoopModel, trace: Trace) -> str:
