@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -75,6 +76,20 @@ def test_json_lists_each_file_that_could_not_be_checked(
     missing = errors["missing.py"]
     assert (missing["name"], missing["line"], missing["column"]) == ("unreadable-file", None, None)
     assert missing["message"] == "no such file or directory"
+
+
+def test_readme_shows_an_error_entry_as_json_gives_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (FIXTURES.parent / "README.md").read_text(encoding="utf-8")
+    (shown,) = [
+        json.loads(block)
+        for block in re.findall(r"```json\n(.*?)```", readme, re.DOTALL)
+        if '"code": null' in block
+    ]
+    (tmp_path / "train.py").write_text(UNCLOSED, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert _entries(capsys, "train.py") == [shown]
 
 
 def test_a_run_with_only_errors_is_not_an_empty_list(

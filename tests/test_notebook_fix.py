@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import require
 
 from lint_train.cli import main
 from lint_train.fix import fix_file
@@ -286,7 +287,7 @@ def test_the_same_loop_without_the_shell_line_is_fixed(work: Path) -> None:
 # verify runs the code cells ------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def verify():  # type: ignore[no-untyped-def]
-    pytest.importorskip("torch")
+    require("torch")
     from lint_train.runtime.verify import Options, verify_script
 
     options = Options(max_steps=200, timeout=60, threads=1, static=True)
@@ -326,7 +327,7 @@ def test_verify_names_the_cell_and_line_of_an_error(work: Path, verify) -> None:
 def test_verify_refuses_a_notebook_it_cannot_read_in_one_line(
     work: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("torch")
+    require("torch")
     (work / "bad.ipynb").write_text("{not json", encoding="utf-8")
     assert main(["verify", "bad.ipynb"]) == 2
     out, err = capsys.readouterr()

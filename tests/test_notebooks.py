@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from conftest import require
@@ -228,3 +229,15 @@ def test_machine_formats_do_not_give_a_cell_line_as_a_file_line(
     (issue,) = json.loads(capsys.readouterr().out)
     assert issue["location"]["lines"] == {"begin": 1, "end": 1}
     assert issue["description"].startswith("cell 5, line 6: TRN001")
+
+
+def test_junit_does_not_give_a_cell_line_as_a_file_line(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _write(work, "train.ipynb", *BUGGY_CELLS)
+    assert main(["--output-format", "junit", "train.ipynb"]) == 1
+    root = ElementTree.fromstring(capsys.readouterr().out)
+    (case,) = root.iter("testcase")
+    assert case.get("file") == "train.ipynb"
+    assert case.get("line") is None
+    assert case.get("name") == "TRN001 missing-zero-grad at cell 5, line 6, column 9"

@@ -12,6 +12,7 @@ from conftest import require
 
 require("torch")
 
+from lint_train.cli import main as cli_main  # noqa: E402
 from lint_train.runtime.findings import RuntimeFinding  # noqa: E402
 from lint_train.runtime.report import StaticFinding  # noqa: E402
 from lint_train.runtime.verify import _LintView, main  # noqa: E402
@@ -90,8 +91,19 @@ def test_noqa_on_the_reported_line_silences_both_sides(
     ).replace("        opt.step()", "        opt.step()  # noqa: TRN001")
     code, report = _verify(tmp_path, silenced, capsys)
     assert _codes(report) == ([], [])
-    assert report["suppressed"] == 2  # the static finding and the runtime one
     assert code == (0 if report["verdict"]["trained"] else 1)  # type: ignore[index]
+
+
+def test_a_suppressed_problem_seen_by_both_sides_counts_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    silenced = NEVER_CLEARS.replace("        opt.step()", "        opt.step()  # noqa: TRN001")
+    _, report = _verify(tmp_path, silenced, capsys)
+    assert report["suppressed"] == 1  # one problem, silenced on both sides, as lint-train counts
+    main(["--threads", "1", "--static", str(tmp_path / "train.py")])
+    assert "(1 suppressed by noqa)" in capsys.readouterr().out.splitlines()[-1]
+    assert cli_main([str(tmp_path / "train.py")]) == 0
+    assert "1 suppressed by noqa" in capsys.readouterr().err
 
 
 def test_a_runtime_finding_stays_when_its_code_is_also_reported_unsuppressed() -> None:

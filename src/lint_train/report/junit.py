@@ -48,8 +48,11 @@ def render(findings: list[Finding], context: Context = PLAIN) -> str:
                 name=f"{f.code} {f.name} at {_position(f)}",
                 classname=path,
                 file=path,
-                line=str(f.line),
             )
+            # A notebook's lines count within a cell: as a line of the file, a CI system would
+            # point into the notebook's JSON. The test case's name gives cell and line instead.
+            if f.location.cell is None:
+                case.set("line", str(f.line))
             failure = ET.SubElement(case, "failure", message=f.message, type=f.code)
             failure.text = f"{where(f)}: {f.code} {f.name}  {f.message}"
     ET.indent(root)

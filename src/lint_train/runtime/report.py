@@ -45,7 +45,9 @@ class Report:
     findings: list[RuntimeFinding]
     static: list[StaticFinding] | None = None  # None: not asked for
     static_error: str | None = None
-    suppressed: int = 0  # static findings silenced by noqa comments, and runtime ones mapped
+    # Problems silenced by noqa comments: the static findings (a runtime finding silenced with
+    # one is the same problem, not counted again).
+    suppressed: int = 0
     exit_code: int = field(default=0)
 
 

@@ -78,7 +78,9 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         error = None if error is None else in_cells(error, script, program)
     trend = loss_trend([v for v in seen.losses if v is not None])
     view = _lint_view(script, options.config or script_config(script))
-    runtime, silenced = view.runtime(find(seen, cut_short=status == "stopped"))
+    # A runtime finding a noqa comment silenced is the problem of a static finding it silenced too:
+    # the suppressed problems are those static findings, counted once as lint-train counts them.
+    runtime, _ = view.runtime(find(seen, cut_short=status == "stopped"))
     report = Report(
         script=script,
         args=list(args),
@@ -96,7 +98,7 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         findings=runtime,
         static=view.static if options.static else None,
         static_error=view.error if options.static else None,
-        suppressed=len(view.suppressed) + silenced,
+        suppressed=len(view.suppressed),
     )
     return replace(report, exit_code=exit_code(report))
 
