@@ -106,6 +106,7 @@ def test_a_scripts_own_folder_is_on_the_import_path(tree: Path) -> None:
 def test_an_implicit_relative_import_resolves_only_when_unambiguous(tree: Path) -> None:
     assert _resolve(tree, "pkg/sub/engine.py", "metrics") == "pkg/sub/metrics.py"
     _write(tree, {"metrics.py": ""})  # now a top-level `metrics` exists too
+    project.forget()  # as each run does: the file system changed
     assert _resolve(tree, "pkg/sub/engine.py", "metrics") is None
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 class RunContext:
     def __init__(self, root: Path) -> None:
+        project.forget()  # a new run: the project's files may have changed since the last
         self.root = root.resolve()
         self._texts: dict[Path, str | None] = {}
         self._closures: dict[Path, list[Path]] = {}

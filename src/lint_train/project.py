@@ -18,6 +18,7 @@ No libcst here: the engine calls this before deciding whether anything needs par
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -109,10 +110,9 @@ def _in_package(folder: Path) -> bool:
     return (folder / "__init__.py").is_file()
 
 
-def _search_path(importer: Path, root: Path) -> list[Path]:
-    """Where an absolute import from `importer` is looked for, in Python's order: the script's
-    own folder, the folder above the importer's top package, then the source roots."""
-    folder = importer.parent
+def _search_path(folder: Path, root: Path) -> list[Path]:
+    """Where an absolute import from a file in `folder` is looked for, in Python's order: the
+    script's own folder, the folder above its top package, then the source roots."""
     top = folder
     while _in_package(top) and top != root and root in top.parents:
         top = top.parent
@@ -126,14 +126,20 @@ def resolve(importer: Path, module: str, level: int, root: Path) -> Path | None:
 
     Absolute imports from a file inside a package find a sibling module only when no
     top-level module has that name: Python 2's implicit relative import, where unambiguous."""
-    importer, root = importer.resolve(), root.resolve()
+    return _resolve_in(importer.resolve().parent, module, level, root.resolve())
+
+
+@functools.lru_cache(maxsize=65536)
+def _resolve_in(folder: Path, module: str, level: int, root: Path) -> Path | None:
+    """`resolve` for an importer in `folder` (which is all that it depends on), remembered:
+    the files of one folder share most of their imports. forget() clears it for a new run."""
     if level:
-        base = importer.parent
+        base = folder
         for _ in range(level - 1):
             base = base.parent
         found = _module_file(base, module)
     else:
-        candidates = [_module_file(folder, module) for folder in _search_path(importer, root)]
+        candidates = [_module_file(place, module) for place in _search_path(folder, root)]
         hits = [c for c in candidates if c is not None]
         found = hits[0] if hits else None
         # A sibling of a module in a package: found so when the file runs as a script (its
@@ -141,14 +147,19 @@ def resolve(importer: Path, module: str, level: int, root: Path) -> Path | None:
         # other place has a module of that name too, which one loads is a guess: none.
         if (
             found is not None
-            and _in_package(importer.parent)
-            and found.parent == importer.parent
+            and _in_package(folder)
+            and found.parent == folder
             and any(c != found for c in hits)
         ):
             found = None
     if found is None or root not in found.parents or _outside(found, root):
         return None
     return found
+
+
+def forget() -> None:
+    """Forget what the file system looked like: files may have appeared since the last run."""
+    _resolve_in.cache_clear()
 
 
 def _outside(path: Path, root: Path) -> bool:
