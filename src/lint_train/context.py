@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class RunContext:
     def __init__(self, root: Path) -> None:
         project.forget()  # a new run: the project's files may have changed since the last
-        self.root = root.resolve()
+        self.root = project.absolute(root)
         self._texts: dict[Path, str | None] = {}
         self._closures: dict[Path, list[Path]] = {}
         self._parsed: dict[Path, ModuleSummary | None] = {}
@@ -44,7 +44,7 @@ class RunContext:
 
     def imports(self, name: str) -> list[Path]:
         """The project files `name` imports, directly or not (none for a notebook)."""
-        path = Path(name).resolve()
+        path = project.absolute(name)
         if path not in self._closures:
             if name.endswith(".ipynb") or self.root not in path.parents:
                 self._closures[path] = []
@@ -65,7 +65,7 @@ class RunContext:
     def levels(self, names: list[str]) -> list[int]:
         """For each file, the round in which it is analysed: after every file of `names` it
         imports, except those that import it back (a cycle), which get no say in its order."""
-        paths = [Path(n).resolve() for n in names]
+        paths = [project.absolute(n) for n in names]
         checked = set(paths)
         level: dict[Path, int] = {}
 
@@ -98,7 +98,7 @@ class RunContext:
                 summaries[dep] = summary
         if not summaries:
             return None
-        return ProjectView(Path(name).resolve(), self.root, summaries)
+        return ProjectView(project.absolute(name), self.root, summaries)
 
     def _summary(self, path: Path) -> ModuleSummary | None:
         """The summary of a file no rule checks in this run; None if it does not parse."""

@@ -492,7 +492,9 @@ def _analyse_in_rounds(
     analysis sees the summaries of the project modules it imports (see context.py)."""
     names = [name for _, name, _, _ in pending]
     rounds = context.levels(names)
-    paths = {index: Path(name).resolve() for index, name, _, _ in pending}
+    from .project import absolute
+
+    paths = {index: absolute(name) for index, name, _, _ in pending}
     checked = set(paths.values())
     analysed: dict[Path, ModuleSummary | None] = {}
     for level in sorted(set(rounds)):

@@ -19,6 +19,7 @@ No libcst here: the engine calls this before deciding whether anything needs par
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -44,13 +45,16 @@ class Import:
 def find_root(paths: Iterable[str | Path]) -> Path:
     """The project root: the nearest folder above the checked paths' common folder holding a
     pyproject.toml, setup.py, setup.cfg or .git, else that common folder (a named folder)."""
-    resolved = [Path(p).resolve() for p in paths] or [Path.cwd().resolve()]
-    folders = [p if p.is_dir() else p.parent for p in resolved]
-    common = folders[0]
-    for folder in folders[1:]:
-        while common not in (folder, *folder.parents):
-            common = common.parent
-    return default_root(common)
+    resolved = [absolute(p) for p in paths] or [absolute(Path.cwd())]
+    folders = {p if p.is_dir() else p.parent for p in resolved}
+    common = Path(os.path.commonpath([str(f) for f in folders]))
+    return absolute(default_root(common))
+
+
+def absolute(path: str | Path) -> Path:
+    """An absolute path, without resolving symbolic links: cheap enough to take for every
+    file of a large repository (`Path.resolve` asks the file system about each part)."""
+    return Path(os.path.abspath(path))
 
 
 def source_roots(root: Path) -> tuple[Path, ...]:
@@ -62,7 +66,7 @@ def source_roots(root: Path) -> tuple[Path, ...]:
 def module_name(path: Path, root: Path) -> str | None:
     """The dotted module name of a file of the project (`pkg.sub.mod`, `pkg` for its
     `__init__.py`), from the deepest source root that holds it; None outside the project."""
-    path = path.resolve()
+    path = absolute(path)
     for base in reversed(source_roots(root)):
         if base in path.parents:
             parts = list(path.relative_to(base).with_suffix("").parts)
@@ -126,7 +130,7 @@ def resolve(importer: Path, module: str, level: int, root: Path) -> Path | None:
 
     Absolute imports from a file inside a package find a sibling module only when no
     top-level module has that name: Python 2's implicit relative import, where unambiguous."""
-    return _resolve_in(importer.resolve().parent, module, level, root.resolve())
+    return _resolve_in(absolute(importer).parent, module, level, absolute(root))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -172,14 +176,15 @@ def _outside(path: Path, root: Path) -> bool:
 def targets(importer: Path, imports: Iterable[Import], root: Path) -> list[Path]:
     """The project files that `importer`'s imports may load: for `from pkg import a, b`, the
     package's `__init__.py` and any submodules `pkg/a.py`, `pkg/b.py`."""
+    folder, root = absolute(importer).parent, absolute(root)
     found: list[Path] = []
     for imp in imports:
-        first = resolve(importer, imp.module, imp.level, root)
+        first = _resolve_in(folder, imp.module, imp.level, root)
         if first is not None:
             found.append(first)
         for name in imp.names:
             dotted = f"{imp.module}.{name}" if imp.module else name
-            sub = resolve(importer, dotted, imp.level, root)
+            sub = _resolve_in(folder, dotted, imp.level, root)
             if sub is not None:
                 found.append(sub)
     return list(dict.fromkeys(found))
@@ -191,7 +196,7 @@ def closure(
     """The project files `start` imports, directly or through others, in a fixed order (each
     once, cycles included, `start` itself left out), up to `budget` files. `read` gives a
     file's text, or None when it cannot be read."""
-    start = start.resolve()
+    start = absolute(start)
     seen: dict[Path, None] = {start: None}
     todo = [start]
     while todo and len(seen) <= budget:
