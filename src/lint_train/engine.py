@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     import libcst as cst
     from libcst.metadata import CodeRange
 
+    from .analysis.summary import ModuleSummary, ProjectView
+    from .context import RunContext
     from .rules import Report, Rule
 
 T = TypeVar("T")
@@ -90,6 +92,8 @@ class FileOutcome:
 
     findings: tuple[Finding, ...] = ()
     error: FileError | None = None
+    # What other files of the project read of it (analysed files only; never cached).
+    summary: ModuleSummary | None = field(default=None, compare=False, repr=False)
 
 
 def lint_source(
@@ -104,7 +108,7 @@ def lint_source(
         rules = all_rules()
     if prefilter and not could_matter(text):
         return []
-    findings, error = _analyse_text(text, path, rules)
+    findings, error, _ = _analyse_text(text, path, rules)
     if error is not None:
         raise error
     return findings
@@ -125,14 +129,38 @@ class InternalError(Exception):
         return FileError(path, message, trace=self.trace, name=INTERNAL_ERROR)
 
 
+Analysed = tuple[list[Finding], "InternalError | None", "ModuleSummary | None"]
+
+
 def _analyse_text(
-    text: str, path: str, rules: list[Rule], program: Program | None = None
-) -> tuple[list[Finding], InternalError | None]:
-    """The findings, and the error of a rule that failed (the other rules still report).
-    `program`: the notebook `text` was made from, if any."""
+    text: str,
+    path: str,
+    rules: list[Rule],
+    program: Program | None = None,
+    view: ProjectView | None = None,
+) -> Analysed:
+    """The findings, the error of a rule that failed (the other rules still report), and the
+    module's summary for the files that import it. `program`: the notebook `text` was made
+    from, if any; `view`: the summaries of the project modules it imports."""
     check_depth(text)
     with _collector_paused():
-        return _on_big_stack(_analyse_deep, text, path, rules, program)
+        return _on_big_stack(_analyse_deep, text, path, rules, program, view)
+
+
+def parse_for_summary(text: str) -> ModuleSummary | None:
+    """The summary of a module no rule checks in this run (one parse, no analysis); None
+    when it cannot be parsed or indexed."""
+    import libcst as cst
+
+    from .analysis.program import build_program
+    from .analysis.summary import summarise
+
+    try:
+        check_depth(text)
+        with _collector_paused():
+            return _on_big_stack(lambda: summarise(build_program(cst.parse_module(text))))
+    except Exception:  # a module that does not parse is context left out, not an error
+        return None
 
 
 @contextlib.contextmanager
@@ -151,17 +179,24 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _analyse_deep(
-    text: str, path: str, rules: list[Rule], program: Program | None = None
-) -> tuple[list[Finding], InternalError | None]:
+    text: str,
+    path: str,
+    rules: list[Rule],
+    program: Program | None = None,
+    view: ProjectView | None = None,
+) -> Analysed:
     import libcst as cst
 
     from .analysis.interpret import analyse
     from .analysis.program import build_program
+    from .analysis.summary import summarise
 
     module = _stage("the parser", cst.parse_module, text)
-    model = _stage("the analysis", lambda: analyse(build_program(module)))
+    indexed = _stage("the analysis", build_program, module, view)
+    summary = _stage("the module summary", summarise, indexed) if program is None else None
+    model = _stage("the analysis", analyse, indexed)
     if not model.complete:
-        return [], None
+        return [], None, summary
     reports: list[tuple[Rule, Report]] = []
     failed: InternalError | None = None
     for rule in rules:
@@ -172,8 +207,9 @@ def _analyse_deep(
         else:
             reports.extend((rule, report) for report in found)
     if not reports:
-        return [], failed
-    return _stage("placing findings", _place, module, reports, path, program), failed
+        return [], failed, summary
+    placed = _stage("placing findings", _place, module, reports, path, program)
+    return placed, failed, summary
 
 
 def _place(
@@ -362,6 +398,9 @@ def check_files(
         else:
             configuration = selection.describe()
         store = Cache(cache_dir.parent, configuration, cache_dir)
+    from .context import RunContext
+
+    context = RunContext.for_files(files)
     outcomes: list[FileOutcome | None] = [None] * len(files)
     keys: dict[int, str] = {}  # files to record in the cache once their outcome is known
     pending: list[tuple[int, str, str, Program | None]] = []  # files that must be parsed
@@ -371,7 +410,8 @@ def check_files(
             outcomes[index] = FileOutcome(error=data)
             continue
         if store is not None:
-            key = store.key(name, data)
+            # A file's findings depend on the project modules it imports: their bytes too.
+            key = store.key(name, data + context.key_part(name))
             cached = store.get(key, name)
             if cached is not None:
                 outcomes[index] = FileOutcome(tuple(cached[0]), cached[1])
@@ -384,7 +424,7 @@ def check_files(
             pending.append((index, name, *prepared))
     if pending:
         rules = selection.rules() if rules is None else rules
-        for index, outcome in _analyse_all(pending, rules, jobs):
+        for index, outcome in _analyse_in_rounds(pending, rules, jobs, context):
             outcomes[index] = outcome
     if store is not None:
         for index, key in keys.items():
@@ -439,13 +479,42 @@ def _prepare(name: str, data: bytes) -> FileOutcome | tuple[str, Program | None]
     return text, program
 
 
-def _analyse_all(
-    pending: list[tuple[int, str, str, Program | None]], rules: list[Rule], jobs: int
+Pending = tuple[int, str, str, "Program | None", "ProjectView | None"]
+
+
+def _analyse_in_rounds(
+    pending: list[tuple[int, str, str, Program | None]],
+    rules: list[Rule],
+    jobs: int,
+    context: RunContext,
 ) -> Iterator[tuple[int, FileOutcome]]:
-    sizes = [len(text) for _, _, text, _ in pending]
+    """Every pending file analysed, a module before the files that import it, so that each
+    analysis sees the summaries of the project modules it imports (see context.py)."""
+    names = [name for _, name, _, _ in pending]
+    rounds = context.levels(names)
+    from .project import absolute
+
+    paths = {index: absolute(name) for index, name, _, _ in pending}
+    checked = set(paths.values())
+    analysed: dict[Path, ModuleSummary | None] = {}
+    for level in sorted(set(rounds)):
+        batch = [
+            (index, name, text, program, context.view(name, analysed, checked))
+            for (index, name, text, program), at in zip(pending, rounds, strict=True)
+            if at == level
+        ]
+        for index, outcome in _analyse_all(batch, rules, jobs):
+            analysed[paths[index]] = outcome.summary
+            yield index, outcome
+
+
+def _analyse_all(
+    pending: list[Pending], rules: list[Rule], jobs: int
+) -> Iterator[tuple[int, FileOutcome]]:
+    sizes = [len(text) for _, _, text, _, _ in pending]
     if not parallel.worth_it(sizes, jobs):
-        for index, name, text, program in pending:
-            yield index, _analyse_file(name, text, program, rules)
+        for index, name, text, program, view in pending:
+            yield index, _analyse_file(name, text, program, rules, view)
         return
     _load_analysis()  # before the workers fork, so that they start with it loaded
     codes = tuple(rule.info.code for rule in rules)
@@ -454,11 +523,17 @@ def _analyse_all(
 
 
 @_contained("the engine")
-def _analyse_file(name: str, text: str, program: Program | None, rules: list[Rule]) -> FileOutcome:
+def _analyse_file(
+    name: str,
+    text: str,
+    program: Program | None,
+    rules: list[Rule],
+    view: ProjectView | None = None,
+) -> FileOutcome:
     import libcst as cst
 
     try:
-        findings, failed = _analyse_text(text, name, rules, program)
+        findings, failed, summary = _analyse_text(text, name, rules, program, view)
     except (cst.ParserSyntaxError, SourceError) as exc:
         column = None
         if isinstance(exc, SourceError):
@@ -479,7 +554,8 @@ def _analyse_file(name: str, text: str, program: Program | None, rules: list[Rul
         return FileOutcome(error=exc.file_error(name))
     if program is not None:
         findings = [program.place(f) for f in findings]
-    return FileOutcome(tuple(findings), failed.file_error(name) if failed else None)
+    error = failed.file_error(name) if failed else None
+    return FileOutcome(tuple(findings), error, summary)
 
 
 def _syntax_error(text: str, exc: Exception) -> tuple[str, int | None]:
@@ -539,16 +615,14 @@ def _start_worker(codes: tuple[str, ...]) -> None:
     _worker_rules[:] = [rule for rule in all_rules() if rule.info.code in codes]
 
 
-def _crashed(item: tuple[int, str, str, Program | None]) -> tuple[int, FileOutcome]:
-    index, name, _, _ = item
+def _crashed(item: Pending) -> tuple[int, FileOutcome]:
+    index, name, _, _, _ = item
     error = FileError(name, "the process analysing it crashed", name=INTERNAL_ERROR)
     return index, FileOutcome(error=error)
 
 
-def _analyse_group(
-    group: list[tuple[int, str, str, Program | None]],
-) -> list[tuple[int, FileOutcome]]:
+def _analyse_group(group: list[Pending]) -> list[tuple[int, FileOutcome]]:
     return [
-        (index, _analyse_file(name, text, program, _worker_rules))
-        for index, name, text, program in group
+        (index, _analyse_file(name, text, program, _worker_rules, view))
+        for index, name, text, program, view in group
     ]

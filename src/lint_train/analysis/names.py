@@ -61,6 +61,10 @@ class ImportTable:
             local = _name_text(alias.asname.name) if alias.asname is not None else name
             self._aliases[local] = f"{module}{name}" if module.endswith(".") else f"{module}.{name}"
 
+    def aliases(self) -> dict[str, str]:
+        """Every local name bound by an import, with the full name it stands for."""
+        return dict(self._aliases)
+
     def is_imported(self, name: str) -> bool:
         return name in self._aliases
 

@@ -12,6 +12,7 @@ import libcst as cst
 
 from . import knowledge as kn
 from .names import ImportTable, dotted, unmoved
+from .summary import ClassFacts, ProjectView
 from .vocab import OPTIMIZER_CLASSES, is_model_name
 from .walk import walk
 
@@ -43,12 +44,20 @@ class ClassInfo:
     node: cst.ClassDef
     bases: list[str]
     methods: dict[str, str] = field(default_factory=dict)  # method name -> function key
+    # The library classes above it, through the project's own classes in other modules (a
+    # base `from .base import Trainer` is the project's, not a library trainer); None when no
+    # project view was given, and then `bases` are taken as they are.
+    library_bases: list[str] | None = None
+
+    @property
+    def _above(self) -> list[str]:
+        return self.bases if self.library_bases is None else self.library_bases
 
     @property
     def is_module(self) -> bool:
         if self.is_foreign:
             return False  # `flax.linen.Module`, `tf.keras.Sequential`
-        return any(b.endswith(("Module", "Sequential", "ModuleList")) for b in self.bases)
+        return any(b.endswith(("Module", "Sequential", "ModuleList")) for b in self._above)
 
     @property
     def is_foreign(self) -> bool:
@@ -58,17 +67,17 @@ class ClassInfo:
     @property
     def from_lightning(self) -> bool:
         """Derived from any of Lightning's classes (a `LightningModule`, a `Callback`)."""
-        return any(b.startswith(kn.LIGHTNING_PACKAGES) for b in self.bases)
+        return any(b.startswith(kn.LIGHTNING_PACKAGES) for b in self._above)
 
     @property
     def is_lightning(self) -> bool:
-        return any(b.endswith(LIGHTNING_BASES) for b in self.bases)
+        return any(b.endswith(LIGHTNING_BASES) for b in self._above)
 
     @property
     def is_library_trainer(self) -> bool:
         """A subclass of an imported trainer (transformers' `Trainer`, TRL's `_BaseTrainer`):
         the library's loop calls its evaluation methods and sets grad and mode around them."""
-        return any("." in b and b.endswith("Trainer") for b in self.bases)
+        return any("." in b and b.endswith("Trainer") for b in self._above)
 
 
 @dataclass
@@ -97,6 +106,8 @@ class Program:
     # The calls each object is bound to, named as the interpreter names objects.
     bound_in: dict[str, list[cst.Call]] = field(default_factory=dict)
     self_modules: set[str] = field(default_factory=set)  # `mod = sys.modules[__name__]`
+    # The summaries of the project modules this file imports (None: the file alone).
+    view: ProjectView | None = None
     _sensitive: dict[int, bool] = field(default_factory=dict)
 
     def qualify(self, text: str | None) -> str | None:
@@ -146,7 +157,9 @@ class Program:
         return None
 
 
-def build_program(module: cst.Module) -> Program:
+def build_program(module: cst.Module, view: ProjectView | None = None) -> Program:
+    """The index of one module; with `view`, its imports of the project's own classes are
+    judged by their class bodies in the other modules."""
     indexer = _Indexer()
     walk(module, indexer)
     program = Program(
@@ -165,7 +178,14 @@ def build_program(module: cst.Module) -> Program:
         engines=indexer.backward_receivers & indexer.step_receivers,
         escaped=set(),
         loop_targets=indexer.loop_targets,
+        view=view,
     )
+    if view is not None:
+        for cls in program.classes.values():
+            cls.library_bases = []
+            for base in cls.bases:
+                above = view.all_bases(base)
+                cls.library_bases += [base] if above is None else above
     for target, value, scope in indexer.assignments:
         _bind(program, target, value)
         _mark_binding(program, target, value, scope)
@@ -435,12 +455,17 @@ def _is_zero(value: cst.BaseExpression | None) -> bool:
 
 class _ModeLayers(cst.CSTVisitor):
     """Looks through a constructor call (and the file's classes it builds) for layers whose
-    behaviour depends on train/eval mode; anything it cannot see counts as such a layer."""
+    behaviour depends on train/eval mode; anything it cannot see counts as such a layer.
 
-    def __init__(self, program: Program) -> None:
+    With `parts` (a module's summary being taken), the imported names it would have to count
+    so are listed there instead, for the modules that import this one to judge."""
+
+    def __init__(self, program: Program, parts: list[str] | None = None) -> None:
         self.program = program
         self.sensitive = False
+        self.parts = parts
         self._functions: list[str] = []
+        self._classes: set[int] = set()  # the file's classes already looked through
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._functions.append(node.name.value)
@@ -469,7 +494,10 @@ class _ModeLayers(cst.CSTVisitor):
         elif self._wraps_models(node):
             self.sensitive = True  # `Wrapper(backbone, head)`: judged by what it is given
         elif last in self.program.classes:
-            self.sensitive = self.program._subtree_sensitive(self.program.classes[last].node)
+            if self.parts is not None:
+                self._look_into(self.program.classes[last].node)
+            else:
+                self.sensitive = self.program._subtree_sensitive(self.program.classes[last].node)
         elif text in self.program.module_functions:
             key = self.program.module_functions[text]
             self.sensitive = self.program._subtree_sensitive(self.program.functions[key].node)
@@ -478,8 +506,23 @@ class _ModeLayers(cst.CSTVisitor):
         elif in_forward and not last[:1].isupper():
             pass  # a function applied in the forward pass builds no layer (`.training` is seen)
         elif last[:1].isupper() or self.program.is_imported(text):
-            self.sensitive = True  # a model part we cannot see
+            self.sensitive = self._unseen(text, full)  # a model part we cannot see, maybe
         return not self.sensitive
+
+    def _unseen(self, text: str, full: str) -> bool:
+        """Whether a part built from a name not defined in the file counts as sensitive: a
+        class of the project in view says itself; a summary lists an imported one as a part."""
+        if self.parts is not None and self.program.is_imported(text):
+            self.parts.append(full)
+            return False
+        view = self.program.view
+        verdict = view.sensitive(full) if view is not None else None
+        return True if verdict is None else verdict
+
+    def _look_into(self, node: cst.ClassDef) -> None:
+        if id(node) not in self._classes:
+            self._classes.add(id(node))
+            walk(node, self)
 
     def _wraps_models(self, node: cst.Call) -> bool:
         """Whether a constructor is given models (built elsewhere) that are mode-sensitive or
@@ -504,14 +547,22 @@ class _ModeLayers(cst.CSTVisitor):
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         for base in node.bases:
-            name = (dotted(base.value) or "").split(".")[-1]
+            text = dotted(base.value) or ""
+            name = text.split(".")[-1]
             base_class = self.program.classes.get(name)
-            if (
-                base_class is not None
-                and base_class.node is not node
-                and self.program._subtree_sensitive(base_class.node)
-            ):
-                self.sensitive = True
+            if base_class is not None and base_class.node is not node:
+                if self.parts is not None:
+                    self._look_into(base_class.node)
+                elif self.program._subtree_sensitive(base_class.node):
+                    self.sensitive = True
+            elif base_class is None and self.program.is_imported(text):
+                # An imported base: the project's own class is judged by its body (a summary
+                # keeps its bases for that); a library base as before (`nn.Module` builds no
+                # layer).
+                full = self.program.qualify(text) or text
+                view = self.program.view
+                if self.parts is None and view is not None and view.sensitive(full):
+                    self.sensitive = True
 
 
 _BUILTINS = frozenset(dir(builtins))
@@ -525,6 +576,15 @@ def _is_standard(full: str) -> bool:
     if package in ("copy", "functools"):
         return False
     return full in _BUILTINS or package in sys.stdlib_module_names
+
+
+def class_facts(program: Program, info: ClassInfo) -> ClassFacts:
+    """What other modules need to know of one of the file's classes (see summary.py)."""
+    parts: list[str] = []
+    finder = _ModeLayers(program, parts)
+    finder._classes.add(id(info.node))
+    walk(info.node, finder)
+    return ClassFacts(tuple(info.bases), finder.sensitive, tuple(dict.fromkeys(parts)))
 
 
 def _has_dropout_arg(call: cst.Call) -> bool:

@@ -1,0 +1,135 @@
+"""What other files of the project need to know about a module, taken from its one parse, and
+the view through which the analysis of one file reads the summaries of the modules it imports.
+
+A summary holds local facts only: for each class, its bases and the names it builds, as its
+module's imports qualify them, and whether its own body builds a mode-sensitive layer in view.
+What an imported name is gets decided where it is used, by linking through the view; so a
+summary never depends on the order in which files are analysed, and each is computed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import project
+
+if TYPE_CHECKING:
+    from .program import Program
+
+# Re-exports and base classes are followed this deep, no further (a cycle stops sooner).
+MAX_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class ClassFacts:
+    """One class of a module, as the module's own text shows it."""
+
+    bases: tuple[str, ...]  # qualified through the module's imports (`torch.nn.Module`)
+    sensitive: bool  # its body (or a base class of its own file) builds a mode-sensitive layer
+    # Imported names its body builds or derives from, which only their own module can judge.
+    parts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    classes: Mapping[str, ClassFacts] = field(default_factory=dict)
+    imports: Mapping[str, str] = field(default_factory=dict)  # local name -> qualified name
+
+
+def summarise(program: Program) -> ModuleSummary:
+    """The facts of a module that other modules read, from its program (built without a view:
+    the facts are local)."""
+    from .program import class_facts
+
+    # Taken as if the module were alone, so that what other modules read of it never depends
+    # on which summaries its own analysis happened to see.
+    view, known = program.view, program._sensitive
+    program.view, program._sensitive = None, {}
+    try:
+        classes = {name: class_facts(program, info) for name, info in program.classes.items()}
+    finally:
+        program.view, program._sensitive = view, known
+    return ModuleSummary(classes, program.imports.aliases())
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    """The summaries of the project modules a file imports (all of them, as the engine's
+    import scan found them), for the analysis of that file. A name that leads to no module in
+    `summaries` is not judged here: the analysis treats it as it treats any unseen import."""
+
+    path: Path  # the analysed file
+    root: Path
+    summaries: Mapping[Path, ModuleSummary]
+
+    def find_class(
+        self, full: str, importer: Path | None = None, depth: int = 0
+    ) -> tuple[Path, str] | None:
+        """The module and name of the project class that `full` (as `importer`'s imports
+        qualify it) names, through re-exports of packages' `__init__.py`."""
+        if depth > MAX_DEPTH:
+            return None
+        importer = importer or self.path
+        level = len(full) - len(full.lstrip("."))
+        module, _, name = full[level:].rpartition(".")
+        if not name or not (module or level):
+            return None  # a bare name: not something the file imported
+        target = project.resolve(importer, module, level, self.root)
+        summary = self.summaries.get(target) if target is not None else None
+        if summary is None or target is None:
+            return None
+        if name in summary.classes:
+            return target, name
+        if name in summary.imports:  # `from .models import Net` in a package's __init__
+            return self.find_class(summary.imports[name], target, depth + 1)
+        return None
+
+    def sensitive(self, full: str) -> bool | None:
+        """Whether the project class `full` names builds a mode-sensitive layer, itself, in
+        its project base classes or in the project classes it builds; None when `full` is not
+        a class of a module in view."""
+        found = self.find_class(full)
+        if found is None:
+            return None
+        return self._class_sensitive(*found, set())
+
+    def _class_sensitive(self, path: Path, name: str, seen: set[tuple[Path, str]]) -> bool:
+        if (path, name) in seen or len(seen) > project.BUDGET:
+            return False  # a cycle adds nothing the classes on it did not already say
+        seen.add((path, name))
+        facts = self.summaries[path].classes[name]
+        if facts.sensitive:
+            return True
+        for part in facts.parts:
+            found = self.find_class(part, path)
+            if found is None:
+                return True  # not a project class in view: unseen, so counted as sensitive
+            if self._class_sensitive(*found, seen):
+                return True
+        for base in facts.bases:  # a library base builds no layer of its own (`nn.Module`)
+            found = self.find_class(base, path)
+            if found is not None and self._class_sensitive(*found, seen):
+                return True
+        return False
+
+    def all_bases(self, full: str) -> list[str] | None:
+        """Every library base above the project class `full` names (project classes in
+        between are followed); None when `full` is not a project class in view."""
+        found = self.find_class(full)
+        if found is None:
+            return None
+        out: list[str] = []
+        todo, seen = [found], {found}
+        while todo:
+            path, name = todo.pop(0)
+            for base in self.summaries[path].classes[name].bases:
+                above = self.find_class(base, path)
+                if above is None:
+                    out.append(base)
+                elif above not in seen and len(seen) < project.BUDGET:
+                    seen.add(above)
+                    todo.append(above)
+        return out

@@ -1,0 +1,79 @@
+"""Multi-file fixtures (fixtures/projects/<name>/): each reports exactly its `# expect:` lines,
+whether its folder is checked or one file alone (as pre-commit passes only staged files), on
+one process or several; and each shows what the project view changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, expected_findings
+
+from lint_train.engine import lint_paths
+
+PROJECTS = sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir())
+
+
+def _expected(folder: Path) -> set[tuple[str, int, str]]:
+    return {
+        (str(path.relative_to(folder)), line, code)
+        for path in sorted(folder.rglob("*.py"))
+        for line, code in expected_findings(path)
+    }
+
+
+def _found(folder: Path, paths: list[Path], jobs: int = 1) -> set[tuple[str, int, str]]:
+    result = lint_paths([str(p) for p in paths], jobs=jobs)
+    assert not result.errors
+    return {
+        (str(Path(f.path).resolve().relative_to(folder)), f.line, f.code) for f in result.findings
+    }
+
+
+@pytest.mark.parametrize("folder", PROJECTS, ids=[p.name for p in PROJECTS])
+def test_project_folder_reports_exactly_its_expected_findings(folder: Path) -> None:
+    assert _found(folder.resolve(), [folder]) == _expected(folder)
+
+
+@pytest.mark.parametrize("folder", PROJECTS, ids=[p.name for p in PROJECTS])
+def test_each_file_checked_alone_still_sees_the_rest_of_its_project(folder: Path) -> None:
+    folder = folder.resolve()
+    for path in sorted(folder.rglob("*.py")):
+        expected = {item for item in _expected(folder) if item[0] == str(path.relative_to(folder))}
+        assert _found(folder, [path]) == expected, path
+
+
+def test_projects_give_the_same_findings_on_several_processes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lint_train import parallel
+
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_BYTES", 0)  # small files: workers all the same
+    folders = [p.resolve() for p in PROJECTS]
+    one = lint_paths([str(p) for p in folders], jobs=1)
+    several = lint_paths([str(p) for p in folders], jobs=3)
+    assert one.findings == several.findings and one.files_checked == several.files_checked
+
+
+def test_there_are_buggy_and_quiet_projects() -> None:
+    buggy = [p for p in PROJECTS if _expected(p)]
+    assert len(buggy) >= 4 and len(PROJECTS) - len(buggy) >= 4
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["eval_with_project_loss", "mode_free_model_elsewhere", "relative_package_mode_free",
+     "src_layout_mode_free"],
+)  # fmt: skip
+def test_quiet_projects_are_quiet_only_because_the_other_files_are_read(
+    name: str, tmp_path: Path
+) -> None:
+    """The same train.py, with the modules it imports out of view, is reported: the class
+    bodies in the other files are what make it quiet."""
+    folder = (FIXTURES / "projects" / name).resolve()
+    (script,) = [p for p in folder.rglob("train.py")]
+    alone = tmp_path / "train.py"
+    alone.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    assert lint_paths([str(alone)]).findings
+    assert not lint_paths([str(script)]).findings
