@@ -1,4 +1,4 @@
-"""Near misses of the preview rules TRN008, TRN010 and TRN011, as small sources: each shape
+"""Near misses of the preview rules TRN006, TRN008, TRN010 and TRN011, as small sources: each shape
 either is reported with the expected code and line, or must stay quiet."""
 
 from __future__ import annotations
@@ -117,3 +117,77 @@ QUIET_TRN011 = {
 @pytest.mark.parametrize("body", QUIET_TRN011.values(), ids=list(QUIET_TRN011))
 def test_trn011_quiet_shapes(body: str) -> None:
     assert found(body + "loss = model(torch.randn(1, 4)).sum()\nloss.backward()\n", "TRN011") == []
+
+
+def test_trn006_clear_between_backward_and_step_is_reported_at_the_clear() -> None:
+    body = """\
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        model.zero_grad()
+        optimizer.step()
+    """
+    assert found(body, "TRN006") == [4]
+
+
+def test_trn006_clear_in_the_helper_that_steps_is_reported_at_its_call() -> None:
+    body = """\
+    def update():
+        optimizer.zero_grad()
+        optimizer.step()
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        update()
+    """
+    assert found(body, "TRN006") == [7]
+
+
+QUIET_TRN006 = {
+    "clear right after the step": (
+        "for x, y in loader:\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    optimizer.step()\n"
+        "    optimizer.zero_grad()\n"
+    ),
+    "accumulation": (
+        "for i, (x, y) in enumerate(loader):\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    if (i + 1) % 4 == 0:\n"
+        "        optimizer.step()\n"
+        "        optimizer.zero_grad()\n"
+    ),
+    "a bad batch skipped on one way": (
+        "for x, y in loader:\n"
+        "    optimizer.zero_grad()\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    if not torch.isfinite(loss):\n"
+        "        optimizer.zero_grad()\n"
+        "    optimizer.step()\n"
+    ),
+    "a second backward after the clear": (
+        "for x, y in loader:\n"
+        "    nn.functional.mse_loss(model(x), y).backward()\n"
+        "    optimizer.zero_grad()\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    optimizer.step()\n"
+    ),
+    "another optimizer cleared": (
+        "other = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "for x, y in loader:\n"
+        "    optimizer.zero_grad()\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    other.zero_grad()\n"
+        "    optimizer.step()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("body", QUIET_TRN006.values(), ids=list(QUIET_TRN006))
+def test_trn006_quiet_shapes(body: str) -> None:
+    assert found(body, "TRN006") == []

@@ -68,6 +68,11 @@ class TrainingLoop:
     opaque: bool = False  # an optimizer was handed to code not in view
     polluted_steps: dict[str, cst.CSTNode] = field(default_factory=dict)  # display -> step call
     polluted_roots: dict[str, str] = field(default_factory=dict)  # display -> internal name
+    # Steps (by node id) reached on some path with gradients that a clear had thrown away
+    # since the last backward, and steps reached on some path with any other gradients: a step
+    # only ever reached with discarded ones applies nothing (TRN006).
+    discarded_steps: dict[int, cst.CSTNode] = field(default_factory=dict)
+    kept_steps: set[int] = field(default_factory=set)
     # display -> the ways (condition, value) that every path reaching a step of it with
     # uncleared gradients took inside the loop, and the ways of the paths that reached a step
     # with clean ones: a way taken by the former whose opposite the latter took is the way
