@@ -1,5 +1,5 @@
-"""Near misses of the preview rules TRN006, TRN008, TRN010 and TRN011, as small sources: each shape
-either is reported with the expected code and line, or must stay quiet."""
+"""Near misses of the preview rules TRN006, TRN007, TRN008, TRN010 and TRN011, as small
+sources: each shape either is reported with the expected code and line, or must stay quiet."""
 
 from __future__ import annotations
 
@@ -191,3 +191,84 @@ QUIET_TRN006 = {
 @pytest.mark.parametrize("body", QUIET_TRN006.values(), ids=list(QUIET_TRN006))
 def test_trn006_quiet_shapes(body: str) -> None:
     assert found(body, "TRN006") == []
+
+
+def test_trn007_kept_losses_are_reported_at_the_keeping_statement() -> None:
+    body = """\
+    total, losses, history, stats = 0.0, [], {}, {"loss": 0.0}
+    for step, (x, y) in enumerate(loader):
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total = total + loss * len(x)
+        losses.append(loss)
+        history[step] = loss
+        stats["loss"] += loss
+    """
+    assert found(body, "TRN007") == [7, 8, 9, 10]
+
+
+QUIET_TRN007 = {
+    "item": "total += loss.item()\n",
+    "detach": "losses.append(loss.detach())\n",
+    "float": "total += float(loss)\n",
+    "a constant key": "stats['loss'] = loss\n",
+    "not the loss": "total += loss_fn\n",
+    "a fresh container each iteration": "fresh = []\n    fresh.append(loss)\n",
+    "under no_grad": "with torch.no_grad():\n        total += loss\n",
+}
+
+
+@pytest.mark.parametrize("line", QUIET_TRN007.values(), ids=list(QUIET_TRN007))
+def test_trn007_quiet_shapes(line: str) -> None:
+    body = (
+        "total, losses, stats, loss_fn = 0.0, [], {}, 1.0\n"
+        "for x, y in loader:\n"
+        "    optimizer.zero_grad()\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    optimizer.step()\n"
+        "    " + line
+    )
+    assert found(body, "TRN007") == []
+
+
+def test_trn007_a_detached_rebinding_of_the_loss_is_quiet() -> None:
+    body = """\
+    losses = []
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        loss = loss.item()
+        losses.append(loss)
+    """
+    assert found(body, "TRN007") == []
+
+
+def test_trn007_a_sum_that_is_backpropagated_is_quiet() -> None:
+    body = """\
+    for epoch in range(2):
+        total = 0.0
+        for x, y in loader:
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward(retain_graph=True)
+            total += loss
+        objective = total / 2
+        objective.backward()
+    """
+    assert found(body, "TRN007") == []
+
+
+def test_trn007_evaluation_loops_are_left_to_trn003() -> None:
+    body = """\
+    outputs = []
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        outputs.append(loss)
+    """
+    assert found(body, "TRN007") == []

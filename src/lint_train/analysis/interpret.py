@@ -33,6 +33,7 @@ from .model import (
 )
 from .names import dotted
 from .program import FunctionInfo, Program
+from .retained import kept_losses
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
 
@@ -1517,4 +1518,7 @@ class _Wrap:
 
 
 def analyse(program: Program) -> LoopModel:
-    return Interpreter(program).run()
+    model = Interpreter(program).run()
+    if model.complete:
+        model.kept_losses = kept_losses(model)
+    return model
