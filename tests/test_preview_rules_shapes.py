@@ -176,6 +176,15 @@ QUIET_TRN006 = {
         "    loss.backward()\n"
         "    optimizer.step()\n"
     ),
+    "an engine that steps and clears": (
+        "import deepspeed\n"
+        "engine, opt, _, _ = deepspeed.initialize(model=model, optimizer=optimizer)\n"
+        "for x, y in loader:\n"
+        "    loss = nn.functional.mse_loss(engine(x), y)\n"
+        "    engine.backward(loss)\n"
+        "    engine.step()\n"
+        "    optimizer.step()\n"
+    ),
     "another optimizer cleared": (
         "other = torch.optim.SGD(model.parameters(), lr=0.1)\n"
         "for x, y in loader:\n"
