@@ -30,7 +30,7 @@ from conftest import FIXTURES, expected_findings, require
 from lint_train.cli import main
 from lint_train.engine import lint_source
 from lint_train.fix import FixOutcome, fix_file, fix_source
-from lint_train.rules import trn001_missing_zero_grad
+from lint_train.rules import trn001_missing_zero_grad, trn006_zero_grad_before_step
 from lint_train.rules.fixes import BEFORE, Edit, Fix
 
 BUGGY = sorted((FIXTURES / "buggy").glob("*.py"))
@@ -46,6 +46,13 @@ NOT_FIXABLE = {
         "unscaling or clipping done there)"
     ),
 }
+# TRN006 offers no fix: where the clear belongs is for the author to say.
+NOT_FIXABLE.update(
+    dict.fromkeys(
+        ("trn006_clear_between_backward_and_step", "trn006_update_helper_clears_first"),
+        trn006_zero_grad_before_step.NO_FIX,
+    )
+)
 FIXABLE = [p for p in BUGGY if p.stem not in NOT_FIXABLE]
 
 # Fixtures whose autofix is, statement for statement, the hand-written fixed twin (comments,
@@ -70,6 +77,7 @@ SAME_AS_TWIN = {
     "trn003_script_val_loop",
     "trn004_module_predict",
     "trn010_epoch_scheduler_at_top",
+    "trn007_running_loss_keeps_graph",
     "trn010_per_batch_scheduler_before_step",
 }
 OTHER_FIX = {
@@ -116,6 +124,7 @@ OTHER_FIX = {
     # fix adds a second, redundant clear next to the one the parentheses bring to life.
     "trn008_zero_grad_without_parens": "twin only adds the parentheses (no second clear)",
     "trn008_eval_without_parens": "twin only adds the parentheses (no second `model.eval()`)",
+    "trn007_epoch_losses_list": "twin keeps `loss.item()`, not `loss.detach()`",
     "trn011_init_weights_without_no_grad": "twin decorates `_init_weights` with no_grad",
     "trn011_manual_sgd_without_no_grad": "twin wraps the whole loop over the parameters",
 }
@@ -204,13 +213,13 @@ def test_unfixable_fixture_is_left_as_it_is() -> None:
     assert [f.code for f in outcome.remaining] == ["TRN005"]
 
 
-SAFE_FIXES = {"TRN001", "TRN003", "TRN008", "TRN011"}
+SAFE_FIXES = {"TRN001", "TRN003", "TRN007", "TRN008", "TRN011"}
 
 
 @pytest.mark.parametrize("path", BUGGY, ids=_ids(BUGGY))
-def test_safe_fixes_alone_fix_trn001_trn003_trn008_and_trn011(path: Path) -> None:
-    # TRN001, TRN003, TRN008 and TRN011 fixes are safe; TRN002, TRN004, TRN005 and TRN010
-    # fixes need --unsafe-fixes.
+def test_safe_fixes_alone_fix_trn001_trn003_trn007_trn008_and_trn011(path: Path) -> None:
+    # TRN001, TRN003, TRN007, TRN008 and TRN011 fixes are safe; TRN002, TRN004, TRN005, TRN010
+    # fixes need --unsafe-fixes (TRN006 has none).
     outcome = fix_source(path.read_text(encoding="utf-8"), path=str(path))
     codes = {code for _, code in expected_findings(path)}
     assert outcome.changed == bool(codes & SAFE_FIXES)

@@ -62,6 +62,10 @@ RULES = [
     ("TRN004", "missing-eval", "Evaluation code runs while the model is still in training mode."),
     ("TRN005", "missing-train",
      "A loop trains again after evaluation without switching the model back to train mode."),
+    ("TRN006", "zero-grad-before-step",
+     "Gradients are cleared between `backward()` and the `step()` that needs them."),
+    ("TRN007", "loss-graph-accumulation",
+     "A loss is kept across training iterations with its autograd graph attached."),
     ("TRN008", "missing-call-parens",
      "`model.eval`, `opt.zero_grad` or `opt.step` written without `()`: nothing happens."),
     ("TRN010", "scheduler-before-optimizer",
@@ -70,7 +74,7 @@ RULES = [
      "A parameter is changed in place (`.normal_()`, `-=`) with autograd enabled."),
 ]  # fmt: skip
 # Rules still in preview carry a "preview" tag in SARIF (README, "Preview").
-PREVIEW = {"TRN008", "TRN010", "TRN011"}
+PREVIEW = {"TRN006", "TRN007", "TRN008", "TRN010", "TRN011"}
 
 
 def _source_line() -> str:

@@ -1,5 +1,5 @@
-"""Near misses of the preview rules TRN008, TRN010 and TRN011, as small sources: each shape
-either is reported with the expected code and line, or must stay quiet."""
+"""Near misses of the preview rules TRN006, TRN007, TRN008, TRN010 and TRN011, as small
+sources: each shape either is reported with the expected code and line, or must stay quiet."""
 
 from __future__ import annotations
 
@@ -117,3 +117,167 @@ QUIET_TRN011 = {
 @pytest.mark.parametrize("body", QUIET_TRN011.values(), ids=list(QUIET_TRN011))
 def test_trn011_quiet_shapes(body: str) -> None:
     assert found(body + "loss = model(torch.randn(1, 4)).sum()\nloss.backward()\n", "TRN011") == []
+
+
+def test_trn006_clear_between_backward_and_step_is_reported_at_the_clear() -> None:
+    body = """\
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        model.zero_grad()
+        optimizer.step()
+    """
+    assert found(body, "TRN006") == [4]
+
+
+def test_trn006_clear_in_the_helper_that_steps_is_reported_at_its_call() -> None:
+    body = """\
+    def update():
+        optimizer.zero_grad()
+        optimizer.step()
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        update()
+    """
+    assert found(body, "TRN006") == [7]
+
+
+QUIET_TRN006 = {
+    "clear right after the step": (
+        "for x, y in loader:\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    optimizer.step()\n"
+        "    optimizer.zero_grad()\n"
+    ),
+    "accumulation": (
+        "for i, (x, y) in enumerate(loader):\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    if (i + 1) % 4 == 0:\n"
+        "        optimizer.step()\n"
+        "        optimizer.zero_grad()\n"
+    ),
+    "a bad batch skipped on one way": (
+        "for x, y in loader:\n"
+        "    optimizer.zero_grad()\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    if not torch.isfinite(loss):\n"
+        "        optimizer.zero_grad()\n"
+        "    optimizer.step()\n"
+    ),
+    "a second backward after the clear": (
+        "for x, y in loader:\n"
+        "    nn.functional.mse_loss(model(x), y).backward()\n"
+        "    optimizer.zero_grad()\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    optimizer.step()\n"
+    ),
+    "an engine that steps and clears": (
+        "import deepspeed\n"
+        "engine, opt, _, _ = deepspeed.initialize(model=model, optimizer=optimizer)\n"
+        "for x, y in loader:\n"
+        "    loss = nn.functional.mse_loss(engine(x), y)\n"
+        "    engine.backward(loss)\n"
+        "    engine.step()\n"
+        "    optimizer.step()\n"
+    ),
+    "another optimizer cleared": (
+        "other = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "for x, y in loader:\n"
+        "    optimizer.zero_grad()\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    other.zero_grad()\n"
+        "    optimizer.step()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("body", QUIET_TRN006.values(), ids=list(QUIET_TRN006))
+def test_trn006_quiet_shapes(body: str) -> None:
+    assert found(body, "TRN006") == []
+
+
+def test_trn007_kept_losses_are_reported_at_the_keeping_statement() -> None:
+    body = """\
+    total, losses, history, stats = 0.0, [], {}, {"loss": 0.0}
+    for step, (x, y) in enumerate(loader):
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+        total = total + loss * len(x)
+        losses.append(loss)
+        history[step] = loss
+        stats["loss"] += loss
+    """
+    assert found(body, "TRN007") == [7, 8, 9, 10]
+
+
+QUIET_TRN007 = {
+    "item": "total += loss.item()\n",
+    "detach": "losses.append(loss.detach())\n",
+    "float": "total += float(loss)\n",
+    "a constant key": "stats['loss'] = loss\n",
+    "not the loss": "total += loss_fn\n",
+    "a fresh container each iteration": "fresh = []\n    fresh.append(loss)\n",
+    "under no_grad": "with torch.no_grad():\n        total += loss\n",
+}
+
+
+@pytest.mark.parametrize("line", QUIET_TRN007.values(), ids=list(QUIET_TRN007))
+def test_trn007_quiet_shapes(line: str) -> None:
+    body = (
+        "total, losses, stats, loss_fn = 0.0, [], {}, 1.0\n"
+        "for x, y in loader:\n"
+        "    optimizer.zero_grad()\n"
+        "    loss = nn.functional.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    optimizer.step()\n"
+        "    " + line
+    )
+    assert found(body, "TRN007") == []
+
+
+def test_trn007_a_detached_rebinding_of_the_loss_is_quiet() -> None:
+    body = """\
+    losses = []
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        loss = loss.item()
+        losses.append(loss)
+    """
+    assert found(body, "TRN007") == []
+
+
+def test_trn007_a_sum_that_is_backpropagated_is_quiet() -> None:
+    body = """\
+    for epoch in range(2):
+        total = 0.0
+        for x, y in loader:
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward(retain_graph=True)
+            total += loss
+        objective = total / 2
+        objective.backward()
+    """
+    assert found(body, "TRN007") == []
+
+
+def test_trn007_evaluation_loops_are_left_to_trn003() -> None:
+    body = """\
+    outputs = []
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        optimizer.step()
+    for x, y in loader:
+        loss = nn.functional.mse_loss(model(x), y)
+        outputs.append(loss)
+    """
+    assert found(body, "TRN007") == []

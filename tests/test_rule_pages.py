@@ -44,8 +44,8 @@ def test_every_rule_has_a_page() -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
 def test_page_sections_come_in_order(page: Path) -> None:
-    # Every rule has a fix, so every page says how safe it is, between the examples and the
-    # limits (as ruff's pages do).
+    # Every page says how safe its rule's fix is (or why there is none), between the examples
+    # and the limits (as ruff's pages do).
     present = [s for s in _sections(page) if s in SECTIONS or s == "Fix safety"]
     expected = [*SECTIONS[:4], "Fix safety", *SECTIONS[4:]]
     assert present == expected
@@ -55,12 +55,18 @@ def test_page_sections_come_in_order(page: Path) -> None:
 def test_page_shows_exactly_what_fix_makes_of_the_example(page: Path) -> None:
     sections = _sections(page)
     (example,) = BLOCK.findall(sections["Example"])
+    (finding,) = [f for f in lint_source(example) if f.code == _code(page)]
+    if finding.fix_applicability is None:
+        # A rule with no fix says so, and shows no fixed code.
+        assert fix_source(example, unsafe=True).after is None
+        assert sections["Fix safety"].lstrip().startswith("No fix is offered.")
+        assert not BLOCK.findall(sections["Fix safety"])
+        return
     (shown,) = BLOCK.findall(sections["Fix safety"])
     outcome = fix_source(example, unsafe=True)
     assert outcome.after == shown
     assert lint_source(shown) == []
     # The page says whether --unsafe-fixes is needed, as the fix's applicability says.
-    (finding,) = [f for f in lint_source(example) if f.code == _code(page)]
     safe = finding.fix_applicability == "safe"
     assert ("**safe**" in sections["Fix safety"]) == safe
     assert ("--unsafe-fixes` turns" in sections["Fix safety"]) == (not safe)

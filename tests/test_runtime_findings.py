@@ -157,6 +157,44 @@ def test_a_line_cut_short_by_a_kill_is_skipped() -> None:
     assert seen.outcome is None
 
 
+def cleared_step(index: int, *, empty: bool = True, clear_first: bool = False) -> list:
+    """forward, backward and a step, with a zero_grad after the backward (or before it)."""
+    clear = {"ev": "zero_grad", "by": "optimizer"}
+    backward = [
+        forward(index),
+        {"ev": "backward", "i": index, "loss": 1.0},
+        {"ev": "used", "forward": index, "backward": index},
+        {"ev": "grads", "opt": 0},
+    ]
+    body = [clear, *backward] if clear_first else [*backward, clear]
+    return [*body, {"ev": "step", "i": index, "opt": 0, "stale": 0, "empty": empty}]
+
+
+def test_a_step_with_no_gradient_after_a_clear_that_followed_backward_is_trn006() -> None:
+    log = events(optimizer(), *cleared_step(0), *cleared_step(1))
+    found = find(parse_events(log), cut_short=False)
+    assert [f.code for f in found] == ["TRN006"]
+    assert found[0].count == 2
+    assert "SGD stepped 2 times with no gradient to apply" in found[0].message
+
+
+def test_a_step_with_gradients_after_a_clear_is_not_trn006() -> None:
+    # Another model's gradients cleared between the backward pass and this step.
+    assert codes(events(optimizer(), *cleared_step(0, empty=False))) == []
+
+
+def test_an_empty_step_after_a_clear_before_the_backward_is_not_trn006() -> None:
+    # The backward reached none of this optimizer's parameters: not a clear that emptied it.
+    assert codes(events(optimizer(), *cleared_step(0, clear_first=True))) == []
+
+
+def test_an_empty_step_without_a_backward_since_the_last_step_is_not_trn006() -> None:
+    log = events(optimizer(), *train_step(0, 0, 0))
+    log += events({"ev": "zero_grad", "by": "optimizer"})
+    log += events({"ev": "step", "i": 1, "opt": 0, "stale": 0, "empty": True})
+    assert codes(log) == []
+
+
 def lr_step(line: int = 20) -> dict[str, Any]:
     return {"ev": "lr_step", "file": "/work/train.py", "line": line}
 

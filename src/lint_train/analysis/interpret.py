@@ -33,6 +33,7 @@ from .model import (
 )
 from .names import dotted
 from .program import FunctionInfo, Program
+from .retained import kept_losses
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
 
@@ -52,7 +53,9 @@ _AFTER_BACKWARD = {"init": "fresh", "fresh": "fresh", "stepped": "polluted"} | d
 # A step leaves gradients it used, whatever state they were in before: even after code not in
 # view ("unk"), the next backward accumulates onto used gradients unless something clears them.
 _AFTER_STEP = dict.fromkeys(("init", "fresh", "polluted", "unk", *_CLEARED), "stepped")
-_AFTER_CLEAR = {"fresh": "discarded"}  # every other phase -> clean
+# A clear after a backward pass throws its gradients away unused, whether or not they were
+# added onto ones a step had used; every other phase -> clean.
+_AFTER_CLEAR = {"fresh": "discarded", "polluted": "discarded"}
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
 
 
@@ -794,6 +797,10 @@ class Interpreter:
             innermost.polluted_paths[written] = tuple(w for w in known if w in ways)
         elif loops and "polluted" not in state.phase(name):
             loops[-1].clean_step_ways.setdefault(written, set()).update(self._ways(state))
+        if loops and state.phase(name) == {"discarded"}:
+            loops[-1].discarded_steps.setdefault(id(event.node), event.node)
+        elif loops:
+            loops[-1].kept_steps.add(id(event.node))
         state = state.copy()
         state.phases[name] = _map(state.phase(name), _AFTER_STEP)
         return state
@@ -1511,4 +1518,7 @@ class _Wrap:
 
 
 def analyse(program: Program) -> LoopModel:
-    return Interpreter(program).run()
+    model = Interpreter(program).run()
+    if model.complete:
+        model.kept_losses = kept_losses(model)
+    return model

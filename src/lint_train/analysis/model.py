@@ -68,6 +68,11 @@ class TrainingLoop:
     opaque: bool = False  # an optimizer was handed to code not in view
     polluted_steps: dict[str, cst.CSTNode] = field(default_factory=dict)  # display -> step call
     polluted_roots: dict[str, str] = field(default_factory=dict)  # display -> internal name
+    # Steps (by node id) reached on some path with gradients that a clear had thrown away
+    # since the last backward, and steps reached on some path with any other gradients: a step
+    # only ever reached with discarded ones applies nothing (TRN006).
+    discarded_steps: dict[int, cst.CSTNode] = field(default_factory=dict)
+    kept_steps: set[int] = field(default_factory=set)
     # display -> the ways (condition, value) that every path reaching a step of it with
     # uncleared gradients took inside the loop, and the ways of the paths that reached a step
     # with clean ones: a way taken by the former whose opposite the latter took is the way
@@ -137,6 +142,19 @@ class InplaceChange:
     grads: set[frozenset[str]] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class KeptLoss:
+    """`total += loss` in a training loop: the statement, the container, the loss as written."""
+
+    node: cst.SimpleStatementLine  # the line that keeps it
+    small: cst.BaseSmallStatement  # the statement on that line
+    value: cst.BaseExpression  # the expression kept (`loss`, `loss * len(x)`)
+    container: str  # as written: `total`, `losses`
+    loss: str  # the loss name
+    how: str  # "sum", "append" or "store"
+    loop: cst.For | cst.While
+
+
 @dataclass
 class LoopModel:
     program: Program
@@ -146,6 +164,7 @@ class LoopModel:
     optimizers_seen: set[str] = field(default_factory=set)  # optimizer names as written
     bare_methods: dict[int, BareMethod] = field(default_factory=dict)  # by statement id
     inplace_changes: dict[int, InplaceChange] = field(default_factory=dict)  # by node id
+    kept_losses: list[KeptLoss] = field(default_factory=list)  # graphs kept across iterations
     complete: bool = True  # False when the analysis gave up (budget); rules then stay quiet
     # What the rules compute once for all of them (the statement layout their fixes use).
     shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)

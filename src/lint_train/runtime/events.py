@@ -28,6 +28,7 @@ class Step:
     position: int
     optimizer: int
     stale: int  # parameters whose gradient still held what an earlier step had used
+    empty: bool = False  # no parameter of the optimizer had a gradient to apply
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Observation:
     backward_positions: list[int] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     zero_grads: int = 0
+    zero_grad_positions: list[int] = field(default_factory=list)
     # optimizers whose parameters some backward reached
     optimizers_reached: set[int] = field(default_factory=set)
     forwards: list[Forward] = field(default_factory=list)
@@ -103,8 +105,10 @@ def _apply(seen: Observation, position: int, event: dict[str, Any]) -> None:
         seen.optimizers_reached.add(event["opt"])
     elif kind == "zero_grad":
         seen.zero_grads += 1
+        seen.zero_grad_positions.append(position)
     elif kind == "step":
-        seen.steps.append(Step(event["i"], position, event["opt"], event["stale"]))
+        step = Step(event["i"], position, event["opt"], event["stale"], event.get("empty", False))
+        seen.steps.append(step)
     elif kind == "lr_step":
         seen.lr_steps.append((position, event["file"], event["line"]))
     elif kind == "warning":

@@ -18,6 +18,7 @@ NAMES = {
     "TRN003": "missing-no-grad",
     "TRN004": "missing-eval",
     "TRN005": "missing-train",
+    "TRN006": "zero-grad-before-step",
     "TRN010": "scheduler-before-optimizer",
     "TRN011": "inplace-init-without-no-grad",
 }
@@ -49,6 +50,7 @@ def find(seen: Observation, cut_short: bool) -> list[RuntimeFinding]:
         _graphs_never_used(evaluation),
         _evaluation_in_training_mode(evaluation),
         _training_in_eval_mode(seen),
+        _cleared_before_step(seen),
         _scheduler_before_step(seen),
         _inplace_on_parameter(seen),
     ]
@@ -151,6 +153,37 @@ def _training_in_eval_mode(seen: Observation) -> RuntimeFinding | None:
         "eval mode with dropout/batch-norm off, and their backward fed an optimizer step; call "
         ".train() after evaluating",
         len(trained),
+    )
+
+
+def _cleared_before_step(seen: Observation) -> RuntimeFinding | None:
+    """Steps with no gradient to apply, where since that optimizer's previous step a backward
+    pass ran and the last gradient event before the step was a clear: the clear threw the
+    backward's gradients away. An optimizer that no backward reached is not this (TRN002)."""
+    previous: dict[int, int] = {}
+    empty = []
+    for step in seen.steps:
+        since = previous.get(step.optimizer, -1)
+        previous[step.optimizer] = step.position
+        if not step.empty:
+            continue
+        backward = max(
+            (p for p in seen.backward_positions if since < p < step.position), default=None
+        )
+        clear = max(
+            (p for p in seen.zero_grad_positions if since < p < step.position), default=None
+        )
+        if backward is not None and clear is not None and clear > backward:
+            empty.append(step)
+    if not empty:
+        return None
+    names = _optimizer_names(seen, {s.optimizer for s in empty})
+    return _finding(
+        "TRN006",
+        f"{names} stepped {_times(len(empty))} with no gradient to apply: a zero_grad() after "
+        f"the backward pass had cleared them (first at step {empty[0].index}); clear before the "
+        "backward pass or after the step",
+        len(empty),
     )
 
 

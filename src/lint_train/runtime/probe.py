@@ -90,6 +90,9 @@ class Probe:
     used: set[int] = field(default_factory=set)
     running_backward: int | None = None
     layer_cache: Any = field(default_factory=weakref.WeakKeyDictionary)
+    # Optimizers (by id) whose step about to run has no gradient to apply: every `.grad` of
+    # their parameters is None or zero (TRN006 when a clear came after the backward pass).
+    empty: set[int] = field(default_factory=set)
 
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
@@ -136,6 +139,8 @@ class Probe:
             entry = self.grads.get(id(param))
             if entry is not None:
                 _forget_if_cleared(param, entry[1])
+        if _no_gradient(_params_of(optimizer)):
+            self.empty.add(id(optimizer))
 
     def after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self.steps += 1
@@ -149,7 +154,11 @@ class Probe:
             state.stepped, state.polluted = True, False
         if id(optimizer) not in self.optimizers:
             self.optimizer_built(optimizer)
-        self.log.write("step", i=self.steps - 1, opt=self.optimizers[id(optimizer)], stale=stale)
+        empty = id(optimizer) in self.empty
+        self.empty.discard(id(optimizer))
+        self.log.write(
+            "step", i=self.steps - 1, opt=self.optimizers[id(optimizer)], stale=stale, empty=empty
+        )
         # No module call is open at an optimizer step. A forward that raised skipped its forward
         # hook and left its entry behind; starting afresh here keeps one such error from hiding
         # every later forward.
@@ -258,6 +267,13 @@ def _forget_if_cleared(param: Any, state: GradState) -> None:
     replaced = grad is None or grad is not state.ref()
     if replaced or (not grad.is_sparse and not bool(grad.any())):
         state.stepped = state.polluted = False
+
+
+def _no_gradient(params: list[Any]) -> bool:
+    """Whether no parameter has a gradient to apply. Stops at the first non-zero one, which is
+    usually the first parameter, so a step that has gradients costs one check."""
+    trainable = [p for p in params if getattr(p, "requires_grad", False)]
+    return bool(trainable) and all(p.grad is None or not bool(p.grad.any()) for p in trainable)
 
 
 def _params_of(optimizer: Any) -> list[Any]:
