@@ -213,6 +213,32 @@ BY_HAND = """
                 {update}
 """
 
+# A helper that no name calls evaluation, run after training: evaluation by what it does with
+# the model's result (TRN003 and TRN004 at its forward, line 9) only if `{expr}` turns that
+# result into a metric or an output; else the list it returns may be trained on.
+SCORES = """
+    import torch
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def collect_scores(loader):
+        preds = []
+        for x in loader:
+            preds.append({expr})
+        return preds
+
+    for x in data:
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+    collect_scores(data)
+"""
+
+
+def _scores(expr: str) -> tuple[str, list[tuple[int, str]]]:
+    return SCORES.format(expr=expr), [(9, "TRN003"), (9, "TRN004")]
+
+
 CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<any>.backward": _stale("pass"),
     "torch.autograd.backward": (STALE.replace("model(x).sum().backward()", "backward(model(x))")
@@ -274,7 +300,14 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     **{f"<any>.{m}": _stale(f"log.{m}(opt)") for m in (
         "to", "cuda", "cpu", "half", "float", "double", "bfloat16", "parameters",
         "named_parameters", "state_dict", "load_state_dict", "modules", "children", "apply",
-        "register_forward_hook", "item", "detach", "size", "numel", "add_param_group")},
+        "register_forward_hook", "size", "numel", "add_param_group")},
+    **{f"<any>.{m}": _scores(f"model(x).{m}()") for m in (
+        "item", "detach", "argmax", "argmin", "tolist", "numpy")},
+    "<any>.eq": _scores("torch.eq(model(x), x)"),
+    "<any>.ne": _scores("model(x).ne(x)"),
+    "<any>.decode": _scores("tokenizer.decode(model(x))"),
+    "<any>.batch_decode": _scores("tokenizer.batch_decode(model(x))"),
+
     **{name: _stale(f"{name}(opt)") for name in kn._BUILTINS},
     "torch*": _stale("torchvision.utils.report(opt)"),
     "torch.optim.lr_scheduler.*": (DECAY, [(8, "TRN002")]),

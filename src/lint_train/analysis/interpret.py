@@ -32,6 +32,7 @@ from .model import (
     TrainingLoop,
 )
 from .names import dotted
+from .outputs import only_outputs
 from .program import FunctionInfo, Program
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
@@ -229,6 +230,7 @@ class Interpreter:
         self._assigned: dict[int, frozenset[str]] = {}
         self._changed: dict[int, frozenset[str]] = {}
         self._feeds: dict[tuple[int, int], bool] = {}
+        self._outputs: dict[tuple[int, bool], bool] = {}
         self._calls: dict[tuple[object, ...], Paths] = {}
         self._branches: dict[int, frozenset[str]] = {}  # loop id -> its own `if` conditions
 
@@ -1035,14 +1037,14 @@ class Interpreter:
             ),
         )
 
-    def _feeds_backward(self, call: cst.CSTNode, loop: cst.For | cst.While) -> bool:
-        """Whether a call's result flows into a backward pass in the same loop
+    def _feeds_backward(self, call: cst.CSTNode, loop: cst.CSTNode) -> bool:
+        """Whether a call's result flows into a backward pass in the same loop (or function)
         (`values, logp = policy.evaluate_actions(obs)` in a PPO update is training)."""
         key = (id(call), id(loop))
         cached = self._feeds.get(key)
         if cached is None:
             flow = _Dataflow(call)
-            walk(loop.body, flow)
+            walk(loop.body if isinstance(loop, (cst.For, cst.While)) else loop, flow)
             cached = flow.feeds_backward()
             self._feeds[key] = cached
         return cached
@@ -1072,7 +1074,7 @@ class Interpreter:
             for path in entry:
                 path.grad = frozenset({decorated})
         region = None
-        if evaluation and self._is_eval_function(info):
+        if evaluation and self._is_eval_function(info, via):
             if decorated is None and self.table.volatile(info.node.body):
                 decorated = ev.GRAD_OFF  # pre-0.4 evaluation: volatile inputs, no autograd
                 for path in entry:
@@ -1081,7 +1083,10 @@ class Interpreter:
                 len(self.loop_stack),
                 False,
                 info.key,
-                needs_loop=tokens(info.name)[0] == "test",
+                # `test(model, features, adj)` of a graph net evaluates without a data loop:
+                # its forward's result only becomes accuracy and loss figures.
+                needs_loop=tokens(info.name)[0] == "test"
+                and not self._only_outputs(info, named=True),
                 level=len(self.frames),
             )
             self.regions.append(region)
@@ -1104,8 +1109,8 @@ class Interpreter:
                 path.grad = outer
         return join(out)
 
-    def _is_eval_function(self, info: FunctionInfo) -> bool:
-        if not is_eval_function_name(info.name):
+    def _is_eval_function(self, info: FunctionInfo, via: cst.CSTNode | None = None) -> bool:
+        if not is_eval_function_name(info.name) and not self._evaluates_by_outputs(info, via):
             return False
         if info.class_name is not None:
             if self._library_managed(info):
@@ -1119,6 +1124,34 @@ class Interpreter:
                     return False
         kinds = self.static_kinds(info.node.body, info)
         return ev.FORWARD in kinds and not kinds & _GRAD_USERS
+
+    def _evaluates_by_outputs(self, info: FunctionInfo, via: cst.CSTNode | None) -> bool:
+        """Evaluation whatever its name (`collect_scores`, `stylize`): a function called in view
+        whose forward results only become metrics and outputs, and whose caller trains on
+        nothing it returns (features extracted for a probe's loss are no evaluation)."""
+        if via is None or (info.class_name is not None and self._is_model_class(info.class_name)):
+            return False
+        if not self._only_outputs(info, named=False):
+            return False
+        caller = self.frames[-1].fn if self.frames else None
+        scope = caller.node if caller is not None else self.program.module
+        return not self._feeds_backward(via, scope)
+
+    def _only_outputs(self, info: FunctionInfo, named: bool) -> bool:
+        key = (id(info.node), named)
+        cached = self._outputs.get(key)
+        if cached is None:
+            kinds = self.static_kinds(info.node.body, info)
+            forwards = [
+                e.node for e in self.static_events(info.node.body, info) if e.kind == ev.FORWARD
+            ]
+            cached = (
+                not kinds & _GRAD_USERS
+                and ev.FORWARD in kinds
+                and only_outputs(info.node.body, forwards, self.program, named)
+            )
+            self._outputs[key] = cached
+        return cached
 
 
 _HANDLERS = {
@@ -1359,6 +1392,13 @@ class _Dataflow(cst.CSTVisitor):
             self.assignments.append((targets, self._uses - targets, self._has_call))
         self._uses = None
 
+    def visit_For(self, node: cst.For) -> None:
+        # `for f in feats:` binds `f` from what `feats` holds, as an assignment would.
+        held = _NamesIn(self.call)
+        walk(node.iter, held)
+        targets = set(_assigned_names(node.target))
+        self.assignments.append((targets, held.names - targets, held.has_call))
+
     def visit_Name(self, node: cst.Name) -> None:
         if self._uses is not None:
             self._uses.add(node.value)
@@ -1377,6 +1417,22 @@ class _Dataflow(cst.CSTVisitor):
         func = original_node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "backward":
             self._in_backward -= 1
+
+
+class _NamesIn(cst.CSTVisitor):
+    """The names an expression reads, and whether it holds a given call."""
+
+    def __init__(self, call: cst.CSTNode) -> None:
+        self.call = call
+        self.names: set[str] = set()
+        self.has_call = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if node is self.call:
+            self.has_call = True
 
 
 class _IfTests(cst.CSTVisitor):

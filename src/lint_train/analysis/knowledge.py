@@ -89,6 +89,17 @@ class Effect:
     # as sensitive). `free_when` names the arguments that make it mode-free after all.
     mode: str | None = None
     free_when: str | None = None  # ZERO_RATE or NO_RUNNING_STATS
+    # Turns a model's result into a metric or an output that no gradient flows through
+    # (`out.argmax(1)`, `loss.item()`): what evaluation does with what it computes.
+    output: bool = False
+
+
+def _output(method: str) -> Effect:
+    return Effect(
+        f"`x.{method}(...)` (and `torch.{method}(x)`, `tokenizer.{method}(x)`): a metric or an "
+        "output, not differentiated further",
+        output=True,
+    )
 
 
 def _pure(name: str) -> Effect:
@@ -207,9 +218,13 @@ TABLE: dict[str, Effect] = {
         "to", "cuda", "cpu", "half", "float", "double", "bfloat16")},
     **{f"<any>.{m}": _neutral_method(m) for m in (
         "parameters", "named_parameters", "state_dict", "load_state_dict", "modules",
-        "children", "apply", "register_forward_hook", "item", "detach", "size", "numel",
+        "children", "apply", "register_forward_hook", "size", "numel",
         "add_param_group")},
     **{name: _pure(name) for name in _BUILTINS},
+    # What evaluation does with a model's result: metrics and outputs -----------------------
+    **{f"<any>.{m}": _output(m) for m in (
+        "item", "detach", "argmax", "argmin", "tolist", "numpy", "eq", "ne", "decode",
+        "batch_decode")},
     "super": Effect("`super(Net, self)` only finds the base class, exactly as `super()` does; "
                     "`self` is handed to no code that could change it"),
     "torch*": Effect("any other function of torch or of a `torch*` package (torchvision, "
@@ -365,6 +380,7 @@ def _columns(effect: Effect) -> list[str]:
             (effect.same_object and not effect.returns_args, "returns the same object"),
             (effect.returns_args, "returns the objects it is given"),
             (effect.hands_on, "hands its arguments to unseen code"),
+            (effect.output, "a metric or an output"),
         )
         if flag
     ]
