@@ -239,6 +239,26 @@ def _scores(expr: str) -> tuple[str, list[tuple[int, str]]]:
     return SCORES.format(expr=expr), [(9, "TRN003"), (9, "TRN004")]
 
 
+# A function handed to a launcher as a value: an entry point that runs with autograd on, so its
+# evaluation loop (line 9) runs with grad on; handed to code not in view, grad is unknown.
+LAUNCHED = """
+    import torch, argparse, threading, multiprocessing, fire, accelerate
+    import torch.multiprocessing
+
+    def main(*args):
+        model = torch.load("model.pt")
+        model.eval()
+        for x in val_data:
+            out = model(x)
+
+    {launch}
+"""
+
+
+def _launched(launch: str) -> tuple[str, list[tuple[int, str]]]:
+    return LAUNCHED.format(launch=launch), [(9, "TRN003")]
+
+
 CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<any>.backward": _stale("pass"),
     "torch.autograd.backward": (STALE.replace("model(x).sum().backward()", "backward(model(x))")
@@ -319,6 +339,14 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "transformers.*": (BUILT.format(line="part = transformers.BertModel(cfg)"),
                        [(17, "TRN003"), (17, "TRN004")]),
     "deepspeed.initialize": (DEEPSPEED, []),
+    "<any>.set_defaults": _launched("parser.set_defaults(func=main)"),
+    "<any>.launch": _launched("fabric.launch(main)"),
+    "threading.Thread": _launched("threading.Thread(target=main).start()"),
+    "multiprocessing.Process": _launched("multiprocessing.Process(target=main).start()"),
+    "torch.multiprocessing.Process": _launched("torch.multiprocessing.Process(target=main)"),
+    "torch.multiprocessing.spawn": _launched("torch.multiprocessing.spawn(main, nprocs=2)"),
+    "accelerate.notebook_launcher": _launched("accelerate.notebook_launcher(main)"),
+    "fire.Fire": _launched("fire.Fire(main)"),
 }  # fmt: skip
 CASES.update(IDENTITY_CASES)  # the entries for identity through wrappers (issue 11, B)
 

@@ -225,7 +225,7 @@ class Interpreter:
         self.reached: set[str] = set()
         self.spent = 0
         self._static: dict[int, frozenset[str]] = {}
-        self._init_states: dict[str, Paths] = {}
+        self._init_states: dict[tuple[object, ...], Paths] = {}
         self._texts: dict[int, str] = {}
         self._assigned: dict[int, frozenset[str]] = {}
         self._changed: dict[int, frozenset[str]] = {}
@@ -256,12 +256,16 @@ class Interpreter:
         for key, info in self.program.functions.items():
             if key in self.reached or (key in called and key not in self.program.escaped):
                 continue
-            escaped = key in self.program.escaped
-            self._run_root(info, "unk" if escaped else "init")
+            if key in self.program.launched:
+                # `fabric.launch(main)`, `Thread(target=train)`: an entry point, grad on.
+                self._run_root(info, "init", grad=ev.GRAD_ON)
+            else:
+                self._run_root(info, "unk" if key in self.program.escaped else "init")
 
-    def _run_root(self, info: FunctionInfo, unknown: str) -> None:
+    def _run_root(self, info: FunctionInfo, unknown: str, grad: str | None = None) -> None:
         rename: dict[str, str] = {}
-        paths = [State(frozenset({unknown}), {}, frozenset({unknown}), {}, frozenset({"init"}))]
+        entry = frozenset({grad or unknown})
+        paths = [State(entry, {}, frozenset({unknown}), {}, frozenset({"init"}))]
         if info.is_method:
             rename["self"] = f"{info.class_name}#self"
             init_key = self.program.method(info.class_name or "", "__init__")
@@ -271,13 +275,16 @@ class Interpreter:
         self.invoke(info, paths, rename)
 
     def _init_state(self, init_key: str, paths: Paths) -> Paths:
-        """What a class's `__init__` leaves on `self`: the state its other methods start from."""
-        if init_key not in self._init_states:
+        """What a class's `__init__` leaves on `self`: the state its other methods start from.
+        Remembered per entry state: a method run with unknown grad mode (a `@property`, which
+        is referenced, not called) must not leave that unknown to the methods run after it."""
+        key = (init_key, tuple(p.signature() for p in paths))
+        if key not in self._init_states:
             info = self.program.functions[init_key]
             rename = {"self": f"{info.class_name}#self"}
             out = self.invoke(info, [p.copy() for p in paths], rename)
-            self._init_states[init_key] = out or paths
-        return [p.copy() for p in self._init_states[init_key]]
+            self._init_states[key] = out or paths
+        return [p.copy() for p in self._init_states[key]]
 
     def _statically_called(self) -> set[str]:
         called: set[str] = set()
@@ -447,6 +454,8 @@ class Interpreter:
         # a backward pass yet.
         afresh = changing | {_ran_backward(stmt)}
         head = join(_without_facts(paths, afresh))
+        if ev.BACKWARD in kinds and self._backward_proves_grad(stmt, kinds, frame.fn):
+            head = _grad_proven_on(head)
         outer_grad = None
         if region is not None and self.table.volatile(stmt):
             # Pre-0.4 evaluation: volatile inputs run the loop without autograd.
@@ -497,6 +506,19 @@ class Interpreter:
             for path in out:
                 path.grad = outer_grad
         return join(out)
+
+    def _backward_proves_grad(
+        self, stmt: cst.For | cst.While, kinds: frozenset[str], fn: FunctionInfo | None
+    ) -> bool:
+        """A loop that runs backward proves autograd is on in it, unless the loop itself turns
+        it on around the backward (`with torch.enable_grad():`, `set_grad_enabled(...)`)."""
+        if ev.GRAD_SET in kinds:
+            return False
+        contexts = _WithItems()
+        walk(stmt.body, contexts)
+        return all(
+            self.table.grad_context(item, fn) in (None, ev.GRAD_OFF) for item in contexts.items
+        )
 
     def _record_unstepped_branches(self, training: TrainingLoop, back: Paths) -> None:
         """Note each optimizer that an iteration steps one way and not the other, where the way
@@ -1233,6 +1255,25 @@ def _grad_none_guard(test: cst.BaseExpression) -> bool | None:
     if isinstance(target.operator, cst.IsNot):
         return True
     return False if isinstance(target.operator, cst.Is) else None
+
+
+def _grad_proven_on(paths: Paths) -> Paths:
+    """Grad set by callers not in view, or by code we cannot read, is on where backward runs."""
+    out = _copies(paths)
+    for path in out:
+        if path.grad & {"init", ev.GRAD_UNKNOWN}:
+            path.grad = (path.grad - {"init", ev.GRAD_UNKNOWN}) | {ev.GRAD_ON}
+    return out
+
+
+class _WithItems(cst.CSTVisitor):
+    """The context expressions of the `with` statements in a block."""
+
+    def __init__(self) -> None:
+        self.items: list[cst.BaseExpression] = []
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        self.items.append(node.item)
 
 
 def _copies(paths: Paths) -> Paths:

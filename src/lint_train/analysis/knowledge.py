@@ -92,6 +92,9 @@ class Effect:
     # Turns a model's result into a metric or an output that no gradient flows through
     # (`out.argmax(1)`, `loss.item()`): what evaluation does with what it computes.
     output: bool = False
+    # Runs a function it is given as a value (its first argument, or `func=`/`target=`) as an
+    # entry point: with autograd on, and models in whatever mode the code leaves them.
+    launches: bool = False
 
 
 def _output(method: str) -> Effect:
@@ -293,6 +296,19 @@ TABLE: dict[str, Effect] = {
                                      grad_mode="off", model_mode="eval")
        for hook in ("validation_step", "test_step", "predict_step", "on_validation_*",
                     "on_test_*", "on_predict_*")},
+    # Entry points: functions handed over as values, run with autograd on ---------------------
+    "<any>.set_defaults": Effect("argparse's `parser.set_defaults(func=main)`: the script "
+                                 "runs `args.func(args)`, with autograd on", launches=True),
+    "<any>.launch": Effect("Fabric's `fabric.launch(main)`: runs `main` in each process, with "
+                           "autograd on", launches=True),
+    **{name: Effect(f"`{name}(target=train)` runs the function in a new thread or process, "
+                    "where autograd is on", launches=True) for name in (
+        "threading.Thread", "multiprocessing.Process", "torch.multiprocessing.Process")},
+    **{name: Effect(f"`{name}(main, ...)` runs the function in new processes, where autograd "
+                    "is on", launches=True) for name in (
+        "torch.multiprocessing.spawn", "accelerate.notebook_launcher")},
+    "fire.Fire": Effect("`fire.Fire(main)` runs the function from the command line, with "
+                        "autograd on", launches=True),
     # Other frameworks: what they build is never a torch model ------------------------------
     **{f"{package}.*": Effect(f"`{package}`: builds no torch model (its models, estimators and "
                               "layers have modes and gradients of their own)", builds="foreign")
@@ -381,6 +397,7 @@ def _columns(effect: Effect) -> list[str]:
             (effect.returns_args, "returns the objects it is given"),
             (effect.hands_on, "hands its arguments to unseen code"),
             (effect.output, "a metric or an output"),
+            (effect.launches, "runs the function it is given"),
         )
         if flag
     ]
