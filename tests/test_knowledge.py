@@ -213,6 +213,52 @@ BY_HAND = """
                 {update}
 """
 
+# A helper that no name calls evaluation, run after training: evaluation by what it does with
+# the model's result (TRN003 and TRN004 at its forward, line 9) only if `{expr}` turns that
+# result into a metric or an output; else the list it returns may be trained on.
+SCORES = """
+    import torch
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+    def collect_scores(loader):
+        preds = []
+        for x in loader:
+            preds.append({expr})
+        return preds
+
+    for x in data:
+        opt.zero_grad()
+        model(x).sum().backward()
+        opt.step()
+    collect_scores(data)
+"""
+
+
+def _scores(expr: str) -> tuple[str, list[tuple[int, str]]]:
+    return SCORES.format(expr=expr), [(9, "TRN003"), (9, "TRN004")]
+
+
+# A function handed to a launcher as a value: an entry point that runs with autograd on, so its
+# evaluation loop (line 9) runs with grad on; handed to code not in view, grad is unknown.
+LAUNCHED = """
+    import torch, argparse, threading, multiprocessing, fire, accelerate
+    import torch.multiprocessing
+
+    def main(*args):
+        model = torch.load("model.pt")
+        model.eval()
+        for x in val_data:
+            out = model(x)
+
+    {launch}
+"""
+
+
+def _launched(launch: str) -> tuple[str, list[tuple[int, str]]]:
+    return LAUNCHED.format(launch=launch), [(9, "TRN003")]
+
+
 CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<any>.backward": _stale("pass"),
     "torch.autograd.backward": (STALE.replace("model(x).sum().backward()", "backward(model(x))")
@@ -274,7 +320,14 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     **{f"<any>.{m}": _stale(f"log.{m}(opt)") for m in (
         "to", "cuda", "cpu", "half", "float", "double", "bfloat16", "parameters",
         "named_parameters", "state_dict", "load_state_dict", "modules", "children", "apply",
-        "register_forward_hook", "item", "detach", "size", "numel", "add_param_group")},
+        "register_forward_hook", "size", "numel", "add_param_group")},
+    **{f"<any>.{m}": _scores(f"model(x).{m}()") for m in (
+        "item", "detach", "argmax", "argmin", "tolist", "numpy")},
+    "<any>.eq": _scores("torch.eq(model(x), x)"),
+    "<any>.ne": _scores("model(x).ne(x)"),
+    "<any>.decode": _scores("tokenizer.decode(model(x))"),
+    "<any>.batch_decode": _scores("tokenizer.batch_decode(model(x))"),
+
     **{name: _stale(f"{name}(opt)") for name in kn._BUILTINS},
     "torch*": _stale("torchvision.utils.report(opt)"),
     "torch.optim.lr_scheduler.*": (DECAY, [(8, "TRN002")]),
@@ -286,6 +339,14 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "transformers.*": (BUILT.format(line="part = transformers.BertModel(cfg)"),
                        [(17, "TRN003"), (17, "TRN004")]),
     "deepspeed.initialize": (DEEPSPEED, []),
+    "<any>.set_defaults": _launched("parser.set_defaults(func=main)"),
+    "<any>.launch": _launched("fabric.launch(main)"),
+    "threading.Thread": _launched("threading.Thread(target=main).start()"),
+    "multiprocessing.Process": _launched("multiprocessing.Process(target=main).start()"),
+    "torch.multiprocessing.Process": _launched("torch.multiprocessing.Process(target=main)"),
+    "torch.multiprocessing.spawn": _launched("torch.multiprocessing.spawn(main, nprocs=2)"),
+    "accelerate.notebook_launcher": _launched("accelerate.notebook_launcher(main)"),
+    "fire.Fire": _launched("fire.Fire(main)"),
 }  # fmt: skip
 CASES.update(IDENTITY_CASES)  # the entries for identity through wrappers (issue 11, B)
 

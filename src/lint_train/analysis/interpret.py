@@ -32,6 +32,7 @@ from .model import (
     TrainingLoop,
 )
 from .names import dotted
+from .outputs import only_outputs
 from .program import FunctionInfo, Program
 from .retained import kept_losses
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
@@ -227,11 +228,12 @@ class Interpreter:
         self.reached: set[str] = set()
         self.spent = 0
         self._static: dict[int, frozenset[str]] = {}
-        self._init_states: dict[str, Paths] = {}
+        self._init_states: dict[tuple[object, ...], Paths] = {}
         self._texts: dict[int, str] = {}
         self._assigned: dict[int, frozenset[str]] = {}
         self._changed: dict[int, frozenset[str]] = {}
         self._feeds: dict[tuple[int, int], bool] = {}
+        self._outputs: dict[tuple[int, bool], bool] = {}
         self._calls: dict[tuple[object, ...], Paths] = {}
         self._branches: dict[int, frozenset[str]] = {}  # loop id -> its own `if` conditions
 
@@ -257,12 +259,16 @@ class Interpreter:
         for key, info in self.program.functions.items():
             if key in self.reached or (key in called and key not in self.program.escaped):
                 continue
-            escaped = key in self.program.escaped
-            self._run_root(info, "unk" if escaped else "init")
+            if key in self.program.launched:
+                # `fabric.launch(main)`, `Thread(target=train)`: an entry point, grad on.
+                self._run_root(info, "init", grad=ev.GRAD_ON)
+            else:
+                self._run_root(info, "unk" if key in self.program.escaped else "init")
 
-    def _run_root(self, info: FunctionInfo, unknown: str) -> None:
+    def _run_root(self, info: FunctionInfo, unknown: str, grad: str | None = None) -> None:
         rename: dict[str, str] = {}
-        paths = [State(frozenset({unknown}), {}, frozenset({unknown}), {}, frozenset({"init"}))]
+        entry = frozenset({grad or unknown})
+        paths = [State(entry, {}, frozenset({unknown}), {}, frozenset({"init"}))]
         if info.is_method:
             rename["self"] = f"{info.class_name}#self"
             init_key = self.program.method(info.class_name or "", "__init__")
@@ -272,13 +278,16 @@ class Interpreter:
         self.invoke(info, paths, rename)
 
     def _init_state(self, init_key: str, paths: Paths) -> Paths:
-        """What a class's `__init__` leaves on `self`: the state its other methods start from."""
-        if init_key not in self._init_states:
+        """What a class's `__init__` leaves on `self`: the state its other methods start from.
+        Remembered per entry state: a method run with unknown grad mode (a `@property`, which
+        is referenced, not called) must not leave that unknown to the methods run after it."""
+        key = (init_key, tuple(p.signature() for p in paths))
+        if key not in self._init_states:
             info = self.program.functions[init_key]
             rename = {"self": f"{info.class_name}#self"}
             out = self.invoke(info, [p.copy() for p in paths], rename)
-            self._init_states[init_key] = out or paths
-        return [p.copy() for p in self._init_states[init_key]]
+            self._init_states[key] = out or paths
+        return [p.copy() for p in self._init_states[key]]
 
     def _statically_called(self) -> set[str]:
         called: set[str] = set()
@@ -448,6 +457,8 @@ class Interpreter:
         # a backward pass yet.
         afresh = changing | {_ran_backward(stmt)}
         head = join(_without_facts(paths, afresh))
+        if ev.BACKWARD in kinds and self._backward_proves_grad(stmt, kinds, frame.fn):
+            head = _grad_proven_on(head)
         outer_grad = None
         if region is not None and self.table.volatile(stmt):
             # Pre-0.4 evaluation: volatile inputs run the loop without autograd.
@@ -498,6 +509,19 @@ class Interpreter:
             for path in out:
                 path.grad = outer_grad
         return join(out)
+
+    def _backward_proves_grad(
+        self, stmt: cst.For | cst.While, kinds: frozenset[str], fn: FunctionInfo | None
+    ) -> bool:
+        """A loop that runs backward proves autograd is on in it, unless the loop itself turns
+        it on around the backward (`with torch.enable_grad():`, `set_grad_enabled(...)`)."""
+        if ev.GRAD_SET in kinds:
+            return False
+        contexts = _WithItems()
+        walk(stmt.body, contexts)
+        return all(
+            self.table.grad_context(item, fn) in (None, ev.GRAD_OFF) for item in contexts.items
+        )
 
     def _record_unstepped_branches(self, training: TrainingLoop, back: Paths) -> None:
         """Note each optimizer that an iteration steps one way and not the other, where the way
@@ -1042,14 +1066,14 @@ class Interpreter:
             ),
         )
 
-    def _feeds_backward(self, call: cst.CSTNode, loop: cst.For | cst.While) -> bool:
-        """Whether a call's result flows into a backward pass in the same loop
+    def _feeds_backward(self, call: cst.CSTNode, loop: cst.CSTNode) -> bool:
+        """Whether a call's result flows into a backward pass in the same loop (or function)
         (`values, logp = policy.evaluate_actions(obs)` in a PPO update is training)."""
         key = (id(call), id(loop))
         cached = self._feeds.get(key)
         if cached is None:
             flow = _Dataflow(call)
-            walk(loop.body, flow)
+            walk(loop.body if isinstance(loop, (cst.For, cst.While)) else loop, flow)
             cached = flow.feeds_backward()
             self._feeds[key] = cached
         return cached
@@ -1079,7 +1103,7 @@ class Interpreter:
             for path in entry:
                 path.grad = frozenset({decorated})
         region = None
-        if evaluation and self._is_eval_function(info):
+        if evaluation and self._is_eval_function(info, via):
             if decorated is None and self.table.volatile(info.node.body):
                 decorated = ev.GRAD_OFF  # pre-0.4 evaluation: volatile inputs, no autograd
                 for path in entry:
@@ -1088,7 +1112,10 @@ class Interpreter:
                 len(self.loop_stack),
                 False,
                 info.key,
-                needs_loop=tokens(info.name)[0] == "test",
+                # `test(model, features, adj)` of a graph net evaluates without a data loop:
+                # its forward's result only becomes accuracy and loss figures.
+                needs_loop=tokens(info.name)[0] == "test"
+                and not self._only_outputs(info, named=True),
                 level=len(self.frames),
             )
             self.regions.append(region)
@@ -1111,8 +1138,8 @@ class Interpreter:
                 path.grad = outer
         return join(out)
 
-    def _is_eval_function(self, info: FunctionInfo) -> bool:
-        if not is_eval_function_name(info.name):
+    def _is_eval_function(self, info: FunctionInfo, via: cst.CSTNode | None = None) -> bool:
+        if not is_eval_function_name(info.name) and not self._evaluates_by_outputs(info, via):
             return False
         if info.class_name is not None:
             if self._library_managed(info):
@@ -1126,6 +1153,34 @@ class Interpreter:
                     return False
         kinds = self.static_kinds(info.node.body, info)
         return ev.FORWARD in kinds and not kinds & _GRAD_USERS
+
+    def _evaluates_by_outputs(self, info: FunctionInfo, via: cst.CSTNode | None) -> bool:
+        """Evaluation whatever its name (`collect_scores`, `stylize`): a function called in view
+        whose forward results only become metrics and outputs, and whose caller trains on
+        nothing it returns (features extracted for a probe's loss are no evaluation)."""
+        if via is None or (info.class_name is not None and self._is_model_class(info.class_name)):
+            return False
+        if not self._only_outputs(info, named=False):
+            return False
+        caller = self.frames[-1].fn if self.frames else None
+        scope = caller.node if caller is not None else self.program.module
+        return not self._feeds_backward(via, scope)
+
+    def _only_outputs(self, info: FunctionInfo, named: bool) -> bool:
+        key = (id(info.node), named)
+        cached = self._outputs.get(key)
+        if cached is None:
+            kinds = self.static_kinds(info.node.body, info)
+            forwards = [
+                e.node for e in self.static_events(info.node.body, info) if e.kind == ev.FORWARD
+            ]
+            cached = (
+                not kinds & _GRAD_USERS
+                and ev.FORWARD in kinds
+                and only_outputs(info.node.body, forwards, self.program, named)
+            )
+            self._outputs[key] = cached
+        return cached
 
 
 _HANDLERS = {
@@ -1207,6 +1262,25 @@ def _grad_none_guard(test: cst.BaseExpression) -> bool | None:
     if isinstance(target.operator, cst.IsNot):
         return True
     return False if isinstance(target.operator, cst.Is) else None
+
+
+def _grad_proven_on(paths: Paths) -> Paths:
+    """Grad set by callers not in view, or by code we cannot read, is on where backward runs."""
+    out = _copies(paths)
+    for path in out:
+        if path.grad & {"init", ev.GRAD_UNKNOWN}:
+            path.grad = (path.grad - {"init", ev.GRAD_UNKNOWN}) | {ev.GRAD_ON}
+    return out
+
+
+class _WithItems(cst.CSTVisitor):
+    """The context expressions of the `with` statements in a block."""
+
+    def __init__(self) -> None:
+        self.items: list[cst.BaseExpression] = []
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        self.items.append(node.item)
 
 
 def _copies(paths: Paths) -> Paths:
@@ -1366,6 +1440,13 @@ class _Dataflow(cst.CSTVisitor):
             self.assignments.append((targets, self._uses - targets, self._has_call))
         self._uses = None
 
+    def visit_For(self, node: cst.For) -> None:
+        # `for f in feats:` binds `f` from what `feats` holds, as an assignment would.
+        held = _NamesIn(self.call)
+        walk(node.iter, held)
+        targets = set(_assigned_names(node.target))
+        self.assignments.append((targets, held.names - targets, held.has_call))
+
     def visit_Name(self, node: cst.Name) -> None:
         if self._uses is not None:
             self._uses.add(node.value)
@@ -1384,6 +1465,22 @@ class _Dataflow(cst.CSTVisitor):
         func = original_node.func
         if isinstance(func, cst.Attribute) and func.attr.value == "backward":
             self._in_backward -= 1
+
+
+class _NamesIn(cst.CSTVisitor):
+    """The names an expression reads, and whether it holds a given call."""
+
+    def __init__(self, call: cst.CSTNode) -> None:
+        self.call = call
+        self.names: set[str] = set()
+        self.has_call = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if node is self.call:
+            self.has_call = True
 
 
 class _IfTests(cst.CSTVisitor):

@@ -89,6 +89,20 @@ class Effect:
     # as sensitive). `free_when` names the arguments that make it mode-free after all.
     mode: str | None = None
     free_when: str | None = None  # ZERO_RATE or NO_RUNNING_STATS
+    # Turns a model's result into a metric or an output that no gradient flows through
+    # (`out.argmax(1)`, `loss.item()`): what evaluation does with what it computes.
+    output: bool = False
+    # Runs a function it is given as a value (its first argument, or `func=`/`target=`) as an
+    # entry point: with autograd on, and models in whatever mode the code leaves them.
+    launches: bool = False
+
+
+def _output(method: str) -> Effect:
+    return Effect(
+        f"`x.{method}(...)` (and `torch.{method}(x)`, `tokenizer.{method}(x)`): a metric or an "
+        "output, not differentiated further",
+        output=True,
+    )
 
 
 def _pure(name: str) -> Effect:
@@ -207,9 +221,13 @@ TABLE: dict[str, Effect] = {
         "to", "cuda", "cpu", "half", "float", "double", "bfloat16")},
     **{f"<any>.{m}": _neutral_method(m) for m in (
         "parameters", "named_parameters", "state_dict", "load_state_dict", "modules",
-        "children", "apply", "register_forward_hook", "item", "detach", "size", "numel",
+        "children", "apply", "register_forward_hook", "size", "numel",
         "add_param_group")},
     **{name: _pure(name) for name in _BUILTINS},
+    # What evaluation does with a model's result: metrics and outputs -----------------------
+    **{f"<any>.{m}": _output(m) for m in (
+        "item", "detach", "argmax", "argmin", "tolist", "numpy", "eq", "ne", "decode",
+        "batch_decode")},
     "super": Effect("`super(Net, self)` only finds the base class, exactly as `super()` does; "
                     "`self` is handed to no code that could change it"),
     "torch*": Effect("any other function of torch or of a `torch*` package (torchvision, "
@@ -278,6 +296,19 @@ TABLE: dict[str, Effect] = {
                                      grad_mode="off", model_mode="eval")
        for hook in ("validation_step", "test_step", "predict_step", "on_validation_*",
                     "on_test_*", "on_predict_*")},
+    # Entry points: functions handed over as values, run with autograd on ---------------------
+    "<any>.set_defaults": Effect("argparse's `parser.set_defaults(func=main)`: the script "
+                                 "runs `args.func(args)`, with autograd on", launches=True),
+    "<any>.launch": Effect("Fabric's `fabric.launch(main)`: runs `main` in each process, with "
+                           "autograd on", launches=True),
+    **{name: Effect(f"`{name}(target=train)` runs the function in a new thread or process, "
+                    "where autograd is on", launches=True) for name in (
+        "threading.Thread", "multiprocessing.Process", "torch.multiprocessing.Process")},
+    **{name: Effect(f"`{name}(main, ...)` runs the function in new processes, where autograd "
+                    "is on", launches=True) for name in (
+        "torch.multiprocessing.spawn", "accelerate.notebook_launcher")},
+    "fire.Fire": Effect("`fire.Fire(main)` runs the function from the command line, with "
+                        "autograd on", launches=True),
     # Other frameworks: what they build is never a torch model ------------------------------
     **{f"{package}.*": Effect(f"`{package}`: builds no torch model (its models, estimators and "
                               "layers have modes and gradients of their own)", builds="foreign")
@@ -365,6 +396,8 @@ def _columns(effect: Effect) -> list[str]:
             (effect.same_object and not effect.returns_args, "returns the same object"),
             (effect.returns_args, "returns the objects it is given"),
             (effect.hands_on, "hands its arguments to unseen code"),
+            (effect.output, "a metric or an output"),
+            (effect.launches, "runs the function it is given"),
         )
         if flag
     ]

@@ -100,6 +100,9 @@ class Program:
     escaped: set[str]  # function keys referenced other than by a call
     loop_targets: set[str]  # names bound by `for` loops
     bound: dict[str, cst.Call] = field(default_factory=dict)  # name -> the call it came from
+    # Escaped functions handed to a launcher of the knowledge table (`fabric.launch(main)`,
+    # `Thread(target=train)`): entry points, run with autograd on.
+    launched: set[str] = field(default_factory=set)
     # Objects built by another framework, as the interpreter names them (`main:model`,
     # `Trainer#self.model`, a global `model`): never torch models.
     foreign: set[str] = field(default_factory=set)
@@ -197,6 +200,7 @@ def build_program(module: cst.Module, view: ProjectView | None = None) -> Progra
         if cls.is_module:
             program.models.add("self")
     _mark_escaped(program, indexer)
+    _mark_launched(program, indexer)
     return program
 
 
@@ -669,6 +673,28 @@ def _mark_escaped(program: Program, indexer: _Indexer) -> None:
             program.escaped.add(key)
 
 
+# The arguments through which a launcher receives the function it runs, besides its first.
+_LAUNCHED_KEYWORDS = frozenset({"func", "target", "fn", "main", "function"})
+
+
+def _mark_launched(program: Program, indexer: _Indexer) -> None:
+    for call in indexer.value_calls:
+        func = call.func
+        effect = kn.lookup(program.qualify(dotted(func)))
+        if effect is None and isinstance(func, cst.Attribute):
+            effect = kn.method("any", func.attr.value)
+        if effect is None or not effect.launches:
+            continue
+        for index, arg in enumerate(call.args):
+            named = arg.keyword.value if arg.keyword is not None else None
+            if not isinstance(arg.value, cst.Name):
+                continue
+            if (index == 0 and named is None) or named in _LAUNCHED_KEYWORDS:
+                key = program.module_functions.get(arg.value.value)
+                if key is not None:
+                    program.launched.add(key)
+
+
 class _Indexer(cst.CSTVisitor):
     def __init__(self) -> None:
         self.imports = ImportTable()
@@ -685,6 +711,7 @@ class _Indexer(cst.CSTVisitor):
         self.backward_receivers: set[str] = set()
         self.step_receivers: set[str] = set()
         self.references: list[tuple[str, str | None]] = []
+        self.value_calls: list[cst.Call] = []  # calls given a bare name: maybe a function
         self.loop_targets: set[str] = set()
         self._called: set[int] = set()
         self._def_names: set[int] = set()
@@ -779,6 +806,8 @@ class _Indexer(cst.CSTVisitor):
     # Calls and references -------------------------------------------------------------------
     def visit_Call(self, node: cst.Call) -> None:
         self._called.add(id(node.func))
+        if any(isinstance(arg.value, cst.Name) for arg in node.args):
+            self.value_calls.append(node)
         func = node.func
         if isinstance(func, cst.Attribute):
             receiver = dotted(func.value)

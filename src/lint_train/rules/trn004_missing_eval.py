@@ -28,17 +28,25 @@ MESSAGE = (
 
 
 def check(model: LoopModel) -> Iterator[Report]:
+    # One finding per model per evaluation function (the module's top level counts as one):
+    # several evaluation loops after the same missing `.eval()`, or an evaluation function and
+    # the loop inside it, are one mistake. The first evaluation to run is the one reported.
+    reported: set[tuple[str | None, str]] = set()
     for site in model.eval_sites.values():
         for name, seen in site.modes.items():
-            if not model.program.mode_sensitive(site.model_roots.get(name, name)):
+            root = site.model_roots.get(name, name)
+            if not model.program.mode_sensitive(root):
                 continue  # no dropout or batch-norm in view: the mode changes nothing
-            # Some path reaches this evaluation code with the model surely in training mode.
+            if (site.function, root) in reported:
+                continue
+            # Some path reaches this evaluation code with the model surely in training mode:
+            # each model evaluated so gets its own finding.
             if any(_training(modes, site.is_loop) for modes in seen):
+                reported.add((site.function, root))
                 fix = _fix(model, site, name)
                 related = evaluation_code(model, site)
                 anchor = forward_of(site, name)
                 yield Report.with_fix(anchor, MESSAGE.format(model=name), fix, related)
-                break
 
 
 def _fix(model: LoopModel, site: EvalSite, name: str) -> Fix | str:
