@@ -81,6 +81,7 @@ def all_rules() -> list[Rule]:
         trn004_missing_eval,
         trn005_missing_train,
         trn008_missing_call_parens,
+        trn009_double_softmax,
         trn010_scheduler_before_optimizer,
         trn011_inplace_init_without_no_grad,
     )
@@ -92,6 +93,7 @@ def all_rules() -> list[Rule]:
         trn004_missing_eval,
         trn005_missing_train,
         trn008_missing_call_parens,
+        trn009_double_softmax,
         trn010_scheduler_before_optimizer,
         trn011_inplace_init_without_no_grad,
     ]
