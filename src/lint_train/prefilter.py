@@ -6,7 +6,8 @@ evaluation code (TRN003, TRN004), an in-place initialisation method (TRN011: `no
 words in its names. A file none of whose identifiers or strings carries one of those words
 cannot produce a finding, with one exception by choice: TRN008 (`opt.step` without `()`) is
 checked only in files that have one of them, so that `step` and `train` do not send every
-file to the parser. Skipping never changes the result otherwise (a test runs every fixture both ways and compares).
+file to the parser. Skipping never changes the result otherwise (a test runs every fixture
+both ways and compares).
 """
 
 from __future__ import annotations
