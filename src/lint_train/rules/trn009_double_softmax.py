@@ -65,7 +65,7 @@ def _fix(layout: Layout, found: ProbabilityLoss) -> Fix | str:
     if found.inner is None or found.loss == "nll_loss":
         return (
             "the probabilities come from a variable, a layer or a model whose output other code "
-            "may use; removing that softmax changes what it returns elsewhere"
+            "may use; removing the activation there changes what they get"
         )
     stmt = layout.statement(found.call)
     if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
