@@ -1,4 +1,4 @@
-"""Near misses of the preview rules TRN008, TRN010 and TRN011, as small sources: each shape
+"""Near misses of the preview rules TRN008 to TRN011, as small sources: each shape
 either is reported with the expected code and line, or must stay quiet."""
 
 from __future__ import annotations
