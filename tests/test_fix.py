@@ -35,6 +35,10 @@ from lint_train.rules.fixes import BEFORE, Edit, Fix
 
 BUGGY = sorted((FIXTURES / "buggy").glob("*.py"))
 
+MODEL_OUTPUT = (
+    "the probabilities come from a variable, a layer or a model whose output other code may "
+    "use; removing the activation there changes what they get"
+)
 # Buggy fixtures without a fix, and the reason their finding gives.
 NOT_FIXABLE = {
     # One loop runs both phases (`for phase in ("train", "val")`): switching to train mode
@@ -45,6 +49,10 @@ NOT_FIXABLE = {
         "where the step goes on the path without one is for the author to say (after any "
         "unscaling or clipping done there)"
     ),
+    # The softmax (or sigmoid) is the model's own last layer: removing it changes what the
+    # model returns to every other caller.
+    "trn009_sequential_ends_in_softmax": MODEL_OUTPUT,
+    "trn009_forward_ends_in_sigmoid": MODEL_OUTPUT,
 }
 # TRN006 offers no fix: where the clear belongs is for the author to say.
 NOT_FIXABLE.update(
@@ -78,6 +86,7 @@ SAME_AS_TWIN = {
     "trn003_alias_torch_as_t",
     "trn003_script_val_loop",
     "trn004_module_predict",
+    "trn009_softmax_into_cross_entropy",
     "trn010_epoch_scheduler_at_top",
     "trn007_running_loss_keeps_graph",
     "trn010_per_batch_scheduler_before_step",

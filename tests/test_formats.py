@@ -68,13 +68,15 @@ RULES = [
      "A loss is kept across training iterations with its autograd graph attached."),
     ("TRN008", "missing-call-parens",
      "`model.eval`, `opt.zero_grad` or `opt.step` written without `()`: nothing happens."),
+    ("TRN009", "double-softmax",
+     "A loss that expects logits (`cross_entropy`, `BCEWithLogitsLoss`) is given probabilities."),
     ("TRN010", "scheduler-before-optimizer",
      "`scheduler.step()` runs before `optimizer.step()` in the same iteration."),
     ("TRN011", "inplace-init-without-no-grad",
      "A parameter is changed in place (`.normal_()`, `-=`) with autograd enabled."),
 ]  # fmt: skip
 # Rules still in preview carry a "preview" tag in SARIF (README, "Preview").
-PREVIEW = {"TRN006", "TRN007", "TRN008", "TRN010", "TRN011"}
+PREVIEW = {"TRN006", "TRN007", "TRN008", "TRN009", "TRN010", "TRN011"}
 
 
 def _source_line() -> str:

@@ -43,3 +43,14 @@ def test_model_file_that_initialises_weights_in_place_is_analysed() -> None:
     )
     assert could_matter(source)
     assert [f.code for f in lint_source(source)] == ["TRN011"]
+
+
+def test_model_file_whose_loss_takes_probabilities_is_analysed() -> None:
+    # TRN009 needs no backward: a model's own loss method may be given its softmax output.
+    source = (
+        "import torch\nfrom torch import nn\nclass Head(nn.Module):\n"
+        "    def loss(self, x, y):\n"
+        "        return nn.functional.cross_entropy(torch.softmax(x, 1), y)\n"
+    )
+    assert could_matter(source)
+    assert [f.code for f in lint_source(source)] == ["TRN009"]

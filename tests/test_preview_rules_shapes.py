@@ -1,5 +1,5 @@
-"""Near misses of the preview rules TRN006, TRN007, TRN008, TRN010 and TRN011, as small
-sources: each shape either is reported with the expected code and line, or must stay quiet."""
+"""Near misses of the preview rules TRN006 to TRN011, as small sources: each shape either
+is reported with the expected code and line, or must stay quiet."""
 
 from __future__ import annotations
 
@@ -197,6 +197,55 @@ QUIET_TRN006 = {
 }
 
 
+CLASSIFIER = """\
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+x, y = torch.randn(4, 8), torch.randint(0, 3, (4,))
+"""
+
+
+def found_trn009(body: str) -> list[int]:
+    """Lines (counted in `body`) of the TRN009 findings."""
+    text = CLASSIFIER + textwrap.dedent(body)
+    offset = CLASSIFIER.count("\n")
+    return [f.line - offset for f in lint_source(text) if f.code == "TRN009"]
+
+
+REPORTED_TRN009 = {
+    "a softmax layer bound in __init__": (
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(8, 3)\n"
+        "        self.softmax = nn.Softmax(dim=1)\n"
+        "    def forward(self, x):\n"
+        "        return self.softmax(self.fc(x))\n"
+        "model = Net()\n"
+        "criterion = nn.CrossEntropyLoss()\n"
+        "loss = criterion(model(x), y)\n",
+        [10],
+    ),
+    "torch.softmax in a variable": "probs = torch.softmax(x, dim=1)\n"
+    "loss = F.cross_entropy(probs, y)\n",
+    "a tensor method": "loss = F.cross_entropy(x.softmax(dim=1), y)\n",
+    "softmax into nll_loss": "loss = nn.NLLLoss()(F.softmax(x, dim=1), y)\n",
+    "a sigmoid into the functional BCE with logits": "p = torch.sigmoid(x)\n"
+    "loss = F.binary_cross_entropy_with_logits(p, y.float())\n",
+    "a moved Sequential": "model = nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=1)).to('cpu')\n"
+    "loss = F.cross_entropy(input=model(x), target=y)\n",
+    "a criterion of a trainer class": (
+        "class Trainer:\n"
+        "    def __init__(self):\n"
+        "        self.criterion = nn.CrossEntropyLoss()\n"
+        "    def step(self, x, y):\n"
+        "        return self.criterion(F.softmax(x, dim=1), y)\n",
+        [5],
+    ),
+}
+
+
 @pytest.mark.parametrize("body", QUIET_TRN006.values(), ids=list(QUIET_TRN006))
 def test_trn006_quiet_shapes(body: str) -> None:
     assert found(body, "TRN006") == []
@@ -281,3 +330,68 @@ def test_trn007_evaluation_loops_are_left_to_trn003() -> None:
         outputs.append(loss)
     """
     assert found(body, "TRN007") == []
+
+
+@pytest.mark.parametrize("case", REPORTED_TRN009.values(), ids=list(REPORTED_TRN009))
+def test_trn009_reported_shapes(case: str | tuple[str, list[int]]) -> None:
+    body, lines = case if isinstance(case, tuple) else (case, [case.count("\n")])
+    assert found_trn009(body) == lines
+
+
+QUIET_TRN009 = {
+    "log_softmax into nll_loss": "loss = F.nll_loss(F.log_softmax(x, dim=1), y)\n",
+    "log_softmax into KLDivLoss": "loss = nn.KLDivLoss(reduction='batchmean')"
+    "(F.log_softmax(x, dim=1), F.softmax(x, dim=1))\n",
+    "log_softmax into cross_entropy (idempotent)": "loss = F.cross_entropy(x.log_softmax(1), y)\n",
+    "a softmax into BCELoss": "loss = nn.BCELoss()(torch.sigmoid(x), torch.rand(4, 8))\n",
+    "a softmax into MSELoss": "loss = F.mse_loss(F.softmax(x, dim=1), torch.rand(4, 8))\n",
+    "a softmax for accuracy only": "loss = F.cross_entropy(x, y)\n"
+    "acc = (F.softmax(x, dim=1).argmax(1) == y).float().mean()\n",
+    "a variable rebound to logits": "p = F.softmax(x, dim=1)\np = x * 2\n"
+    "loss = F.cross_entropy(p, y)\n",
+    "a softmax on one branch only": "p = x\nif x.sum() > 0:\n    p = F.softmax(x, dim=1)\n"
+    "loss = F.cross_entropy(p, y)\n",
+    "rebound at the end of a loop body": "p = F.softmax(x, dim=1)\nfor _ in range(2):\n"
+    "    loss = F.cross_entropy(p, y)\n    p = x\n",
+    "a forward with a return_probs switch": (
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.fc = nn.Linear(8, 3)\n"
+        "    def forward(self, x, return_probs=False):\n"
+        "        logits = self.fc(x)\n"
+        "        if return_probs:\n"
+        "            return F.softmax(logits, dim=1)\n"
+        "        return logits\n"
+        "model = Net()\n"
+        "loss = F.cross_entropy(model(x), y)\n"
+    ),
+    "a model received as a parameter": "def train(model):\n"
+    "    return F.cross_entropy(model(x), y)\n",
+    "a name that merely says softmax": "softmax_out = x\nloss = F.cross_entropy(softmax_out, y)\n",
+    "a criterion rebound by another method": (
+        "class Trainer:\n"
+        "    def __init__(self):\n"
+        "        self.head = nn.Softmax(dim=1)\n"
+        "    def unfreeze(self):\n"
+        "        self.head = nn.Identity()\n"
+        "    def step(self, x, y):\n"
+        "        return F.cross_entropy(self.head(x), y)\n"
+    ),
+    "a library softmax of its own": "from mylib import softmax\n"
+    "loss = F.cross_entropy(softmax(x), y)\n",
+}
+
+
+@pytest.mark.parametrize("body", QUIET_TRN009.values(), ids=list(QUIET_TRN009))
+def test_trn009_quiet_shapes(body: str) -> None:
+    assert found_trn009(body) == []
+
+
+def test_trn009_fix_passes_the_logits_only_for_an_inline_activation() -> None:
+    inline = CLASSIFIER + "loss = F.cross_entropy(F.softmax(x, dim=1), y)\n"
+    (finding,) = [f for f in lint_source(inline) if f.code == "TRN009"]
+    assert (finding.fixable, finding.fix_applicability) == (True, "unsafe")
+    variable = CLASSIFIER + "p = F.softmax(x, dim=1)\nloss = F.cross_entropy(p, y)\n"
+    (finding,) = [f for f in lint_source(variable) if f.code == "TRN009"]
+    assert not finding.fixable

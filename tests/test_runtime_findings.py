@@ -286,3 +286,39 @@ def test_other_errors_are_not_trn011() -> None:
         {"ev": "end", "outcome": "error", "type": "RuntimeError", "message": "shape mismatch"},
     )
     assert codes(log) == []
+
+
+def loss_input(probs: bool, line: int = 40, loss: str = "cross_entropy") -> dict[str, Any]:
+    return {
+        "ev": "loss_input",
+        "loss": loss,
+        "file": "/work/train.py",
+        "line": line,
+        "probs": probs,
+    }
+
+
+def test_a_loss_given_probabilities_at_every_call_is_trn009_at_its_line() -> None:
+    log = events(
+        optimizer(),
+        loss_input(True),
+        *train_step(0, 0, 0),
+        loss_input(False, line=55, loss="binary_cross_entropy_with_logits"),
+        {"ev": "end", "outcome": "finished"},
+    )
+    (finding,) = find(parse_events(log), cut_short=False)
+    assert finding.code == "TRN009"
+    assert "cross_entropy at train.py:40" in finding.message
+    assert "log-softmax" in finding.message
+
+
+def test_logits_that_once_looked_like_probabilities_are_not_trn009() -> None:
+    # The probe logs a place again when its answer changes: a later call took logits.
+    log = events(
+        optimizer(),
+        loss_input(True, loss="binary_cross_entropy_with_logits"),
+        *train_step(0, 0, 0),
+        loss_input(False, loss="binary_cross_entropy_with_logits"),
+        {"ev": "end", "outcome": "finished"},
+    )
+    assert codes(log) == []

@@ -1,12 +1,13 @@
 """Decides from the text alone whether any rule could fire, so most files are never parsed.
 
 Every finding needs a backward call (TRN001, TRN002, TRN005, TRN010's training loop),
-evaluation code (TRN003, TRN004), or an in-place initialisation method (TRN011: `normal_`,
-`uniform_`, ...), and evaluation code is recognised by the words in its names. A file none of
-whose identifiers or strings carries one of those words cannot produce a finding, with one
-exception by choice: TRN008 (`opt.step` without `()`) is checked only in files that have one
-of them, so that `step` and `train` do not send every file to the parser. Skipping never
-changes the result otherwise (a test runs every fixture both ways and compares).
+evaluation code (TRN003, TRN004), an in-place initialisation method (TRN011: `normal_`,
+`uniform_`, ...) or a softmax or sigmoid (TRN009), and evaluation code is recognised by the
+words in its names. A file none of whose identifiers or strings carries one of those words
+cannot produce a finding, with one exception by choice: TRN008 (`opt.step` without `()`) is
+checked only in files that have one of them, so that `step` and `train` do not send every
+file to the parser. Skipping never changes the result otherwise (a test runs every fixture
+both ways and compares).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from .analysis.vocab import EVAL_WORDS, LOADER_EVAL_WORDS, tokens
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # A weight initialised in place may sit in a model file that never calls backward (TRN011).
 INIT_METHODS = {"normal_", "uniform_", "fill_", "zero_", "copy_"}
-NEEDED = EVAL_WORDS | LOADER_EVAL_WORDS | {"test", "backward"} | INIT_METHODS
+# A loss given probabilities may sit in a model's own loss method, with no backward (TRN009).
+ACTIVATIONS = {"softmax", "sigmoid", "expit"}
+NEEDED = EVAL_WORDS | LOADER_EVAL_WORDS | {"test", "backward"} | INIT_METHODS | ACTIVATIONS
 
 
 # Word -> whether it carries a needed word. Files of one repository share most of their

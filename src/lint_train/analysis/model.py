@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from .probabilities import ProbabilityLoss, find_probability_losses
 from .program import Program
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
@@ -188,6 +189,14 @@ class LoopModel:
         ):
             return None  # a global that this function's own name hides
         return root
+
+    def probability_losses(self) -> list[ProbabilityLoss]:
+        """Loss calls given probabilities where they expect logits (a pass of its own, run
+        once, from the same parse, only when a rule asks)."""
+        found = self.shared.get("probability_losses")
+        if not isinstance(found, list):
+            found = self.shared["probability_losses"] = find_probability_losses(self.program)
+        return found
 
     def torch_alias(self) -> str | None:
         """The name under which this file imports the `torch` module, if it does."""

@@ -83,6 +83,7 @@ def all_rules() -> list[Rule]:
         trn006_zero_grad_before_step,
         trn007_loss_graph_accumulation,
         trn008_missing_call_parens,
+        trn009_double_softmax,
         trn010_scheduler_before_optimizer,
         trn011_inplace_init_without_no_grad,
     )
@@ -96,6 +97,7 @@ def all_rules() -> list[Rule]:
         trn006_zero_grad_before_step,
         trn007_loss_graph_accumulation,
         trn008_missing_call_parens,
+        trn009_double_softmax,
         trn010_scheduler_before_optimizer,
         trn011_inplace_init_without_no_grad,
     ]

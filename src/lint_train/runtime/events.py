@@ -63,6 +63,8 @@ class Observation:
     lr_steps: list[tuple[int, str, int]] = field(default_factory=list)
     # positions of torch's warnings of a scheduler step before any optimizer step
     order_warnings: list[int] = field(default_factory=list)
+    # (loss, file, line) -> whether its inputs looked like probabilities, in the order seen
+    loss_inputs: dict[tuple[str, str, int], list[bool]] = field(default_factory=dict)
 
 
 def parse_events(lines: Iterable[str]) -> Observation:
@@ -113,6 +115,9 @@ def _apply(seen: Observation, position: int, event: dict[str, Any]) -> None:
         seen.lr_steps.append((position, event["file"], event["line"]))
     elif kind == "warning":
         seen.order_warnings.append(position)
+    elif kind == "loss_input":
+        site = (event["loss"], event["file"], event["line"])
+        seen.loss_inputs.setdefault(site, []).append(event["probs"])
     elif kind == "end":
         seen.outcome = event["outcome"]
         seen.stop_reason = event.get("reason")

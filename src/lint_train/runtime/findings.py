@@ -19,6 +19,7 @@ NAMES = {
     "TRN004": "missing-eval",
     "TRN005": "missing-train",
     "TRN006": "zero-grad-before-step",
+    "TRN009": "double-softmax",
     "TRN010": "scheduler-before-optimizer",
     "TRN011": "inplace-init-without-no-grad",
 }
@@ -51,6 +52,7 @@ def find(seen: Observation, cut_short: bool) -> list[RuntimeFinding]:
         _evaluation_in_training_mode(evaluation),
         _training_in_eval_mode(seen),
         _cleared_before_step(seen),
+        _probabilities_into_logit_loss(seen),
         _scheduler_before_step(seen),
         _inplace_on_parameter(seen),
     ]
@@ -184,6 +186,33 @@ def _cleared_before_step(seen: Observation) -> RuntimeFinding | None:
         f"the backward pass had cleared them (first at step {empty[0].index}); clear before the "
         "backward pass or after the step",
         len(empty),
+    )
+
+
+# What each loss applies to its input itself.
+_APPLIES = {
+    "cross_entropy": "it applies log-softmax itself",
+    "nll_loss": "it expects log-probabilities",
+    "binary_cross_entropy_with_logits": "it applies a sigmoid itself",
+}
+
+
+def _probabilities_into_logit_loss(seen: Observation) -> RuntimeFinding | None:
+    """A loss that expects logits was given probabilities at every one of its calls from one
+    place: inputs summing to 1 along the class dimension (cross_entropy, nll_loss) or all in
+    [0, 1] (binary_cross_entropy_with_logits). One call of logits that happen to look so is
+    not enough: every call from that place must."""
+    sites = [site for site, seen_probs in seen.loss_inputs.items() if all(seen_probs)]
+    if not sites:
+        return None
+    loss, file, line = sites[0]
+    kind = "a sigmoid" if loss == "binary_cross_entropy_with_logits" else "a softmax"
+    more = f" (and {len(sites) - 1} more places)" if len(sites) > 1 else ""
+    return _finding(
+        "TRN009",
+        f"{loss} at {os.path.basename(file)}:{line}{more} was given probabilities, the output "
+        f"of {kind}, at every call, though {_APPLIES[loss]}; pass the logits",
+        len(sites),
     )
 
 

@@ -22,6 +22,10 @@ Events (field `ev`):
   lr_step    a learning-rate scheduler stepped (not the step its constructor takes): the file
              and line that called it
   warning    torch warned that `lr_scheduler.step()` ran before `optimizer.step()`
+  loss_input a loss that expects logits (cross_entropy, nll_loss, binary_cross_entropy_with_
+             logits) was called from the script's file and line: loss, probs (whether its input
+             looked like probabilities: summing to 1 along the class dimension, or all in
+             [0, 1]); logged at a site's first call and whenever the answer changes
   end        outcome: finished | stopped (reason) | exit (code) | error (type, message, traceback)
 """
 
@@ -93,6 +97,8 @@ class Probe:
     # Optimizers (by id) whose step about to run has no gradient to apply: every `.grad` of
     # their parameters is None or zero (TRN006 when a clear came after the backward pass).
     empty: set[int] = field(default_factory=set)
+    # (loss, file, line) -> whether the last input there looked like probabilities
+    loss_inputs: dict[tuple[str, str, int], bool] = field(default_factory=dict)
 
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
@@ -249,6 +255,22 @@ class Probe:
             self.used.add(index)
             self.log.write("used", forward=index, backward=self.running_backward)
 
+    # -- losses that expect logits ------------------------------------------------------------
+
+    def loss_called(self, loss: str, tensor: Any) -> None:
+        import torch
+
+        if not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point():
+            return
+        site = _script_caller()
+        if site is None:
+            return
+        probs = _looks_like_probabilities(loss, tensor)
+        key = (loss, *site)
+        if self.loss_inputs.get(key) != probs:
+            self.loss_inputs[key] = probs
+            self.log.write("loss_input", loss=loss, file=site[0], line=site[1], probs=probs)
+
     def _describe(self, module: Any) -> tuple[list[Any], bool]:
         cached = self.layer_cache.get(module)
         if cached is None:
@@ -259,6 +281,40 @@ class Probe:
             has_params = next(module.parameters(), None) is not None
             cached = self.layer_cache[module] = (layers, has_params)
         return cached
+
+
+def _looks_like_probabilities(loss: str, tensor: Any) -> bool:
+    """A softmax's output (non-negative, summing to 1 along the class dimension: 1, or 0 for
+    one unbatched sample) for cross_entropy and nll_loss; a sigmoid's (all in [0, 1]) for
+    binary_cross_entropy_with_logits. Logits almost never pass: they take both signs."""
+    import torch
+
+    with torch.no_grad():
+        values = tensor.detach()
+        if values.numel() < 2 or not bool(torch.isfinite(values).all()):
+            return False
+        low, high = float(values.min()), float(values.max())
+        if loss == "binary_cross_entropy_with_logits":
+            return low >= 0.0 and high <= 1.0
+        dim = 1 if values.dim() > 1 else 0
+        if values.shape[dim] < 2 or low < 0.0:
+            return False
+        return bool(torch.allclose(values.sum(dim=dim), torch.ones(()), atol=1e-3))
+
+
+def _script_caller() -> tuple[str, int] | None:
+    """The file and line of the first frame outside torch and this probe: where the script
+    called the loss (through `nn.CrossEntropyLoss.forward` or directly)."""
+    import torch
+
+    skip = (os.path.dirname(os.path.abspath(torch.__file__)), os.path.abspath(__file__))
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = os.path.abspath(frame.f_code.co_filename)
+        if not name.startswith(skip) and not name.startswith("<"):
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return None
 
 
 def _forget_if_cleared(param: Any, state: GradState) -> None:
@@ -356,6 +412,26 @@ def install(probe: Probe) -> None:
     torch.optim.Optimizer.zero_grad = zero_grad_optimizer
     torch.nn.Module.zero_grad = zero_grad_module
     _watch_schedulers(probe)
+    _watch_logit_losses(probe)
+
+
+# Losses that take logits (or log-probabilities), and the name of their input argument.
+LOGIT_LOSSES = ("cross_entropy", "nll_loss", "binary_cross_entropy_with_logits")
+
+
+def _watch_logit_losses(probe: Probe) -> None:
+    """Wrap the functional losses; their module forms (`nn.CrossEntropyLoss`) call these."""
+    from torch.nn import functional
+
+    for name in LOGIT_LOSSES:
+        original = getattr(functional, name)
+
+        def watched(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            tensor = args[0] if args else kwargs.get("input")
+            probe.loss_called(_name, tensor)
+            return _original(*args, **kwargs)
+
+        setattr(functional, name, functools.wraps(original)(watched))
 
 
 def _watch_schedulers(probe: Probe) -> None:
