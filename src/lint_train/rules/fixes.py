@@ -222,6 +222,16 @@ def _works_on_gradients(stmt: cst.CSTNode) -> bool:
     return name in GRADIENT_WORK
 
 
+def no_grad_call(model: LoopModel) -> str | None:
+    """`torch.no_grad()` as this file can write it (`T.no_grad()`, `no_grad()` imported by
+    name), or None when it imports neither."""
+    torch = model.torch_alias()
+    if torch is not None:
+        return f"{torch}.no_grad()"
+    alias = model.program.imports.local_name("torch.no_grad")
+    return None if alias is None else f"{alias}()"
+
+
 def scaler_of(backward: cst.CSTNode) -> str | None:
     """`scaler` for `scaler.scale(loss).backward()`, else None."""
     if not (isinstance(backward, cst.Call) and isinstance(backward.func, cst.Attribute)):

@@ -15,7 +15,7 @@ import libcst as cst
 from ..analysis.model import EvalSite, LoopModel
 from ..types import RuleInfo
 from . import Report, evaluation_code, forward_of
-from .fixes import DECORATE, WRAP, Edit, Fix, Layout, describe
+from .fixes import DECORATE, WRAP, Edit, Fix, Layout, describe, no_grad_call
 
 INFO = RuleInfo(
     "TRN003",
@@ -55,14 +55,9 @@ def _fix(model: LoopModel, site: EvalSite) -> Fix | str:
     """Wrap the evaluation loop in `with torch.no_grad():`, or decorate the evaluation function
     with `@torch.no_grad()`, as the message says. Safe: the values computed do not change,
     only the autograd graph is no longer recorded."""
-    torch = model.torch_alias()
-    if torch is not None:
-        code = f"{torch}.no_grad()"
-    else:
-        alias = model.program.imports.local_name("torch.no_grad")
-        if alias is None:
-            return "this file imports neither `torch` nor `no_grad` under a name to use"
-        code = f"{alias}()"
+    code = no_grad_call(model)
+    if code is None:
+        return "this file imports neither `torch` nor `no_grad` under a name to use"
     layout = Layout.of(model)
     if site.is_loop or site.function is None:
         stmt = layout.statement(site.node)

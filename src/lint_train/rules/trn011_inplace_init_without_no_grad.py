@@ -18,7 +18,7 @@ import libcst as cst
 from ..analysis.model import InplaceChange, LoopModel
 from ..types import RuleInfo
 from . import Report
-from .fixes import WRAP, Edit, Fix, Layout, describe
+from .fixes import WRAP, Edit, Fix, Layout, describe, no_grad_call
 
 INFO = RuleInfo(
     "TRN011",
@@ -47,14 +47,9 @@ def check(model: LoopModel) -> Iterator[Report]:
 def _fix(model: LoopModel, change: InplaceChange) -> Fix | str:
     """Wrap the statement in `with torch.no_grad():`. Safe: the values written are the same;
     only the autograd recording (and the error it raises) goes."""
-    torch = model.torch_alias()
-    if torch is not None:
-        code = f"{torch}.no_grad()"
-    else:
-        alias = model.program.imports.local_name("torch.no_grad")
-        if alias is None:
-            return "this file imports neither `torch` nor `no_grad` under a name to use"
-        code = f"{alias}()"
+    code = no_grad_call(model)
+    if code is None:
+        return "this file imports neither `torch` nor `no_grad` under a name to use"
     layout = Layout.of(model)
     stmt = layout.statement(change.node)
     if not isinstance(layout.container(stmt), (cst.IndentedBlock, cst.Module)):
