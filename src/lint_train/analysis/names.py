@@ -29,10 +29,6 @@ def unmoved(expr: cst.BaseExpression) -> cst.BaseExpression:
     return expr
 
 
-def callee_text(call: cst.Call) -> str | None:
-    return dotted(call.func)
-
-
 class ImportTable:
     """Maps local names to the full names they were imported as (`T` -> `torch`)."""
 

@@ -19,6 +19,7 @@ import libcst as cst
 from . import knowledge as kn
 from .names import dotted
 from .program import Program
+from .walk import children
 
 # Collections a result is added to: the collection then holds it.
 _COLLECTS = frozenset({"append", "extend", "add", "insert"})
@@ -45,38 +46,38 @@ def only_outputs(
     starts = list(forwards)
     if not starts:
         return False
-    parents = _Parents()
-    body.visit(parents)
-    if parents.acts:
+    parents, names, acts = _index(body)
+    if acts:
         return False  # `env.step(action)`: a rollout that acts, collecting data to train on
-    follow = _Follow(parents.of, program, named)
-    return follow.run(starts, parents.names)
+    return _Follow(parents, program, named).run(starts, names)
 
 
-class _Parents(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.of: dict[int, cst.CSTNode] = {}
-        self._stack: list[cst.CSTNode] = []
-        self.names: dict[str, list[cst.Name]] = {}
-        self.acts = False
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if self._stack:
-            self.of[id(node)] = self._stack[-1]
-        self._stack.append(node)
+def _index(body: cst.CSTNode) -> tuple[dict[int, cst.CSTNode], dict[str, list[cst.Name]], bool]:
+    """One pass over `body` with the analysis's child table (walk.children): each node's
+    parent, the uses of each variable name in visiting order, and whether the code acts
+    (`env.step(action)`)."""
+    parents: dict[int, cst.CSTNode] = {}
+    names: dict[str, list[cst.Name]] = {}
+    acts = False
+    stack = [body]
+    while stack:
+        node = stack.pop()
         if (
             isinstance(node, cst.Call)
             and isinstance(node.func, cst.Attribute)
             and node.func.attr.value == "step"
             and node.args
         ):
-            self.acts = True
-        if isinstance(node, cst.Name) and not _is_label(node, self._stack[-2:-1]):
-            self.names.setdefault(node.value, []).append(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self._stack.pop()
+            acts = True
+        if isinstance(node, cst.Name):
+            up = parents.get(id(node))
+            if not _is_label(node, [] if up is None else [up]):
+                names.setdefault(node.value, []).append(node)
+        kids = children(node)
+        for kid in kids:
+            parents[id(kid)] = node
+        stack.extend(reversed(kids))
+    return parents, names, acts
 
 
 class _Follow:
