@@ -150,7 +150,9 @@ def test_force_exclude_applies_excludes_to_named_files(
     assert main(["--force-exclude", *named]) == 1
     assert _reported(capsys.readouterr().out) == {"train.py TRN001"}
     assert main(["--force-exclude", "legacy/deep/train.py"]) == 0
-    assert "0 files checked" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "warning: no Python files found under the given paths" in err
+    assert "0 files checked" in err
 
 
 def test_exclude_replaces_the_defaults(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -326,6 +328,34 @@ def test_explicitly_named_ignored_file_is_still_found(project: Path) -> None:
     _project(project, {".gitignore": "*.py\n", "train.py": "", "build/x.py": ""})
     assert _found() == set()
     assert _found("train.py", "build/x.py") == {"train.py", "build/x.py"}
+
+
+def test_named_folder_inside_an_ignored_folder_is_checked_below_it(project: Path) -> None:
+    (project / ".git").mkdir()
+    _project(
+        project,
+        {
+            ".gitignore": "experiments/\n*_autogen.py\n",
+            "experiments/run1/train.py": "",
+            "experiments/run1/model_autogen.py": "",
+            "experiments/run1/deeper/eval.py": "",
+            "experiments/run2/train.py": "",
+        },
+    )
+    assert _found() == set()
+    # What ignores the named folder does not hide it; the rest of the patterns still apply.
+    assert _found("experiments/run1") == {
+        "experiments/run1/train.py",
+        "experiments/run1/deeper/eval.py",
+    }
+
+
+def test_named_folder_inside_an_excluded_folder_is_checked_unless_forced(project: Path) -> None:
+    _project(project, {"build/gen/train.py": "", "build/gen/dist/x.py": "", "build/y.py": ""})
+    assert _found() == set()
+    assert _found("build/gen") == {"build/gen/train.py"}
+    options = DiscoverOptions(project, force_exclude=True)
+    assert list(discover(["build/gen"], options)) == []
 
 
 def test_folders_above_a_path_outside_the_root_do_not_exclude_it(

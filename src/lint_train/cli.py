@@ -226,6 +226,9 @@ def _main(args_list: list[str]) -> int:
     exclude = (*config.exclude, *config.extend_exclude)
     options = DiscoverOptions(config.root, exclude, force_exclude=args.force_exclude)
     files = [str(path) for path in discover(args.paths, options)]
+    if not files:
+        # As ruff does: a green run that checked nothing is more often a wrong path than news.
+        print("warning: no Python files found under the given paths", file=sys.stderr)
     _warn_preview_selection(_selection(args, config))
     recorded = None
     if args.baseline and not args.write_baseline:

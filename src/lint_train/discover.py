@@ -4,7 +4,9 @@ Folders are searched recursively for `*.py` and `*.ipynb`. While searching, thes
 the `exclude` patterns (by default other people's code and generated files: virtualenvs, build
 output, caches), any folder holding a `pyvenv.cfg` (a virtualenv, whatever its name), and
 whatever the `.gitignore` files of the repository ignore. A path named explicitly is always
-checked, unless `force_exclude` is set (pre-commit names every staged file explicitly).
+checked, unless `force_exclude` is set (pre-commit names every staged file explicitly). As in
+ruff, the patterns apply below a named folder, not to the folder itself: naming a folder that
+lies inside an ignored or excluded one checks it.
 
 Patterns use .gitignore syntax and are relative to `root` (the folder of the configuration
 file): `build/` matches a folder named build anywhere, `/legacy.py` only at the root,
@@ -89,6 +91,7 @@ def discover(paths: Iterable[str], options: DiscoverOptions | None = None) -> It
 
 
 def _walk(top: Path, root: Path, excluded: GitIgnoreSpec, gitignore: bool) -> Iterator[Path]:
+    excluded = _below(excluded, relative_path(top, root))
     ignores = _GitIgnores(top) if gitignore else None
     unlisted: list[OSError] = []
     for dirpath, dirnames, filenames in os.walk(top, onerror=unlisted.append):
@@ -164,6 +167,10 @@ class _GitIgnores:
                 spec = _read_spec(folder / ".gitignore")
                 if spec is not None:
                     inherited.append((folder, spec))
+        # The user named `top`: what ignores it (or a folder above it) does not hide its files.
+        inherited = [
+            (base, _below(spec, top.relative_to(base).as_posix())) for base, spec in inherited
+        ]
         self._specs[top.parent] = inherited
 
     def enter(self, folder: Path) -> None:
@@ -183,6 +190,23 @@ class _GitIgnores:
             if verdict is not None:
                 return verdict
         return False
+
+
+def _below(spec: GitIgnoreSpec, top: str) -> GitIgnoreSpec:
+    """`spec` without the patterns that ignore the named folder `top` or a folder above it.
+
+    pathspec matches a file below an ignored folder as ignored, which is git's meaning; a walk
+    that starts inside that folder, as ruff's does, only asks about what it meets below it."""
+    parts = [] if top == "." else top.split("/")
+    folders = ["/".join(parts[:depth]) + "/" for depth in range(1, len(parts) + 1)]
+    if not folders:
+        return spec
+    kept = [
+        pattern
+        for pattern in spec.patterns
+        if not (pattern.include and any(pattern.match_file(f) for f in folders))
+    ]
+    return spec if len(kept) == len(spec.patterns) else type(spec)(kept)
 
 
 def _read_spec(file: Path) -> GitIgnoreSpec | None:
