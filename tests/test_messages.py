@@ -63,3 +63,16 @@ def test_one_way_step_says_the_condition_without_a_double_negative(
 def test_one_way_step_names_the_path_without_the_step() -> None:
     message = _message("trn002_amp_branch_steps_plain_branch_forgets.py", "TRN002")
     assert "stepped only when `args.amp` is true: when `args.amp` is false," in message
+
+
+def test_scaled_step_is_named_as_the_code_writes_it() -> None:
+    # The loop steps through the GradScaler; a message saying `optimizer.step()` would point
+    # at a line that does not exist.
+    message = _message("trn001_amp_grad_scaler.py", "TRN001")
+    assert message.startswith("`scaler.step(optimizer)` runs on gradients")
+    assert "`optimizer.zero_grad()`" in message
+
+
+def test_missing_step_after_a_scaled_backward_asks_for_the_scaled_step() -> None:
+    message = _message("trn002_amp_scaler_update_without_step.py", "TRN002")
+    assert message.endswith("call `scaler.step(optimizer)` after the backward pass")

@@ -132,7 +132,9 @@ def test_a_one_branch_miss_names_only_the_way_that_decides() -> None:
 def test_a_loop_that_clears_on_no_way_names_no_way() -> None:
     source = ONE_BRANCH_CLEARS.replace("optimizer.zero_grad()", "pass")
     (finding,) = lint_source(textwrap.dedent(source))
-    assert finding.message.startswith("`optimizer.step()` runs on gradients")
+    # Neither way clears: the finding names the first step as written, and points at it.
+    assert finding.message.startswith("`scaler.step(optimizer)` runs on gradients")
+    assert finding.line == 14  # textwrap.dedent keeps the leading newline out of the count
 
 
 def test_every_finding_of_a_loop_rule_relates_its_loop() -> None:

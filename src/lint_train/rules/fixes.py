@@ -246,6 +246,21 @@ def scaler_of(backward: cst.CSTNode) -> str | None:
     return None
 
 
+def step_code(node: cst.CSTNode, opt: str) -> str:
+    """How the code steps `opt`, for messages: `scaler.step(opt)` when a scaler (or another
+    owner) takes the optimizer as its argument, else `opt.step()`."""
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "step"
+        and node.args
+    ):
+        owner = dotted(node.func.value)
+        if owner is not None and owner != opt:
+            return f"{owner}.step({opt})"
+    return f"{opt}.step()"
+
+
 def describe(edits: Iterable[Edit], layout: Layout) -> str:
     """A one-line account of the edits, for the finding and the fix summary."""
     parts = []

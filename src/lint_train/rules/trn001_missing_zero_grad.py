@@ -15,7 +15,7 @@ from ..analysis.model import LoopModel, TrainingLoop
 from ..types import RuleInfo
 from . import Report, site_of
 from .conditions import path_phrase
-from .fixes import AFTER, BEFORE, Edit, Fix, Layout, describe
+from .fixes import AFTER, BEFORE, Edit, Fix, Layout, describe, step_code
 
 INFO = RuleInfo(
     "TRN001",
@@ -24,21 +24,21 @@ INFO = RuleInfo(
 )
 
 MESSAGE = (
-    "`{opt}.step()` runs on gradients that are not cleared each time around this loop, so "
+    "`{step}` runs on gradients that are not cleared each time around this loop, so "
     "they accumulate across iterations; call `{opt}.zero_grad()` in the loop, before the "
     "backward pass"
 )
 
 
 ONE_PATH = (
-    "when {path}, `{opt}.step()` runs on gradients that are never cleared on that path, so "
+    "when {path}, `{step}` runs on gradients that are never cleared on that path, so "
     "they accumulate across iterations; call `{opt}.zero_grad()` on that path too, before the "
     "backward pass"
 )
 
 STALE_ON_ENTRY = (
     "`{opt}` enters this loop with gradients an earlier step already used, and the loop "
-    "accumulates onto them before its first `{opt}.step()`; call `{opt}.zero_grad()` just "
+    "accumulates onto them before its first `{step}`; call `{opt}.zero_grad()` just "
     "before the loop"
 )
 
@@ -72,13 +72,14 @@ def check(model: LoopModel) -> Iterator[Report]:
             # message names that way ("when `scaler` is None").
             clean = loop.clean_step_ways.get(opt, set())
             ways = tuple((c, v) for c, v in loop.polluted_paths.get(opt, ()) if (c, not v) in clean)
-            if stale:
-                message = STALE_ON_ENTRY.format(opt=opt)
-            elif ways and loop.cleared & {root, ALL_OPTIMIZERS}:
-                message = ONE_PATH.format(opt=opt, path=path_phrase(ways))
-            else:
-                message = MESSAGE.format(opt=opt)
             step = loop.polluted_steps[opt]
+            written = step_code(step, opt)
+            if stale:
+                message = STALE_ON_ENTRY.format(opt=opt, step=written)
+            elif ways and loop.cleared & {root, ALL_OPTIMIZERS}:
+                message = ONE_PATH.format(opt=opt, step=written, path=path_phrase(ways))
+            else:
+                message = MESSAGE.format(opt=opt, step=written)
             anchor = site_of(loop.trace, lambda t, step=step: t.kind == "step" and t.node is step)
             fix = _fix(Layout.of(model), loop, opt, stale)
             related = (loop.node, (LOOP_STALE if stale else LOOP).format(opt=opt))

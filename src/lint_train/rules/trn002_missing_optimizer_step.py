@@ -28,7 +28,7 @@ INFO = RuleInfo(
 
 NO_STEP = (
     "`{backward}` computes gradients in this loop but no optimizer is ever stepped, so the "
-    "weights never change{scheduler}; call `{opt}.step()` after the backward pass"
+    "weights never change{scheduler}; call `{step}` after the backward pass"
 )
 UNSTEPPED = (
     "`{opt}` is cleared in this loop but never stepped, so the weights it owns never change; "
@@ -80,7 +80,7 @@ def check(model: LoopModel) -> Iterator[Report]:
                 anchor or innermost.node,
                 NO_STEP.format(
                     backward=backward,
-                    opt=opt,
+                    step=_step_code(node, opt),
                     scheduler=" (a scheduler step only changes the learning rate)"
                     if _calls_scheduler(model)
                     else "",
@@ -130,6 +130,12 @@ def check(model: LoopModel) -> Iterator[Report]:
                         anchor or innermost.node, message, ONE_WAY_NO_FIX, (related,)
                     )
                     break
+
+
+def _step_code(backward: cst.CSTNode, opt: str) -> str:
+    """The step to add after `backward`: through its scaler when the loss was scaled."""
+    scaler = scaler_of(backward)
+    return f"{scaler}.step({opt})" if scaler else f"{opt}.step()"
 
 
 def _fix(layout: Layout, loops: list[TrainingLoop], root: str | None) -> Fix | str:

@@ -16,7 +16,7 @@ import libcst as cst
 from ..analysis.model import LoopModel, Trace, TrainingLoop
 from ..types import RuleInfo
 from . import Report
-from .fixes import AFTER, DELETE, Edit, Fix, Layout, describe
+from .fixes import AFTER, DELETE, Edit, Fix, Layout, describe, step_code
 
 INFO = RuleInfo(
     "TRN010",
@@ -26,9 +26,9 @@ INFO = RuleInfo(
 )
 
 MESSAGE = (
-    "`{scheduler}.step()` runs before `{optimizer}.step()` in each iteration of this loop, so "
+    "`{scheduler}.step()` runs before `{step}` in each iteration of this loop, so "
     "the schedule's first learning rate is skipped and every later one comes a step early; "
-    "call `{scheduler}.step()` after `{optimizer}.step()`"
+    "call `{scheduler}.step()` after `{step}`"
 )
 LOOP = "the loop in which the scheduler steps before `{optimizer}.step()`"
 
@@ -52,7 +52,8 @@ def check(model: LoopModel) -> Iterator[Report]:
             reported.add(id(schedule.node))
             scheduler = _written(model, schedule)
             optimizer = _written(model, steps[0])
-            message = MESSAGE.format(scheduler=scheduler, optimizer=optimizer)
+            step = step_code(steps[0].node, optimizer)
+            message = MESSAGE.format(scheduler=scheduler, step=step)
             related = (loop.node, LOOP.format(optimizer=optimizer))
             yield Report.with_fix(schedule.node, message, _fix(layout, schedule, steps), (related,))
 
