@@ -134,7 +134,7 @@ def test_a_loop_that_clears_on_no_way_names_no_way() -> None:
     (finding,) = lint_source(textwrap.dedent(source))
     # Neither way clears: the finding names the first step as written, and points at it.
     assert finding.message.startswith("`scaler.step(optimizer)` runs on gradients")
-    assert finding.line == 14  # textwrap.dedent keeps the leading newline out of the count
+    assert finding.line == 14  # `scaler.step(optimizer)`, not the plain branch's step
 
 
 def test_every_finding_of_a_loop_rule_relates_its_loop() -> None:
