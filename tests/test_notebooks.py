@@ -129,6 +129,28 @@ def test_ipython_syntax_does_not_break_parsing() -> None:
     ]
 
 
+def test_percent_continuing_a_python_line_is_the_formatting_operator_not_a_magic() -> None:
+    cell = "\n".join(
+        [
+            'print("epoch %d, loss %.3f"',
+            "      % (epoch, loss))",
+            "label = ('acc: '",
+            "         '%.1f' % acc)",
+            "total = 10 \\",
+            "    % 3",
+            "print({'a': 1,  # a comment with ( in it",
+            "       'b': 2})",
+            "%matplotlib inline",
+            "!nvidia-smi",
+        ]
+    )
+    program = to_program(_notebook(("code", cell)).encode())
+    kept, magics = program.text.splitlines()[:8], program.text.splitlines()[8:]
+    assert kept == cell.splitlines()[:8]
+    assert magics == ["pass", "pass"]
+    compile(program.text, "<cell>", "exec")
+
+
 def test_a_cell_indented_as_a_whole_is_read_dedented_as_ipython_runs_it(
     work: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -156,13 +156,17 @@ def neutralise(lines: list[str]) -> list[str]:
     result = []
     in_string = False
     continued = False
+    depth = 0  # brackets left open by the Python lines so far
+    joined = False  # the previous Python line ended with a backslash
     for line in lines:
         if continued:
             # The rest of a magic line continued with a backslash.
             result.append("")
             continued = line.endswith("\\")
             continue
-        if not in_string:
+        # Inside open brackets, or after a backslash, a line continues a Python statement: a
+        # leading `%` there is the formatting operator, not a magic.
+        if not in_string and not depth and not joined:
             assigned = _ASSIGN_MAGIC.match(line)
             if assigned:
                 result.append(assigned.group(1) + "None")
@@ -177,5 +181,32 @@ def neutralise(lines: list[str]) -> list[str]:
         # whose lines must stay as they are even when they start with % or !.
         if len(_TRIPLE.findall(line)) % 2 == 1:
             in_string = not in_string
+        elif not in_string:
+            depth = max(0, depth + _bracket_balance(line))
+        joined = not in_string and line.endswith("\\")
         result.append(line)
     return result
+
+
+def _bracket_balance(line: str) -> int:
+    """Brackets opened minus closed on a line of code, outside its strings and comment."""
+    balance = 0
+    quote = ""
+    escaped = False
+    for char in line:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char == "#":
+            break
+        elif char in "([{":
+            balance += 1
+        elif char in ")]}":
+            balance -= 1
+    return balance
