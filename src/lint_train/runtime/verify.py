@@ -21,6 +21,7 @@ from lint_train.notebook import Program, is_notebook, to_program
 from lint_train.runtime.events import Observation, parse_events
 from lint_train.runtime.findings import RuntimeFinding, find
 from lint_train.runtime.launch import ChildRun, run_child
+from lint_train.runtime.lrprobe import Diagnosis, Trial, diagnose, run_trial, symptom
 from lint_train.runtime.plot import write_plot
 from lint_train.runtime.report import Report, StaticFinding, to_json, to_text
 from lint_train.runtime.trend import THRESHOLD, judge, loss_trend
@@ -62,6 +63,9 @@ class Options:
     # The configuration whose select, ignore and per-file-ignores apply (None: the nearest
     # pyproject.toml's [tool.lint-train] above the script, if any).
     config: Config | None = None
+    # When the run diverged or stagnated with no runtime finding to explain it: probe the
+    # learning rate with short runs of the same script (lrprobe.py). The CLI turns it on.
+    lr_probes: bool = False
 
 
 def verify_script(script: str, args: Sequence[str] = (), options: Options = Options()) -> Report:
@@ -80,7 +84,8 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
     view = _lint_view(script, options.config or script_config(script))
     # A runtime finding a noqa comment silenced is the problem of a static finding it silenced too:
     # the suppressed problems are those static findings, counted once as lint-train counts them.
-    runtime, _ = view.runtime(find(seen, cut_short=status == "stopped"))
+    seen_findings = find(seen, cut_short=status == "stopped")
+    runtime, _ = view.runtime(seen_findings)
     report = Report(
         script=script,
         args=list(args),
@@ -100,7 +105,27 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         static_error=view.error if options.static else None,
         suppressed=len(view.suppressed),
     )
+    if options.lr_probes:
+        # Any finding, selected or not, is evidence of another cause than the learning rate.
+        kind = symptom(seen, trend, report.verdict.trained, bool(seen_findings))
+        if kind is not None:
+            report = replace(report, lr_diagnosis=_probe_lr(kind, script, args, options, seen))
     return replace(report, exit_code=exit_code(report))
+
+
+def _probe_lr(
+    kind: str, script: str, args: Sequence[str], options: Options, seen: Observation
+) -> Diagnosis:
+    """Probe the learning rate for as many optimizer steps as the first run took."""
+    steps = min(len(seen.steps), options.max_steps)
+    source = notebook_program(script).text if is_notebook(script) else None
+
+    def run(scale: float) -> Trial:
+        return run_trial(
+            script, args, scale, steps, options.timeout, options.threads, source, options.threshold
+        )
+
+    return diagnose(kind, seen, loss_trend([v for v in seen.losses if v is not None]), run)
 
 
 def notebook_program(script: str) -> Program:
@@ -268,6 +293,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also lint the script and show the static and runtime findings side by side",
     )
     parser.add_argument(
+        "--no-lr-probes",
+        action="store_true",
+        help="when the run diverges or stagnates, do not probe the learning rate with short "
+        "runs of the script at scaled rates",
+    )
+    parser.add_argument(
         "--preview",
         action="store_true",
         help="also the rules in preview, static and runtime (as `preview = true` does)",
@@ -330,6 +361,7 @@ def main(argv: list[str]) -> int:
                 static=options.static,
                 threads=options.threads,
                 config=config,
+                lr_probes=not options.no_lr_probes,
             ),
         )
     except SourceError as exc:  # a notebook that cannot be run as one program
