@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import re
 import signal
 import sys
@@ -21,8 +22,12 @@ from lint_train.notebook import Program, is_notebook, to_program
 from lint_train.runtime.events import Observation, parse_events
 from lint_train.runtime.findings import RuntimeFinding, find
 from lint_train.runtime.launch import ChildRun, run_child
+from lint_train.runtime.lrfind import DEFAULT_STEPS as LR_FIND_STEPS
+from lint_train.runtime.lrfind import lr_find
+from lint_train.runtime.lrfind import to_data as lr_find_data
+from lint_train.runtime.lrfind import to_text as lr_find_text
 from lint_train.runtime.lrprobe import Diagnosis, Trial, diagnose, run_trial, symptom
-from lint_train.runtime.plot import write_plot
+from lint_train.runtime.plot import write_lr_plot, write_plot
 from lint_train.runtime.report import Report, StaticFinding, to_json, to_text
 from lint_train.runtime.trend import THRESHOLD, judge, loss_trend
 from lint_train.source import SourceError
@@ -256,16 +261,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-steps",
         type=_positive_int,
-        default=DEFAULT_MAX_STEPS,
         metavar="N",
-        help=f"stop after N optimizer steps (default {DEFAULT_MAX_STEPS})",
+        help=f"stop after N optimizer steps (default {DEFAULT_MAX_STEPS}; with --lr-find, "
+        f"each run, default {LR_FIND_STEPS})",
     )
     parser.add_argument(
         "--timeout",
         type=_positive_float,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"stop after this many seconds (default {DEFAULT_TIMEOUT:g})",
+        help=f"stop after this many seconds (default {DEFAULT_TIMEOUT:g}; with --lr-find, "
+        "the whole test)",
     )
     parser.add_argument(
         "--threshold",
@@ -291,6 +297,12 @@ def _parser() -> argparse.ArgumentParser:
         "--static",
         action="store_true",
         help="also lint the script and show the static and runtime findings side by side",
+    )
+    parser.add_argument(
+        "--lr-find",
+        action="store_true",
+        help="instead of one run, a learning-rate range test: short runs with every "
+        "optimizer's lr scaled over a log grid; prints each and a suggested lr",
     )
     parser.add_argument(
         "--no-lr-probes",
@@ -350,12 +362,14 @@ def main(argv: list[str]) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    if options.lr_find:
+        return _lr_find(options, script_args)
     try:
         report = verify_script(
             options.script,
             script_args,
             Options(
-                max_steps=options.max_steps,
+                max_steps=options.max_steps or DEFAULT_MAX_STEPS,
                 timeout=options.timeout,
                 threshold=options.threshold,
                 static=options.static,
@@ -374,6 +388,34 @@ def main(argv: list[str]) -> int:
         if why_not:
             print(f"lint-train verify: no plot written: {why_not}", file=sys.stderr)
     return report.exit_code
+
+
+def _lr_find(options: argparse.Namespace, script_args: list[str]) -> int:
+    script = options.script
+    try:
+        source = notebook_program(script).text if is_notebook(script) else None
+    except SourceError as exc:
+        print(f"lint-train verify: error: {script}: {exc}", file=sys.stderr)
+        return 2
+    test = lr_find(
+        script,
+        script_args,
+        options.max_steps or LR_FIND_STEPS,
+        options.timeout,
+        options.threads,
+        source,
+        options.threshold,
+    )
+    if options.output_format == "json":
+        data = {"script": script, "args": script_args, "lr_find": lr_find_data(test)}
+        sys.stdout.write(json.dumps({**data, "exit_code": test.exit_code}, indent=2) + "\n")
+    else:
+        sys.stdout.write(lr_find_text(test))
+    if options.plot:
+        why_not = write_lr_plot(test, options.plot)
+        if why_not:
+            print(f"lint-train verify: no plot written: {why_not}", file=sys.stderr)
+    return test.exit_code
 
 
 def _split_at_dashes(argv: list[str]) -> tuple[list[str], list[str]]:
