@@ -263,7 +263,11 @@ def _stagnated(trend: LossTrend, steps: int, run: Callable[[float], Trial]) -> D
         )
     scales = _scales(probes)
     both_ways = any(p.scale > 1 for p in probes) and any(p.scale < 1 for p in probes)
-    if both_ways and all(p.error is None for p in probes):
+    # The rate is not the cause when no scaled run did much better than the first: none fell
+    # by half the threshold more.
+    changes = [p.trend.relative_change for p in probes if p.trend.relative_change is not None]
+    helped = bool(changes) and min(changes) < change - probes[0].threshold / 2
+    if both_ways and not helped and all(p.error is None and not p.diverged for p in probes):
         return Diagnosis(
             "stagnated",
             "not-lr",
