@@ -82,7 +82,11 @@ class Trial:
         change = self.trend.relative_change
         if change is None:
             return f"{len(self.trend.values)} loss values, too few to judge"
-        return f"the loss fell {-change:.1%}" if change < 0 else f"the loss rose {change:.1%}"
+        if change >= 0:
+            return f"the loss rose {change:.1%}"
+        # A fall past the threshold that did not count: the verdict's noise test refused it.
+        noisy = change <= -self.threshold and not self.trained
+        return f"the loss fell {-change:.1%}" + (" (within its noise)" if noisy else "")
 
 
 @dataclass(frozen=True)
