@@ -276,6 +276,20 @@ def test_only_an_unexplained_divergence_or_stagnation_is_probed() -> None:
     assert symptom(unreached, loss_trend(FLAT), False, False) is None
 
 
+def test_a_loss_that_is_nan_before_any_step_is_not_the_lr_and_needs_no_probe() -> None:
+    values = [math.nan] * 40
+
+    def run(scale: float) -> Trial:
+        raise AssertionError("no probe should run")
+
+    diagnosis = diagnose("diverged", observed(values), loss_trend([]), run)
+    assert diagnosis.cause == "not-lr"
+    assert diagnosis.probes == ()
+    assert diagnosis.message.startswith(
+        "not the learning rate: the loss became nan before the first optimizer step"
+    )
+
+
 def test_a_lower_rate_that_still_diverges_later_is_unclear_not_the_data() -> None:
     later = {0.1: [10.0] * 9 + [math.inf] * 31, 0.01: [10.0] * 20 + [math.inf] * 20}
     later[0.001] = [10.0] * 30 + [math.inf] * 10

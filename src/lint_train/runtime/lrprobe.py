@@ -11,7 +11,8 @@ not changed), for as many optimizer steps as the first run took:
 The verdict names a cause only on the probes' evidence: the learning rate is too high when a
 lower one trained (or, for a divergence, no longer diverged), too low when a higher one trained.
 A divergence that every lower rate repeats at the same step is not the learning rate's doing
-(data with a NaN, the log of zero). Otherwise the probes do not tell, and the verdict says that.
+(data with a NaN, the log of zero), and neither is one before the first optimizer step (no rate
+has acted yet: no probe is needed). Otherwise the probes do not tell, and the verdict says that.
 """
 
 from __future__ import annotations
@@ -203,6 +204,15 @@ def diagnose(
 def _diverged(first: tuple[int, str] | None, run: Callable[[float], Trial]) -> Diagnosis:
     assert first is not None
     after, how = first
+    if after == 0:
+        # No optimizer had stepped yet: no learning rate has touched the weights.
+        return Diagnosis(
+            "diverged",
+            "not-lr",
+            f"not the learning rate: {how} before the first optimizer step, before any rate "
+            "could act; look at the data and at how the loss is computed",
+            (),
+        )
     probes: list[Trial] = []
     for scale in DIVERGED_SCALES:
         probes.append(run(scale))
@@ -331,7 +341,7 @@ def to_lines(diagnosis: Diagnosis) -> tuple[str, str]:
         rows.append(
             f"x{_number(p.scale):<6} {p.summary()}; {verdict}  {sparkline(p.trend.values, 16)}"
         )
-    return "\n".join(rows), diagnosis.message
+    return "\n".join(rows) or "none needed", diagnosis.message
 
 
 def to_data(diagnosis: Diagnosis) -> dict[str, object]:
