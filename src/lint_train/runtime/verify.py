@@ -1,8 +1,10 @@
 """`lint-train verify SCRIPT [-- ARGS...]`: run a training script and report what it really did.
 
 The parent side: it starts the child (launch.py), reads back the probe's events (events.py),
-turns them into findings (findings.py) and a loss verdict (trend.py), and prints the report
-(report.py). The lead's cli.py calls `main(argv)` with the words after `verify`.
+turns them into findings (findings.py) and a loss verdict (trend.py), probes the learning rate
+when the run diverged or stagnated unexplained (lrprobe.py), and prints the report (report.py).
+`--lr-find` runs the range test of lrfind.py instead. The lead's cli.py calls `main(argv)`
+with the words after `verify`.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ the same codes as the static rules (TRN001-TRN006, TRN009-TRN011).
 
 WARNING: verify EXECUTES the script: arbitrary Python code runs with your permissions, your
 files and your network. Only verify scripts you would run yourself.
+
+When the run diverges or stagnates and no runtime finding explains it, short runs of the same
+script with every optimizer's learning rate scaled (0.1x, 10x, ...) say whether the rate is the
+cause (--no-lr-probes turns them off). --lr-find runs a learning-rate range test instead.
 
 Exit status: 0 the loss fell by at least the threshold and nothing was found; 1 it did not
 train, or something was found; 2 the script failed (its error is shown) or verify could not run.
@@ -114,16 +120,21 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         # Any finding, selected or not, is evidence of another cause than the learning rate.
         kind = symptom(seen, trend, report.verdict.trained, bool(seen_findings))
         if kind is not None:
-            report = replace(report, lr_diagnosis=_probe_lr(kind, script, args, options, seen))
+            diagnosis = _probe_lr(kind, script, args, options, seen, source)
+            report = replace(report, lr_diagnosis=diagnosis)
     return replace(report, exit_code=exit_code(report))
 
 
 def _probe_lr(
-    kind: str, script: str, args: Sequence[str], options: Options, seen: Observation
+    kind: str,
+    script: str,
+    args: Sequence[str],
+    options: Options,
+    seen: Observation,
+    source: str | None,
 ) -> Diagnosis:
     """Probe the learning rate for as many optimizer steps as the first run took."""
     steps = min(len(seen.steps), options.max_steps)
-    source = notebook_program(script).text if is_notebook(script) else None
 
     def run(scale: float) -> Trial:
         return run_trial(
