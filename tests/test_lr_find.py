@@ -172,7 +172,12 @@ def test_the_best_rate_far_from_divergence_is_suggested_as_it_is() -> None:
 
 
 def test_no_suggestion_when_nothing_trains_or_everything_diverges() -> None:
-    assert suggest([trial(0.1, -0.01), trial(1.0, -0.05)])[0] is None
+    chosen, reason = suggest([trial(0.1, -0.01), trial(1.0, -0.05)])
+    assert chosen is None
+    assert reason.endswith(
+        "the loss fell most at the highest rate tried (x1: -4.1%), so a higher one may train"
+    )
+    assert "highest rate" not in suggest([trial(0.1, -0.05), trial(1.0, -0.01)])[1]
     chosen, reason = suggest([trial(0.0001, None), trial(0.0003, None)])
     assert chosen is None
     assert "not the learning rate" in reason

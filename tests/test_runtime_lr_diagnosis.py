@@ -313,21 +313,46 @@ def test_the_probes_stop_at_the_first_rate_that_trains() -> None:
     assert "with SGD lr=0.03 (x0.01) the loss fell" in diagnosis.message
 
 
-def test_a_stagnation_goes_on_in_the_direction_that_helped_and_stops_at_four() -> None:
-    slope = {10.0: -0.1, 0.1: 0.0, 100.0: -0.15, 1000.0: -0.18}
+def stagnant_probes(slope: dict[float, float]):
+    """A probe runner whose loss at each scale moves by about `slope[scale]` over its run, and
+    the list of scales it was asked for."""
     asked: list[float] = []
 
     def run(scale: float) -> Trial:
         asked.append(scale)
         return trial(scale, [10.0 * (1 + slope[scale] * i / 40) for i in range(40)])
 
+    return run, asked
+
+
+def test_a_stagnation_climbs_while_each_rate_does_better_and_hints_at_a_far_too_low_rate() -> None:
+    run, asked = stagnant_probes({10.0: -0.02, 0.1: 0.0, 100.0: -0.05, 1e3: -0.12, 1e4: -0.18})
     diagnosis = diagnose("stagnated", observed(FLAT), loss_trend(FLAT), run)
-    assert asked == [10.0, 0.1, 100.0, 1000.0]
-    # Nothing trained, but a higher rate did help: not enough evidence either way.
+    assert asked == [10.0, 0.1, 100.0, 1000.0, 10000.0]
+    # Nothing trained, but each higher rate did better: not enough to name a cause, nor to
+    # rule the rate out.
     assert diagnosis.cause == "unclear"
+    assert "the loss fell more at each higher rate" in diagnosis.message
 
 
-def test_a_stagnation_no_rate_helps_in_either_direction_is_not_the_lr() -> None:
-    diagnosis = diagnose("stagnated", observed(FLAT), loss_trend(FLAT), lambda s: trial(s, FLAT))
+def test_a_stagnation_stops_climbing_at_a_rate_that_does_no_better() -> None:
+    run, asked = stagnant_probes({10.0: -0.1, 0.1: 0.0, 100.0: -0.05})
+    diagnosis = diagnose("stagnated", observed(FLAT), loss_trend(FLAT), run)
+    assert asked == [10.0, 0.1, 100.0]
+    assert diagnosis.cause == "unclear"
+    assert "the loss fell more at each higher rate" not in diagnosis.message
+
+
+def test_a_stagnation_trained_by_a_higher_rate_is_a_rate_too_low() -> None:
+    run, asked = stagnant_probes({10.0: -0.05, 0.1: 0.0, 100.0: -0.6})
+    diagnosis = diagnose("stagnated", observed(FLAT), loss_trend(FLAT), run)
+    assert asked == [10.0, 0.1, 100.0]
+    assert diagnosis.cause == "lr-too-low"
+    assert "; with SGD lr=300 (x100) the loss fell" in diagnosis.message
+
+
+def test_a_stagnation_the_rate_does_not_move_either_way_is_not_the_lr() -> None:
+    run, asked = stagnant_probes({10.0: 0.0, 0.1: 0.0, 100.0: 0.0})
+    diagnosis = diagnose("stagnated", observed(FLAT), loss_trend(FLAT), run)
     assert diagnosis.cause == "not-lr"
-    assert [p.scale for p in diagnosis.probes] == [10.0, 0.1, 100.0, 1000.0]
+    assert asked == [10.0, 0.1, 100.0]

@@ -3,7 +3,7 @@
 Lightning and fastai have an lr finder inside their own trainers; a plain script has none. This
 one runs the script itself several times, each in a child process for at most `--max-steps`
 optimizer steps, with every optimizer's learning rate (all parameter groups, all optimizers)
-scaled by one factor of a log grid around the script's own rate: 1e-4x to 1000x in
+scaled by one factor of a log grid around the script's own rate: 1e-4x to 10000x in
 half-decades. It goes from low to high and stops after two divergent rates in a row (higher
 ones diverge too), or when `--timeout` (for the whole test) runs out.
 
@@ -24,7 +24,7 @@ from typing import Any
 from lint_train.runtime.lrprobe import ScaledOptimizer, Trial, run_trial
 from lint_train.runtime.trend import THRESHOLD, sparkline
 
-GRID = tuple(10 ** (k / 2) for k in range(-8, 7))
+GRID = tuple(10 ** (k / 2) for k in range(-8, 9))
 DEFAULT_STEPS = 100
 # Stop climbing after this many divergent rates in a row.
 DIVERGED_IN_A_ROW = 2
@@ -117,10 +117,18 @@ def suggest(trials: Sequence[Trial]) -> tuple[Trial | None, str]:
             "likely not the learning rate; look at the data and at how the loss is computed"
         )
     if not trained:
-        return None, (
+        reason = (
             "no rate trained: none made the loss fall by the threshold without diverging; "
             "try more --max-steps"
         )
+        calm = [t for t in trials if not t.diverged and t.error is None]
+        best = min(calm, key=lambda t: t.trend.relative_change or 0.0, default=None)
+        if best is not None and best is calm[-1] and (best.trend.relative_change or 0.0) < 0:
+            reason += (
+                f"; the loss fell most at the highest rate tried (x{best.scale:.3g}: "
+                f"{_change(best)}), so a higher one may train"
+            )
+        return None, reason
     best = min(trained, key=lambda t: t.trend.relative_change or 0.0)
     edge = min((t.scale for t in trials if t.diverged and t.scale > best.scale), default=None)
     if edge is None or best.scale * MARGIN <= edge * (1 + 1e-9):

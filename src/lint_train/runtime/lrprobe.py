@@ -6,17 +6,20 @@ and no runtime finding explains it, the same script runs again in child processe
 optimizer's learning rate scaled by one factor (lrscale.py scales it in the child; the script is
 not changed), for as many optimizer steps as the first run took:
 - a divergence tries 0.1, 0.01, 0.001 until one run trains;
-- a stagnation tries 10 and 0.1, then goes on in the direction that helped more (100, 1000 or
-  0.01, 0.001), until one run trains; at most four probes.
+- a stagnation tries 10 and 0.1, then goes on in the direction that helped more (100, 1000,
+  10000 or 0.01, 0.001) while each rate does better than the one before, until one run trains;
+  at most five probes.
 The verdict names a cause only on the probes' evidence: the learning rate is too high when a
 lower one trained (or, for a divergence, no longer diverged), too low when a higher one trained.
 A divergence that every lower rate repeats at the same step is not the learning rate's doing
 (data with a NaN, the log of zero), and neither is one before the first optimizer step (no rate
-has acted yet: no probe is needed). Otherwise the probes do not tell, and the verdict says that.
+has acted yet: no probe is needed), nor a stagnation whose loss moves the same at every rate
+tried, up and down. Otherwise the probes do not tell, and the verdict says that.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -32,8 +35,8 @@ from lint_train.runtime.trend import THRESHOLD, LossTrend, judge, loss_trend, sp
 GROWTH = 10.0
 DIVERGED_SCALES = (0.1, 0.01, 0.001)
 STAGNANT_FIRST = (10.0, 0.1)
-STAGNANT_MORE = {True: (100.0, 1000.0), False: (0.01, 0.001)}  # keyed by "upwards"
-MAX_PROBES = 4
+STAGNANT_MORE = {True: (100.0, 1000.0, 10000.0), False: (0.01, 0.001)}  # keyed by "upwards"
+MAX_PROBES = 5
 
 
 @dataclass(frozen=True)
@@ -255,49 +258,63 @@ def _stagnated(trend: LossTrend, steps: int, run: Callable[[float], Trial]) -> D
     up, down = probes
     if not (up.trained or down.trained):
         upwards = _better(up, down)
+        ladder = [up if upwards else down]
         for scale in STAGNANT_MORE[upwards][: MAX_PROBES - len(probes)]:
-            probes.append(run(scale))
-            if probes[-1].trained or probes[-1].diverged or probes[-1].error is not None:
+            probe = run(scale)
+            probes.append(probe)
+            ladder.append(probe)
+            if probe.trained or probe.diverged or probe.error is not None:
                 break
-    trained = [p for p in probes if p.trained]
+            if _change(probe) >= _change(ladder[-2]):
+                break  # no better than the rate before it: further will not help either
     change = trend.relative_change or 0.0
     moved = f"fell only {-change:.1%}" if change < 0 else f"rose {change:.1%}"
-    names = _names(probes)
-    base = f"with {names} the loss {moved} in {_count(steps, 'step')}"
+    base = f"with {_names(probes)} the loss {moved} in {_count(steps, 'step')}"
+    listed = "; ".join(f"x{_number(p.scale)}: {p.summary()}" for p in probes)
+    trained = [p for p in probes if p.trained]
     if trained:
-        best = min(trained, key=lambda p: p.trend.relative_change or 0.0)
-        cause = "lr-too-low" if best.scale > 1 else "lr-too-high"
+        best = min(trained, key=_change)
         words = "too low" if best.scale > 1 else "too high"
         return Diagnosis(
             "stagnated",
-            cause,
+            "lr-too-low" if best.scale > 1 else "lr-too-high",
             f"learning rate {words}: {base}; {_with(best)} {best.summary()} in the same "
             f"{_count(best.steps, 'step')}",
             tuple(probes),
         )
-    scales = _scales(probes)
+    # The rate is not the cause only when the loss did not respond to it at all: every probe,
+    # up and down, moved the loss within a tenth of the threshold of the first run's change.
     both_ways = any(p.scale > 1 for p in probes) and any(p.scale < 1 for p in probes)
-    # The rate is not the cause when no scaled run did much better than the first: none fell
-    # by half the threshold more.
-    changes = [p.trend.relative_change for p in probes if p.trend.relative_change is not None]
-    helped = bool(changes) and min(changes) < change - probes[0].threshold / 2
-    if both_ways and not helped and all(p.error is None and not p.diverged for p in probes):
+    band = probes[0].threshold / 10
+    flat = all(
+        p.error is None and not p.diverged and abs(_change(p) - change) <= band for p in probes
+    )
+    if both_ways and flat:
         return Diagnosis(
             "stagnated",
             "not-lr",
-            f"not the learning rate: with every lr scaled by {scales} the loss still did not "
-            "fall enough ("
-            + "; ".join(f"x{_number(p.scale)}: {p.summary()}" for p in probes)
-            + ")",
+            f"not the learning rate: with every lr scaled by {_scales(probes)} the loss moved "
+            f"as little as before ({listed})",
             tuple(probes),
         )
-    return Diagnosis(
-        "stagnated",
-        "unclear",
-        "the probes do not tell: "
-        + "; ".join(f"x{_number(p.scale)}: {p.summary()}" for p in probes),
-        tuple(probes),
+    ladder = sorted((p for p in probes if p.scale > 1), key=lambda p: p.scale)
+    rising = len(ladder) >= 2 and all(
+        _change(b) < _change(a) for a, b in itertools.pairwise(ladder)
     )
+    hint = (
+        "; the loss fell more at each higher rate, so the rate may be far too low: try "
+        "`lint-train verify --lr-find`"
+        if rising
+        else ""
+    )
+    message = f"the probes do not tell: {listed}{hint}"
+    return Diagnosis("stagnated", "unclear", message, tuple(probes))
+
+
+def _change(trial: Trial) -> float:
+    """The relative change of a probe's loss; one that cannot be judged counts as no change."""
+    change = trial.trend.relative_change
+    return 0.0 if change is None else change
 
 
 def _better(up: Trial, down: Trial) -> bool:
