@@ -44,9 +44,11 @@ def run_child(
     timeout: float,
     threads: int | None = None,
     source: str | None = None,
+    lr_scale: float | None = None,
 ) -> ChildRun:
     """Run the script under the probe; `threads`: torch's intra-op threads (None: its default);
-    `source`: the code to run in the script's place (a notebook's program), if not the file."""
+    `source`: the code to run in the script's place (a notebook's program), if not the file;
+    `lr_scale`: multiply every optimizer's learning rate by this (lrscale.py), if given."""
     with tempfile.TemporaryDirectory(prefix="lint-train-verify-") as scratch:
         events = Path(scratch, "events.jsonl")
         output = Path(scratch, "output.txt")
@@ -60,6 +62,7 @@ def run_child(
                 "args": args,
                 "cwd": os.getcwd(),
                 "source": source,
+                "lr_scale": lr_scale,
             }
         )
         # Timed from the fork, so the server's one-off torch import does not count.

@@ -544,9 +544,10 @@ def child_main(
     args: list[str],
     cwd: str,
     source: str | None = None,
+    lr_scale: float | None = None,
 ) -> None:
-    """The child process: isolate it, hook torch, run the script (or `source` in its place),
-    leave."""
+    """The child process: isolate it, hook torch (and scale every learning rate by `lr_scale`,
+    if given), run the script (or `source` in its place), leave."""
     # Its own session, so the parent can end it and everything it started together.
     os.setsid()
     _redirect_output(output)
@@ -562,6 +563,10 @@ def child_main(
         log.write("start", python=sys.version.split()[0], torch=torch.__version__)
         probe = Probe(log=log, max_steps=max_steps)
         install(probe)
+        if lr_scale is not None:
+            from lint_train.runtime import lrscale
+
+            lrscale.install(lr_scale, probe)
         run_script(script, args, probe, source)
         sys.stdout.flush()
         sys.stderr.flush()

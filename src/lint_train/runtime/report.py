@@ -9,6 +9,7 @@ from typing import Any
 
 from lint_train.runtime.events import OptimizerInfo
 from lint_train.runtime.findings import RuntimeFinding
+from lint_train.runtime.lrprobe import Diagnosis, to_data, to_lines
 from lint_train.runtime.trend import LossTrend, Verdict
 
 
@@ -49,6 +50,7 @@ class Report:
     # one is the same problem, not counted again).
     suppressed: int = 0
     exit_code: int = field(default=0)
+    lr_diagnosis: Diagnosis | None = None  # the learning-rate probes, when they ran
 
 
 def agreement(report: Report) -> dict[str, list[str]]:
@@ -91,6 +93,10 @@ def to_text(report: Report) -> str:
     lines += _field("runtime", "\n".join(runtime))
     if report.static is not None:
         lines += _field("agreement", _agreement_line(report))
+    if report.lr_diagnosis is not None:
+        probes, conclusion = to_lines(report.lr_diagnosis)
+        lines += _field("lr probes", probes)
+        lines += _field("diagnosis", conclusion)
     lines.append(f"verdict: {_verdict_line(report)}")
     return "\n".join(lines) + "\n"
 
@@ -133,6 +139,8 @@ def to_json(report: Report) -> str:
         "suppressed": report.suppressed,
         "exit_code": report.exit_code,
     }
+    if report.lr_diagnosis is not None:
+        data["lr_diagnosis"] = to_data(report.lr_diagnosis)
     if report.static is not None or report.static_error:
         data["static"] = {
             "findings": [
@@ -150,6 +158,9 @@ def to_json(report: Report) -> str:
             "agreement": agreement(report),
         }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+LR_CAUSES = {"lr-too-high": "learning rate too high", "lr-too-low": "learning rate too low"}
 
 
 def _static_lines(report: Report) -> list[str]:
@@ -176,6 +187,9 @@ def _verdict_line(report: Report) -> str:
         return f"the script failed ({report.how}); exit 2"
     trained = "trained" if report.verdict.trained else "did not train"
     line = f"{trained} ({report.verdict.reason})"
+    cause = report.lr_diagnosis.cause if report.lr_diagnosis else None
+    if cause in LR_CAUSES:
+        line += f"; {LR_CAUSES[cause]} (see diagnosis)"
     found = problem_count(report)
     if found:
         line += f"; {_count(found, 'finding')}"

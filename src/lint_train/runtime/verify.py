@@ -1,14 +1,17 @@
 """`lint-train verify SCRIPT [-- ARGS...]`: run a training script and report what it really did.
 
 The parent side: it starts the child (launch.py), reads back the probe's events (events.py),
-turns them into findings (findings.py) and a loss verdict (trend.py), and prints the report
-(report.py). The lead's cli.py calls `main(argv)` with the words after `verify`.
+turns them into findings (findings.py) and a loss verdict (trend.py), probes the learning rate
+when the run diverged or stagnated unexplained (lrprobe.py), and prints the report (report.py).
+`--lr-find` runs the range test of lrfind.py instead. The lead's cli.py calls `main(argv)`
+with the words after `verify`.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import re
 import signal
 import sys
@@ -21,7 +24,12 @@ from lint_train.notebook import Program, is_notebook, to_program
 from lint_train.runtime.events import Observation, parse_events
 from lint_train.runtime.findings import RuntimeFinding, find
 from lint_train.runtime.launch import ChildRun, run_child
-from lint_train.runtime.plot import write_plot
+from lint_train.runtime.lrfind import DEFAULT_STEPS as LR_FIND_STEPS
+from lint_train.runtime.lrfind import lr_find
+from lint_train.runtime.lrfind import to_data as lr_find_data
+from lint_train.runtime.lrfind import to_text as lr_find_text
+from lint_train.runtime.lrprobe import Diagnosis, Trial, diagnose, run_trial, symptom
+from lint_train.runtime.plot import write_lr_plot, write_plot
 from lint_train.runtime.report import Report, StaticFinding, to_json, to_text
 from lint_train.runtime.trend import THRESHOLD, judge, loss_trend
 from lint_train.source import SourceError
@@ -36,6 +44,10 @@ the same codes as the static rules (TRN001-TRN006, TRN009-TRN011).
 
 WARNING: verify EXECUTES the script: arbitrary Python code runs with your permissions, your
 files and your network. Only verify scripts you would run yourself.
+
+When the run diverges or stagnates and no runtime finding explains it, short runs of the same
+script with every optimizer's learning rate scaled (0.1x, 10x, ...) say whether the rate is the
+cause (--no-lr-probes turns them off). --lr-find runs a learning-rate range test instead.
 
 Exit status: 0 the loss fell by at least the threshold and nothing was found; 1 it did not
 train, or something was found; 2 the script failed (its error is shown) or verify could not run.
@@ -62,6 +74,9 @@ class Options:
     # The configuration whose select, ignore and per-file-ignores apply (None: the nearest
     # pyproject.toml's [tool.lint-train] above the script, if any).
     config: Config | None = None
+    # When the run diverged or stagnated with no runtime finding to explain it: probe the
+    # learning rate with short runs of the same script (lrprobe.py). The CLI turns it on.
+    lr_probes: bool = False
 
 
 def verify_script(script: str, args: Sequence[str] = (), options: Options = Options()) -> Report:
@@ -80,7 +95,8 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
     view = _lint_view(script, options.config or script_config(script))
     # A runtime finding a noqa comment silenced is the problem of a static finding it silenced too:
     # the suppressed problems are those static findings, counted once as lint-train counts them.
-    runtime, _ = view.runtime(find(seen, cut_short=status == "stopped"))
+    seen_findings = find(seen, cut_short=status == "stopped")
+    runtime, _ = view.runtime(seen_findings)
     report = Report(
         script=script,
         args=list(args),
@@ -100,7 +116,32 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         static_error=view.error if options.static else None,
         suppressed=len(view.suppressed),
     )
+    if options.lr_probes:
+        # Any finding, selected or not, is evidence of another cause than the learning rate.
+        kind = symptom(seen, trend, report.verdict.trained, bool(seen_findings))
+        if kind is not None:
+            diagnosis = _probe_lr(kind, script, args, options, seen, source)
+            report = replace(report, lr_diagnosis=diagnosis)
     return replace(report, exit_code=exit_code(report))
+
+
+def _probe_lr(
+    kind: str,
+    script: str,
+    args: Sequence[str],
+    options: Options,
+    seen: Observation,
+    source: str | None,
+) -> Diagnosis:
+    """Probe the learning rate for as many optimizer steps as the first run took."""
+    steps = min(len(seen.steps), options.max_steps)
+
+    def run(scale: float) -> Trial:
+        return run_trial(
+            script, args, scale, steps, options.timeout, options.threads, source, options.threshold
+        )
+
+    return diagnose(kind, seen, loss_trend([v for v in seen.losses if v is not None]), run)
 
 
 def notebook_program(script: str) -> Program:
@@ -231,16 +272,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-steps",
         type=_positive_int,
-        default=DEFAULT_MAX_STEPS,
         metavar="N",
-        help=f"stop after N optimizer steps (default {DEFAULT_MAX_STEPS})",
+        help=f"stop after N optimizer steps (default {DEFAULT_MAX_STEPS}; with --lr-find, "
+        f"each run, default {LR_FIND_STEPS})",
     )
     parser.add_argument(
         "--timeout",
         type=_positive_float,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"stop after this many seconds (default {DEFAULT_TIMEOUT:g})",
+        help=f"stop after this many seconds (default {DEFAULT_TIMEOUT:g}; with --lr-find, "
+        "the whole test)",
     )
     parser.add_argument(
         "--threshold",
@@ -266,6 +308,18 @@ def _parser() -> argparse.ArgumentParser:
         "--static",
         action="store_true",
         help="also lint the script and show the static and runtime findings side by side",
+    )
+    parser.add_argument(
+        "--lr-find",
+        action="store_true",
+        help="instead of one run, a learning-rate range test: short runs with every "
+        "optimizer's lr scaled over a log grid; prints each and a suggested lr",
+    )
+    parser.add_argument(
+        "--no-lr-probes",
+        action="store_true",
+        help="when the run diverges or stagnates, do not probe the learning rate with short "
+        "runs of the script at scaled rates",
     )
     parser.add_argument(
         "--preview",
@@ -319,17 +373,20 @@ def main(argv: list[str]) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
+    if options.lr_find:
+        return _lr_find(options, script_args)
     try:
         report = verify_script(
             options.script,
             script_args,
             Options(
-                max_steps=options.max_steps,
+                max_steps=options.max_steps or DEFAULT_MAX_STEPS,
                 timeout=options.timeout,
                 threshold=options.threshold,
                 static=options.static,
                 threads=options.threads,
                 config=config,
+                lr_probes=not options.no_lr_probes,
             ),
         )
     except SourceError as exc:  # a notebook that cannot be run as one program
@@ -342,6 +399,34 @@ def main(argv: list[str]) -> int:
         if why_not:
             print(f"lint-train verify: no plot written: {why_not}", file=sys.stderr)
     return report.exit_code
+
+
+def _lr_find(options: argparse.Namespace, script_args: list[str]) -> int:
+    script = options.script
+    try:
+        source = notebook_program(script).text if is_notebook(script) else None
+    except SourceError as exc:
+        print(f"lint-train verify: error: {script}: {exc}", file=sys.stderr)
+        return 2
+    test = lr_find(
+        script,
+        script_args,
+        options.max_steps or LR_FIND_STEPS,
+        options.timeout,
+        options.threads,
+        source,
+        options.threshold,
+    )
+    if options.output_format == "json":
+        data = {"script": script, "args": script_args, "lr_find": lr_find_data(test)}
+        sys.stdout.write(json.dumps({**data, "exit_code": test.exit_code}, indent=2) + "\n")
+    else:
+        sys.stdout.write(lr_find_text(test))
+    if options.plot:
+        why_not = write_lr_plot(test, options.plot)
+        if why_not:
+            print(f"lint-train verify: no plot written: {why_not}", file=sys.stderr)
+    return test.exit_code
 
 
 def _split_at_dashes(argv: list[str]) -> tuple[list[str], list[str]]:
