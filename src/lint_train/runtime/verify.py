@@ -21,9 +21,10 @@ from lint_train.notebook import Program, is_notebook, to_program
 from lint_train.runtime.events import Observation, parse_events
 from lint_train.runtime.findings import RuntimeFinding, find
 from lint_train.runtime.launch import ChildRun, run_child
+from lint_train.runtime.objectives import objective_trends
 from lint_train.runtime.plot import write_plot
 from lint_train.runtime.report import Report, StaticFinding, to_json, to_text
-from lint_train.runtime.trend import THRESHOLD, judge, loss_trend
+from lint_train.runtime.trend import THRESHOLD, judge, judge_objectives, loss_trend
 from lint_train.source import SourceError
 
 DEFAULT_MAX_STEPS = 1000
@@ -81,6 +82,11 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
     # A runtime finding a noqa comment silenced is the problem of a static finding it silenced too:
     # the suppressed problems are those static findings, counted once as lint-train counts them.
     runtime, _ = view.runtime(find(seen, cut_short=status == "stopped"))
+    # Adversarial training (a GAN) is judged loss by loss; any other run by its losses together.
+    objectives = objective_trends(seen)
+    verdict = judge_objectives(objectives, options.threshold, [f.code for f in runtime]) or judge(
+        trend, options.threshold
+    )
     report = Report(
         script=script,
         args=list(args),
@@ -94,7 +100,8 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         zero_grad_calls=seen.zero_grads,
         optimizers=seen.optimizers,
         trend=trend,
-        verdict=judge(trend, options.threshold),
+        verdict=verdict,
+        objectives=objectives,
         findings=runtime,
         static=view.static if options.static else None,
         static_error=view.error if options.static else None,
