@@ -18,6 +18,7 @@ import json
 import os
 import select
 import signal
+import warnings
 from typing import Any
 
 # How often the server looks for children that ended, in seconds.
@@ -53,13 +54,17 @@ def _preload() -> None:
     """Import what every training script needs, so that every child inherits it imported.
 
     Imports only: running a torch op here would start its thread pool, which does not survive
-    a fork.
+    a fork. Warnings the imports raise (torch warns at import when numpy is missing) are
+    silenced: the server's stderr is the user's terminal, where they would be stray lines around
+    the report, about an import the script did not make itself.
     """
-    import torch
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import torch
 
-    # Optimizers import torch._dynamo on first use; that costs more than the torch import.
-    with contextlib.suppress(ImportError):
-        import torch._dynamo  # noqa: F401
+        # Optimizers import torch._dynamo on first use; that costs more than the torch import.
+        with contextlib.suppress(ImportError):
+            import torch._dynamo  # noqa: F401
 
 
 def _fork(request: dict[str, Any], child_main: Any) -> int:

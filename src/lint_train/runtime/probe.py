@@ -574,9 +574,10 @@ def child_main(
     args: list[str],
     cwd: str,
     source: str | None = None,
+    device: str | None = None,
 ) -> None:
-    """The child process: isolate it, hook torch, run the script (or `source` in its place),
-    leave."""
+    """The child process: isolate it, hook torch (and map CUDA to the CPU when `device` is
+    "cpu"), run the script (or `source` in its place), leave."""
     # Its own session, so the parent can end it and everything it started together.
     os.setsid()
     _redirect_output(output)
@@ -592,6 +593,10 @@ def child_main(
         log.write("start", python=sys.version.split()[0], torch=torch.__version__)
         probe = Probe(log=log, max_steps=max_steps)
         install(probe)
+        if device == "cpu":
+            from lint_train.runtime.device import map_cuda_to_cpu
+
+            map_cuda_to_cpu()
         run_script(script, args, probe, source)
         sys.stdout.flush()
         sys.stderr.flush()

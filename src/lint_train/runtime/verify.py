@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lint_train.config import Config, ConfigError, find_config, load_config
 from lint_train.notebook import Program, is_notebook, to_program
+from lint_train.runtime.device import needs_cuda
 from lint_train.runtime.events import Observation, parse_events
 from lint_train.runtime.findings import RuntimeFinding, find
 from lint_train.runtime.launch import ChildRun, run_child
@@ -63,6 +64,8 @@ class Options:
     # The configuration whose select, ignore and per-file-ignores apply (None: the nearest
     # pyproject.toml's [tool.lint-train] above the script, if any).
     config: Config | None = None
+    # "cpu": `.cuda()` and CUDA devices mean the CPU in the script (device.py); None: as written.
+    device: str | None = None
 
 
 def verify_script(script: str, args: Sequence[str] = (), options: Options = Options()) -> Report:
@@ -71,9 +74,19 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
     SourceError when it cannot be read as one."""
     program = notebook_program(script) if is_notebook(script) else None
     source = program.text if program is not None else None
-    run = run_child(script, list(args), options.max_steps, options.timeout, options.threads, source)
+    run = run_child(
+        script,
+        list(args),
+        options.max_steps,
+        options.timeout,
+        options.threads,
+        source,
+        options.device,
+    )
     seen = parse_events(run.event_lines)
     status, how, error = _outcome(seen, run, options)
+    if status == "failed" and program is None:
+        how = _needs_cuda(seen, script, options) or how
     if program is not None:
         how = in_cells(how, script, program)
         error = None if error is None else in_cells(error, script, program)
@@ -163,6 +176,14 @@ def _outcome(seen: Observation, run: ChildRun, options: Options) -> tuple[str, s
     if run.returncode == 0:
         return "finished", "exited with status 0 (os._exit)", None
     return "failed", f"exited with status {run.returncode} before it could be observed", None
+
+
+def _needs_cuda(seen: Observation, script: str, options: Options) -> str | None:
+    """The explanation of a script that stopped for want of CUDA, with the way out."""
+    why = needs_cuda(seen.error_message, seen.error_traceback, script)
+    if why is None or options.device == "cpu":
+        return why
+    return f"{why}; rerun with --device cpu to run .cuda() and .to('cuda') on the CPU"
 
 
 def _signal_name(number: int) -> str:
@@ -263,6 +284,12 @@ def _parser() -> argparse.ArgumentParser:
         help="torch intra-op threads in the script (default: torch's choice)",
     )
     parser.add_argument(
+        "--device",
+        choices=("cpu",),
+        help="cpu: run a script written for a GPU on the CPU (.cuda(), .to('cuda') and "
+        "device='cuda' mean the CPU)",
+    )
+    parser.add_argument(
         "--output-format",
         choices=("text", "json"),
         default="text",
@@ -337,6 +364,7 @@ def main(argv: list[str]) -> int:
                 static=options.static,
                 threads=options.threads,
                 config=config,
+                device=options.device,
             ),
         )
     except SourceError as exc:  # a notebook that cannot be run as one program
