@@ -19,6 +19,7 @@ from conftest import FIXTURES, ROOT, require
 require("torch")
 
 from lint_train.config import Config  # noqa: E402
+from lint_train.runtime.launch import OUTPUT_TAIL_CHARS  # noqa: E402
 from lint_train.runtime.report import Report, to_text  # noqa: E402
 from lint_train.runtime.verify import Options, verify_script  # noqa: E402
 
@@ -161,7 +162,7 @@ def test_a_loud_script_keeps_only_the_tail_of_its_output(reports) -> None:
     report = reports["loud"]
     assert report.exit_code == 0
     assert report.output_tail.endswith("the very last line\n")
-    assert len(report.output_tail) == 4000
+    assert len(report.output_tail) == OUTPUT_TAIL_CHARS
     assert "line 199" not in to_text(report)
 
 
@@ -208,3 +209,26 @@ def test_warnings_in_the_child_leave_no_stray_line_in_the_report(tmp_path: Path)
     report = verify_script(str(script), (), OPTIONS)
     assert "RuntimeWarning: loss is" in report.output_tail
     assert "warnings.warn" in report.output_tail
+
+
+def test_the_cuda_explanation_names_the_users_deepest_frame(tmp_path: Path) -> None:
+    from lint_train.runtime.device import needs_cuda
+
+    helper = tmp_path / "models.py"
+    helper.write_text("import torch\n\n\ndef build(net):\n    return net.cuda()\n")
+    traceback = (
+        "Traceback (most recent call last):\n"
+        f'  File "{tmp_path / "train.py"}", line 9, in <module>\n'
+        f'  File "{helper}", line 5, in build\n'
+        '  File "/venv/lib/python3.11/site-packages/torch/cuda/__init__.py", line 522, in x\n'
+        "RuntimeError: Found no NVIDIA driver on your system.\n"
+    )
+    message = "Found no NVIDIA driver on your system."
+    # The script's own frame first; the helper module's line when the script is not in view.
+    assert needs_cuda(message, traceback, str(tmp_path / "train.py")) == (
+        "the script asks for CUDA at train.py:9, and this machine has none"
+    )
+    assert needs_cuda(message, traceback, str(tmp_path / "other.py")) == (
+        "the script asks for CUDA at models.py:5 (`return net.cuda()`), and this machine has none"
+    )
+    assert needs_cuda("CUDA out of memory", traceback, str(tmp_path / "train.py")) is None
