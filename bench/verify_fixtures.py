@@ -17,11 +17,13 @@ from pathlib import Path
 from lint_train.runtime.verify import Options, verify_script
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FOLDERS = ("buggy", "fixed", "quiet")
 OPTIONS = Options(max_steps=200, timeout=60, threads=1, static=True)
 
 
 def main() -> None:
-    scripts = sorted(FIXTURES.glob("*/*.py"))
+    # The folders tests/test_runtime_fixtures.py runs (real/ has its own test, with arguments).
+    scripts = sorted(p for folder in FOLDERS for p in (FIXTURES / folder).glob("*.py"))
     workers = os.cpu_count() or 2
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:

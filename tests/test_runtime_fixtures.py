@@ -56,11 +56,6 @@ NOT_THE_REFERENCE_LOOP = {
     "trn011_manual_sgd_without_no_grad": "hand-written SGD: no optimizer object",
     "trn009_forward_ends_in_sigmoid": "binary targets with BCEWithLogitsLoss (the reference: MSE)",
 }
-# Correct scripts whose loss is not expected to fall: adversarial losses trade off.
-NOT_EXPECTED_TO_FALL = {
-    "trn001_gan_clears_only_g": "a GAN's losses trade off instead of falling",
-    "trn002_gan_d_cleared_never_stepped": "a GAN's losses trade off instead of falling",
-}
 # Static rules with no runtime side of their own: what they cause shows at runtime under the
 # code of its consequence (a bare `opt.zero_grad` as TRN001), which the static side reports too.
 STATIC_ONLY = {
@@ -123,8 +118,7 @@ def test_fixed_fixture_trains_without_runtime_finding(path: Path, reports) -> No
     report = reports[path]
     assert report.status != "failed", describe(report)
     assert report.findings == [], describe(report)
-    if path.stem not in NOT_EXPECTED_TO_FALL:
-        assert report.verdict.trained, describe(report)
+    assert report.verdict.trained, describe(report)
 
 
 PLAIN_LOOPS = [p for p in FIXED if p.stem not in NOT_THE_REFERENCE_LOOP]

@@ -35,6 +35,8 @@ class Step:
 class OptimizerInfo:
     type: str
     hyperparameters: dict[str, Any]
+    # The variable the script assigned it to (`opt_d`), when its line named one.
+    name: str | None = None
 
 
 @dataclass
@@ -56,6 +58,8 @@ class Observation:
     zero_grad_positions: list[int] = field(default_factory=list)
     # optimizers whose parameters some backward reached
     optimizers_reached: set[int] = field(default_factory=set)
+    # backward call -> the optimizers whose parameters it reached
+    reached_by: dict[int, set[int]] = field(default_factory=dict)
     forwards: list[Forward] = field(default_factory=list)
     # forward index -> the backward call that used its graph (None: torch.autograd.grad)
     used: dict[int, int | None] = field(default_factory=dict)
@@ -84,7 +88,9 @@ def _apply(seen: Observation, position: int, event: dict[str, Any]) -> None:
     if kind == "start":
         seen.torch_version = event.get("torch")
     elif kind == "optimizer":
-        seen.optimizers.append(OptimizerInfo(event["type"], event["hyperparameters"]))
+        seen.optimizers.append(
+            OptimizerInfo(event["type"], event["hyperparameters"], event.get("name"))
+        )
     elif kind == "forward":
         seen.forwards.append(
             Forward(
@@ -103,6 +109,8 @@ def _apply(seen: Observation, position: int, event: dict[str, Any]) -> None:
     elif kind == "backward":
         seen.losses.append(event["loss"])
         seen.backward_positions.append(position)
+    elif kind == "reached":
+        seen.reached_by[event["backward"]] = set(event["opts"])
     elif kind == "grads":
         seen.optimizers_reached.add(event["opt"])
     elif kind == "zero_grad":

@@ -45,10 +45,12 @@ def run_child(
     threads: int | None = None,
     source: str | None = None,
     lr_scale: float | None = None,
+    device: str | None = None,
 ) -> ChildRun:
     """Run the script under the probe; `threads`: torch's intra-op threads (None: its default);
     `source`: the code to run in the script's place (a notebook's program), if not the file;
-    `lr_scale`: multiply every optimizer's learning rate by this (lrscale.py), if given."""
+    `lr_scale`: multiply every optimizer's learning rate by this (lrscale.py), if given;
+    `device`: "cpu" to run a script written for CUDA on the CPU (device.py)."""
     with tempfile.TemporaryDirectory(prefix="lint-train-verify-") as scratch:
         events = Path(scratch, "events.jsonl")
         output = Path(scratch, "output.txt")
@@ -63,6 +65,7 @@ def run_child(
                 "cwd": os.getcwd(),
                 "source": source,
                 "lr_scale": lr_scale,
+                "device": device,
             }
         )
         # Timed from the fork, so the server's one-off torch import does not count.
@@ -78,7 +81,7 @@ def run_child(
             returncode=child.code,
             timed_out=timed_out,
             seconds=seconds,
-            output_tail=_read(output)[-OUTPUT_TAIL_CHARS:],
+            output_tail=_tail(output, OUTPUT_TAIL_CHARS),
         )
 
 
@@ -171,6 +174,19 @@ def _kill_group(pid: int) -> None:
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def _tail(path: Path, chars: int) -> str:
+    """The last `chars` characters of a file that may be large (a script that prints on every
+    step): only its end is read."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            # A character is at most 4 bytes in UTF-8.
+            handle.seek(max(0, handle.tell() - 4 * chars))
+            return handle.read().decode("utf-8", errors="replace")[-chars:]
+    except FileNotFoundError:
+        return ""
 
 
 def _read(path: Path) -> str:

@@ -67,6 +67,7 @@ def lr_find(
     threads: int | None = None,
     source: str | None = None,
     threshold: float = THRESHOLD,
+    device: str | None = None,
 ) -> RangeTest:
     """Run the range test; `timeout` bounds the whole test, `max_steps` each run."""
     started = time.monotonic()
@@ -77,7 +78,9 @@ def lr_find(
         if remaining <= 0:
             stopped = f"--timeout {timeout:g} s reached after {len(trials)} of {len(GRID)} rates"
             break
-        trial = run_trial(script, args, scale, max_steps, remaining, threads, source, threshold)
+        trial = run_trial(
+            script, args, scale, max_steps, remaining, threads, source, threshold, device
+        )
         trials.append(trial)
         if not trial.optimizers:
             break  # nothing to scale; every rate would run the same

@@ -110,9 +110,13 @@ def run_trial(
     threads: int | None = None,
     source: str | None = None,
     threshold: float = THRESHOLD,
+    device: str | None = None,
 ) -> Trial:
-    """Run the script once with every learning rate multiplied by `scale`."""
-    run = run_child(script, list(args), max_steps, timeout, threads, source, lr_scale=scale)
+    """Run the script once with every learning rate multiplied by `scale` (on `device`, as
+    `verify --device` asks)."""
+    run = run_child(
+        script, list(args), max_steps, timeout, threads, source, lr_scale=scale, device=device
+    )
     seen = parse_events(run.event_lines)
     losses = [math.nan if v is None else v for v in seen.losses]
     trend = loss_trend([v for v in seen.losses if v is not None])

@@ -8,13 +8,16 @@ behind. It draws no conclusions: `findings.py` in the parent does that from the 
 
 Events (field `ev`):
   start      python and torch versions
-  optimizer  an optimizer was built: i, type, hyperparameters
+  optimizer  an optimizer was built: i, type, hyperparameters, name (the variable the script's
+             line assigned it to, `opt_d = torch.optim.Adam(...)`, or None)
   forward    the outermost call of a module with parameters returned: i, module, training,
              layers (dropout/batch-norm layers inside), active (those in training mode),
              grad (torch.is_grad_enabled()), graph (the output requires grad)
   used       the graph of forward `forward` was used by backward `backward` (None when it was
              used by torch.autograd.grad, which does not train anything)
   backward   i, loss (the scalar backward was called on, or None)
+  reached    backward `backward` accumulated gradients into the parameters of optimizers `opts`
+             (logged after it returned, when it reached any)
   grads      a backward reached the parameters of optimizer `opt` (logged once per optimizer)
   zero_grad  by: "optimizer" or "module"
   step       i, opt (which optimizer), stale (how many of its parameters' gradients still
@@ -36,6 +39,7 @@ import functools
 import json
 import linecache
 import os
+import re
 import runpy
 import signal
 import sys
@@ -93,6 +97,9 @@ class Probe:
     recorded_open: int = 0
     used: set[int] = field(default_factory=set)
     running_backward: int | None = None
+    # Optimizers (by index) whose parameters the backward in progress has reached.
+    reaching: set[int] = field(default_factory=set)
+    reached_once: set[int] = field(default_factory=set)
     layer_cache: Any = field(default_factory=weakref.WeakKeyDictionary)
     # Optimizers (by id) whose step about to run has no gradient to apply: every `.grad` of
     # their parameters is None or zero (TRN006 when a clear came after the backward pass).
@@ -114,11 +121,13 @@ class Probe:
             i=index,
             type=type(optimizer).__name__,
             hyperparameters=_plain(optimizer.defaults),
+            name=_assigned_name(),
         )
-        self._watch_first_gradient(index, _params_of(optimizer))
+        self._watch_gradients(index, _params_of(optimizer))
 
-    def _watch_first_gradient(self, index: int, params: list[Any]) -> None:
-        """Log once when a backward first reaches this optimizer's parameters, then unhook."""
+    def _watch_gradients(self, index: int, params: list[Any]) -> None:
+        """Note which backward reaches this optimizer's parameters (which losses it can train
+        on: a GAN's generator loss reaches the discriminator too), and log the first."""
         # A frozen parameter (requires_grad=False) handed to the optimizer takes no hook, and
         # no backward reaches it.
         params = [
@@ -126,16 +135,15 @@ class Probe:
             for p in params
             if hasattr(p, "register_post_accumulate_grad_hook") and getattr(p, "requires_grad", 0)
         ]
-        handles: list[Any] = []
 
         def reached(param: Any) -> None:
-            if handles:
+            self.reaching.add(index)
+            if index not in self.reached_once:
+                self.reached_once.add(index)
                 self.log.write("grads", opt=index)
-                for handle in handles:
-                    handle.remove()
-                handles.clear()
 
-        handles.extend(p.register_post_accumulate_grad_hook(reached) for p in params)
+        for param in params:
+            param.register_post_accumulate_grad_hook(reached)
 
     def before_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         if self.stop_reason is not None:
@@ -190,10 +198,14 @@ class Probe:
         self.log.write("backward", i=index, loss=_scalar(tensors))
         watched = self._stepped_grads()
         outer, self.running_backward = self.running_backward, index
+        outer_reach, self.reaching = self.reaching, set()
         try:
             result = original(tensors, *args, **kwargs)
         finally:
             self.running_backward = outer
+            reached, self.reaching = self.reaching, outer_reach | self.reaching
+        if reached:
+            self.log.write("reached", backward=index, opts=sorted(reached))
         for param, state, version in watched:
             grad = param.grad
             if grad is not None and (grad is not state.ref() or grad._version != version):
@@ -302,12 +314,30 @@ def _looks_like_probabilities(loss: str, tensor: Any) -> bool:
         return bool(torch.allclose(values.sum(dim=dim), torch.ones(()), atol=1e-3))
 
 
+# A name the script's line binds: `opt_d = ...`, `self.opt_d: Adam = ...` (not `==`).
+_ASSIGNED = re.compile(r"\s*([A-Za-z_][\w.]*)\s*(?::[^=]*)?=(?!=)")
+
+
+def _assigned_name() -> str | None:
+    """The variable the script's current line assigns to, as the report's name for what that
+    line builds; None when the line assigns to no single name (a factory's `return Adam(...)`)."""
+    site = _script_caller()
+    if site is None:
+        return None
+    match = _ASSIGNED.match(linecache.getline(*site))
+    return match.group(1) if match else None
+
+
 def _script_caller() -> tuple[str, int] | None:
-    """The file and line of the first frame outside torch and this probe: where the script
-    called the loss (through `nn.CrossEntropyLoss.forward` or directly)."""
+    """The file and line of the first frame outside torch and this package's runtime (the
+    probe and the wrappers it installs): where the script called the loss (through
+    `nn.CrossEntropyLoss.forward` or directly), or built the optimizer."""
     import torch
 
-    skip = (os.path.dirname(os.path.abspath(torch.__file__)), os.path.abspath(__file__))
+    skip = (
+        os.path.dirname(os.path.abspath(torch.__file__)) + os.sep,
+        os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    )
     frame = sys._getframe(2)
     while frame is not None:
         name = os.path.abspath(frame.f_code.co_filename)
@@ -545,9 +575,11 @@ def child_main(
     cwd: str,
     source: str | None = None,
     lr_scale: float | None = None,
+    device: str | None = None,
 ) -> None:
-    """The child process: isolate it, hook torch (and scale every learning rate by `lr_scale`,
-    if given), run the script (or `source` in its place), leave."""
+    """The child process: isolate it, hook torch (scale every learning rate by `lr_scale`, if
+    given, and map CUDA to the CPU when `device` is "cpu"), run the script (or `source` in its
+    place), leave."""
     # Its own session, so the parent can end it and everything it started together.
     os.setsid()
     _redirect_output(output)
@@ -567,6 +599,10 @@ def child_main(
             from lint_train.runtime import lrscale
 
             lrscale.install(lr_scale, probe)
+        if device == "cpu":
+            from lint_train.runtime.device import map_cuda_to_cpu
+
+            map_cuda_to_cpu()
         run_script(script, args, probe, source)
         sys.stdout.flush()
         sys.stderr.flush()

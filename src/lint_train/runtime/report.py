@@ -10,7 +10,7 @@ from typing import Any
 from lint_train.runtime.events import OptimizerInfo
 from lint_train.runtime.findings import RuntimeFinding
 from lint_train.runtime.lrprobe import Diagnosis, to_data, to_lines
-from lint_train.runtime.trend import LossTrend, Verdict
+from lint_train.runtime.trend import LossTrend, ObjectiveTrend, Verdict
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,9 @@ class Report:
     suppressed: int = 0
     exit_code: int = field(default=0)
     lr_diagnosis: Diagnosis | None = None  # the learning-rate probes, when they ran
+    # The losses split by the optimizers that stepped on them (objectives.py); shown when
+    # there are two or more.
+    objectives: list[ObjectiveTrend] = field(default_factory=list)
 
 
 def agreement(report: Report) -> dict[str, list[str]]:
@@ -87,6 +90,8 @@ def to_text(report: Report) -> str:
     optimizers = f" ({types})" if types else ""
     lines += _field("counts", ", ".join(counts) + optimizers)
     lines += _field("loss", _loss_line(report.trend))
+    if len(report.objectives) > 1:
+        lines += _field("objectives", "\n".join(map(_objective_line, report.objectives)))
     if report.static is not None:
         lines += _static_lines(report)
     runtime = [f"{f.code} {f.name}  {f.message}" for f in report.findings] or ["none"]
@@ -130,7 +135,22 @@ def to_json(report: Report) -> str:
             "trained": report.verdict.trained,
             "threshold": report.verdict.threshold,
             "reason": report.verdict.reason,
+            "adversarial": report.verdict.adversarial,
         },
+        "objectives": [
+            {
+                "name": o.name,
+                "count": len(o.trend.values),
+                "first_window_mean": o.trend.first,
+                "last_window_mean": o.trend.last,
+                "relative_change": o.trend.relative_change,
+                "noise": o.trend.noise,
+                "opposition": o.opposition,
+                "coupled": o.coupled,
+                "sparkline": o.trend.sparkline,
+            }
+            for o in report.objectives
+        ],
         "findings": [
             {"code": f.code, "name": f.name, "message": f.message, "count": f.count}
             for f in report.findings
@@ -185,8 +205,12 @@ def _agreement_line(report: Report) -> str:
 def _verdict_line(report: Report) -> str:
     if report.status == "failed":
         return f"the script failed ({report.how}); exit 2"
-    trained = "trained" if report.verdict.trained else "did not train"
-    line = f"{trained} ({report.verdict.reason})"
+    verdict = report.verdict
+    trained = "trained" if verdict.trained else "did not train"
+    # The adversarial verdict says in one breath all that made it: both sides' losses, their
+    # steps, and that nothing was seen wrong.
+    quiet = ", no runtime finding" if verdict.adversarial and verdict.trained else ""
+    line = f"{trained} ({verdict.reason}{quiet if not report.findings else ''})"
     cause = report.lr_diagnosis.cause if report.lr_diagnosis else None
     if cause in LR_CAUSES:
         line += f"; {LR_CAUSES[cause]} (see diagnosis)"
@@ -206,6 +230,16 @@ def _loss_line(trend: LossTrend) -> str:
     return (
         f"{trend.first:.4g} -> {trend.last:.4g}  (means of the first and last {trend.window} of "
         f"{n} values{change})\n{trend.sparkline}"
+    )
+
+
+def _objective_line(objective: ObjectiveTrend) -> str:
+    trend = objective.trend
+    if trend.first is None or trend.last is None or trend.relative_change is None:
+        return f"{objective.name}: {_count(len(trend.values), 'value')}  {trend.sparkline}"
+    return (
+        f"{objective.name}: {trend.first:.4g} -> {trend.last:.4g}  ({trend.relative_change:+.1%} "
+        f"over {len(trend.values)} values)  {trend.sparkline}"
     )
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lint_train.config import Config, ConfigError, find_config, load_config
 from lint_train.notebook import Program, is_notebook, to_program
+from lint_train.runtime.device import needs_cuda
 from lint_train.runtime.events import Observation, parse_events
 from lint_train.runtime.findings import RuntimeFinding, find
 from lint_train.runtime.launch import ChildRun, run_child
@@ -29,9 +30,10 @@ from lint_train.runtime.lrfind import lr_find
 from lint_train.runtime.lrfind import to_data as lr_find_data
 from lint_train.runtime.lrfind import to_text as lr_find_text
 from lint_train.runtime.lrprobe import Diagnosis, Trial, diagnose, run_trial, symptom
+from lint_train.runtime.objectives import objective_trends
 from lint_train.runtime.plot import write_lr_plot, write_plot
 from lint_train.runtime.report import Report, StaticFinding, to_json, to_text
-from lint_train.runtime.trend import THRESHOLD, judge, loss_trend
+from lint_train.runtime.trend import THRESHOLD, judge, judge_objectives, loss_trend
 from lint_train.source import SourceError
 
 DEFAULT_MAX_STEPS = 1000
@@ -77,6 +79,8 @@ class Options:
     # When the run diverged or stagnated with no runtime finding to explain it: probe the
     # learning rate with short runs of the same script (lrprobe.py). The CLI turns it on.
     lr_probes: bool = False
+    # "cpu": `.cuda()` and CUDA devices mean the CPU in the script (device.py); None: as written.
+    device: str | None = None
 
 
 def verify_script(script: str, args: Sequence[str] = (), options: Options = Options()) -> Report:
@@ -85,9 +89,19 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
     SourceError when it cannot be read as one."""
     program = notebook_program(script) if is_notebook(script) else None
     source = program.text if program is not None else None
-    run = run_child(script, list(args), options.max_steps, options.timeout, options.threads, source)
+    run = run_child(
+        script,
+        list(args),
+        options.max_steps,
+        options.timeout,
+        options.threads,
+        source,
+        options.device,
+    )
     seen = parse_events(run.event_lines)
     status, how, error = _outcome(seen, run, options)
+    if status == "failed" and program is None:
+        how = _needs_cuda(seen, script, options) or how
     if program is not None:
         how = in_cells(how, script, program)
         error = None if error is None else in_cells(error, script, program)
@@ -97,6 +111,11 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
     # the suppressed problems are those static findings, counted once as lint-train counts them.
     seen_findings = find(seen, cut_short=status == "stopped")
     runtime, _ = view.runtime(seen_findings)
+    # Adversarial training (a GAN) is judged loss by loss; any other run by its losses together.
+    objectives = objective_trends(seen)
+    verdict = judge_objectives(objectives, options.threshold, [f.code for f in runtime]) or judge(
+        trend, options.threshold
+    )
     report = Report(
         script=script,
         args=list(args),
@@ -110,7 +129,8 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         zero_grad_calls=seen.zero_grads,
         optimizers=seen.optimizers,
         trend=trend,
-        verdict=judge(trend, options.threshold),
+        verdict=verdict,
+        objectives=objectives,
         findings=runtime,
         static=view.static if options.static else None,
         static_error=view.error if options.static else None,
@@ -138,7 +158,15 @@ def _probe_lr(
 
     def run(scale: float) -> Trial:
         return run_trial(
-            script, args, scale, steps, options.timeout, options.threads, source, options.threshold
+            script,
+            args,
+            scale,
+            steps,
+            options.timeout,
+            options.threads,
+            source,
+            options.threshold,
+            options.device,
         )
 
     return diagnose(kind, seen, loss_trend([v for v in seen.losses if v is not None]), run)
@@ -197,6 +225,14 @@ def _outcome(seen: Observation, run: ChildRun, options: Options) -> tuple[str, s
     if run.returncode == 0:
         return "finished", "exited with status 0 (os._exit)", None
     return "failed", f"exited with status {run.returncode} before it could be observed", None
+
+
+def _needs_cuda(seen: Observation, script: str, options: Options) -> str | None:
+    """The explanation of a script that stopped for want of CUDA, with the way out."""
+    why = needs_cuda(seen.error_message, seen.error_traceback, script)
+    if why is None or options.device == "cpu":
+        return why
+    return f"{why}; rerun with --device cpu to run .cuda() and .to('cuda') on the CPU"
 
 
 def _signal_name(number: int) -> str:
@@ -298,6 +334,12 @@ def _parser() -> argparse.ArgumentParser:
         help="torch intra-op threads in the script (default: torch's choice)",
     )
     parser.add_argument(
+        "--device",
+        choices=("cpu",),
+        help="cpu: run a script written for a GPU on the CPU (.cuda(), .to('cuda') and "
+        "device='cuda' mean the CPU)",
+    )
+    parser.add_argument(
         "--output-format",
         choices=("text", "json"),
         default="text",
@@ -387,6 +429,7 @@ def main(argv: list[str]) -> int:
                 threads=options.threads,
                 config=config,
                 lr_probes=not options.no_lr_probes,
+                device=options.device,
             ),
         )
     except SourceError as exc:  # a notebook that cannot be run as one program
@@ -416,6 +459,7 @@ def _lr_find(options: argparse.Namespace, script_args: list[str]) -> int:
         options.threads,
         source,
         options.threshold,
+        options.device,
     )
     if options.output_format == "json":
         data = {"script": script, "args": script_args, "lr_find": lr_find_data(test)}
