@@ -44,6 +44,7 @@ def run_child(
     timeout: float,
     threads: int | None = None,
     source: str | None = None,
+    *,
     lr_scale: float | None = None,
     device: str | None = None,
 ) -> ChildRun:

@@ -96,7 +96,7 @@ def verify_script(script: str, args: Sequence[str] = (), options: Options = Opti
         options.timeout,
         options.threads,
         source,
-        options.device,
+        device=options.device,
     )
     seen = parse_events(run.event_lines)
     status, how, error = _outcome(seen, run, options)
