@@ -57,7 +57,12 @@ NOT_FIXABLE = {
 # TRN006 offers no fix: where the clear belongs is for the author to say.
 NOT_FIXABLE.update(
     dict.fromkeys(
-        ("trn006_clear_between_backward_and_step", "trn006_update_helper_clears_first"),
+        (
+            "trn006_clear_between_backward_and_step",
+            "trn006_update_helper_clears_first",
+            "trn006_accumulation_clears_every_micro_batch",
+            "trn006_accumulation_clear_after_the_step_test",
+        ),
         trn006_zero_grad_before_step.NO_FIX,
     )
 )
