@@ -141,6 +141,7 @@ OTHER_FIX = {
     "trn008_zero_grad_without_parens": "twin only adds the parentheses (no second clear)",
     "trn008_eval_without_parens": "twin only adds the parentheses (no second `model.eval()`)",
     "trn007_epoch_losses_list": "twin keeps `loss.item()`, not `loss.detach()`",
+    "trn007_retain_graph_keeps_activations": "twin keeps `loss.item()`, not `loss.detach()`",
     "trn011_init_weights_without_no_grad": "twin decorates `_init_weights` with no_grad",
     "trn011_manual_sgd_without_no_grad": "twin wraps the whole loop over the parameters",
 }

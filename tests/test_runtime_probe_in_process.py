@@ -436,6 +436,23 @@ def test_no_holder_is_looked_for_when_the_graphs_stay_flat(hooked) -> None:
     assert run.events("kept_graphs") == []
 
 
+def test_the_holder_search_passes_over_a_frame_whose_objects_raise(hooked) -> None:
+    class Hostile:
+        @property
+        def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+            raise RuntimeError("no attributes here")
+
+    def train(keep: Any) -> list[int]:
+        self = Hostile()  # noqa: F841 - the search reads the attributes of a local named self
+        return _kept(run, RISING_STEPS + 1, keep)
+
+    run = hooked()
+    losses: list[Any] = []
+    assert train(losses.append)[-1] == RISING_STEPS + 1
+    (event,) = run.events("kept_graphs")
+    assert event["holder"]["name"] == "losses"
+
+
 def _this_file() -> list[str]:
     return Path(__file__).read_text(encoding="utf-8").splitlines()
 

@@ -72,8 +72,8 @@ _AFTER_CLEAR = {"fresh": "discarded", "polluted": "discarded", "partial": "disca
 _DROPPED = {"fresh": "dropped", "polluted": "dropped", "partial": "dropped"}
 _THROWN_AWAY = frozenset({"discarded", "dropped"})
 # The way of a condition that marks an accumulation window's boundary: `i % k == 0` taken,
-# `i % k != 0` or `not i % k` not taken (`_condition` strips the `not`), `sync_gradients`.
-_BOUNDARY_TRUE = re.compile(r"%[^=!<>]*==\s*0\b|\bsync_gradients$")
+# `i % k != 0` or `not i % k` not taken (`_condition` strips the `not`).
+_BOUNDARY_TRUE = re.compile(r"%[^=!<>]*==\s*0\b")
 _BOUNDARY_FALSE = re.compile(r"%[^=!<>]*!=\s*0\b|^[^=!<>]*%[^=!<>]*$")
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
 

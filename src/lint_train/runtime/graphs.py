@@ -70,8 +70,12 @@ class KeptGraphs:
             if node is None:
                 continue
             token = Token()
-            # A second backward pass through the same graph replaces its token: one per graph.
-            node.metadata[KEY] = token
+            try:
+                # A second backward pass through the same graph replaces its token: one per
+                # graph.
+                node.metadata[KEY] = token
+            except Exception:  # a node without metadata is not counted
+                continue
             self.live += 1
             self.refs.add(weakref.ref(token, self._freed))
 
@@ -93,17 +97,30 @@ class KeptGraphs:
 
 def find_holder(frame: Any) -> Holder | None:
     """The script's variable holding the most tagged graphs, among the locals of the script's
-    frames on the stack (module globals included) and the attributes of their `self`."""
+    frames on the stack (module globals included) and the attributes of their `self`; None
+    when none is found. It never raises: the search must not break the script it observes,
+    and a frame holding an object that raises when looked at is passed over."""
     best: Holder | None = None
     skip = _library_folders()
     while frame is not None:
         file = frame.f_code.co_filename
         if not os.path.abspath(file).startswith(skip) and not file.startswith("<"):
-            for name, value in _candidates(frame.f_locals):
-                graphs = _graphs_in(value)
-                if graphs >= 2 and (best is None or graphs > best.graphs):
-                    best = Holder(name, graphs, file, _adding_line(frame, name))
+            try:
+                found = _best_in(frame, file)
+            except Exception:  # a strange object in the script's frame
+                found = None
+            if found is not None and (best is None or found.graphs > best.graphs):
+                best = found
         frame = frame.f_back
+    return best
+
+
+def _best_in(frame: Any, file: str) -> Holder | None:
+    best: Holder | None = None
+    for name, value in _candidates(frame.f_locals):
+        graphs = _graphs_in(value)
+        if graphs >= 2 and (best is None or graphs > best.graphs):
+            best = Holder(name, graphs, file, _adding_line(frame, name))
     return best
 
 
