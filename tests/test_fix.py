@@ -61,7 +61,7 @@ NOT_FIXABLE.update(
             "trn006_clear_between_backward_and_step",
             "trn006_update_helper_clears_first",
             "trn006_accumulation_clears_every_micro_batch",
-            "trn006_accumulation_clear_after_the_step_test",
+            "trn006_accumulation_clear_after_the_if",
         ),
         trn006_zero_grad_before_step.NO_FIX,
     )
