@@ -59,7 +59,12 @@ NOT_FIXABLE = {
 # TRN006 offers no fix: where the clear belongs is for the author to say.
 NOT_FIXABLE.update(
     dict.fromkeys(
-        ("trn006_clear_between_backward_and_step", "trn006_update_helper_clears_first"),
+        (
+            "trn006_clear_between_backward_and_step",
+            "trn006_update_helper_clears_first",
+            "trn006_accumulation_clears_every_micro_batch",
+            "trn006_accumulation_clear_after_the_if",
+        ),
         trn006_zero_grad_before_step.NO_FIX,
     )
 )
@@ -138,6 +143,7 @@ OTHER_FIX = {
     "trn008_zero_grad_without_parens": "twin only adds the parentheses (no second clear)",
     "trn008_eval_without_parens": "twin only adds the parentheses (no second `model.eval()`)",
     "trn007_epoch_losses_list": "twin keeps `loss.item()`, not `loss.detach()`",
+    "trn007_retain_graph_keeps_activations": "twin keeps `loss.item()`, not `loss.detach()`",
     "trn011_init_weights_without_no_grad": "twin decorates `_init_weights` with no_grad",
     "trn011_manual_sgd_without_no_grad": "twin wraps the whole loop over the parameters",
 }

@@ -143,6 +143,57 @@ def test_trn006_clear_in_the_helper_that_steps_is_reported_at_its_call() -> None
     assert found(body, "TRN006") == [7]
 
 
+ACCUMULATION = "for i, (x, y) in enumerate(loader):\n"
+BACKWARD = "    nn.functional.mse_loss(model(x), y).backward()\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        pytest.param(
+            ACCUMULATION
+            + "    optimizer.zero_grad()\n"
+            + BACKWARD
+            + "    if (i + 1) % 4 == 0:\n        optimizer.step()\n",
+            2,
+            id="a clear at the top of every micro-batch",
+        ),
+        pytest.param(
+            ACCUMULATION
+            + BACKWARD
+            + "    if (i + 1) % 4 == 0:\n        optimizer.step()\n    model.zero_grad()\n",
+            5,
+            id="a clear after the if that steps",
+        ),
+        pytest.param(
+            ACCUMULATION
+            + "    optimizer.zero_grad()\n"
+            + BACKWARD
+            + "    if (i + 1) % 4 != 0:\n        continue\n    optimizer.step()\n",
+            2,
+            id="a clear before continue skips the step",
+        ),
+        pytest.param(
+            "def reset():\n    optimizer.zero_grad()\n"
+            + ACCUMULATION
+            + "    reset()\n"
+            + BACKWARD
+            + "    if not (i + 1) % 4:\n        optimizer.step()\n",
+            4,
+            id="a clear in a helper, the window's end written with not",
+        ),
+    ],
+)
+def test_trn006_clear_inside_the_accumulation_window_is_reported(body: str, line: int) -> None:
+    assert found(body, "TRN006") == [line]
+    (message,) = _messages(body, "TRN006")
+    assert "clears the gradients inside the accumulation window" in message
+
+
+def _messages(body: str, code: str) -> list[str]:
+    return [f.message for f in lint_source(HEAD + textwrap.dedent(body)) if f.code == code]
+
+
 QUIET_TRN006 = {
     "clear right after the step": (
         "for x, y in loader:\n"
@@ -184,6 +235,37 @@ QUIET_TRN006 = {
         "    engine.backward(loss)\n"
         "    engine.step()\n"
         "    optimizer.step()\n"
+    ),
+    "accumulation cleared right after the step, inside the if": (
+        ACCUMULATION + BACKWARD + "    if (i + 1) % 4 == 0:\n"
+        "        optimizer.step()\n"
+        "        optimizer.zero_grad()\n"
+    ),
+    "accumulation cleared at the start of the window": (
+        ACCUMULATION + "    if i % 4 == 0:\n"
+        "        optimizer.zero_grad()\n" + BACKWARD + "    if (i + 1) % 4 == 0:\n"
+        "        optimizer.step()\n"
+    ),
+    "a bad batch's gradients dropped instead of stepped": (
+        ACCUMULATION + BACKWARD + "    if torch.isfinite(model.weight).all():\n"
+        "        optimizer.step()\n"
+        "    optimizer.zero_grad()\n"
+    ),
+    "a clear between two backward passes of one iteration, then accumulation": (
+        ACCUMULATION
+        + BACKWARD
+        + "    optimizer.zero_grad()\n"
+        + BACKWARD
+        + "    if (i + 1) % 4 == 0:\n"
+        "        optimizer.step()\n"
+        "        optimizer.zero_grad()\n"
+    ),
+    "a GAN whose generator steps every n-th iteration, cleared before": (
+        "opt_g = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        + ACCUMULATION
+        + "    opt_g.zero_grad()\n"
+        "    optimizer.zero_grad()\n" + BACKWARD + "    optimizer.step()\n"
+        "    if i % 5 == 0:\n" + BACKWARD.replace("    ", "        ", 1) + "        opt_g.step()\n"
     ),
     "another optimizer cleared": (
         "other = torch.optim.SGD(model.parameters(), lr=0.1)\n"
@@ -265,6 +347,79 @@ def test_trn007_kept_losses_are_reported_at_the_keeping_statement() -> None:
         stats["loss"] += loss
     """
     assert found(body, "TRN007") == [7, 8, 9, 10]
+
+
+def trn007_messages(body: str) -> list[str]:
+    text = HEAD + textwrap.dedent(body)
+    return [f.message for f in lint_source(text) if f.code == "TRN007"]
+
+
+FREED_NODES = "the backward pass freed the activations, but every iteration's graph nodes"
+FREED_LOSSES = "the backward pass freed the activations, but every iteration's loss tensor"
+WHOLE_GRAPH = "every iteration's whole graph stays alive, activations included"
+
+
+@pytest.mark.parametrize(
+    ("body", "kept"),
+    [
+        pytest.param(
+            "total = 0.0\nfor x, y in loader:\n"
+            "    loss = nn.functional.mse_loss(model(x), y)\n"
+            "    loss.backward()\n"
+            "    total += loss\n",
+            FREED_NODES,
+            id="a sum after the backward pass keeps the nodes",
+        ),
+        pytest.param(
+            "total = 0.0\nfor x, y in loader:\n"
+            "    loss = nn.functional.mse_loss(model(x), y)\n"
+            "    total += loss\n"
+            "    loss.backward()\n",
+            FREED_NODES,
+            id="a sum before the backward pass keeps the nodes too",
+        ),
+        pytest.param(
+            "losses = []\nfor x, y in loader:\n"
+            "    loss = nn.functional.mse_loss(model(x), y)\n"
+            "    with torch.autocast('cpu'):\n"
+            "        loss.backward(retain_graph=False)\n"
+            "    if len(losses) < 100:\n"
+            "        losses.append(loss)\n",
+            FREED_LOSSES,
+            id="a list keeps the loss tensors, the backward pass in a with block",
+        ),
+        pytest.param(
+            "total = 0.0\nfor x, y in loader:\n"
+            "    loss = nn.functional.mse_loss(model(x), y)\n"
+            "    loss.backward(retain_graph=True)\n"
+            "    total += loss\n",
+            WHOLE_GRAPH,
+            id="retain_graph keeps the whole graph",
+        ),
+        pytest.param(
+            "losses, train = [], True\nfor x, y in loader:\n"
+            "    loss = nn.functional.mse_loss(model(x), y)\n"
+            "    if train:\n"
+            "        loss.backward()\n"
+            "    losses.append(loss)\n",
+            WHOLE_GRAPH,
+            id="a backward pass on some iterations only",
+        ),
+        pytest.param(
+            "losses = []\nfor x, y in loader:\n"
+            "    loss = nn.functional.mse_loss(model(x), y)\n"
+            "    if len(losses) < 100:\n"
+            "        losses.append(loss)\n"
+            "    else:\n"
+            "        loss.backward()\n",
+            WHOLE_GRAPH,
+            id="a backward pass in the other branch",
+        ),
+    ],
+)
+def test_trn007_says_whether_the_backward_pass_freed_the_activations(body: str, kept: str) -> None:
+    (message,) = trn007_messages(body)
+    assert kept in message
 
 
 QUIET_TRN007 = {

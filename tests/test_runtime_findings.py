@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from lint_train.runtime.events import parse_events
 from lint_train.runtime.findings import find
 
@@ -322,3 +324,128 @@ def test_logits_that_once_looked_like_probabilities_are_not_trn009() -> None:
         {"ev": "end", "outcome": "finished"},
     )
     assert codes(log) == []
+
+
+def graph_steps(*counts: int, opt: int = 0) -> list[dict[str, Any]]:
+    """Steps after which `counts` graphs that backward passes were called on were alive."""
+    return [
+        {"ev": "step", "i": i, "opt": opt, "stale": 0, "graphs": count}
+        for i, count in enumerate(counts)
+    ]
+
+
+def test_graphs_alive_rising_at_every_step_are_trn007_at_the_holder() -> None:
+    holder = {"name": "running", "graphs": 4, "file": "/work/train.py", "line": 35}
+    log = events(
+        optimizer(),
+        *graph_steps(1, 2, 3, 4, 5, 6),
+        {"ev": "kept_graphs", "step": 4, "holder": holder},
+    )
+    found = find(parse_events(log), cut_short=False)
+    assert [f.code for f in found] == ["TRN007"]
+    assert found[0].count == 6
+    assert found[0].message.startswith(
+        "`running` at train.py:35 kept the autograd graphs of earlier backward passes alive, "
+        "more of them after each step from step 0 on, up to 6 at once"
+    )
+
+
+def test_graphs_kept_without_a_holder_found_name_the_script() -> None:
+    log = events(optimizer(), *graph_steps(1, 2, 3, 4, 5, 6), {"ev": "kept_graphs", "step": 4})
+    (finding,) = find(parse_events(log), cut_short=False)
+    assert finding.message.startswith("the script kept the autograd graphs")
+
+
+def test_a_holder_without_its_line_is_named_alone() -> None:
+    holder = {"name": "losses", "graphs": 4, "file": "/work/train.py", "line": None}
+    log = events(
+        optimizer(), *graph_steps(1, 2, 3, 4, 5), {"ev": "kept_graphs", "step": 4, "holder": holder}
+    )
+    (finding,) = find(parse_events(log), cut_short=False)
+    assert finding.message.startswith("`losses` kept the autograd graphs")
+
+
+def test_steps_that_leave_the_live_graphs_unchanged_do_not_break_the_rise() -> None:
+    # Two optimizers (a GAN): the second step of each iteration adds no graph.
+    assert codes(events(optimizer(), *graph_steps(1, 1, 2, 2, 3, 3, 4, 4, 5, 5))) == ["TRN007"]
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [
+        (1, 1, 1, 1, 1, 1, 1, 1),  # each loss freed when the next one is bound
+        (1, 2, 1, 2, 1, 2, 1, 2),  # the previous loss kept one iteration more
+        (1, 2, 3, 4, 1, 2, 3, 4),  # a window of four kept and then let go: not five rises
+        (0, 0, 0, 0, 0, 0),  # an older log without the count
+    ],
+)
+def test_graphs_alive_that_do_not_keep_rising_are_not_trn007(counts: tuple[int, ...]) -> None:
+    assert codes(events(optimizer(), *graph_steps(*counts))) == []
+
+
+def test_the_rise_is_found_after_a_fall() -> None:
+    assert codes(events(optimizer(), *graph_steps(1, 2, 1, 2, 3, 4, 5, 6))) == ["TRN007"]
+
+
+def backward(i: int) -> dict[str, Any]:
+    return {"ev": "backward", "i": i, "loss": 1.0}
+
+
+def clear(dropped: bool) -> dict[str, Any]:
+    return {"ev": "zero_grad", "by": "optimizer", "dropped": dropped}
+
+
+def step(i: int, opt: int = 0) -> dict[str, Any]:
+    return {"ev": "step", "i": i, "opt": opt, "stale": 0}
+
+
+def window(i: int, clears_inside: bool, opt: int = 0) -> list[dict[str, Any]]:
+    """Four micro-batches and a step; the clear at the top of each one drops the gradients of
+    the one before when `clears_inside`."""
+    first = 4 * i
+    events_ = []
+    for k in range(4):
+        events_ += [clear(clears_inside and k > 0), backward(first + k)]
+    return [*events_, step(i, opt)]
+
+
+def test_steps_on_part_of_a_window_a_clear_cut_short_are_trn006() -> None:
+    found = find(parse_events(events(optimizer(), *window(0, True), *window(1, True))), False)
+    assert [f.code for f in found] == ["TRN006"]
+    assert found[0].count == 2
+    assert found[0].message.startswith(
+        "SGD stepped 2 times on only part of the backward passes run since its previous step"
+    )
+
+
+def test_a_window_whose_clears_dropped_nothing_is_not_trn006() -> None:
+    assert codes(events(optimizer(), *window(0, False), *window(1, False))) == []
+
+
+def test_a_dropping_clear_before_the_first_backward_since_the_step_is_not_trn006() -> None:
+    # Gradients left from before the previous step, thrown away before the window starts.
+    log = events(optimizer(), step(0), clear(True), backward(0), backward(1), step(1))
+    assert codes(log) == []
+
+
+def test_a_dropping_clear_with_two_optimizers_stepping_is_not_trn006() -> None:
+    # A GAN: the generator's backward pass fills the discriminator's gradients, which are
+    # cleared on purpose before its own backward pass.
+    log = events(
+        optimizer(0),
+        optimizer(1),
+        backward(0),
+        step(0, opt=1),
+        clear(True),
+        backward(1),
+        step(1, opt=0),
+    )
+    assert codes(log) == []
+
+
+def test_a_first_step_cut_short_after_warm_up_iterations_is_not_trn006() -> None:
+    # Steps skipped while warming up: the clears of those iterations drop their gradients, so
+    # only the first step follows dropped ones; every later one is a plain iteration.
+    warm_up = [item for i in range(3) for item in (clear(i > 0), backward(i))]
+    plain = [item for i in range(3) for item in (clear(False), backward(3 + i), step(i))]
+    assert codes(events(optimizer(), *warm_up, *plain)) == []

@@ -41,6 +41,9 @@ NOT_THE_REFERENCE_LOOP = {
     "trn002_gan_d_cleared_never_stepped": "a GAN: two models, two optimizers",
     "trn001_grad_accumulation_never_cleared": "gradient accumulation: 4 backward calls a step",
     "trn002_grad_accumulation_step_missing": "gradient accumulation: 4 backward calls a step",
+    "trn006_accumulation_clears_every_micro_batch": "gradient accumulation: 4 backward calls a "
+    "step",
+    "trn006_accumulation_clear_after_the_if": "gradient accumulation: 4 backward calls a step",
     "trn001_second_phase_starts_with_stale_grads": "a second phase accumulates gradients",
     "trn001_lbfgs_closure_forgets_zero_grad": "LBFGS: the closure runs several times a step",
     "trn002_lbfgs_closure_called_directly": "LBFGS: the closure runs several times a step",
@@ -60,8 +63,6 @@ NOT_THE_REFERENCE_LOOP = {
 # code of its consequence (a bare `opt.zero_grad` as TRN001), which the static side reports too.
 STATIC_ONLY = {
     "TRN008": "missing-call-parens: its consequences are TRN001, TRN002, TRN004",
-    "TRN007": "loss-graph-accumulation: its runtime side (graphs kept growing with the step "
-    "count) is not built yet",
 }
 # Codes whose bug stops the script: its error is the runtime evidence.
 RAISES = {"TRN011"}

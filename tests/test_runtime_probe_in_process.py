@@ -25,6 +25,7 @@ from torch.nn.modules import module as module_hooks  # noqa: E402
 from torch.optim import optimizer as optimizer_hooks  # noqa: E402
 
 from lint_train.runtime import probe as probe_module  # noqa: E402
+from lint_train.runtime.graphs import RISING_STEPS  # noqa: E402
 from lint_train.runtime.probe import EventLog, Probe, StopRun, install, run_script  # noqa: E402
 
 HOOK_TABLES = (
@@ -284,6 +285,176 @@ def test_an_optimizer_built_before_the_probe_is_registered_at_its_first_step(hoo
     opt.step()
     assert [e["type"] for e in run.events("optimizer")] == ["SGD"]
     assert [(e["i"], e["opt"]) for e in run.events("step")] == [(0, 0)]
+
+
+def test_a_clear_records_whether_it_dropped_gradients_no_step_used(hooked) -> None:
+    run = hooked()
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, _ = batch()
+    opt.zero_grad()  # nothing there yet
+    model(x).sum().backward()
+    opt.zero_grad()  # the backward pass's gradients, unused
+    model(x).sum().backward()
+    opt.step()
+    opt.zero_grad()  # gradients the step used
+    model(x).sum().backward()
+    model.zero_grad()  # unused again, through the module
+    assert [e["dropped"] for e in run.events("zero_grad")] == [False, True, False, True]
+
+
+def test_clears_inside_an_optimizer_step_are_not_dropping(hooked) -> None:
+    # LBFGS's closure clears and runs backward again and again inside one step.
+    run = hooked()
+    model = net()
+    opt = torch.optim.LBFGS(model.parameters(), lr=0.1, max_iter=3)
+    x, y = batch()
+
+    def closure() -> Any:
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    clears = run.events("zero_grad")
+    assert len(clears) >= 2
+    assert not any(e["dropped"] for e in clears)
+
+
+# -- graphs kept across steps (TRN007) -----------------------------------------------------------
+
+
+def _kept(run: Recorded, steps: int, keep: Any) -> list[int]:
+    """Train `steps` steps, handing each loss to `keep`; the live graphs after each step."""
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = batch()
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        keep(loss)
+    return [e["graphs"] for e in run.events("step")]
+
+
+def test_losses_kept_in_a_list_keep_one_more_graph_alive_each_step(hooked) -> None:
+    run = hooked()
+    losses: list[Any] = []
+    assert _kept(run, 4, losses.append) == [1, 2, 3, 4]
+
+
+def test_losses_kept_as_numbers_leave_one_graph_alive(hooked) -> None:
+    # The last loss is still bound when its step runs; the one before was freed by rebinding.
+    run = hooked()
+    numbers: list[float] = []
+    assert _kept(run, 4, lambda loss: numbers.append(loss.item())) == [1, 1, 1, 1]
+
+
+def test_a_running_sum_keeps_every_graph_through_its_own(hooked) -> None:
+    run = hooked()
+    total: dict[str, Any] = {"sum": 0.0}
+
+    def add(loss: Any) -> None:
+        total["sum"] = total["sum"] + loss
+
+    assert _kept(run, 4, add) == [1, 2, 3, 4]
+    assert run.events("kept_graphs") == []  # not yet risen RISING_STEPS times
+
+
+def test_a_second_backward_through_the_same_graph_counts_it_once(hooked) -> None:
+    run = hooked()
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss = model(batch()[0]).sum()
+    loss.backward(retain_graph=True)
+    loss.backward()
+    opt.step()
+    assert [e["graphs"] for e in run.events("step")] == [1]
+
+
+def test_the_holder_of_a_growing_sum_is_found_with_the_line_that_adds_to_it(hooked) -> None:
+    run = hooked()
+    model = net()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = batch()
+    total = 0.0
+    for _ in range(RISING_STEPS + 3):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        total += loss
+    (event,) = run.events("kept_graphs")
+    line = next(n for n, text in enumerate(_this_file(), 1) if text.strip() == "total += loss")
+    # One more live graph after each of steps 0 to RISING_STEPS - 1; at the last, `total` holds
+    # every loss but the current one.
+    assert event["step"] == RISING_STEPS - 1
+    assert event["holder"] == {
+        "name": "total",
+        "graphs": RISING_STEPS - 1,
+        "file": __file__,
+        "line": line,
+    }
+
+
+def test_the_holder_of_kept_losses_is_an_attribute_of_self(hooked) -> None:
+    class Trainer:
+        def __init__(self) -> None:
+            self.model = net()
+            self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01)
+            self.history: list[Any] = []
+
+        def fit(self, steps: int) -> None:
+            x, y = batch()
+            for _ in range(steps):
+                self.opt.zero_grad()
+                loss = ((self.model(x) - y) ** 2).mean()
+                loss.backward()
+                self.history.append(loss)
+                self.opt.step()
+
+    run = hooked()
+    Trainer().fit(RISING_STEPS + 2)
+    (event,) = run.events("kept_graphs")
+    line = next(
+        n for n, text in enumerate(_this_file(), 1) if text.strip() == "self.history.append(loss)"
+    )
+    assert (event["holder"]["name"], event["holder"]["line"]) == ("self.history", line)
+    assert event["holder"]["graphs"] == RISING_STEPS  # appended before each step
+
+
+def test_no_holder_is_looked_for_when_the_graphs_stay_flat(hooked) -> None:
+    run = hooked()
+    previous: list[Any] = []
+
+    def keep_last(loss: Any) -> None:
+        previous[:] = [loss]  # one loss kept for one iteration: nothing grows
+
+    assert set(_kept(run, RISING_STEPS + 3, keep_last)) == {1, 2}
+    assert run.events("kept_graphs") == []
+
+
+def test_the_holder_search_passes_over_a_frame_whose_objects_raise(hooked) -> None:
+    class Hostile:
+        @property
+        def __dict__(self) -> dict[str, Any]:  # type: ignore[override]
+            raise RuntimeError("no attributes here")
+
+    def train(keep: Any) -> list[int]:
+        self = Hostile()  # noqa: F841 - the search reads the attributes of a local named self
+        return _kept(run, RISING_STEPS + 1, keep)
+
+    run = hooked()
+    losses: list[Any] = []
+    assert train(losses.append)[-1] == RISING_STEPS + 1
+    (event,) = run.events("kept_graphs")
+    assert event["holder"]["name"] == "losses"
+
+
+def _this_file() -> list[str]:
+    return Path(__file__).read_text(encoding="utf-8").splitlines()
 
 
 # -- bounds ------------------------------------------------------------------------------------

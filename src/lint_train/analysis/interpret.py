@@ -47,16 +47,34 @@ EVENT_BUDGET = 400_000  # replayed events per file before we give up (and stay q
 # "stepped" (a step used them), "polluted" (a backward on top of stepped-on gradients), and,
 # after a clear, "discarded" (they were thrown away unused) or "clean"; "unk" after code not in
 # view. Only "discarded" is told apart from "clean": each distinction multiplies the paths.
-_CLEARED = ("clean", "discarded")
-_AFTER_BACKWARD = {"init": "fresh", "fresh": "fresh", "stepped": "polluted"} | dict.fromkeys(
-    _CLEARED, "fresh"
-)
+# Under gradient accumulation (a step under `if (i + 1) % k == 0:`), a clear of unused
+# gradients that is not itself at a window's boundary leaves them "dropped": thrown away inside
+# the window. A backward on dropped gradients makes them "partial": fresh, but missing what the
+# window's earlier backward passes computed, so a step at the window's end applies only part of
+# it (TRN006). Outside accumulation, "dropped" behaves as "discarded" and "partial" as "fresh".
+_CLEARED = ("clean", "discarded", "dropped")
+_AFTER_BACKWARD = {
+    "init": "fresh",
+    "fresh": "fresh",
+    "stepped": "polluted",
+    "clean": "fresh",
+    "discarded": "fresh",
+    "dropped": "partial",
+    "partial": "partial",
+}
 # A step leaves gradients it used, whatever state they were in before: even after code not in
 # view ("unk"), the next backward accumulates onto used gradients unless something clears them.
-_AFTER_STEP = dict.fromkeys(("init", "fresh", "polluted", "unk", *_CLEARED), "stepped")
+_AFTER_STEP = dict.fromkeys(("init", "fresh", "polluted", "unk", "partial", *_CLEARED), "stepped")
 # A clear after a backward pass throws its gradients away unused, whether or not they were
 # added onto ones a step had used; every other phase -> clean.
-_AFTER_CLEAR = {"fresh": "discarded", "polluted": "discarded"}
+_AFTER_CLEAR = {"fresh": "discarded", "polluted": "discarded", "partial": "discarded"}
+# The same, for a clear inside an accumulation window.
+_DROPPED = {"fresh": "dropped", "polluted": "dropped", "partial": "dropped"}
+_THROWN_AWAY = frozenset({"discarded", "dropped"})
+# The way of a condition that marks an accumulation window's boundary: `i % k == 0` taken,
+# `i % k != 0` or `not i % k` not taken (`_condition` strips the `not`).
+_BOUNDARY_TRUE = re.compile(r"%[^=!<>]*==\s*0\b")
+_BOUNDARY_FALSE = re.compile(r"%[^=!<>]*!=\s*0\b|^[^=!<>]*%[^=!<>]*$")
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
 
 
@@ -821,10 +839,15 @@ class Interpreter:
             innermost.polluted_paths[written] = tuple(w for w in known if w in ways)
         elif loops and "polluted" not in state.phase(name):
             loops[-1].clean_step_ways.setdefault(written, set()).update(self._ways(state))
-        if loops and state.phase(name) == {"discarded"}:
+        phase = state.phase(name)
+        if loops and phase and phase <= _THROWN_AWAY:
             loops[-1].discarded_steps.setdefault(id(event.node), event.node)
         elif loops:
             loops[-1].kept_steps.add(id(event.node))
+        if loops and "partial" in phase and _at_boundary(state):
+            # A step at the end of an accumulation window on gradients a clear inside the
+            # window cut short (on some path: which iteration steps is not known here).
+            loops[-1].window_steps.setdefault(id(event.node), (event.node, name))
         state = state.copy()
         state.phases[name] = _map(state.phase(name), _AFTER_STEP)
         return state
@@ -848,24 +871,50 @@ class Interpreter:
         return state
 
     def on_clear(self, event: ev.Event, state: State, frame: Frame) -> State:
+        before = state
         state = state.copy()
+        inside = self._inside_window(state)
         if event.name == ev.ALL_OPTIMIZERS:
-            state.phases = {k: _cleared(v) for k, v in state.phases.items()}
-            state.phase_default = _cleared(state.phase_default)
+            state.phases = {k: _cleared(v, inside) for k, v in state.phases.items()}
+            state.phase_default = _cleared(state.phase_default, inside)
             name = ev.ALL_OPTIMIZERS
         else:
             written = event.name or "?"
             name = frame.translate(written)
-            state.phases[name] = _cleared(state.phase(name))
+            state.phases[name] = _cleared(state.phase(name), inside)
             self.model.optimizers_seen.add(written)
             if ev.BY_HAND in state.phases:
                 # Which parameters an optimizer holds is not known: any clear may be theirs.
-                state.phases[ev.BY_HAND] = _cleared(state.phases[ev.BY_HAND])
+                state.phases[ev.BY_HAND] = _cleared(state.phases[ev.BY_HAND], inside)
         for loop in self._loops():
             loop.cleared.add(name)
             loop.display.setdefault(name, event.name or "?")
+        loops = self._loops()
+        if loops and inside:
+            # The clears that threw a window's gradients away, for TRN006 to name.
+            roots = [*state.phases, name] if name == ev.ALL_OPTIMIZERS else [name]
+            for root in roots:
+                after, earlier = state.phase(root), before.phase(root)
+                if root == ev.ALL_OPTIMIZERS:
+                    after, earlier = state.phase_default, before.phase_default
+                if "dropped" in after and "dropped" not in earlier:
+                    loops[-1].window_clears.setdefault(root, {})[id(event.node)] = event.node
         self._trace_loops("clear", event.node, name)
         return state
+
+    def _inside_window(self, state: State) -> bool:
+        """Whether a clear on this path throws away gradients that an accumulation window
+        carries from one iteration to the next: not at a window's boundary, and either before
+        this iteration's first backward pass (what the earlier iterations left) or on the way
+        that skipped the step (what this iteration leaves for the next). A clear after a
+        backward pass of the same iteration, with no accumulation in sight, only throws away
+        that pass (a second backward follows, or another optimizer's loss)."""
+        if not self.loop_stack or _at_boundary(state):
+            return False
+        return not state.facts.get(_ran_backward(self.loop_stack[-1])) or any(
+            (_BOUNDARY_FALSE if value else _BOUNDARY_TRUE).search(condition)
+            for condition, value in state.facts.items()
+        )
 
     def on_mode(self, event: ev.Event, state: State, frame: Frame) -> State:
         value = event.value or "unk"
@@ -1212,8 +1261,19 @@ def _map(values: frozenset[str], table: dict[str, str]) -> frozenset[str]:
     return frozenset(table.get(v, v) for v in values)
 
 
-def _cleared(values: frozenset[str]) -> frozenset[str]:
-    return frozenset(_AFTER_CLEAR.get(v, "clean") for v in values)
+def _cleared(values: frozenset[str], inside: bool = False) -> frozenset[str]:
+    """After a clear; `inside`: not at an accumulation window's boundary (see `_DROPPED`)."""
+    table = _DROPPED if inside else _AFTER_CLEAR
+    return frozenset(table.get(v, "clean") for v in values)
+
+
+def _at_boundary(state: State) -> bool:
+    """Whether this path is at an accumulation window's boundary: inside `if (i + 1) % k ==
+    0:`, or past `if (i + 1) % k != 0: continue`."""
+    return any(
+        (_BOUNDARY_TRUE if value else _BOUNDARY_FALSE).search(condition)
+        for condition, value in state.facts.items()
+    )
 
 
 def _forget_locals(state: State, prefix: str) -> None:
@@ -1303,7 +1363,7 @@ def _ran_backward(loop: cst.For | cst.While) -> str:
     return f"<{id(loop)}>"
 
 
-_UNUSED = (frozenset({"fresh"}), frozenset({"discarded"}))
+_UNUSED = tuple(frozenset({p}) for p in ("fresh", "discarded", "dropped", "partial"))
 # After a backward in the iteration, gradients end "clean" only if a step used them before the
 # clear (unused ones end "discarded").
 _USED = (frozenset({"stepped"}), frozenset({"clean"}))

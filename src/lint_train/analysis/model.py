@@ -74,6 +74,11 @@ class TrainingLoop:
     # only ever reached with discarded ones applies nothing (TRN006).
     discarded_steps: dict[int, cst.CSTNode] = field(default_factory=dict)
     kept_steps: set[int] = field(default_factory=set)
+    # Steps at the end of a gradient-accumulation window reached (on some path) with gradients
+    # that a clear inside the window cut short, by node id: (the step, its optimizer); and the
+    # clears that threw a window's gradients away, by optimizer ("*": all), by node id (TRN006).
+    window_steps: dict[int, tuple[cst.CSTNode, str]] = field(default_factory=dict)
+    window_clears: dict[str, dict[int, cst.CSTNode]] = field(default_factory=dict)
     # display -> the ways (condition, value) that every path reaching a step of it with
     # uncleared gradients took inside the loop, and the ways of the paths that reached a step
     # with clean ones: a way taken by the former whose opposite the latter took is the way
@@ -154,6 +159,9 @@ class KeptLoss:
     loss: str  # the loss name
     how: str  # "sum", "append" or "store"
     loop: cst.For | cst.While
+    # A backward pass of the loss without `retain_graph` runs in every iteration that keeps it,
+    # so it frees the activations the graph saved: only the loss and the graph's nodes are kept.
+    freed: bool = False
 
 
 @dataclass

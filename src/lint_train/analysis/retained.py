@@ -9,6 +9,12 @@ takes the value off the graph (or might), and is not kept. Quiet when the code i
 no-grad block, when the loss name was bound to a detached value in the loop, and when the
 container itself is backpropagated in the function (truncated BPTT, accumulate then one
 backward), directly or through a name assigned from it.
+
+What is kept differs. A backward pass without `retain_graph=True` frees the activations its
+graph saved, whether the loss was kept before or after it in the iteration; when such a pass of
+the loss runs in every iteration that keeps it, only the loss tensor and the graph's nodes
+(autograd's bookkeeping) stay alive (`KeptLoss.freed`). Otherwise (`retain_graph=True`, or a
+backward pass on some iterations only) the whole graph is kept, activations included.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ def _kept_in(
     bound_in_loop = _bound_names(loop.node)
     detached = _detached_rebindings(loop.node, losses)
     differentiated = _differentiated(scope)
+    guards = _guards(loop.node)
     found = []
     for line, small in _own_statements(model, loop.node, training):
         kept = _keeps(small, losses - detached)
@@ -59,8 +66,60 @@ def _kept_in(
             continue  # the sum is itself backpropagated
         if container in bound_in_loop:
             continue  # a fresh total, list or dict each iteration
-        found.append(KeptLoss(line, small, value, container, loss, how, loop.node))
+        freed = _freed_each_time(guards, line, loss)
+        found.append(KeptLoss(line, small, value, container, loss, how, loop.node, freed))
     return found
+
+
+def _guards(
+    loop: cst.For | cst.While,
+) -> list[tuple[cst.SimpleStatementLine, tuple[int, ...]]]:
+    """Each statement line of the loop, with the ids of the blocks around it, from the loop's
+    body in, that an iteration may skip (a branch, a handler, a nested loop's body). The body
+    of a `with` or a `try` always runs."""
+    out = []
+    stack: list[tuple[cst.CSTNode, tuple[int, ...]]] = [(loop.body, ())]
+    while stack:
+        node, around = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.SimpleStatementLine):
+            out.append((node, around))
+            continue
+        for child in children(node):
+            runs = isinstance(node, (cst.With, cst.Try)) and child is node.body  # type: ignore[union-attr]
+            if isinstance(child, cst.BaseSuite) and not runs:
+                stack.append((child, (*around, id(child))))
+            else:
+                stack.append((child, around))
+    return out
+
+
+def _freed_each_time(
+    guards: list[tuple[cst.SimpleStatementLine, tuple[int, ...]]], keep: cst.CSTNode, loss: str
+) -> bool:
+    """Whether a backward pass of `loss` that frees its graph (no `retain_graph` or
+    `create_graph` other than False) runs whenever the keeping line does: the blocks around
+    it are among the keeping line's."""
+    kept_in = next((around for line, around in guards if line is keep), None)
+    if kept_in is None:
+        return False
+    for line, around in guards:
+        if around != kept_in[: len(around)]:
+            continue
+        for call in _nodes(line, cst.Call, enter_loops=True):
+            if loss in _backward_targets(call) and not _keeps_graph(call):
+                return True
+    return False
+
+
+def _keeps_graph(call: cst.Call) -> bool:
+    return any(
+        arg.keyword is not None
+        and arg.keyword.value in ("retain_graph", "create_graph")
+        and not (isinstance(arg.value, cst.Name) and arg.value.value in ("False", "None"))
+        for arg in call.args
+    )
 
 
 def _backward_targets(call: cst.Call) -> set[str]:

@@ -9,6 +9,13 @@ gradient accumulation, or clearing one GAN optimizer after the other's backward 
 step ran, are all left alone. A clear on one way only (`if not finite: opt.zero_grad()`, which
 skips a bad batch on purpose) is not reported either, nor a clear made by a call that also
 steps (DeepSpeed's `engine.step()`), which may not reach this optimizer.
+
+Under gradient accumulation (the step under `if (i + 1) % k == 0:`, or past `if ... % k != 0:
+continue`), a clear inside the window, between backward passes meant to add up, is reported
+too: at every micro-batch (`zero_grad()` at the top of each iteration, or after the `if` that
+steps), it leaves each step only the micro-batches since it. A clear under a boundary
+condition itself (right after the step inside the `if`, or `if i % k == 0:` at the window's
+start) is where it belongs.
 """
 
 from __future__ import annotations
@@ -36,7 +43,13 @@ NO_FIX = (
     "where the clear belongs depends on what else runs between the backward pass and the "
     "step (gradient accumulation, a second optimizer), which is for the author to say"
 )
+WINDOW = (
+    "`{clear}` clears the gradients inside the accumulation window, between backward passes "
+    "that `{opt}.step()` should apply together, so each step applies only the micro-batches "
+    "after the last clear; clear right after the step, or at the start of the window"
+)
 LOOP = "the loop whose step runs on cleared gradients"
+WINDOW_LOOP = "the accumulation loop"
 
 
 def check(model: LoopModel) -> Iterator[Report]:
@@ -57,6 +70,33 @@ def check(model: LoopModel) -> Iterator[Report]:
             message = MESSAGE.format(clear=written, opt=opt)
             related = ((step.site, f"the `{opt}.step()` it empties"), (loop.node, LOOP))
             yield Report.with_fix(clear.site, message, NO_FIX, related)
+        yield from _window_clears(model, loop)
+
+
+def _window_clears(model: LoopModel, loop: TrainingLoop) -> Iterator[Report]:
+    """Clears inside an accumulation window: each once, with the first step it cuts short."""
+    if len(loop.stepped) != 1:
+        # Which optimizers a backward pass reaches is not known: with two (a GAN whose
+        # generator steps every n-th iteration), one's clear may drop nothing the other needs.
+        return
+    reported: set[int] = set()
+    layout = Layout.of(model)
+    for node, root in loop.window_steps.values():
+        if id(node) in loop.discarded_steps and id(node) not in loop.kept_steps:
+            continue  # reported above: a clear right before this step
+        step = next((t for t in loop.trace if t.kind == "step" and t.node is node), None)
+        clears = loop.window_clears.get(root, {}) | loop.window_clears.get(ALL_OPTIMIZERS, {})
+        opt = loop.display.get(root, root)
+        for clear in clears.values():
+            trace = next((t for t in loop.trace if t.kind == "clear" and t.node is clear), None)
+            if step is None or trace is None or id(trace.site) in reported:
+                continue
+            if any(t.kind == "step" and t.node is clear for t in loop.trace):
+                continue  # a call that steps and clears (DeepSpeed's `engine.step()`)
+            reported.add(id(trace.site))
+            message = WINDOW.format(clear=layout.code(trace.node), opt=opt)
+            related = ((step.site, f"the `{opt}.step()` it cuts short"), (loop.node, WINDOW_LOOP))
+            yield Report.with_fix(trace.site, message, NO_FIX, related)
 
 
 def _clear_before(layout: Layout, loop: TrainingLoop, step: Trace) -> Trace | None:

@@ -3,9 +3,13 @@
 `total += loss`, `losses.append(loss)` or `history[step] = loss` in a loop that runs backward
 keeps each iteration's loss tensor, and through its `grad_fn` the autograd graph behind it,
 alive for as long as the container lives: memory grows with every step until it runs out, and
-`total` becomes an ever longer chain of additions. Only the value a backward pass is called on
-in that loop counts as the loss; `.item()`, `.detach()`, `float(...)`, a no-grad block, or a
-sum that is itself backpropagated (truncated BPTT, accumulate then one backward) are fine.
+`total` becomes an ever longer chain of additions. The message says what stays alive: after a
+backward pass of the loss that runs in each iteration that keeps it (without `retain_graph`),
+the graph's nodes (and the loss tensor, in a list or dict), the activations having been freed,
+whether the loss was kept before or after that pass; otherwise the whole graph, activations
+included. Only the value a backward pass is called on in that loop counts as the loss;
+`.item()`, `.detach()`, `float(...)`, a no-grad block, or a sum that is itself backpropagated
+(truncated BPTT, accumulate then one backward) are fine.
 Evaluation loops (no backward) that collect outputs with grad on are TRN003's.
 """
 
@@ -27,19 +31,23 @@ INFO = RuleInfo(
     preview=True,
 )
 
+# What stays alive. After a backward pass that ran each time (without `retain_graph`), the
+# activations are freed: a sum keeps the graph's nodes, a list or dict the loss tensor too.
+# Otherwise the whole graph, activations included.
+FREED = "the backward pass freed the activations, but every iteration's {what} stay alive"
+WHOLE = "every iteration's whole graph stays alive, activations included"
 MESSAGE = {
     "sum": (
-        "`{container}` adds up `{loss}` with its autograd graph, so every iteration's graph "
-        "stays alive and memory grows each step; add `{loss}.item()` (or `{loss}.detach()`)"
+        "`{container}` adds up `{loss}` with its autograd graph: {kept}, chained into "
+        "`{container}`, so memory grows each step; add `{loss}.item()` (or `{loss}.detach()`)"
     ),
     "append": (
-        "`{container}` keeps `{loss}` with its autograd graph, so every iteration's graph stays "
-        "alive and memory grows each step; keep `{loss}.item()` (or `{loss}.detach()`)"
+        "`{container}` keeps `{loss}` with its autograd graph: {kept}, so memory grows each "
+        "step; keep `{loss}.item()` (or `{loss}.detach()`)"
     ),
     "store": (
-        "`{container}` stores `{loss}` with its autograd graph under a new key each iteration, "
-        "so every graph stays alive and memory grows each step; store `{loss}.item()` (or "
-        "`{loss}.detach()`)"
+        "`{container}` stores `{loss}` with its autograd graph under a new key each iteration: "
+        "{kept}, so memory grows each step; store `{loss}.item()` (or `{loss}.detach()`)"
     ),
 }
 LOOP = "the training loop whose iterations' graphs `{container}` keeps"
@@ -47,7 +55,9 @@ LOOP = "the training loop whose iterations' graphs `{container}` keeps"
 
 def check(model: LoopModel) -> Iterator[Report]:
     for kept in model.kept_losses:
-        message = MESSAGE[kept.how].format(container=kept.container, loss=kept.loss)
+        what = "graph nodes" if kept.how == "sum" else "loss tensor and graph nodes"
+        held = FREED.format(what=what) if kept.freed else WHOLE
+        message = MESSAGE[kept.how].format(container=kept.container, loss=kept.loss, kept=held)
         related = ((kept.loop, LOOP.format(container=kept.container)),)
         yield Report.with_fix(kept.node, message, _fix(Layout.of(model), kept), related)
 

@@ -29,6 +29,17 @@ class Step:
     optimizer: int
     stale: int  # parameters whose gradient still held what an earlier step had used
     empty: bool = False  # no parameter of the optimizer had a gradient to apply
+    graphs: int = 0  # graphs that backward passes were called on, still alive after the step
+
+
+@dataclass(frozen=True)
+class GraphHolder:
+    """The script's variable found keeping the graphs of earlier backward passes."""
+
+    name: str
+    graphs: int
+    file: str
+    line: int | None  # where the script adds to it, when found
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,8 @@ class Observation:
     steps: list[Step] = field(default_factory=list)
     zero_grads: int = 0
     zero_grad_positions: list[int] = field(default_factory=list)
+    # positions of the clears that threw away gradients no step had used yet
+    dropping_clears: list[int] = field(default_factory=list)
     # optimizers whose parameters some backward reached
     optimizers_reached: set[int] = field(default_factory=set)
     # backward call -> the optimizers whose parameters it reached
@@ -69,6 +82,8 @@ class Observation:
     order_warnings: list[int] = field(default_factory=list)
     # (loss, file, line) -> whether its inputs looked like probabilities, in the order seen
     loss_inputs: dict[tuple[str, str, int], list[bool]] = field(default_factory=dict)
+    # what holds the graphs, looked for once when their number kept rising (None: not found)
+    graph_holder: GraphHolder | None = None
 
 
 def parse_events(lines: Iterable[str]) -> Observation:
@@ -116,9 +131,24 @@ def _apply(seen: Observation, position: int, event: dict[str, Any]) -> None:
     elif kind == "zero_grad":
         seen.zero_grads += 1
         seen.zero_grad_positions.append(position)
+        if event.get("dropped"):
+            seen.dropping_clears.append(position)
     elif kind == "step":
-        step = Step(event["i"], position, event["opt"], event["stale"], event.get("empty", False))
+        step = Step(
+            event["i"],
+            position,
+            event["opt"],
+            event["stale"],
+            event.get("empty", False),
+            event.get("graphs", 0),
+        )
         seen.steps.append(step)
+    elif kind == "kept_graphs":
+        holder = event.get("holder")
+        if holder is not None:
+            seen.graph_holder = GraphHolder(
+                holder["name"], holder["graphs"], holder["file"], holder["line"]
+            )
     elif kind == "lr_step":
         seen.lr_steps.append((position, event["file"], event["line"]))
     elif kind == "warning":

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from lint_train.runtime.events import Forward, Observation
+from lint_train.runtime.graphs import RISING_STEPS
 
 NAMES = {
     "TRN001": "missing-zero-grad",
@@ -19,6 +20,7 @@ NAMES = {
     "TRN004": "missing-eval",
     "TRN005": "missing-train",
     "TRN006": "zero-grad-before-step",
+    "TRN007": "loss-graph-accumulation",
     "TRN009": "double-softmax",
     "TRN010": "scheduler-before-optimizer",
     "TRN011": "inplace-init-without-no-grad",
@@ -52,6 +54,7 @@ def find(seen: Observation, cut_short: bool) -> list[RuntimeFinding]:
         _evaluation_in_training_mode(evaluation),
         _training_in_eval_mode(seen),
         _cleared_before_step(seen),
+        _graphs_kept(seen),
         _probabilities_into_logit_loss(seen),
         _scheduler_before_step(seen),
         _inplace_on_parameter(seen),
@@ -178,7 +181,7 @@ def _cleared_before_step(seen: Observation) -> RuntimeFinding | None:
         if backward is not None and clear is not None and clear > backward:
             empty.append(step)
     if not empty:
-        return None
+        return _cleared_inside_window(seen)
     names = _optimizer_names(seen, {s.optimizer for s in empty})
     return _finding(
         "TRN006",
@@ -186,6 +189,72 @@ def _cleared_before_step(seen: Observation) -> RuntimeFinding | None:
         f"the backward pass had cleared them (first at step {empty[0].index}); clear before the "
         "backward pass or after the step",
         len(empty),
+    )
+
+
+def _graphs_kept(seen: Observation) -> RuntimeFinding | None:
+    """The graphs that backward passes were called on stayed alive in growing numbers: from
+    step to step their count rose RISING_STEPS times in a row (steps that left it unchanged
+    skipped). A loop that rebinds its loss frees each graph, and the count stays flat."""
+    rising, start, previous = 0, 0, 0
+    for step in seen.steps:
+        if step.graphs == previous:
+            continue
+        if step.graphs < previous:
+            rising = 0
+        else:
+            start = step.index if rising == 0 else start
+            rising += 1
+        previous = step.graphs
+        if rising >= RISING_STEPS:
+            break
+    else:
+        return None
+    peak = max(s.graphs for s in seen.steps)
+    holder = seen.graph_holder
+    where = "the script"
+    if holder is not None:
+        place = os.path.basename(holder.file)
+        where = f"`{holder.name}` at {place}:{holder.line}" if holder.line else f"`{holder.name}`"
+    return _finding(
+        "TRN007",
+        f"{where} kept the autograd graphs of earlier backward passes alive, more of them after "
+        f"each step from step {start} on, up to {peak} at once; keep the loss's `.item()` (or "
+        "`.detach()`) instead",
+        peak,
+    )
+
+
+def _cleared_inside_window(seen: Observation) -> RuntimeFinding | None:
+    """Steps that applied only the last of the backward passes since the previous step: a
+    clear between them threw the earlier ones' gradients away before any step used them (a
+    clear inside a gradient-accumulation window). Only when that is so at two steps or more,
+    and at least half of them: a loop that skips its step for some warm-up iterations cuts
+    short only its first step. Only in runs where one optimizer steps: with two (a GAN), one's
+    backward pass fills the other's gradients, which it then clears on purpose."""
+    if len({s.optimizer for s in seen.steps}) != 1:
+        return None
+    cut = []
+    since = -1
+    for step in seen.steps:
+        backwards = [p for p in seen.backward_positions if since < p < step.position]
+        if any(
+            backwards[0] < clear < backwards[-1]
+            for clear in seen.dropping_clears
+            if backwards and since < clear < step.position
+        ):
+            cut.append(step)
+        since = step.position
+    if len(cut) < max(2, len(seen.steps) / 2):
+        return None
+    names = _optimizer_names(seen, {s.optimizer for s in cut})
+    return _finding(
+        "TRN006",
+        f"{names} stepped {_times(len(cut))} on only part of the backward passes run since its "
+        "previous step: a zero_grad() between them threw the earlier ones' gradients away "
+        f"(first at step {cut[0].index}); with gradient accumulation, clear right after the "
+        "step",
+        len(cut),
     )
 
 

@@ -19,9 +19,14 @@ Events (field `ev`):
   reached    backward `backward` accumulated gradients into the parameters of optimizers `opts`
              (logged after it returned, when it reached any)
   grads      a backward reached the parameters of optimizer `opt` (logged once per optimizer)
-  zero_grad  by: "optimizer" or "module"
+  zero_grad  by: "optimizer" or "module"; dropped: it threw away gradients no step had used yet
+             (cleared outside an optimizer's step: an LBFGS closure's clears are its own)
   step       i, opt (which optimizer), stale (how many of its parameters' gradients still
-             held a gradient that an earlier step had already used: they were not cleared)
+             held a gradient that an earlier step had already used: they were not cleared),
+             empty (none of its parameters had a gradient to apply), graphs (how many graphs
+             that backward passes were called on were still alive)
+  kept_graphs  the live graphs had risen at RISING_STEPS steps in a row (graphs.py), logged
+             once: step, and the variable found holding them (name, graphs, file, line) or None
   lr_step    a learning-rate scheduler stepped (not the step its constructor takes): the file
              and line that called it
   warning    torch warned that `lr_scheduler.step()` ran before `optimizer.step()`
@@ -47,8 +52,10 @@ import traceback
 import types
 import warnings
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
+
+from lint_train.runtime.graphs import KeptGraphs, find_holder
 
 # The start of torch's own warning about the order of the two steps (lr_scheduler.py).
 SCHEDULER_ORDER_WARNING = "Detected call of `lr_scheduler.step()` before `optimizer.step()`"
@@ -104,8 +111,12 @@ class Probe:
     # Optimizers (by id) whose step about to run has no gradient to apply: every `.grad` of
     # their parameters is None or zero (TRN006 when a clear came after the backward pass).
     empty: set[int] = field(default_factory=set)
+    # Optimizer steps running (an LBFGS closure clears and runs backward inside its step).
+    in_step: int = 0
     # (loss, file, line) -> whether the last input there looked like probabilities
     loss_inputs: dict[tuple[str, str, int], bool] = field(default_factory=dict)
+    # The graphs backward passes were called on, and how many of them the script keeps (TRN007).
+    graphs: KeptGraphs = field(default_factory=KeptGraphs)
 
     def stop(self, reason: str) -> None:
         self.stop_reason = reason
@@ -155,9 +166,11 @@ class Probe:
                 _forget_if_cleared(param, entry[1])
         if _no_gradient(_params_of(optimizer)):
             self.empty.add(id(optimizer))
+        self.in_step += 1
 
     def after_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         self.steps += 1
+        self.in_step = max(self.in_step - 1, 0)
         stale = 0
         for param in _params_of(optimizer):
             if param.grad is None:
@@ -170,9 +183,19 @@ class Probe:
             self.optimizer_built(optimizer)
         empty = id(optimizer) in self.empty
         self.empty.discard(id(optimizer))
+        rising = self.graphs.after_step()
         self.log.write(
-            "step", i=self.steps - 1, opt=self.optimizers[id(optimizer)], stale=stale, empty=empty
+            "step",
+            i=self.steps - 1,
+            opt=self.optimizers[id(optimizer)],
+            stale=stale,
+            empty=empty,
+            graphs=self.graphs.live,
         )
+        if rising:
+            holder = find_holder(sys._getframe())
+            found = None if holder is None else asdict(holder)
+            self.log.write("kept_graphs", step=self.steps - 1, holder=found)
         # No module call is open at an optimizer step. A forward that raised skipped its forward
         # hook and left its entry behind; starting afresh here keeps one such error from hiding
         # every later forward.
@@ -182,11 +205,30 @@ class Probe:
             self.stop("max-steps")
 
     def zero_grad_called(self, by: str, params: Any) -> None:
-        self.log.write("zero_grad", by=by)
+        params = list(params)
+        dropped = not self.in_step and self._unused_gradient(params)
+        self.log.write("zero_grad", by=by, dropped=dropped)
         for param in params:
             entry = self.grads.get(id(param))
             if entry is not None:
                 entry[1].stepped = entry[1].polluted = False
+
+    def _unused_gradient(self, params: list[Any]) -> bool:
+        """Whether some parameter holds a gradient that no step has used: a backward pass
+        filled it since the last step or clear. Parameters whose gradient a step used are
+        skipped without looking at their values, so the usual clear after a step is cheap."""
+        for param in params:
+            grad = getattr(param, "grad", None)
+            if grad is None:
+                continue
+            entry = self.grads.get(id(param))
+            if entry is not None:
+                _forget_if_cleared(param, entry[1])
+                if entry[1].stepped and not entry[1].polluted:
+                    continue
+            if grad.is_sparse or bool(grad.any()):
+                return True
+        return False
 
     # -- backward ---------------------------------------------------------------------------
 
@@ -196,6 +238,7 @@ class Probe:
         index = self.backwards
         self.backwards += 1
         self.log.write("backward", i=index, loss=_scalar(tensors))
+        self.graphs.tag(tensors)
         watched = self._stepped_grads()
         outer, self.running_backward = self.running_backward, index
         outer_reach, self.reaching = self.reaching, set()

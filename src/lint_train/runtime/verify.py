@@ -42,7 +42,7 @@ DEFAULT_TIMEOUT = 300.0
 DESCRIPTION = """\
 Run a training script in a child process with light instrumentation, then report what it did:
 optimizer steps, backward and zero_grad calls, the loss trajectory, and runtime findings with
-the same codes as the static rules (TRN001-TRN006, TRN009-TRN011).
+the same codes as the static rules (TRN001-TRN007, TRN009-TRN011).
 
 WARNING: verify EXECUTES the script: arbitrary Python code runs with your permissions, your
 files and your network. Only verify scripts you would run yourself.
