@@ -58,6 +58,9 @@ _AFTER_STEP = dict.fromkeys(("init", "fresh", "polluted", "unk", *_CLEARED), "st
 # added onto ones a step had used; every other phase -> clean.
 _AFTER_CLEAR = {"fresh": "discarded", "polluted": "discarded"}
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
+_NOT_SUMMARISED = frozenset(
+    {ev.BACKWARD, ev.GRAD_USE, ev.STEP, ev.UNKNOWN_STEP, ev.CLEAR, ev.GRAD_SET}
+)
 
 
 class _Budget(Exception):
@@ -236,6 +239,7 @@ class Interpreter:
         self._outputs: dict[tuple[int, bool], bool] = {}
         self._calls: dict[tuple[object, ...], Paths] = {}
         self._branches: dict[int, frozenset[str]] = {}  # loop id -> its own `if` conditions
+        self._mode_nodes: dict[str, cst.CSTNode] = {}  # object -> the last mode change of it
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -264,6 +268,17 @@ class Interpreter:
                 self._run_root(info, "init", grad=ev.GRAD_ON)
             else:
                 self._run_root(info, "unk" if key in self.program.escaped else "init")
+        # What a caller elsewhere can apply as a whole: functions that leave gradients, steps
+        # and grad mode alone (a training helper stays out of view, as any unseen code).
+        self.model.roots = {
+            key
+            for key in self.model.roots
+            if key in self.program.module_functions.values()
+            and not self.static_kinds(
+                self.program.functions[key].node.body, self.program.functions[key]
+            )
+            & _NOT_SUMMARISED
+        }
 
     def _run_root(self, info: FunctionInfo, unknown: str, grad: str | None = None) -> None:
         rename: dict[str, str] = {}
@@ -275,6 +290,7 @@ class Interpreter:
             if init_key is not None and init_key != info.key:
                 paths = self._init_state(init_key, paths)
         self.reached.add(info.key)
+        self.model.roots.add(info.key)
         self.invoke(info, paths, rename)
 
     def _init_state(self, init_key: str, paths: Paths) -> Paths:
@@ -883,6 +899,7 @@ class Interpreter:
         root = frame.translate(event.name or "?")
         state.set_mode(root, modes)
         self._trace_loops("mode", event.node, root, value)
+        self._mode_nodes[root] = event.node
         return state
 
     def on_save_mode(self, event: ev.Event, state: State, frame: Frame) -> State:
@@ -1002,8 +1019,9 @@ class Interpreter:
                 site = EvalSite(where, is_loop, region.function)
                 self.model.eval_sites[id(where)] = site
             # `model.generate(...)` runs its forward passes under a no_grad of its own.
-            site.grads.add(frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad)
-            site.modes.setdefault(written, set()).add(modes)
+            grads = frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad
+            site.grads.add(self._entry_said(grads))
+            site.modes.setdefault(written, set()).add(self._entry_said(modes))
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
                 site.forwards.append(event.node)
@@ -1017,8 +1035,23 @@ class Interpreter:
                 self._trace(innermost.trace, path, "forward", event.node, root)
         return state
 
+    def _entry_said(self, values: frozenset[str]) -> frozenset[str]:
+        """Values seen in evaluation code, with "init" (set by callers not in view) said as
+        "elsewhere" where the function run is one that other project files call: they judge
+        it, each with its own state (see on_project_call)."""
+        root = self.frames[0].fn if self.frames else None
+        if "init" not in values or root is None or root.key != root.name:
+            return values  # not in a top-level function run with its callers out of view
+        self.model.asks.add(root.name)
+        view = self.program.view
+        if view is not None and root.name in view.called_elsewhere:
+            return (values - {"init"}) | {ELSEWHERE}
+        return values
+
     def on_call(self, event: ev.Event, state: State, frame: Frame) -> Paths:
         key = event.key
+        if key is None and event.name is not None:
+            return self._passed_in(event, state, frame)
         if key is None or key not in self.program.functions:
             return [state]
         if key in self.call_stack or len(self.call_stack) >= MAX_CALL_DEPTH:
@@ -1049,6 +1082,71 @@ class Interpreter:
                 path.facts[self._condition(event.node)[0]] = returned
         self._calls[memo] = _copies(out)
         return out
+
+    def _passed_in(self, event: ev.Event, state: State, frame: Frame) -> Paths:
+        """`evaluate_fn(model)` where `evaluate_fn` is a parameter: the function the caller
+        passed, when it is one of the file's own or a project function in view; else the
+        arguments are handed to code not in view."""
+        value = frame.translate(event.name or "?")
+        key = self.program.module_functions.get(value)
+        if key is not None:
+            params = self.program.functions[key].params
+            bindings = ev.bind_raw(params, event.bindings)
+            return self.on_call(
+                ev.Event(ev.CALL, event.node, key=key, bindings=bindings), state, frame
+            )
+        callee = self.table.callee(value) if ":" not in value else None
+        if callee is not None:
+            bindings = ev.bind_raw(callee.facts.params, event.bindings)
+            call = ev.Event(ev.PROJECT_CALL, event.node, bindings=bindings, callee=callee)
+            return [self.on_project_call(call, state, frame)]
+        return [self.on_opaque(event, state, frame)] if event.names else [state]
+
+    def on_project_call(self, event: ev.Event, state: State, frame: Frame) -> State:
+        """A function of another project module, as its summary says it runs: it evaluates the
+        models it is given in this caller's grad and modes (where it does not set them itself),
+        and leaves them in the modes it leaves them in. Optimizers handed on are out of view."""
+        callee = event.callee
+        if callee is None:
+            return state
+        node = event.node
+        written = {param: text for param, text in event.bindings if text}
+        for item in callee.facts.evaluations:
+            if item.param not in written:
+                continue
+            name = written[item.param] + item.attr
+            root = frame.translate(written[item.param]) + item.attr
+            if root in self.program.foreign:
+                continue
+            site = self.model.eval_sites.get(id(node))
+            if site is None:
+                site = EvalSite(node, item.loop, f"{callee.where}:{callee.name}")
+                self.model.eval_sites[id(node)] = site
+            self.model.elsewhere.setdefault(id(node), (callee.name, callee.at(item.line)))
+            site.grads.add(_from_entry(item.grads, state.grad))
+            site.modes.setdefault(name, set()).add(_from_entry(item.modes, state.mode(root)))
+            site.model_roots.setdefault(name, root)
+            if node not in site.forwards:
+                site.forwards.append(node)
+            path = self._path(node)[len(self.frames) - 1 :]
+            self._trace(site.trace, path, "forward", node, root)
+        if event.names:
+            state = self.on_opaque(event, state, frame)
+        if not callee.facts.leaves:
+            return state
+        state = state.copy()
+        for left in callee.facts.leaves:
+            if left.param not in written:
+                continue
+            root = frame.translate(written[left.param])
+            modes = _from_entry(left.modes, state.mode(root))
+            state.set_mode(root, modes)
+            value = next(iter(modes)) if len(modes) == 1 else "unk"
+            self._trace_loops("mode", node, root, value)
+            if "eval" in modes:
+                place = (callee.name, callee.at(left.line))
+                self.model.left_elsewhere.setdefault(root, place)
+        return state
 
     def _context(self) -> tuple[object, ...]:
         """Where a call runs, besides its state and arguments: the frames above it and the calls
@@ -1132,6 +1230,16 @@ class Interpreter:
                 self.regions.pop()
         out = join(out, frame.returns)
         local = info.key + ":"
+        if not self.frames and info.key == info.name:
+            # A top-level function run with its callers out of view: the modes it leaves its
+            # parameters in, for callers in other modules (see summary.py).
+            self.model.exits[info.key] = {
+                param: (
+                    frozenset().union(*(p.mode(local + param) for p in out)),
+                    self._mode_nodes.get(local + param),
+                )
+                for param in info.params
+            }
         for path in out:
             _forget_locals(path, local)
             if decorated is not None:
@@ -1184,6 +1292,7 @@ class Interpreter:
 
 
 _HANDLERS = {
+    ev.PROJECT_CALL: Interpreter.on_project_call,
     ev.BACKWARD: Interpreter.on_backward,
     ev.STEP: Interpreter.on_step,
     ev.UNKNOWN_STEP: Interpreter.on_unknown_step,
@@ -1214,6 +1323,20 @@ def _map(values: frozenset[str], table: dict[str, str]) -> frozenset[str]:
 
 def _cleared(values: frozenset[str]) -> frozenset[str]:
     return frozenset(_AFTER_CLEAR.get(v, "clean") for v in values)
+
+
+# Said of evaluation code where a function's callers are in other project files: it is judged
+# there, with their state (see Interpreter._entry_said).
+ELSEWHERE = "elsewhere"
+ENTRY = frozenset({"init", ELSEWHERE})
+
+
+def _from_entry(values: frozenset[str], entry: frozenset[str]) -> frozenset[str]:
+    """Values a called function's summary gives, with the state it came in with (`init`)
+    replaced by the caller's."""
+    if not values & ENTRY:
+        return values
+    return (values - ENTRY) | entry
 
 
 def _forget_locals(state: State, prefix: str) -> None:
