@@ -201,9 +201,12 @@ def _word(name: str) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(name)}\b")
 
 
+DEBUG = False  # `--debug`: notes on the context left out
+
+
 def debugging() -> bool:
-    """Whether notes for a bug report are wanted (`--debug` sets this for the run)."""
-    return os.environ.get("LINT_TRAIN_DEBUG", "") not in ("", "0")
+    """Whether notes on what was left out are wanted (`--debug`, or LINT_TRAIN_DEBUG=1)."""
+    return DEBUG or os.environ.get("LINT_TRAIN_DEBUG", "") not in ("", "0")
 
 
 def summary_of_text(text: str, view: ProjectView | None = None) -> ModuleSummary | None:

@@ -154,16 +154,16 @@ def _analyse_text(
 
 
 def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSummary | None:
-    """The summary of a module no rule checks in this run (one parse; its functions analysed
-    only when its text defines some that could matter); None when it cannot be parsed or
-    indexed. `view`: the summaries of the project modules it imports."""
+    """The summary of a module no rule checks in this run (one parse; analysed only when it
+    defines top-level functions, whatever its words: an evaluation helper need not say so);
+    None when it cannot be parsed or indexed. `view`: the summaries of the modules it imports."""
     import libcst as cst
 
     from .analysis.program import build_program
 
     def work() -> ModuleSummary:
         program = build_program(cst.parse_module(text), view)
-        return _summary(program, could_matter(text) and "def " in text)
+        return _summary(program, text.startswith("def ") or "\ndef " in text)
 
     try:
         check_depth(text)

@@ -211,6 +211,9 @@ class _Region:
     needs_loop: bool = False  # `def test():` is evaluation only if it loops over data
     level: int = 0  # the frame that runs the evaluation code (an index into `frames`)
     forwarded: bool = False  # a forward pass ran in it already
+    # Evaluation by what a top-level function does with its model's results, run with its
+    # callers out of view: not judged here, only summarised for callers in other modules.
+    for_callers: bool = False
 
 
 class Interpreter:
@@ -1020,8 +1023,8 @@ class Interpreter:
                 self.model.eval_sites[id(where)] = site
             # `model.generate(...)` runs its forward passes under a no_grad of its own.
             grads = frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad
-            site.grads.add(self._entry_said(grads))
-            site.modes.setdefault(written, set()).add(self._entry_said(modes))
+            site.grads.add(self._entry_said(grads, region))
+            site.modes.setdefault(written, set()).add(self._entry_said(modes, region))
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
                 site.forwards.append(event.node)
@@ -1035,13 +1038,16 @@ class Interpreter:
                 self._trace(innermost.trace, path, "forward", event.node, root)
         return state
 
-    def _entry_said(self, values: frozenset[str]) -> frozenset[str]:
+    def _entry_said(self, values: frozenset[str], region: _Region) -> frozenset[str]:
         """Values seen in evaluation code, with "init" (set by callers not in view) said as
-        "elsewhere" where the function run is one that other project files call: they judge
-        it, each with its own state (see on_project_call)."""
+        "elsewhere" where the function run is one that other project files call, or one that
+        only its callers can tell is evaluation: they judge it, each with its own state (see
+        on_project_call)."""
         root = self.frames[0].fn if self.frames else None
         if "init" not in values or root is None or root.key != root.name:
             return values  # not in a top-level function run with its callers out of view
+        if region.for_callers:
+            return (values - {"init"}) | {ELSEWHERE}
         self.model.asks.add(root.name)
         view = self.program.view
         if view is not None and root.name in view.called_elsewhere:
@@ -1111,7 +1117,10 @@ class Interpreter:
             return state
         node = event.node
         written = {param: text for param, text in event.bindings if text}
-        for item in callee.facts.evaluations:
+        scope = frame.fn.node if frame.fn is not None else self.program.module
+        # What this caller trains on is no evaluation (features for a probe's loss).
+        evaluations = () if self._feeds_backward(node, scope) else callee.facts.evaluations
+        for item in evaluations:
             if item.param not in written:
                 continue
             name = written[item.param] + item.attr
@@ -1201,7 +1210,10 @@ class Interpreter:
             for path in entry:
                 path.grad = frozenset({decorated})
         region = None
-        if evaluation and self._is_eval_function(info, via):
+        for_callers = False
+        if evaluation and not self._is_eval_function(info, via):
+            for_callers = via is None and not self.frames and self._by_outputs_alone(info)
+        if for_callers or (evaluation and self._is_eval_function(info, via)):
             if decorated is None and self.table.volatile(info.node.body):
                 decorated = ev.GRAD_OFF  # pre-0.4 evaluation: volatile inputs, no autograd
                 for path in entry:
@@ -1215,6 +1227,7 @@ class Interpreter:
                 needs_loop=tokens(info.name)[0] == "test"
                 and not self._only_outputs(info, named=True),
                 level=len(self.frames),
+                for_callers=for_callers,
             )
             self.regions.append(region)
         self.call_stack.append(info.key)
@@ -1261,6 +1274,11 @@ class Interpreter:
                     return False
         kinds = self.static_kinds(info.node.body, info)
         return ev.FORWARD in kinds and not kinds & _GRAD_USERS
+
+    def _by_outputs_alone(self, info: FunctionInfo) -> bool:
+        """A top-level function given models whose forward results only become metrics and
+        outputs: evaluation if its callers say so (they train on nothing it returns)."""
+        return info.key == info.name and bool(info.params) and self._only_outputs(info, False)
 
     def _evaluates_by_outputs(self, info: FunctionInfo, via: cst.CSTNode | None) -> bool:
         """Evaluation whatever its name (`collect_scores`, `stylize`): a function called in view
