@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from lint_train import context
 from lint_train.cli import main
@@ -296,3 +297,13 @@ def test_editing_the_caller_rechecks_the_helper_it_judges(tmp_path: Path) -> Non
     assert check_files(files, cache_root=root)[0].findings == ()  # from the cache
     (root / "train.py").write_text("print('no call any more')\n", encoding="utf-8")
     assert [f.code for f in check_files(files, cache_root=root)[0].findings] == ["TRN004"]
+
+
+def test_fix_of_a_two_file_finding_sees_the_project(tmp_path: Path) -> None:
+    folder = FIXTURES / "projects" / "cross_module_missing_train"
+    for name in ("pyproject.toml", "helpers.py", "train.py"):
+        (tmp_path / name).write_bytes((folder / name).read_bytes())
+    assert main(["--no-cache", "--fix", "--unsafe-fixes", str(tmp_path / "train.py")]) == 0
+    fixed = (tmp_path / "train.py").read_text(encoding="utf-8")
+    assert "for epoch in range(3):\n    model.train()\n    for x, y in batches[:4]:" in fixed
+    assert _found(tmp_path, ".") == []
