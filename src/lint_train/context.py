@@ -40,16 +40,25 @@ class RunContext:
         self._closures: dict[Path, list[Path]] = {}
         self._parsed: dict[Path, ModuleSummary | None] = {}
         self._alone: dict[Path, ModuleSummary | None] = {}
-        self._importers: dict[Path, list[Path]] | None = None
+        self._bytes: dict[Path, bytes] = {}  # checked files, as the engine read them
+        self._files: list[Path] | None = None
+        self._listed = False
+        self._importers: dict[Path, list[Path]] = {}
 
     @classmethod
     def for_files(cls, files: Iterable[str]) -> RunContext:
         return cls(project.find_root(list(files) or ["."]))
 
+    def remember(self, name: str, data: bytes) -> None:
+        """The bytes of a checked file, read already: not read again if its text is needed."""
+        self._bytes[project.absolute(name)] = data
+
     def _text(self, path: Path) -> str | None:
         if path not in self._texts:
             try:
-                self._texts[path] = path.read_bytes().decode("utf-8", "replace")
+                data = self._bytes.pop(path, None)
+                data = path.read_bytes() if data is None else data
+                self._texts[path] = data.decode("utf-8", "replace")
             except OSError:
                 self._texts[path] = None
         return self._texts[path]
@@ -170,31 +179,29 @@ class RunContext:
 
     def importers(self, name: str) -> list[Path] | None:
         """The project files that import `name` directly, in a fixed order; None when the
-        project has more Python files than the scan reads (then nothing is assumed)."""
-        if self._importers is None:
-            self._importers = self._scan_importers()
-        if self._importers is _PAST_BUDGET:
+        project has more Python files than the scan reads (then nothing is assumed). Only
+        files whose text holds the module's name have their imports resolved."""
+        if not self._listed:
+            self._files = project.python_files(self.root, IMPORTERS_BUDGET)
+            self._listed = True
+        if self._files is None:
             return None
-        return self._importers.get(project.absolute(name), [])
-
-    def _scan_importers(self) -> dict[Path, list[Path]]:
-        found: dict[Path, list[Path]] = {}
-        files = project.python_files(self.root, IMPORTERS_BUDGET)
-        if files is None:
-            return _PAST_BUDGET
-        for path in files:
-            text = self._text(path)
-            if not text or "import" not in text:
-                continue
-            for target in project.targets(path, project.scan_imports(text), self.root):
-                if target != path:
-                    found.setdefault(target, []).append(path)
-        return found
+        path = project.absolute(name)
+        if path not in self._importers:
+            word = path.parent.name if path.name == "__init__.py" else path.stem
+            found = []
+            for other in self._files:
+                text = self._text(other) if other != path else None
+                if not text or word not in text:
+                    continue
+                if path in project.targets(other, project.scan_imports(text), self.root):
+                    found.append(other)
+            self._importers[path] = found
+        return self._importers[path]
 
 
 # The project's Python files read to find who imports a module: past this, nothing is assumed.
 IMPORTERS_BUDGET = 5000
-_PAST_BUDGET: dict[Path, list[Path]] = {}
 
 
 def _word(name: str) -> re.Pattern[str]:

@@ -438,6 +438,7 @@ def check_files(
         if isinstance(data, FileError):
             outcomes[index] = FileOutcome(error=data)
             continue
+        context.remember(name, data)
         if store is not None:
             # A file's findings depend on the project modules it imports: their bytes too.
             keyed = data + context.key_part(name)
