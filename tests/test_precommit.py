@@ -123,6 +123,38 @@ def _check_the_three_commits(repo: Path, env: dict[str, str]) -> None:
     assert log[:3] == ["document", "add a training script", "start"]
 
 
+TWO_FILES = FIXTURES / "projects" / "cross_module_missing_train"
+
+
+def _check_the_two_file_commits(repo: Path, env: dict[str, str]) -> None:
+    """Only the staged script is checked, with the committed helper it imports as context: the
+    helper leaves the model in eval mode and the script never switches back."""
+    shutil.copy(TWO_FILES / "helpers.py", repo / "helpers.py")
+    _git(repo, env, "add", "helpers.py")
+    helper = _commit(repo, env, "add the validation helper")
+    assert helper.returncode == 0, helper.stdout + helper.stderr
+
+    script = (TWO_FILES / "train.py").read_text(encoding="utf-8")
+    (repo / "train.py").write_text(script, encoding="utf-8")
+    _git(repo, env, "add", "train.py")
+    blocked = _commit(repo, env, "add the training script")
+    output = blocked.stdout + blocked.stderr
+    assert blocked.returncode != 0, output
+    assert "train.py:17:44: TRN005 missing-train" in output
+    assert "(`validate` leaves it in eval mode at helpers.py:7)" in output
+    assert "Found 1 problem (1 file checked)." in output
+
+    fixed = script.replace(
+        "for epoch in range(3):\n", "for epoch in range(3):\n    model.train()\n"
+    )
+    (repo / "train.py").write_text(fixed, encoding="utf-8")
+    _git(repo, env, "add", "train.py")
+    passed = _commit(repo, env, "add the training script")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    log = _git(repo, env, "log", "--format=%s").stdout.split("\n")
+    assert log[:3] == ["add the training script", "add the validation helper", "start"]
+
+
 def _manifest_hook() -> dict[str, object]:
     hooks = clientlib.load_manifest(str(HOOKS_FILE))
     assert [h["id"] for h in hooks] == ["lint-train"]
@@ -180,6 +212,18 @@ def test_commits_through_the_hook_definition_as_a_local_hook(tmp_path: Path) -> 
     _check_the_three_commits(tmp_path / "work", env)
 
 
+def test_a_staged_script_is_checked_with_the_project_module_it_imports(tmp_path: Path) -> None:
+    """The quick form of the two-file commits: the manifest's hook run from this environment."""
+    env = _env(tmp_path)
+    hook = _manifest_hook()
+    local = {"id": "lint-train", "name": "lint-train", "entry": hook["entry"]}
+    local |= {"language": "system", "types": hook["types"], "types_or": hook["types_or"]}
+    local |= {"require_serial": hook["require_serial"]}
+    repo = tmp_path / "work"
+    _user_repo(repo, env, {"repos": [{"repo": "local", "hooks": [local]}]})
+    _check_the_two_file_commits(repo, env)
+
+
 def test_a_staged_buggy_notebook_blocks_the_commit(tmp_path: Path) -> None:
     env = _env(tmp_path)
     hook = _manifest_hook()
@@ -221,3 +265,22 @@ def test_commits_through_pre_commit_installing_this_repository(tmp_path: Path) -
     config = {"repos": [{"repo": str(hook_repo), "rev": rev, "hooks": [{"id": "lint-train"}]}]}
     _user_repo(tmp_path / "work", env, config)
     _check_the_three_commits(tmp_path / "work", env)
+
+
+@pytest.mark.slow
+def test_two_file_commits_through_pre_commit_installing_this_repository(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    env.pop("PYTHONPATH", None)  # the installed copy, not src/ through the suite's PYTHONPATH
+    hook_repo = tmp_path / "lint-train"
+    hook_repo.mkdir()
+    rev = _snapshot_of_this_repository(hook_repo, env)
+    config = {"repos": [{"repo": str(hook_repo), "rev": rev, "hooks": [{"id": "lint-train"}]}]}
+    _user_repo(tmp_path / "work", env, config)
+    # pre-commit builds the hook's environment before the first commit (pip installs
+    # lint-train and libcst): given its own, longer time, so that each commit gets the usual.
+    built = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install-hooks"],
+        cwd=tmp_path / "work", env=env, capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    _check_the_two_file_commits(tmp_path / "work", env)

@@ -77,3 +77,28 @@ def test_quiet_projects_are_quiet_only_because_the_other_files_are_read(
     (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
     assert lint_paths([str(alone)]).findings
     assert not lint_paths([str(script)]).findings
+
+
+def test_the_helper_its_caller_makes_fine_is_reported_when_read_alone(tmp_path: Path) -> None:
+    """metrics.py relies on its caller for eval mode and no_grad: with train.py out of view
+    it is reported; in its project it is quiet, whichever file is checked."""
+    folder = (FIXTURES / "projects" / "caller_makes_helper_fine").resolve()
+    alone = tmp_path / "metrics.py"
+    alone.write_text((folder / "metrics.py").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    assert sorted(f.code for f in lint_paths([str(alone)]).findings) == ["TRN003", "TRN004"]
+    assert not lint_paths([str(folder / "metrics.py")]).findings
+
+
+@pytest.mark.parametrize(
+    ("name", "other"),
+    [("cross_module_missing_eval", "evaluation.py:11"),
+     ("cross_module_missing_train", "helpers.py:7"),
+     ("callback_evaluation", "scoring.py:11"),
+     ("import_cycle", "loop/probes.py:9"),
+     ("star_import_evaluation", "tools.py:12")],
+)  # fmt: skip
+def test_a_finding_that_needs_two_files_names_the_other_half(name: str, other: str) -> None:
+    folder = (FIXTURES / "projects" / name).resolve()
+    (finding,) = lint_paths([str(folder)]).findings
+    assert other in finding.message

@@ -97,6 +97,18 @@ class Cache:
             return None  # absent, or written by an incompatible build: compute afresh
         return findings, error
 
+    def asks_callers(self, key: str) -> bool:
+        """Whether the result of the file keyed so also depends on the files importing it
+        (stored under a key that covers their bytes too: see context.py)."""
+        return (self.folder / f"{key}.callers").is_file()
+
+    def put_asks_callers(self, key: str) -> None:
+        try:
+            self._prepare()
+            (self.folder / f"{key}.callers").touch()
+        except OSError:
+            pass
+
     def put(self, key: str, findings: Sequence[Finding], error: FileError | None) -> None:
         entry = {
             "findings": [_without_path(f) for f in findings],

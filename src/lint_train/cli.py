@@ -211,6 +211,10 @@ def _main(args_list: list[str]) -> int:
 
         return verify_main(args_list[1:])
     args = build_parser().parse_args(args_list)
+    if args.debug:
+        from . import context
+
+        context.DEBUG = True
     if args.explain is not None:
         return _explain(args.explain)
     if args.list_rules:

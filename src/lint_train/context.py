@@ -7,11 +7,21 @@ Each file is parsed at most once in a run: a checked file's summary comes from i
 analysis; a file the run does not analyse (outside the checked paths, settled by the cache or
 the prefilter) is parsed only for its summary, and only when a file being analysed imports it.
 Which summaries a file's analysis sees depends only on the import graph, never on timing, so
-runs on one process and on several give the same results.
+runs on one process and on several give the same results, and checking one file gives what
+checking its whole folder gives for it. Modules that import each other (a cycle) see each
+other's summaries as each module's text alone gives them.
+
+The other direction is asked only when it matters: a file whose top-level functions evaluate
+a model in the state their callers give learns, after its analysis, which of them other
+project files import (a scan of the project's imports, once per run); those are judged by
+their callers, and its cached result then depends on the bytes of those importers too.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,15 +39,26 @@ class RunContext:
         self._texts: dict[Path, str | None] = {}
         self._closures: dict[Path, list[Path]] = {}
         self._parsed: dict[Path, ModuleSummary | None] = {}
+        self._alone: dict[Path, ModuleSummary | None] = {}
+        self._bytes: dict[Path, bytes] = {}  # checked files, as the engine read them
+        self._files: list[Path] | None = None
+        self._listed = False
+        self._importers: dict[Path, list[Path]] = {}
 
     @classmethod
     def for_files(cls, files: Iterable[str]) -> RunContext:
         return cls(project.find_root(list(files) or ["."]))
 
+    def remember(self, name: str, data: bytes) -> None:
+        """The bytes of a checked file, read already: not read again if its text is needed."""
+        self._bytes[project.absolute(name)] = data
+
     def _text(self, path: Path) -> str | None:
         if path not in self._texts:
             try:
-                self._texts[path] = path.read_bytes().decode("utf-8", "replace")
+                data = self._bytes.pop(path, None)
+                data = path.read_bytes() if data is None else data
+                self._texts[path] = data.decode("utf-8", "replace")
             except OSError:
                 self._texts[path] = None
         return self._texts[path]
@@ -91,26 +112,113 @@ class RunContext:
         of project files this run does not analyse (parsed here, once, for their summaries)."""
         from .analysis.summary import ProjectView
 
+        path = project.absolute(name)
         summaries: dict[Path, ModuleSummary] = {}
         for dep in self.imports(name):
-            summary = analysed.get(dep) if dep in checked else self._summary(dep)
+            if path in self.imports(str(dep)):
+                summary = self._summary_alone(dep)  # a cycle: the same in every kind of run
+            elif dep in checked:
+                summary = analysed.get(dep)
+            else:
+                summary = self._summary(dep)
             if summary is not None:
                 summaries[dep] = summary
         if not summaries:
             return None
-        return ProjectView(project.absolute(name), self.root, summaries)
+        return ProjectView(path, self.root, summaries)
 
     def _summary(self, path: Path) -> ModuleSummary | None:
-        """The summary of a file no rule checks in this run; None if it does not parse."""
+        """The summary of a file no rule checks in this run, from its analysis with the view of
+        what it imports (as a checked file's is); None if it does not parse."""
         if path not in self._parsed:
+            self._parsed[path] = None  # while its own imports are read
             text = self._text(path)
-            self._parsed[path] = None if text is None else summary_of_text(text)
+            if text is not None:
+                self._parsed[path] = self._noted(
+                    path, summary_of_text(text, self.view(str(path), {}, set()))
+                )
         return self._parsed[path]
 
+    def _summary_alone(self, path: Path) -> ModuleSummary | None:
+        """A module's summary from its text alone, for the modules of a cycle it is on."""
+        if path not in self._alone:
+            text = self._text(path)
+            self._alone[path] = None if text is None else self._noted(path, summary_of_text(text))
+        return self._alone[path]
 
-def summary_of_text(text: str) -> ModuleSummary | None:
+    def _noted(self, path: Path, summary: ModuleSummary | None) -> ModuleSummary | None:
+        if summary is None and debugging():
+            where = path.relative_to(self.root).as_posix()
+            print(
+                f"{where}: note: does not parse; the files importing it are checked without it",
+                file=sys.stderr,
+            )
+        return summary
+
+    # The other direction ------------------------------------------------------------------------
+    def called_elsewhere(self, name: str, functions: Iterable[str]) -> frozenset[str] | None:
+        """Which of `functions` (top-level functions of `name`) other project files import
+        and name; None when the project is past the budget of files its scan reads."""
+        importers = self.importers(name)
+        if importers is None:
+            return None
+        found: set[str] = set()
+        for importer in importers:
+            text = self._text(importer) or ""
+            found |= {f for f in functions if _word(f).search(text)}
+        return frozenset(found)
+
+    def callers_part(self, name: str) -> bytes:
+        """What the cached result of a file that asked for its callers depends on besides
+        `key_part`: the place and bytes of every project file that imports it."""
+        out = bytearray(b"\0callers")
+        for importer in self.importers(name) or []:
+            out += f"\0{importer.relative_to(self.root).as_posix()}\0".encode()
+            out += (self._text(importer) or "").encode("utf-8", "replace")
+        return bytes(out)
+
+    def importers(self, name: str) -> list[Path] | None:
+        """The project files that import `name` directly, in a fixed order; None when the
+        project has more Python files than the scan reads (then nothing is assumed). Only
+        files whose text holds the module's name have their imports resolved."""
+        if not self._listed:
+            self._files = project.python_files(self.root, IMPORTERS_BUDGET)
+            self._listed = True
+        if self._files is None:
+            return None
+        path = project.absolute(name)
+        if path not in self._importers:
+            word = path.parent.name if path.name == "__init__.py" else path.stem
+            found = []
+            for other in self._files:
+                text = self._text(other) if other != path else None
+                if not text or word not in text:
+                    continue
+                if path in project.targets(other, project.scan_imports(text), self.root):
+                    found.append(other)
+            self._importers[path] = found
+        return self._importers[path]
+
+
+# The project's Python files read to find who imports a module: past this, nothing is assumed.
+IMPORTERS_BUDGET = 5000
+
+
+def _word(name: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(name)}\b")
+
+
+DEBUG = False  # `--debug`: notes on the context left out
+
+
+def debugging() -> bool:
+    """Whether notes on what was left out are wanted (`--debug`, or LINT_TRAIN_DEBUG=1)."""
+    return DEBUG or os.environ.get("LINT_TRAIN_DEBUG", "") not in ("", "0")
+
+
+def summary_of_text(text: str, view: ProjectView | None = None) -> ModuleSummary | None:
     """A module's summary from its text; None when it cannot be parsed or indexed (then the
     files importing it are analysed as if it were not in view)."""
     from .engine import parse_for_summary
 
-    return parse_for_summary(text)
+    return parse_for_summary(text, view)

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
     import libcst as cst
     from libcst.metadata import CodeRange
 
+    from .analysis.model import LoopModel
+    from .analysis.program import Program as Index
     from .analysis.summary import ModuleSummary, ProjectView
     from .context import RunContext
     from .rules import Report, Rule
@@ -94,6 +96,9 @@ class FileOutcome:
     error: FileError | None = None
     # What other files of the project read of it (analysed files only; never cached).
     summary: ModuleSummary | None = field(default=None, compare=False, repr=False)
+    # Its top-level functions whose evaluation code ran in the state their callers give:
+    # whether callers in other files decide it is asked once it is analysed.
+    asks: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
 def lint_source(
@@ -108,7 +113,7 @@ def lint_source(
         rules = all_rules()
     if prefilter and not could_matter(text):
         return []
-    findings, error, _ = _analyse_text(text, path, rules)
+    findings, error, _, _ = _analyse_text(text, path, rules)
     if error is not None:
         raise error
     return findings
@@ -129,7 +134,7 @@ class InternalError(Exception):
         return FileError(path, message, trace=self.trace, name=INTERNAL_ERROR)
 
 
-Analysed = tuple[list[Finding], "InternalError | None", "ModuleSummary | None"]
+Analysed = tuple[list[Finding], "InternalError | None", "ModuleSummary | None", frozenset[str]]
 
 
 def _analyse_text(
@@ -139,28 +144,52 @@ def _analyse_text(
     program: Program | None = None,
     view: ProjectView | None = None,
 ) -> Analysed:
-    """The findings, the error of a rule that failed (the other rules still report), and the
-    module's summary for the files that import it. `program`: the notebook `text` was made
+    """The findings, the error of a rule that failed (the other rules still report), the
+    module's summary for the files that import it, and its top-level functions whose
+    evaluation ran in the state their callers give. `program`: the notebook `text` was made
     from, if any; `view`: the summaries of the project modules it imports."""
     check_depth(text)
     with _collector_paused():
         return _on_big_stack(_analyse_deep, text, path, rules, program, view)
 
 
-def parse_for_summary(text: str) -> ModuleSummary | None:
-    """The summary of a module no rule checks in this run (one parse, no analysis); None
-    when it cannot be parsed or indexed."""
+def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSummary | None:
+    """The summary of a module no rule checks in this run (one parse; analysed only when it
+    defines top-level functions, whatever its words: an evaluation helper need not say so);
+    None when it cannot be parsed or indexed. `view`: the summaries of the modules it imports."""
     import libcst as cst
 
     from .analysis.program import build_program
-    from .analysis.summary import summarise
+
+    def work() -> ModuleSummary:
+        program = build_program(cst.parse_module(text), view)
+        return _summary(program, text.startswith("def ") or "\ndef " in text)
 
     try:
         check_depth(text)
         with _collector_paused():
-            return _on_big_stack(lambda: summarise(build_program(cst.parse_module(text))))
+            return _on_big_stack(work)
     except Exception:  # a module that does not parse is context left out, not an error
         return None
+
+
+def _summary(program: Index, analysed: bool | LoopModel) -> ModuleSummary:
+    """The module's summary: its classes, and what its top-level functions do to their
+    parameters when `analysed` (the model of the module, or True: analyse it here)."""
+    from dataclasses import replace
+
+    from .analysis.summary import summarise
+
+    summary = summarise(program)
+    if analysed is False:
+        return summary
+    from .analysis.effects import function_facts
+    from .analysis.interpret import analyse
+
+    model = analyse(program) if analysed is True else analysed
+    if not model.complete:
+        return summary
+    return replace(summary, functions=function_facts(model))
 
 
 @contextlib.contextmanager
@@ -189,14 +218,14 @@ def _analyse_deep(
 
     from .analysis.interpret import analyse
     from .analysis.program import build_program
-    from .analysis.summary import summarise
 
     module = _stage("the parser", cst.parse_module, text)
     indexed = _stage("the analysis", build_program, module, view)
-    summary = _stage("the module summary", summarise, indexed) if program is None else None
     model = _stage("the analysis", analyse, indexed)
+    summary = _stage("the module summary", _summary, indexed, model) if program is None else None
+    asks = frozenset(model.asks)
     if not model.complete:
-        return [], None, summary
+        return [], None, summary, asks
     reports: list[tuple[Rule, Report]] = []
     failed: InternalError | None = None
     for rule in rules:
@@ -207,9 +236,9 @@ def _analyse_deep(
         else:
             reports.extend((rule, report) for report in found)
     if not reports:
-        return [], failed, summary
+        return [], failed, summary, asks
     placed = _stage("placing findings", _place, module, reports, path, program)
-    return placed, failed, summary
+    return placed, failed, summary, asks
 
 
 def _place(
@@ -402,21 +431,26 @@ def check_files(
 
     context = RunContext.for_files(files)
     outcomes: list[FileOutcome | None] = [None] * len(files)
-    keys: dict[int, str] = {}  # files to record in the cache once their outcome is known
+    keys: dict[int, tuple[str, bytes]] = {}  # files to record once their outcome is known
     pending: list[tuple[int, str, str, Program | None]] = []  # files that must be parsed
     for index, name in enumerate(files):
         data = _read(name)
         if isinstance(data, FileError):
             outcomes[index] = FileOutcome(error=data)
             continue
+        context.remember(name, data)
         if store is not None:
             # A file's findings depend on the project modules it imports: their bytes too.
-            key = store.key(name, data + context.key_part(name))
+            keyed = data + context.key_part(name)
+            key = store.key(name, keyed)
             cached = store.get(key, name)
+            if cached is None and store.asks_callers(key):
+                # ... and, for some, on the files that import it (see context.py).
+                cached = store.get(store.key(name, keyed + context.callers_part(name)), name)
             if cached is not None:
                 outcomes[index] = FileOutcome(tuple(cached[0]), cached[1])
                 continue
-            keys[index] = key
+            keys[index] = (key, keyed)
         prepared = _prepare(name, data)
         if isinstance(prepared, FileOutcome):
             outcomes[index] = prepared
@@ -427,11 +461,15 @@ def check_files(
         for index, outcome in _analyse_in_rounds(pending, rules, jobs, context):
             outcomes[index] = outcome
     if store is not None:
-        for index, key in keys.items():
+        for index, (key, keyed) in keys.items():
             outcome = outcomes[index]
             assert outcome is not None
-            if outcome.error is None or outcome.error.trace is None:  # a bug is not a result
-                store.put(key, outcome.findings, outcome.error)
+            if outcome.error is not None and outcome.error.trace is not None:
+                continue  # a bug is not a result
+            if outcome.asks:
+                store.put_asks_callers(key)
+                key = store.key(files[index], keyed + context.callers_part(files[index]))
+            store.put(key, outcome.findings, outcome.error)
     return [outcome for outcome in outcomes if outcome is not None]
 
 
@@ -505,7 +543,32 @@ def _analyse_in_rounds(
         ]
         for index, outcome in _analyse_all(batch, rules, jobs):
             analysed[paths[index]] = outcome.summary
-            yield index, outcome
+            yield index, _judged_by_callers(outcome, batch, index, rules, context)
+
+
+def _judged_by_callers(
+    outcome: FileOutcome, batch: list[Pending], index: int, rules: list[Rule], context: RunContext
+) -> FileOutcome:
+    """The outcome of a file whose top-level functions evaluated a model in the state their
+    callers give: where other project files import some of them, analysed again with those
+    left to their callers (each judges the call with its own state)."""
+    if not outcome.asks or outcome.error is not None:
+        return outcome
+    _, name, text, program, view = next(item for item in batch if item[0] == index)
+    called = context.called_elsewhere(name, outcome.asks)
+    if not called:
+        return outcome
+    from dataclasses import replace
+
+    from .analysis.summary import ProjectView
+    from .project import absolute
+
+    if view is None:
+        view = ProjectView(absolute(name), context.root, {})
+    again = _analyse_file(name, text, program, rules, replace(view, called_elsewhere=called))
+    if not isinstance(again, FileOutcome) or again.error is not None:
+        return outcome
+    return replace(again, summary=outcome.summary, asks=outcome.asks)
 
 
 def _analyse_all(
@@ -533,7 +596,7 @@ def _analyse_file(
     import libcst as cst
 
     try:
-        findings, failed, summary = _analyse_text(text, name, rules, program, view)
+        findings, failed, summary, asks = _analyse_text(text, name, rules, program, view)
     except (cst.ParserSyntaxError, SourceError) as exc:
         column = None
         if isinstance(exc, SourceError):
@@ -555,7 +618,7 @@ def _analyse_file(
     if program is not None:
         findings = [program.place(f) for f in findings]
     error = failed.file_error(name) if failed else None
-    return FileOutcome(tuple(findings), error, summary)
+    return FileOutcome(tuple(findings), error, summary, asks)
 
 
 def _syntax_error(text: str, exc: Exception) -> tuple[str, int | None]:

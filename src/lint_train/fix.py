@@ -34,6 +34,8 @@ import libcst as cst
 from .analysis.interpret import analyse
 from .analysis.model import LoopModel
 from .analysis.program import build_program
+from .analysis.summary import ProjectView
+from .context import RunContext
 from .engine import InternalError, _on_big_stack, _stage, _syntax_error, place_reports
 from .notebook import is_notebook
 from .prefilter import could_matter
@@ -73,16 +75,18 @@ def fix_source(
     wanted: Callable[[Finding], bool] | None = None,
     path: str = "<string>",
     check: Callable[[str], str | None] | None = None,
+    view: ProjectView | None = None,
 ) -> FixOutcome:
     """Fix the findings of `text` that `wanted` selects (all by default) and that have a fix
     of the allowed safety; `check` may reject a fixed text that passes the usual checks,
-    saying why (a notebook: the text must go back into its cells). Like engine.lint_source,
+    saying why (a notebook: the text must go back into its cells); `view`: the project
+    modules it imports, as the linter saw them. Like engine.lint_source,
     raises libcst.ParserSyntaxError when `text` does not parse, SourceError when it is nested
     too deeply to parse safely, and InternalError for a bug in lint-train (naming the stage
     that failed)."""
     rules = all_rules() if rules is None else rules
     check_depth(text)
-    return _on_big_stack(_fix_guarded, text, rules, unsafe, wanted, path, check)
+    return _on_big_stack(_fix_guarded, text, rules, unsafe, wanted, path, check, view)
 
 
 def _fix_guarded(
@@ -92,9 +96,10 @@ def _fix_guarded(
     wanted: Callable[[Finding], bool] | None,
     path: str,
     check: Callable[[str], str | None] | None,
+    view: ProjectView | None,
 ) -> FixOutcome:
     try:
-        return _fix_deep(text, rules, unsafe, wanted, path, check)
+        return _fix_deep(text, rules, unsafe, wanted, path, check, view)
     except (cst.ParserSyntaxError, SourceError, RecursionError, MemoryError, InternalError):
         raise
     except Exception as exc:
@@ -108,11 +113,12 @@ def _fix_deep(
     wanted: Callable[[Finding], bool] | None,
     path: str,
     check: Callable[[str], str | None] | None,
+    view: ProjectView | None,
 ) -> FixOutcome:
     outcome = FixOutcome(path, text)
     while True:
         try:
-            linted = _lint(text, path, rules)
+            linted = _lint(text, path, rules, view)
             break
         except InternalError as exc:
             # A rule that fails on this text was reported by the linter; the others still fix.
@@ -129,7 +135,7 @@ def _fix_deep(
         return outcome
     compiles = _compiles(text, path)
     allowed = Counter(_key(f) for f, _ in pairs) - Counter(_key(pairs[i][0]) for i in picked)
-    new, reason = _attempt(linted, picked, allowed, path, rules, unsafe, compiles, check)
+    new, reason = _attempt(linted, picked, allowed, path, rules, unsafe, compiles, check, view)
     if new is not None:
         outcome.fixed = [pairs[i][0] for i in picked]
     elif len(picked) == 1:
@@ -150,17 +156,17 @@ def _fix_deep(
                 continue
             now = Counter(_key(f) for f, _ in current_linted[1]) - Counter([key])
             tried, why = _attempt(
-                current_linted, [same[rank]], now, path, rules, unsafe, compiles, check
+                current_linted, [same[rank]], now, path, rules, unsafe, compiles, check, view
             )
             if tried is None:
                 outcome.rejected.append((finding, why or ""))
             else:
-                current, current_linted = tried, _lint(tried, path, rules)
+                current, current_linted = tried, _lint(tried, path, rules, view)
                 outcome.fixed.append(finding)
         new = current if outcome.fixed else None
     if new is not None and new != text:
         outcome.after = new
-        outcome.remaining = [f for f, _ in _lint(new, path, rules)[1]]
+        outcome.remaining = [f for f, _ in _lint(new, path, rules, view)[1]]
     return outcome
 
 
@@ -209,7 +215,8 @@ def _fix_file(
     except (SourceError, SyntaxError) as exc:
         return FixOutcome(name, "", error=_at(str(exc), getattr(exc, "line", None)))
     try:
-        outcome = fix_source(text, rules, unsafe=unsafe, wanted=wanted, path=name)
+        view = RunContext.for_files([name]).view(name, {}, set())  # the project, as linted
+        outcome = fix_source(text, rules, unsafe=unsafe, wanted=wanted, path=name, view=view)
     except SourceError as exc:
         return FixOutcome(name, "", error=_at(f"not analysed: {exc}", exc.line))
     except cst.ParserSyntaxError as exc:
@@ -245,14 +252,14 @@ def _at(message: str, line: int | None) -> str:
 
 
 # Linting with the reports kept --------------------------------------------------------------
-def _lint(text: str, path: str, rules: list[Rule]) -> Linted:
+def _lint(text: str, path: str, rules: list[Rule], view: ProjectView | None = None) -> Linted:
     """The module and its findings, each with the report (and fix) it came from; the same
     findings as engine.lint_source gives for this text. Stages as in the engine: a failure
     that is not about the text is an InternalError naming the stage or rule."""
     module = _stage("the parser", cst.parse_module, text)
     if not could_matter(text):
         return module, []
-    model = _stage("the analysis", lambda: analyse(build_program(module)))
+    model = _stage("the analysis", lambda: analyse(build_program(module, view)))
     if not model.complete:
         return module, []
     reports = [
@@ -287,6 +294,7 @@ def _attempt(
     unsafe: bool,
     compiles: bool,
     check: Callable[[str], str | None] | None = None,
+    view: ProjectView | None = None,
 ) -> tuple[str | None, str | None]:
     """Fix the findings at the `picked` indices of `linted` (a text's module and findings),
     then whatever those fixes bring up, until the text has no finding beyond `allowed`.
@@ -316,7 +324,7 @@ def _attempt(
         if problem is not None:
             return None, problem
         try:
-            module, pairs = _lint(new, path, rules)
+            module, pairs = _lint(new, path, rules, view)
         except InternalError as exc:
             return None, f"checking the fixed code met an {_bug(exc)}"
         # Whatever is left beyond what may stay was kept or brought up by these fixes.

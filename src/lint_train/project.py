@@ -190,6 +190,21 @@ def targets(importer: Path, imports: Iterable[Import], root: Path) -> list[Path]
     return list(dict.fromkeys(found))
 
 
+# Folders no project module lives in: version control, caches, virtual environments.
+_NOT_SOURCE = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages", "venv"})
+
+
+def python_files(root: Path, budget: int) -> list[Path] | None:
+    """The project's Python files, in a fixed order; None when there are more than `budget`."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_SOURCE)
+        found += [Path(folder, f) for f in sorted(files) if f.endswith(".py")]
+        if len(found) > budget:
+            return None
+    return found
+
+
 def closure(
     start: Path, root: Path, read: Callable[[Path], str | None], budget: int = BUDGET
 ) -> list[Path]:

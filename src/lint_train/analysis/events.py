@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -25,6 +26,9 @@ from .vocab import (
 )
 from .walk import walk
 
+if TYPE_CHECKING:
+    from .summary import Callee
+
 GRAD_OFF, GRAD_ON, GRAD_UNKNOWN = "off", "on", "unk"
 
 
@@ -40,6 +44,7 @@ class Event:
     # bare_method: what the receiver is ("model", "optimizer", ...); inplace: where the target
     # is evidently a parameter ("param", or "params:p" / "modules:m" inside such a loop)
     role: str | None = None
+    callee: Callee | None = None  # project_call: the function of another module it reaches
 
 
 BACKWARD = "backward"
@@ -57,6 +62,7 @@ GRAD_USE = "grad_use"
 SCHEDULER_STEP = "scheduler_step"  # `scheduler.step()`: no optimizer step, but ordered after one
 BARE_METHOD = "bare_method"  # `model.eval` as a statement: the method is never called
 INPLACE = "inplace"  # an in-place change of what is evidently a parameter (`w.normal_()`)
+PROJECT_CALL = "project_call"  # a call of a function of another module of the project
 
 ALL_OPTIMIZERS = "*"
 # What a step by hand (`p.data.add_(p.grad, alpha=-lr)`) steps: the parameters themselves.
@@ -72,6 +78,23 @@ class EventTable:
         self._cache: dict[int, list[Event]] = {}
         self._disables_grad: dict[str, bool] = {}
         self._aliases: dict[str | None, dict[str, cst.BaseExpression]] = {}
+        self._callees: dict[str, Callee | None] = {}
+
+    def callee(self, text: str, fn: FunctionInfo | None = None) -> Callee | None:
+        """The function of another project module that `text` names in this file (through its
+        imports, re-exports, star imports), when its module's summary is in view."""
+        view = self.program.view
+        head = text.partition(".")[0]
+        if view is None or (fn is not None and (head in fn.params or head in fn.local_names)):
+            return None
+        if text not in self._callees:
+            found = None
+            if self.program.is_imported(head):
+                found = view.find_function(self.program.qualify(text) or text)
+            elif "." not in text and text not in self.program.module_functions:
+                found = view.star_function(text, self.program.imports.stars)
+            self._callees[text] = found
+        return self._callees[text]
 
     def volatile(self, node: cst.CSTNode) -> bool:
         """Whether code under node turns autograd off the pre-0.4 way: `Variable(x,
@@ -505,6 +528,19 @@ class _Collector(cst.CSTVisitor):
             if key.endswith(".forward") and self.program.functions[key].is_method:
                 return [Event(FORWARD, call, name=text.rpartition(".")[0] if text else None)]
             return [self._call_event(call, key, text)]
+        callee = self.table.callee(text, self.fn) if text is not None else None
+        if callee is not None:
+            # Its facts say what it does to models; optimizers handed on are out of view.
+            bindings = _bind(callee.facts.params, call)
+            handed = tuple(
+                name
+                for arg in call.args
+                if (name := dotted(arg.value)) is not None
+                and (name in self.program.optimizers or is_optimizer_name(name))
+            )
+            return [
+                Event(PROJECT_CALL, call, name=text, bindings=bindings, names=handed, callee=callee)
+            ]
         if isinstance(func, cst.Attribute):
             method_events = self._method(call, func, text)
             if method_events is not None:
@@ -516,7 +552,13 @@ class _Collector(cst.CSTVisitor):
             return []
         if text is not None and self._is_model(text):
             return [Event(FORWARD, call, name=text)]
-        return self._opaque(call, full)
+        opaque = self._opaque(call, full)
+        if text is not None and self.fn is not None and text in self.fn.params:
+            # `evaluate_fn(model)`: a function passed in, followed when the caller's value is
+            # in view; else what handing the arguments to unseen code does.
+            names = opaque[0].names if opaque else ()
+            return [Event(CALL, call, name=text, bindings=_raw_arguments(call), names=names)]
+        return opaque
 
     def _method(self, call: cst.Call, func: cst.Attribute, text: str | None) -> list[Event] | None:
         method = func.attr.value
@@ -697,6 +739,34 @@ class _Collector(cst.CSTVisitor):
 
 
 _NONE = kn.Effect("no entry")
+
+
+def _raw_arguments(call: cst.Call) -> tuple[tuple[str, str | None], ...]:
+    """A call's arguments as (`#0`, `#1`, ... or the keyword, text): bound to parameters once
+    the function called is known."""
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    out = [(f"#{i}", dotted(_unmoved(a.value))) for i, a in enumerate(positional)]
+    out += [(a.keyword.value, dotted(_unmoved(a.value))) for a in call.args if a.keyword]
+    return tuple(out)
+
+
+def bind_raw(
+    params: Sequence[str], raw: tuple[tuple[str, str | None], ...]
+) -> tuple[tuple[str, str | None], ...]:
+    """Arguments of `_raw_arguments` bound to the parameters of the function called."""
+    out = []
+    for slot, text in raw:
+        if slot.startswith("#"):
+            index = int(slot[1:])
+            if index < len(params):
+                out.append((params[index], text))
+        elif slot in params:
+            out.append((slot, text))
+    return tuple(out)
+
+
+def _bind(params: Sequence[str], call: cst.Call) -> tuple[tuple[str, str | None], ...]:
+    return bind_raw(params, _raw_arguments(call))
 
 
 def _gradient_events(effect: kn.Effect | None, call: cst.Call, receiver: str) -> list[Event]:

@@ -76,6 +76,9 @@ _THROWN_AWAY = frozenset({"discarded", "dropped"})
 _BOUNDARY_TRUE = re.compile(r"%[^=!<>]*==\s*0\b")
 _BOUNDARY_FALSE = re.compile(r"%[^=!<>]*!=\s*0\b|^[^=!<>]*%[^=!<>]*$")
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
+_NOT_SUMMARISED = frozenset(
+    {ev.BACKWARD, ev.GRAD_USE, ev.STEP, ev.UNKNOWN_STEP, ev.CLEAR, ev.GRAD_SET}
+)
 
 
 class _Budget(Exception):
@@ -226,6 +229,9 @@ class _Region:
     needs_loop: bool = False  # `def test():` is evaluation only if it loops over data
     level: int = 0  # the frame that runs the evaluation code (an index into `frames`)
     forwarded: bool = False  # a forward pass ran in it already
+    # Evaluation by what a top-level function does with its model's results, run with its
+    # callers out of view: not judged here, only summarised for callers in other modules.
+    for_callers: bool = False
 
 
 class Interpreter:
@@ -254,6 +260,7 @@ class Interpreter:
         self._outputs: dict[tuple[int, bool], bool] = {}
         self._calls: dict[tuple[object, ...], Paths] = {}
         self._branches: dict[int, frozenset[str]] = {}  # loop id -> its own `if` conditions
+        self._mode_nodes: dict[str, cst.CSTNode] = {}  # object -> the last mode change of it
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -282,6 +289,17 @@ class Interpreter:
                 self._run_root(info, "init", grad=ev.GRAD_ON)
             else:
                 self._run_root(info, "unk" if key in self.program.escaped else "init")
+        # What a caller elsewhere can apply as a whole: functions that leave gradients, steps
+        # and grad mode alone (a training helper stays out of view, as any unseen code).
+        self.model.roots = {
+            key
+            for key in self.model.roots
+            if key in self.program.module_functions.values()
+            and not self.static_kinds(
+                self.program.functions[key].node.body, self.program.functions[key]
+            )
+            & _NOT_SUMMARISED
+        }
 
     def _run_root(self, info: FunctionInfo, unknown: str, grad: str | None = None) -> None:
         rename: dict[str, str] = {}
@@ -293,6 +311,7 @@ class Interpreter:
             if init_key is not None and init_key != info.key:
                 paths = self._init_state(init_key, paths)
         self.reached.add(info.key)
+        self.model.roots.add(info.key)
         self.invoke(info, paths, rename)
 
     def _init_state(self, init_key: str, paths: Paths) -> Paths:
@@ -932,6 +951,7 @@ class Interpreter:
         root = frame.translate(event.name or "?")
         state.set_mode(root, modes)
         self._trace_loops("mode", event.node, root, value)
+        self._mode_nodes[root] = event.node
         return state
 
     def on_save_mode(self, event: ev.Event, state: State, frame: Frame) -> State:
@@ -1051,8 +1071,9 @@ class Interpreter:
                 site = EvalSite(where, is_loop, region.function)
                 self.model.eval_sites[id(where)] = site
             # `model.generate(...)` runs its forward passes under a no_grad of its own.
-            site.grads.add(frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad)
-            site.modes.setdefault(written, set()).add(modes)
+            grads = frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad
+            site.grads.add(self._entry_said(grads, region))
+            site.modes.setdefault(written, set()).add(self._entry_said(modes, region))
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
                 site.forwards.append(event.node)
@@ -1066,8 +1087,26 @@ class Interpreter:
                 self._trace(innermost.trace, path, "forward", event.node, root)
         return state
 
+    def _entry_said(self, values: frozenset[str], region: _Region) -> frozenset[str]:
+        """Values seen in evaluation code, with "init" (set by callers not in view) said as
+        "elsewhere" where the function run is one that other project files call, or one that
+        only its callers can tell is evaluation: they judge it, each with its own state (see
+        on_project_call)."""
+        root = self.frames[0].fn if self.frames else None
+        if "init" not in values or root is None or root.key != root.name:
+            return values  # not in a top-level function run with its callers out of view
+        if region.for_callers:
+            return (values - {"init"}) | {ELSEWHERE}
+        self.model.asks.add(root.name)
+        view = self.program.view
+        if view is not None and root.name in view.called_elsewhere:
+            return (values - {"init"}) | {ELSEWHERE}
+        return values
+
     def on_call(self, event: ev.Event, state: State, frame: Frame) -> Paths:
         key = event.key
+        if key is None and event.name is not None:
+            return self._passed_in(event, state, frame)
         if key is None or key not in self.program.functions:
             return [state]
         if key in self.call_stack or len(self.call_stack) >= MAX_CALL_DEPTH:
@@ -1098,6 +1137,74 @@ class Interpreter:
                 path.facts[self._condition(event.node)[0]] = returned
         self._calls[memo] = _copies(out)
         return out
+
+    def _passed_in(self, event: ev.Event, state: State, frame: Frame) -> Paths:
+        """`evaluate_fn(model)` where `evaluate_fn` is a parameter: the function the caller
+        passed, when it is one of the file's own or a project function in view; else the
+        arguments are handed to code not in view."""
+        value = frame.translate(event.name or "?")
+        key = self.program.module_functions.get(value)
+        if key is not None:
+            params = self.program.functions[key].params
+            bindings = ev.bind_raw(params, event.bindings)
+            return self.on_call(
+                ev.Event(ev.CALL, event.node, key=key, bindings=bindings), state, frame
+            )
+        callee = self.table.callee(value) if ":" not in value else None
+        if callee is not None:
+            bindings = ev.bind_raw(callee.facts.params, event.bindings)
+            call = ev.Event(ev.PROJECT_CALL, event.node, bindings=bindings, callee=callee)
+            return [self.on_project_call(call, state, frame)]
+        return [self.on_opaque(event, state, frame)] if event.names else [state]
+
+    def on_project_call(self, event: ev.Event, state: State, frame: Frame) -> State:
+        """A function of another project module, as its summary says it runs: it evaluates the
+        models it is given in this caller's grad and modes (where it does not set them itself),
+        and leaves them in the modes it leaves them in. Optimizers handed on are out of view."""
+        callee = event.callee
+        if callee is None:
+            return state
+        node = event.node
+        written = {param: text for param, text in event.bindings if text}
+        scope = frame.fn.node if frame.fn is not None else self.program.module
+        # What this caller trains on is no evaluation (features for a probe's loss).
+        evaluations = () if self._feeds_backward(node, scope) else callee.facts.evaluations
+        for item in evaluations:
+            if item.param not in written:
+                continue
+            name = written[item.param] + item.attr
+            root = frame.translate(written[item.param]) + item.attr
+            if root in self.program.foreign:
+                continue
+            site = self.model.eval_sites.get(id(node))
+            if site is None:
+                site = EvalSite(node, item.loop, f"{callee.where}:{callee.name}")
+                self.model.eval_sites[id(node)] = site
+            self.model.elsewhere.setdefault(id(node), (callee.name, callee.at(item.line)))
+            site.grads.add(_from_entry(item.grads, state.grad))
+            site.modes.setdefault(name, set()).add(_from_entry(item.modes, state.mode(root)))
+            site.model_roots.setdefault(name, root)
+            if node not in site.forwards:
+                site.forwards.append(node)
+            path = self._path(node)[len(self.frames) - 1 :]
+            self._trace(site.trace, path, "forward", node, root)
+        if event.names:
+            state = self.on_opaque(event, state, frame)
+        if not callee.facts.leaves:
+            return state
+        state = state.copy()
+        for left in callee.facts.leaves:
+            if left.param not in written:
+                continue
+            root = frame.translate(written[left.param])
+            modes = _from_entry(left.modes, state.mode(root))
+            state.set_mode(root, modes)
+            value = next(iter(modes)) if len(modes) == 1 else "unk"
+            self._trace_loops("mode", node, root, value)
+            if "eval" in modes:
+                place = (callee.name, callee.at(left.line))
+                self.model.left_elsewhere.setdefault(root, place)
+        return state
 
     def _context(self) -> tuple[object, ...]:
         """Where a call runs, besides its state and arguments: the frames above it and the calls
@@ -1152,7 +1259,10 @@ class Interpreter:
             for path in entry:
                 path.grad = frozenset({decorated})
         region = None
-        if evaluation and self._is_eval_function(info, via):
+        for_callers = False
+        if evaluation and not self._is_eval_function(info, via):
+            for_callers = via is None and not self.frames and self._by_outputs_alone(info)
+        if for_callers or (evaluation and self._is_eval_function(info, via)):
             if decorated is None and self.table.volatile(info.node.body):
                 decorated = ev.GRAD_OFF  # pre-0.4 evaluation: volatile inputs, no autograd
                 for path in entry:
@@ -1166,6 +1276,7 @@ class Interpreter:
                 needs_loop=tokens(info.name)[0] == "test"
                 and not self._only_outputs(info, named=True),
                 level=len(self.frames),
+                for_callers=for_callers,
             )
             self.regions.append(region)
         self.call_stack.append(info.key)
@@ -1181,6 +1292,16 @@ class Interpreter:
                 self.regions.pop()
         out = join(out, frame.returns)
         local = info.key + ":"
+        if not self.frames and info.key == info.name:
+            # A top-level function run with its callers out of view: the modes it leaves its
+            # parameters in, for callers in other modules (see summary.py).
+            self.model.exits[info.key] = {
+                param: (
+                    frozenset().union(*(p.mode(local + param) for p in out)),
+                    self._mode_nodes.get(local + param),
+                )
+                for param in info.params
+            }
         for path in out:
             _forget_locals(path, local)
             if decorated is not None:
@@ -1202,6 +1323,11 @@ class Interpreter:
                     return False
         kinds = self.static_kinds(info.node.body, info)
         return ev.FORWARD in kinds and not kinds & _GRAD_USERS
+
+    def _by_outputs_alone(self, info: FunctionInfo) -> bool:
+        """A top-level function given models whose forward results only become metrics and
+        outputs: evaluation if its callers say so (they train on nothing it returns)."""
+        return info.key == info.name and bool(info.params) and self._only_outputs(info, False)
 
     def _evaluates_by_outputs(self, info: FunctionInfo, via: cst.CSTNode | None) -> bool:
         """Evaluation whatever its name (`collect_scores`, `stylize`): a function called in view
@@ -1233,6 +1359,7 @@ class Interpreter:
 
 
 _HANDLERS = {
+    ev.PROJECT_CALL: Interpreter.on_project_call,
     ev.BACKWARD: Interpreter.on_backward,
     ev.STEP: Interpreter.on_step,
     ev.UNKNOWN_STEP: Interpreter.on_unknown_step,
@@ -1274,6 +1401,20 @@ def _at_boundary(state: State) -> bool:
         (_BOUNDARY_TRUE if value else _BOUNDARY_FALSE).search(condition)
         for condition, value in state.facts.items()
     )
+
+
+# Said of evaluation code where a function's callers are in other project files: it is judged
+# there, with their state (see Interpreter._entry_said).
+ELSEWHERE = "elsewhere"
+ENTRY = frozenset({"init", ELSEWHERE})
+
+
+def _from_entry(values: frozenset[str], entry: frozenset[str]) -> frozenset[str]:
+    """Values a called function's summary gives, with the state it came in with (`init`)
+    replaced by the caller's."""
+    if not values & ENTRY:
+        return values
+    return (values - ENTRY) | entry
 
 
 def _forget_locals(state: State, prefix: str) -> None:

@@ -175,6 +175,20 @@ class LoopModel:
     inplace_changes: dict[int, InplaceChange] = field(default_factory=dict)  # by node id
     kept_losses: list[KeptLoss] = field(default_factory=list)  # graphs kept across iterations
     complete: bool = True  # False when the analysis gave up (budget); rules then stay quiet
+    # Across modules (see summary.py). Top-level functions run with their callers out of view;
+    # the modes each leaves its parameters in, with the mode change that left it so; the
+    # names of those whose evaluation code saw the state their callers give (whether callers
+    # in other files decide it is asked once the file is analysed: see context.py).
+    roots: set[str] = field(default_factory=set)
+    exits: dict[str, dict[str, tuple[frozenset[str], cst.CSTNode | None]]] = field(
+        default_factory=dict
+    )
+    asks: set[str] = field(default_factory=set)
+    # Calls into other project modules that evaluate (by node id), and models that a function
+    # of another module leaves in eval mode: the function's name and where its half of the
+    # finding is (`utils.py:12`).
+    elsewhere: dict[int, tuple[str, str]] = field(default_factory=dict)
+    left_elsewhere: dict[str, tuple[str, str]] = field(default_factory=dict)
     # What the rules compute once for all of them (the statement layout their fixes use).
     shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 

@@ -34,6 +34,7 @@ class ImportTable:
 
     def __init__(self) -> None:
         self._aliases: dict[str, str] = {}
+        self.stars: list[str] = []  # modules imported with `*`, as written (`.layers`, `..`)
 
     def add(self, node: cst.Import | cst.ImportFrom) -> None:
         if isinstance(node, cst.Import):
@@ -46,12 +47,13 @@ class ImportTable:
                     head = full.split(".")[0]
                     self._aliases.setdefault(head, head)
             return
-        if isinstance(node.names, cst.ImportStar):
-            return
         # `from ..models import unwrap` is the package's own code: `..models.unwrap`, known as
         # imported (not a local model) though no library name matches it.
         dots = "." * len(node.relative)
         module = dots + (_name_text(node.module) if node.module is not None else "")
+        if isinstance(node.names, cst.ImportStar):
+            self.stars.append(module)
+            return
         for alias in node.names:
             name = _name_text(alias.name)
             local = _name_text(alias.asname.name) if alias.asname is not None else name

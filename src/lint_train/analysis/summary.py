@@ -5,6 +5,13 @@ A summary holds local facts only: for each class, its bases and the names it bui
 module's imports qualify them, and whether its own body builds a mode-sensitive layer in view.
 What an imported name is gets decided where it is used, by linking through the view; so a
 summary never depends on the order in which files are analysed, and each is computed once.
+
+For each top-level function it also holds what the function does to its parameters, as the
+analysis saw it run with its callers out of view: which parameters it runs forward in
+evaluation code (and whether it turned grad off or set eval mode itself first), and the mode it
+leaves each parameter in. A caller in another module applies these facts to its own state, as
+if it had followed the call: its grad and modes decide the evaluation, and the modes the
+function leaves flow back into the caller's paths.
 """
 
 from __future__ import annotations
@@ -34,9 +41,52 @@ class ClassFacts:
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """A forward pass of a parameter's model in a function's evaluation code."""
+
+    param: str
+    attr: str  # the part of it run forward (`.encoder`), or ""
+    line: int  # of the forward pass, in the function's module
+    loop: bool  # inside a loop over data
+    # The grad values and the model's modes seen there ("init": what the caller gave).
+    grads: frozenset[str]
+    modes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Leaves:
+    """The modes a function leaves a parameter's model in (`init`: the mode it came with)."""
+
+    param: str
+    modes: frozenset[str]
+    line: int  # of the mode change that leaves it so
+
+
+@dataclass(frozen=True)
+class FunctionFacts:
+    params: tuple[str, ...]
+    evaluations: tuple[Evaluation, ...] = ()
+    leaves: tuple[Leaves, ...] = ()
+
+
+@dataclass(frozen=True)
+class Callee:
+    """A function of another project module, as a call in the analysed file reaches it."""
+
+    name: str  # as its module defines it
+    where: str  # its module's path, from the project root (`pkg/utils.py`)
+    facts: FunctionFacts
+
+    def at(self, line: int) -> str:
+        return f"{self.where}:{line}"
+
+
+@dataclass(frozen=True)
 class ModuleSummary:
     classes: Mapping[str, ClassFacts] = field(default_factory=dict)
     imports: Mapping[str, str] = field(default_factory=dict)  # local name -> qualified name
+    functions: Mapping[str, FunctionFacts] = field(default_factory=dict)
+    stars: tuple[str, ...] = ()  # modules it imports with `*`, as written (`.layers`)
 
 
 def summarise(program: Program) -> ModuleSummary:
@@ -52,7 +102,7 @@ def summarise(program: Program) -> ModuleSummary:
         classes = {name: class_facts(program, info) for name, info in program.classes.items()}
     finally:
         program.view, program._sensitive = view, known
-    return ModuleSummary(classes, program.imports.aliases())
+    return ModuleSummary(classes, program.imports.aliases(), stars=tuple(program.imports.stars))
 
 
 @dataclass(frozen=True)
@@ -64,6 +114,49 @@ class ProjectView:
     path: Path  # the analysed file
     root: Path
     summaries: Mapping[Path, ModuleSummary]
+    # The file's top-level functions that other project files import: their callers, not
+    # their own file, decide the state they run in.
+    called_elsewhere: frozenset[str] = frozenset()
+
+    def find_function(
+        self, full: str, importer: Path | None = None, depth: int = 0
+    ) -> Callee | None:
+        """The project function that `full` (as `importer`'s imports qualify it) names, through
+        re-exports and star imports of packages' modules; None when it is not in view."""
+        if depth > MAX_DEPTH:
+            return None
+        importer = importer or self.path
+        level = len(full) - len(full.lstrip("."))
+        module, _, name = full[level:].rpartition(".")
+        if not name or not (module or level):
+            return None
+        target = project.resolve(importer, module, level, self.root)
+        summary = self.summaries.get(target) if target is not None else None
+        if summary is None or target is None:
+            return None
+        return self._function_in(target, summary, name, depth)
+
+    def star_function(self, name: str, stars: list[str]) -> Callee | None:
+        """The project function a bare `name` is, through the file's `from x import *`."""
+        for module in stars:
+            found = self.find_function(_joined(module, name))
+            if found is not None:
+                return found
+        return None
+
+    def _function_in(
+        self, target: Path, summary: ModuleSummary, name: str, depth: int
+    ) -> Callee | None:
+        if name in summary.functions:
+            where = target.relative_to(self.root).as_posix()
+            return Callee(name, where, summary.functions[name])
+        if name in summary.imports:  # `from .metrics import evaluate` in a package's __init__
+            return self.find_function(summary.imports[name], target, depth + 1)
+        for module in summary.stars:
+            found = self.find_function(_joined(module, name), target, depth + 1)
+            if found is not None:
+                return found
+        return None
 
     def find_class(
         self, full: str, importer: Path | None = None, depth: int = 0
@@ -133,3 +226,8 @@ class ProjectView:
                     seen.add(above)
                     todo.append(above)
         return out
+
+
+def _joined(module: str, name: str) -> str:
+    """`.layers` + `f` -> `.layers.f`; `..` + `f` -> `..f` (`from .. import *`)."""
+    return f"{module}{name}" if module.endswith(".") else f"{module}.{name}"

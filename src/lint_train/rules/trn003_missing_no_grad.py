@@ -27,6 +27,11 @@ IN_LOOP = (
     "this evaluation loop runs `{model}` with autograd enabled, storing activations for a "
     "backward pass that never happens; wrap it in `with {torch}.no_grad():`"
 )
+ELSEWHERE = (
+    "`{function}` runs `{model}` for evaluation at {where} with autograd enabled by this "
+    "call, storing activations for a backward pass that never happens; wrap the call in "
+    "`with {torch}.no_grad():`"
+)
 IN_FUNCTION = (
     "`{function}` runs `{model}` for evaluation with autograd enabled, storing activations for "
     "a backward pass that never happens; decorate it with `@{torch}.no_grad()`"
@@ -39,19 +44,25 @@ def check(model: LoopModel) -> Iterator[Report]:
         if not any(_enabled(grads, site.is_loop) for grads in site.grads):
             continue
         forwarded = next(iter(site.modes), "model")
-        if site.is_loop or site.function is None:
+        elsewhere = model.elsewhere.get(id(site.node))
+        if elsewhere is not None:
+            function, where = elsewhere
+            message = ELSEWHERE.format(
+                function=function, model=forwarded, where=where, torch=model.torch_name()
+            )
+        elif site.is_loop or site.function is None:
             message = IN_LOOP.format(model=forwarded, torch=model.torch_name())
         else:
             function = site.function.split(".")[-1]
             message = IN_FUNCTION.format(
                 function=function, model=forwarded, torch=model.torch_name()
             )
-        fix = _fix(model, site)
+        fix = _fix(model, site, elsewhere is not None)
         related = evaluation_code(model, site)
         yield Report.with_fix(forward_of(site, forwarded), message, fix, related)
 
 
-def _fix(model: LoopModel, site: EvalSite) -> Fix | str:
+def _fix(model: LoopModel, site: EvalSite, elsewhere: bool) -> Fix | str:
     """Wrap the evaluation loop in `with torch.no_grad():`, or decorate the evaluation function
     with `@torch.no_grad()`, as the message says. Safe: the values computed do not change,
     only the autograd graph is no longer recorded."""
@@ -59,7 +70,7 @@ def _fix(model: LoopModel, site: EvalSite) -> Fix | str:
     if code is None:
         return "this file imports neither `torch` nor `no_grad` under a name to use"
     layout = Layout.of(model)
-    if site.is_loop or site.function is None:
+    if site.is_loop or site.function is None or elsewhere:
         stmt = layout.statement(site.node)
         if not isinstance(layout.container(stmt), (cst.IndentedBlock, cst.Module)):
             return "the evaluation code shares its line with a compound statement"

@@ -25,6 +25,10 @@ MESSAGE = (
     "`{model}` is still in training mode in this evaluation code (dropout and batch-norm "
     "behave as in training); call `{model}.eval()` before it"
 )
+ELSEWHERE = (
+    "`{model}` is still in training mode when `{function}` evaluates it at {where} (dropout "
+    "and batch-norm behave as in training); call `{model}.eval()` before this call"
+)
 
 
 def check(model: LoopModel) -> Iterator[Report]:
@@ -46,7 +50,13 @@ def check(model: LoopModel) -> Iterator[Report]:
                 fix = _fix(model, site, name)
                 related = evaluation_code(model, site)
                 anchor = forward_of(site, name)
-                yield Report.with_fix(anchor, MESSAGE.format(model=name), fix, related)
+                elsewhere = model.elsewhere.get(id(site.node))
+                if elsewhere is not None:
+                    function, where = elsewhere
+                    message = ELSEWHERE.format(model=name, function=function, where=where)
+                else:
+                    message = MESSAGE.format(model=name)
+                yield Report.with_fix(anchor, message, fix, related)
 
 
 def _fix(model: LoopModel, site: EvalSite, name: str) -> Fix | str:

@@ -42,11 +42,20 @@ def check(model: LoopModel) -> Iterator[Report]:
                 )
                 yield Report.with_fix(
                     anchor or loop.node,
-                    MESSAGE.format(model=name),
+                    MESSAGE.format(model=name) + _left_elsewhere(model, root),
                     fix,
                     ((loop.node, LOOP.format(model=name)),),
                 )
                 break
+
+
+def _left_elsewhere(model: LoopModel, root: str) -> str:
+    """Where a function of another module leaves the model in eval mode, if one does."""
+    elsewhere = model.left_elsewhere.get(root)
+    if elsewhere is None:
+        return ""
+    function, where = elsewhere
+    return f" (`{function}` leaves it in eval mode at {where})"
 
 
 def _fix(model: LoopModel, loop: TrainingLoop, name: str) -> Fix | str:

@@ -1,0 +1,66 @@
+"""What each top-level function of a module does to its parameters, read from the module's own
+analysis (which runs those functions with their callers out of view): the function facts of
+its summary, which callers in other modules apply to their own state (see summary.py)."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from ..positions import locate
+from .interpret import ENTRY
+from .model import LoopModel
+from .summary import Evaluation, FunctionFacts, Leaves
+
+_INIT = frozenset({"init"})
+
+
+def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
+    """The facts of the functions that evaluate a parameter's model or leave one in another
+    mode; positions are computed only for the lines those facts name."""
+    program = model.program
+    raw: dict[str, tuple[list[tuple[object, ...]], list[tuple[object, ...]]]] = {}
+    nodes: list[cst.CSTNode] = []
+    for key in sorted(model.roots):
+        info = program.functions[key]
+        prefix = key + ":"
+        evaluations: list[tuple[object, ...]] = []
+        for site in model.eval_sites.values():
+            grads = _said(frozenset().union(*site.grads))
+            for written, root in site.model_roots.items():
+                param, dot, rest = root.removeprefix(prefix).partition(".")
+                if not root.startswith(prefix) or param not in info.params:
+                    continue
+                forward = next(
+                    (t.node for t in site.trace if t.kind == "forward" and t.root == root), None
+                )
+                if forward is None:
+                    continue
+                modes = _said(frozenset().union(*site.modes.get(written, ())))
+                evaluations.append((param, dot + rest, forward, site.is_loop, grads, modes))
+                nodes.append(forward)
+        leaves: list[tuple[object, ...]] = []
+        for param, (modes, node) in model.exits.get(key, {}).items():
+            if modes != _INIT:
+                leaves.append((param, modes, node or info.node))
+                nodes.append(node or info.node)
+        if evaluations or leaves:
+            raw[key] = (evaluations, leaves)
+    if not raw:
+        return {}
+    lines = {id(node): where.start.line for node, where in locate(program.module, nodes).items()}
+    out: dict[str, FunctionFacts] = {}
+    for key, (evaluations, leaves) in raw.items():
+        out[key] = FunctionFacts(
+            tuple(program.functions[key].params),
+            tuple(
+                Evaluation(p, a, lines[id(n)], loop, g, m)  # type: ignore[arg-type]
+                for p, a, n, loop, g, m in evaluations
+            ),
+            tuple(Leaves(p, m, lines[id(n)]) for p, m, n in leaves),  # type: ignore[arg-type]
+        )
+    return out
+
+
+def _said(values: frozenset[str]) -> frozenset[str]:
+    """ "elsewhere" is "init" to the callers: each gives its own state."""
+    return (values - ENTRY) | _INIT if values & ENTRY else values
