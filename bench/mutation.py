@@ -114,7 +114,7 @@ def report(diff: bool, only: list[str] | None = None) -> int:
     total: Counter[str] = Counter()
     survivors = []
     print(
-        f"{'module':<40} {'mutants':>7} {'killed':>6} {'survived':>8} {'no tests':>8} "
+        f"{'module':<44} {'mutants':>7} {'killed':>6} {'survived':>8} {'no tests':>8} "
         f"{'unchecked':>9} {'score':>6}"
     )
     for module, codes in found.items():
@@ -160,7 +160,7 @@ def _row(name: str, counts: Counter[str]) -> str:
     checked = mutants - unchecked
     score = f"{100 * counts['killed'] / checked:5.1f}%" if checked else "    -"
     return (
-        f"{name:<40} {mutants:>7} {counts['killed']:>6} {counts['survived']:>8} "
+        f"{name:<44} {mutants:>7} {counts['killed']:>6} {counts['survived']:>8} "
         f"{counts['no tests']:>8} {unchecked:>9} {score:>6}"
     )
 

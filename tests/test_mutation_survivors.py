@@ -454,3 +454,126 @@ def test_evaluating_the_whole_model_also_counts_for_its_trained_part() -> None:
         "TRN005",
         "insert `model.encoder.train()` before `loss = (model.encoder(x) - y).pow(2).mean()`",
     )
+
+
+# -- TRN002's fix: where the missing step goes ----------------------------------------------------
+# Catches `_fix` stepping after every backward pass of a loop (or after none), and `_place`
+# stepping inside the micro-batch loop, or before another optimizer's clear.
+
+STEPLESS = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = [(torch.randn(2, 4), torch.randn(2, 1))]
+
+    for x, y in loader:
+{body}
+"""
+
+
+def _fixed_body(template: str, body: str) -> str:
+    """The loop body after `--fix --unsafe-fixes`, for a loop body given as it is indented."""
+    source = textwrap.dedent(template.format(body=body))
+    fixed = fix_source(source, unsafe=True).after
+    assert fixed is not None
+    return fixed[fixed.index("for x, y in loader:") :]
+
+
+def test_two_backward_passes_feeding_one_optimizer_get_one_step_after_the_second() -> None:
+    body = """\
+        optimizer.zero_grad()
+        loss_a = nn.functional.mse_loss(model(x), y)
+        loss_a.backward()
+        loss_b = model(x).abs().mean()
+        loss_b.backward()"""
+    assert _fixed_body(STEPLESS, body) == textwrap.dedent(
+        """\
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss_a = nn.functional.mse_loss(model(x), y)
+            loss_a.backward()
+            loss_b = model(x).abs().mean()
+            loss_b.backward()
+            optimizer.step()
+        """
+    )
+
+
+def test_accumulation_over_micro_batches_steps_before_the_outer_clear() -> None:
+    body = """\
+        for xs, ys in zip(x.split(1), y.split(1)):
+            loss = nn.functional.mse_loss(model(xs), ys)
+            loss.backward()
+        optimizer.zero_grad()"""
+    assert _fixed_body(STEPLESS, body) == textwrap.dedent(
+        """\
+        for x, y in loader:
+            for xs, ys in zip(x.split(1), y.split(1)):
+                loss = nn.functional.mse_loss(model(xs), ys)
+                loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        """
+    )
+
+
+TWO_OPTIMIZERS = """
+    import torch
+    from torch import nn
+
+    body = nn.Linear(4, 4)
+    head = nn.Linear(4, 1)
+    opt_body = torch.optim.SGD(body.parameters(), lr=0.1)
+    opt_head = torch.optim.SGD(head.parameters(), lr=0.1)
+    loader = [(torch.randn(2, 4), torch.randn(2, 1))]
+
+    for x, y in loader:
+{body}
+"""
+
+
+def test_an_unstepped_optimizer_is_stepped_before_its_own_clear_not_another() -> None:
+    body = """\
+        for xs, ys in zip(x.split(1), y.split(1)):
+            loss = nn.functional.mse_loss(head(body(xs)), ys)
+            loss.backward()
+        opt_body.step()
+        opt_body.zero_grad()
+        opt_head.zero_grad()"""
+    assert _fixed_body(TWO_OPTIMIZERS, body).splitlines()[-4:] == [
+        "    opt_body.step()",
+        "    opt_body.zero_grad()",
+        "    opt_head.step()",
+        "    opt_head.zero_grad()",
+    ]
+
+
+# -- TRN002: an optimizer must be in view of the function that runs backward ---------------------
+# Catches `_optimizer_in_scope` no longer reading the names of the function (it then fails on
+# the first name that is not spelled like an optimizer).
+
+IN_FUNCTION = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+    def {signature}:
+        for x, y in loader:
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward()
+"""
+
+
+def test_backward_in_a_function_that_sees_no_optimizer_is_quiet() -> None:
+    # The optimizer of the module may belong to other code: the gradients may be read elsewhere.
+    assert _codes(IN_FUNCTION.format(signature="accumulate(model, loader)")) == []
+
+
+def test_backward_in_a_function_given_the_optimizer_is_flagged() -> None:
+    source = IN_FUNCTION.format(signature="train(model, loader, optimizer)")
+    assert _codes(source) == [(12, "TRN002")]
