@@ -577,3 +577,34 @@ def test_backward_in_a_function_that_sees_no_optimizer_is_quiet() -> None:
 def test_backward_in_a_function_given_the_optimizer_is_flagged() -> None:
     source = IN_FUNCTION.format(signature="train(model, loader, optimizer)")
     assert _codes(source) == [(12, "TRN002")]
+
+
+# -- TRN003's fix for an evaluation function: decorate it -----------------------------------------
+# Catches `_fix` wrapping the function's forward statement in `with torch.no_grad():` (what
+# it does for a loop) instead of decorating the function, as the message says.
+
+PREDICT = """\
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+x = torch.randn(2, 4)
+
+{decorator}
+def predict(model, x):
+    model.eval()
+    return model(x)
+
+
+print(predict(model, x))
+"""
+
+
+def test_an_evaluation_function_called_with_grad_on_is_fixed_by_decorating_it() -> None:
+    source = PREDICT.format(decorator="")
+    (finding,) = lint_source(source)
+    assert (finding.code, finding.fix_message) == (
+        "TRN003",
+        "decorate `predict` with `@torch.no_grad()`",
+    )
+    assert fix_source(source).after == PREDICT.format(decorator="\n@torch.no_grad()")
