@@ -608,3 +608,43 @@ def test_an_evaluation_function_called_with_grad_on_is_fixed_by_decorating_it() 
         "decorate `predict` with `@torch.no_grad()`",
     )
     assert fix_source(source).after == PREDICT.format(decorator="\n@torch.no_grad()")
+
+
+# -- moving a model keeps its mode ----------------------------------------------------------------
+# Catches `_creates_new_object` comparing whole dotted names instead of their roots: then
+# `self.model = self.model.to(device)` counts as a new model, fresh and of unknown mode.
+
+TRAINER = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class Trainer:
+    def __init__(self):
+        self.model = Net()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    def fit(self, loader, epochs):
+        for epoch in range(epochs):
+            self.model = self.model.to("cpu")
+            for x, y in loader:
+                self.optimizer.zero_grad()
+                nn.functional.mse_loss(self.model(x), y).backward()
+                self.optimizer.step()
+            self.model.eval()
+            with torch.no_grad():
+                print(sum(nn.functional.mse_loss(self.model(x), y).item() for x, y in loader))
+"""
+
+
+def test_an_attribute_model_moved_to_a_device_stays_in_eval_mode() -> None:
+    assert [(f.line, f.code) for f in lint_source(TRAINER)] == [(24, "TRN005")]
