@@ -648,3 +648,35 @@ class Trainer:
 
 def test_an_attribute_model_moved_to_a_device_stays_in_eval_mode() -> None:
     assert [(f.line, f.code) for f in lint_source(TRAINER)] == [(24, "TRN005")]
+
+
+# -- a model builder imported by its own name -----------------------------------------------------
+# Catches `_fresh_mode` looking the builder up as written (`create_model`) instead of by its
+# qualified name (`timm.create_model`): the model would be of unknown mode, not training.
+
+ZOO = """\
+import torch
+{import_line}
+
+model = {builder}("resnet18")
+
+
+@torch.no_grad()
+def evaluate(model, loader):
+    for x in loader:
+        print(model(x).argmax(1))
+
+
+evaluate(model, [torch.randn(2, 3, 8, 8)])
+"""
+
+
+@pytest.mark.parametrize(
+    ("import_line", "builder"),
+    [("import timm", "timm.create_model"), ("from timm import create_model", "create_model")],
+)
+def test_a_zoo_model_evaluated_without_eval_is_flagged_however_imported(
+    import_line: str, builder: str
+) -> None:
+    source = ZOO.format(import_line=import_line, builder=builder)
+    assert [(f.line, f.code) for f in lint_source(source)] == [(10, "TRN004")]
