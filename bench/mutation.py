@@ -141,7 +141,7 @@ def report(diff: bool, only: list[str] | None = None) -> int:
     if only is not None and checked:
         low, high = wilson_interval(total["killed"], checked)
         interval = f"{100 * low:.1f}% to {100 * high:.1f}%"
-        print(f"sample of {len(only)} mutants: 95% confidence interval {interval}")
+        print(f"sample of {len(only)} mutants, {checked} checked: 95% interval {interval}")
     print(f"\n{len(survivors)} mutants not killed:")
     for name in survivors:
         print(f"  {name}: {status(_code(found, name))}")
