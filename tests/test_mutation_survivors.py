@@ -454,3 +454,229 @@ def test_evaluating_the_whole_model_also_counts_for_its_trained_part() -> None:
         "TRN005",
         "insert `model.encoder.train()` before `loss = (model.encoder(x) - y).pow(2).mean()`",
     )
+
+
+# -- TRN002's fix: where the missing step goes ----------------------------------------------------
+# Catches `_fix` stepping after every backward pass of a loop (or after none), and `_place`
+# stepping inside the micro-batch loop, or before another optimizer's clear.
+
+STEPLESS = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loader = [(torch.randn(2, 4), torch.randn(2, 1))]
+
+    for x, y in loader:
+{body}
+"""
+
+
+def _fixed_body(template: str, body: str) -> str:
+    """The loop body after `--fix --unsafe-fixes`, for a loop body given as it is indented."""
+    source = textwrap.dedent(template.format(body=body))
+    fixed = fix_source(source, unsafe=True).after
+    assert fixed is not None
+    return fixed[fixed.index("for x, y in loader:") :]
+
+
+def test_two_backward_passes_feeding_one_optimizer_get_one_step_after_the_second() -> None:
+    body = """\
+        optimizer.zero_grad()
+        loss_a = nn.functional.mse_loss(model(x), y)
+        loss_a.backward()
+        loss_b = model(x).abs().mean()
+        loss_b.backward()"""
+    assert _fixed_body(STEPLESS, body) == textwrap.dedent(
+        """\
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss_a = nn.functional.mse_loss(model(x), y)
+            loss_a.backward()
+            loss_b = model(x).abs().mean()
+            loss_b.backward()
+            optimizer.step()
+        """
+    )
+
+
+def test_accumulation_over_micro_batches_steps_before_the_outer_clear() -> None:
+    body = """\
+        for xs, ys in zip(x.split(1), y.split(1)):
+            loss = nn.functional.mse_loss(model(xs), ys)
+            loss.backward()
+        optimizer.zero_grad()"""
+    assert _fixed_body(STEPLESS, body) == textwrap.dedent(
+        """\
+        for x, y in loader:
+            for xs, ys in zip(x.split(1), y.split(1)):
+                loss = nn.functional.mse_loss(model(xs), ys)
+                loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        """
+    )
+
+
+TWO_OPTIMIZERS = """
+    import torch
+    from torch import nn
+
+    body = nn.Linear(4, 4)
+    head = nn.Linear(4, 1)
+    opt_body = torch.optim.SGD(body.parameters(), lr=0.1)
+    opt_head = torch.optim.SGD(head.parameters(), lr=0.1)
+    loader = [(torch.randn(2, 4), torch.randn(2, 1))]
+
+    for x, y in loader:
+{body}
+"""
+
+
+def test_an_unstepped_optimizer_is_stepped_before_its_own_clear_not_another() -> None:
+    body = """\
+        for xs, ys in zip(x.split(1), y.split(1)):
+            loss = nn.functional.mse_loss(head(body(xs)), ys)
+            loss.backward()
+        opt_body.step()
+        opt_body.zero_grad()
+        opt_head.zero_grad()"""
+    assert _fixed_body(TWO_OPTIMIZERS, body).splitlines()[-4:] == [
+        "    opt_body.step()",
+        "    opt_body.zero_grad()",
+        "    opt_head.step()",
+        "    opt_head.zero_grad()",
+    ]
+
+
+# -- TRN002: an optimizer must be in view of the function that runs backward ---------------------
+# Catches `_optimizer_in_scope` no longer reading the names of the function (it then fails on
+# the first name that is not spelled like an optimizer).
+
+IN_FUNCTION = """
+    import torch
+    from torch import nn
+
+    model = nn.Linear(4, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+    def {signature}:
+        for x, y in loader:
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward()
+"""
+
+
+def test_backward_in_a_function_that_sees_no_optimizer_is_quiet() -> None:
+    # The optimizer of the module may belong to other code: the gradients may be read elsewhere.
+    assert _codes(IN_FUNCTION.format(signature="accumulate(model, loader)")) == []
+
+
+def test_backward_in_a_function_given_the_optimizer_is_flagged() -> None:
+    source = IN_FUNCTION.format(signature="train(model, loader, optimizer)")
+    assert _codes(source) == [(12, "TRN002")]
+
+
+# -- TRN003's fix for an evaluation function: decorate it -----------------------------------------
+# Catches `_fix` wrapping the function's forward statement in `with torch.no_grad():` (what
+# it does for a loop) instead of decorating the function, as the message says.
+
+PREDICT = """\
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+x = torch.randn(2, 4)
+
+{decorator}
+def predict(model, x):
+    model.eval()
+    return model(x)
+
+
+print(predict(model, x))
+"""
+
+
+def test_an_evaluation_function_called_with_grad_on_is_fixed_by_decorating_it() -> None:
+    source = PREDICT.format(decorator="")
+    (finding,) = lint_source(source)
+    assert (finding.code, finding.fix_message) == (
+        "TRN003",
+        "decorate `predict` with `@torch.no_grad()`",
+    )
+    assert fix_source(source).after == PREDICT.format(decorator="\n@torch.no_grad()")
+
+
+# -- moving a model keeps its mode ----------------------------------------------------------------
+# Catches `_creates_new_object` comparing whole dotted names instead of their roots: then
+# `self.model = self.model.to(device)` counts as a new model, fresh and of unknown mode.
+
+TRAINER = """\
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class Trainer:
+    def __init__(self):
+        self.model = Net()
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=0.1)
+
+    def fit(self, loader, epochs):
+        for epoch in range(epochs):
+            self.model = self.model.to("cpu")
+            for x, y in loader:
+                self.optimizer.zero_grad()
+                nn.functional.mse_loss(self.model(x), y).backward()
+                self.optimizer.step()
+            self.model.eval()
+            with torch.no_grad():
+                print(sum(nn.functional.mse_loss(self.model(x), y).item() for x, y in loader))
+"""
+
+
+def test_an_attribute_model_moved_to_a_device_stays_in_eval_mode() -> None:
+    assert [(f.line, f.code) for f in lint_source(TRAINER)] == [(24, "TRN005")]
+
+
+# -- a model builder imported by its own name -----------------------------------------------------
+# Catches `_fresh_mode` looking the builder up as written (`create_model`) instead of by its
+# qualified name (`timm.create_model`): the model would be of unknown mode, not training.
+
+ZOO = """\
+import torch
+{import_line}
+
+model = {builder}("resnet18")
+
+
+@torch.no_grad()
+def evaluate(model, loader):
+    for x in loader:
+        print(model(x).argmax(1))
+
+
+evaluate(model, [torch.randn(2, 3, 8, 8)])
+"""
+
+
+@pytest.mark.parametrize(
+    ("import_line", "builder"),
+    [("import timm", "timm.create_model"), ("from timm import create_model", "create_model")],
+)
+def test_a_zoo_model_evaluated_without_eval_is_flagged_however_imported(
+    import_line: str, builder: str
+) -> None:
+    source = ZOO.format(import_line=import_line, builder=builder)
+    assert [(f.line, f.code) for f in lint_source(source)] == [(10, "TRN004")]
