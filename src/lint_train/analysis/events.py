@@ -309,13 +309,13 @@ class _Collector(cst.CSTVisitor):
                 for name in _target_names(target):
                     self.events.append(Event(ASSIGN, target, name=name, value=fresh))
         zeros = self._builds_zeros(value)
-        if zeros and isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
-            grad = value.func.value  # `p.grad = p.grad.new_zeros(...)` reads no gradient
-            if isinstance(grad, cst.Attribute) and grad.attr.value == "grad":
-                self._consumed.add(id(grad))
+        if zeros:
+            # `p.grad = p.grad.new_zeros(...)`, `g.new().resize_as_(p.grad).zero_()`: the
+            # gradient gives only its shape and type; no gradient value is read.
+            walk(value, _GradReads(self._consumed))
         walk(value, self)
         for target in targets:
-            if isinstance(target, cst.Attribute) and target.attr.value == "grad":
+            if _is_grad_target(target):
                 if (isinstance(value, cst.Name) and value.value == "None") or zeros:
                     self.events.append(Event(CLEAR, target, name=ALL_OPTIMIZERS))
                 continue
@@ -391,9 +391,14 @@ class _Collector(cst.CSTVisitor):
         return "param" if "data" not in head.split(".") and self._is_model(owner) else None
 
     def _builds_zeros(self, value: cst.BaseExpression) -> bool:
+        """Whether `value` is a tensor of zeros, as the knowledge table says of its calls
+        (`torch.zeros_like(p)`, `t.zero_()`, and through `Variable(...)`, which keeps it)."""
         if not isinstance(value, cst.Call):
             return False
         effect = self._known(value, self.program.qualify(dotted(value.func)))
+        if effect is not None and effect.keeps_value:
+            args = [a for a in value.args if a.keyword is None and not a.star]
+            return bool(args) and self._builds_zeros(args[0].value)
         return effect is not None and effect.builds == "zeros"
 
     def _fresh_mode(self, value: cst.Call) -> str:
@@ -774,6 +779,24 @@ _BARE_ROLES = {
     "zero_grad": ("model", "optimizer"),
     "step": ("optimizer", "scheduler"),
 }
+
+
+def _is_grad_target(target: cst.BaseExpression) -> bool:
+    """`p.grad` or `p.grad.data` as an assignment target: assigning it replaces the gradient."""
+    if isinstance(target, cst.Attribute) and target.attr.value == "data":
+        target = target.value
+    return isinstance(target, cst.Attribute) and target.attr.value == "grad"
+
+
+class _GradReads(cst.CSTVisitor):
+    """Collects the `.grad` attributes under a node (into `found`)."""
+
+    def __init__(self, found: set[int]) -> None:
+        self.found = found
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value == "grad":
+            self.found.add(id(node))
 
 
 def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
