@@ -269,6 +269,15 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
         "model(x).sum().backward()", "torch.distributed.autograd.backward(ctx, [model(x)])"
     ).format(line="pass"), []),
     "<any>.requires_grad_": _evaluate("x.requires_grad_()", []),
+    "advertorch.attacks.*": _evaluate("from advertorch.attacks import LinfPGDAttack; "
+                                      "atk = LinfPGDAttack(model); atk(x, x)", []),
+    "torchattacks.*": _evaluate("import torchattacks; atk = torchattacks.PGD(model); atk(x, x)",
+                                []),
+    "foolbox.attacks.*": _evaluate("import foolbox; atk = foolbox.attacks.LinfPGD(); "
+                                   "atk(fmodel, x, x, epsilons=0.03)", []),
+    "<attack>.__call__": _evaluate("import torchattacks; atk = torchattacks.FGSM(model); "
+                                   "atk(x, x)", []),
+    "<any>.perturb": _evaluate("adv = adversary.perturb(x, x)", []),
     "torch.no_grad": (EVALUATE.replace("def evaluate", "@torch.no_grad()\n    def evaluate")
                       .format(line="model.eval()"), []),
     "torch.inference_mode": (EVALUATE.replace("def evaluate",

@@ -519,9 +519,23 @@ class _Collector(cst.CSTVisitor):
             if init is not None:
                 return [self._call_event(call, init, text)]
             return []
+        if text is not None and self._is_attack(text):
+            return [Event(GRAD_USE, call)]  # `adv = attack(x, y)` differentiates the model
         if text is not None and self._is_model(text):
             return [Event(FORWARD, call, name=text)]
         return self._opaque(call, full)
+
+    def _is_attack(self, text: str) -> bool:
+        """Whether `text` names an object built by an attack class of the knowledge table."""
+        built = self.program.bound.get(text)
+        if built is None:
+            return False
+        effect = kn.lookup(self.program.qualify(dotted(_unmoved(built).func)))
+        return (
+            effect is not None
+            and effect.builds == "attack"
+            and kn.method("attack", "__call__") is not None
+        )
 
     def _method(self, call: cst.Call, func: cst.Attribute, text: str | None) -> list[Event] | None:
         method = func.attr.value

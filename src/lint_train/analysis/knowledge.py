@@ -60,6 +60,7 @@ KINDS = {
     "fabric": "a Lightning `Fabric`, or an object named like one (`fabric`)",
     "lightning": "a class derived from a class of Lightning (`LightningModule`, `Callback`): "
     "its hooks are called by Lightning's loops",
+    "attack": "an adversarial attack built by a class of an attack library",
     "foreign": "an object of another framework (TensorFlow/Keras, JAX/Flax, scikit-learn, ...): "
     "never a torch model, whatever its name",
     "any": "any object",
@@ -140,6 +141,15 @@ TABLE: dict[str, Effect] = {
         "distributed autograd keeps gradients per context; `.grad` is left alone", grad_use=True
     ),
     "<any>.requires_grad_": Effect("marks tensors as needing gradients", grad_use=True),
+    # Adversarial attacks differentiate through the model with respect to its input: a loop
+    # that runs one needs autograd, whatever else it evaluates.
+    **{f"{package}.*": Effect(f"`{package}`: builds an adversarial attack; running it "
+                              "differentiates through the model", builds="attack")
+       for package in ("advertorch.attacks", "torchattacks", "foolbox.attacks")},
+    "<attack>.__call__": Effect("`attack(x, y)` (torchattacks, foolbox): differentiates through "
+                                "the model with respect to the input", grad_use=True),
+    "<any>.perturb": Effect("advertorch's `adversary.perturb(x, y)`: differentiates through "
+                            "the model with respect to the input", grad_use=True),
     # Grad mode -----------------------------------------------------------------------------
     "torch.no_grad": Effect("disables autograd for what it wraps", grad_mode="off"),
     "torch.inference_mode": Effect(
