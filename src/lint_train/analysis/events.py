@@ -527,10 +527,10 @@ class _Collector(cst.CSTVisitor):
 
     def _is_attack(self, text: str) -> bool:
         """Whether `text` names an object built by an attack class of the knowledge table."""
-        built = self.program.bound.get(text)
-        if built is None:
+        built = _unmoved(self.program.bound.get(text))
+        if not isinstance(built, cst.Call):
             return False
-        effect = kn.lookup(self.program.qualify(dotted(_unmoved(built).func)))
+        effect = kn.lookup(self.program.qualify(dotted(built.func)))
         return (
             effect is not None
             and effect.builds == "attack"

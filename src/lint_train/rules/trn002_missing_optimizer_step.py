@@ -94,7 +94,7 @@ def check(model: LoopModel) -> Iterator[Report]:
             display.update(loop.display)
         for name in sorted(cleared - stepped - {"*"}):
             written = display.get(name, name)
-            if _is_optimizer(model, written):
+            if _is_optimizer(model, written) and _reached(model, loops, written):
                 reported.add(id(innermost.node))
                 layout = Layout.of(model)
                 fix = _fix(layout, loops, name)
@@ -274,6 +274,20 @@ def _optimizer_in_scope(model: LoopModel, outermost: TrainingLoop) -> bool:
     if info.is_method:
         names |= {n for n in model.program.optimizers if n.startswith("self.")}
     return any(_is_optimizer(model, n) for n in names)
+
+
+def _reached(model: LoopModel, loops: list[TrainingLoop], opt: str) -> bool:
+    """Whether the loops' backward passes may reach the parameters of `opt`: unless `opt` is
+    built over the parameters of models of the file (`Adam(G.parameters())`) and the loops run
+    forward passes, none of them through those models. A helper that clears every model
+    (`G.zero_grad(); D.zero_grad()`) in a loop that trains only D does not make G's optimizer
+    one the loop should step."""
+    owners = {m for m, o in model.program.links.items() if o == opt}
+    forwards = [t.root for loop in loops for t in loop.trace if t.kind == "forward"]
+    if not owners or not forwards or any(r is None for r in forwards):
+        return True
+    ran = {r.rpartition(":")[2].rpartition("#")[2] for r in forwards if r is not None}
+    return any(r == o or r.startswith(o + ".") for r in ran for o in owners)
 
 
 def _is_optimizer(model: LoopModel, name: str) -> bool:
