@@ -322,6 +322,9 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
                                  "p.grad.data = p.grad.data.new().resize_as_(p.grad).zero_()"),
                     CLEARED_BY_ZEROS),
     "<grad>.detach_": _no_step("model.weight.grad.detach_()"),
+    # A hook reads the gradients: the backward may feed it, not a step (TRN002 only without).
+    **{f"<any>.{m}": (NO_STEP.format(line=f"model(x).{m}(lambda g: g)"), []) for m in (
+        "register_hook", "register_full_backward_hook", "register_backward_hook")},
     **{f"<optimizer>.{m}": _no_step(f"opt.{m}()") for m in (
         "state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",
         "register_step_post_hook", "param_groups", "__repr__")},

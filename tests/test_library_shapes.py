@@ -484,3 +484,52 @@ def test_the_encoder_in_the_same_loop_is_still_flagged_and_named() -> None:
     found = lint_source(textwrap.dedent(RETRIEVER.format(set_mode="pass", grad="enable_grad")))
     assert [(f.line, f.code) for f in found] == [(25, "TRN003"), (25, "TRN004")]
     assert all("`self.model.question_encoder`" in f.message for f in found)
+
+
+# Pruning by Taylor ranks: on the ranking pass, the backward pass exists to feed gradient
+# hooks that a helper class (not a module) registers on the activations in its `forward`; no
+# optimizer steps on that pass, and that is the point.
+RANKING = """
+    import torch
+    from torch import nn
+
+    class Ranker:
+        def __init__(self, model):
+            self.model = model
+            self.ranks = {{}}
+
+        def rank(self, grad):
+            self.ranks[len(self.ranks)] = grad.abs().mean()
+
+        def forward(self, x):
+            for layer in self.model:
+                x = layer(x)
+                {hook}
+            return x
+
+    class FineTuner:
+        def __init__(self, model):
+            self.model = model
+            self.ranker = Ranker(model)
+
+        def epoch(self, loader, ranking=False):
+            opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+            self.model.train()
+            for x, y in loader:
+                self.model.zero_grad()
+                if ranking:
+                    loss = nn.functional.cross_entropy(self.ranker.forward(x), y)
+                    loss.backward()
+                else:
+                    loss = nn.functional.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    opt.step()
+"""
+
+
+def test_a_backward_that_feeds_gradient_hooks_needs_no_step() -> None:
+    assert _codes(RANKING.format(hook="x.register_hook(self.rank)")) == []
+
+
+def test_the_same_backward_without_hooks_is_still_a_way_that_never_steps() -> None:
+    assert _codes(RANKING.format(hook="pass")) == [(31, "TRN002")]

@@ -194,7 +194,10 @@ def resolve_function(program: Program, text: str | None, fn: FunctionInfo | None
             scope = program.functions.get(parent_key) if parent_key else None
         return program.module_functions.get(head)
     if "." in rest:
-        return None
+        # `self.prunner.forward(x)`, where `self.prunner = Prunner(...)`: the file's class.
+        receiver, _, method = text.rpartition(".")
+        cls = program.instances.get(receiver) if receiver.startswith("self.") else None
+        return program.method(cls, method) if cls is not None else None
     if head == "self" and fn is not None and fn.class_name:
         return program.method(fn.class_name, rest)
     if head in program.self_modules:
@@ -507,7 +510,11 @@ class _Collector(cst.CSTVisitor):
                 return [Event(GRAD_SET, call, value=value)]
         key = resolve_function(self.program, text, self.fn)
         if key is not None:
-            if key.endswith(".forward") and self.program.functions[key].is_method:
+            info = self.program.functions[key]
+            cls = self.program.classes.get(info.class_name or "")
+            # `model.forward(x)` is the module's forward pass; a `forward` method of a class
+            # that is not a module is code like any other, followed.
+            if key.endswith(".forward") and info.is_method and (cls is None or cls.is_module):
                 return [Event(FORWARD, call, name=text.rpartition(".")[0] if text else None)]
             return [self._call_event(call, key, text)]
         if isinstance(func, cst.Attribute):
@@ -552,6 +559,9 @@ class _Collector(cst.CSTVisitor):
             return [Event(BACKWARD, call, name=receiver)]
         if method == "step":
             return self._step(call, receiver)
+        if effect is not None and effect.grads == kn.READS and effect.whose == kn.EVERY:
+            # A gradient hook reads gradients as `.grad` does: maybe to apply them by hand.
+            return [Event(UNKNOWN_STEP, call)]
         if effect is not None and effect.whose == kn.FIRST_ARG and call.args:
             return _gradient_events(effect, call, receiver or "?")  # `xm.optimizer_step(opt)`
         if effect is not None and effect.grads == kn.CLEARS:

@@ -207,6 +207,11 @@ TABLE: dict[str, Effect] = {
     "<parameter>.__isub__": Effect("`p -= lr * p.grad`: a step by hand", grads=STEPS),
     "<parameter>.__iadd__": Effect("`p += -lr * p.grad`: a step by hand", grads=STEPS),
     "<scheduler>.step": Effect("changes the learning rate; gradients are left alone"),
+    # Gradient hooks: the hook reads each gradient as backward computes it, as code reading
+    # `.grad` does, and may use it for something else than a step (pruning ranks, saliency).
+    **{f"<any>.{m}": Effect(f"`x.{m}(fn)`: `fn` reads the gradients backward computes",
+                            grads=READS, whose=EVERY) for m in (
+        "register_hook", "register_full_backward_hook", "register_backward_hook")},
     "<grad>.zero_": Effect("`p.grad.zero_()`: clears that parameter's gradient", grads=CLEARS,
                            whose=EVERY),
     # Assigned to `p.grad`, fresh zeros clear that gradient, as `p.grad = None` does.
