@@ -533,3 +533,37 @@ def test_a_backward_that_feeds_gradient_hooks_needs_no_step() -> None:
 
 def test_the_same_backward_without_hooks_is_still_a_way_that_never_steps() -> None:
     assert _codes(RANKING.format(hook="pass")) == [(31, "TRN002")]
+
+
+# A Hugging Face model trained by a hand-written loop that never calls train(), evaluated by a
+# helper that calls eval(): from the second epoch on it trains in eval mode. This session left
+# `from_pretrained`'s own eval mode unmodelled (docs/real-world.md says why); whatever models it
+# later must keep this finding.
+PRETRAINED_LOOP = """
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    def main(loader, epochs):
+        model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+        opt = torch.optim.AdamW(model.parameters())
+        for epoch in range(epochs):
+            for batch in loader:
+                opt.zero_grad()
+                model(**batch).loss.backward()
+                opt.step()
+            {after}
+
+    def evaluate(model, loader):
+        model.eval()
+        with torch.no_grad():
+            for batch in loader:
+                print(model(**batch).logits.argmax(-1))
+"""
+
+
+def test_a_pretrained_model_left_in_eval_by_an_evaluation_trains_in_eval() -> None:
+    assert _codes(PRETRAINED_LOOP.format(after="evaluate(model, loader)")) == [(11, "TRN005")]
+
+
+def test_the_same_loop_that_sets_train_mode_again_is_quiet() -> None:
+    assert _codes(PRETRAINED_LOOP.format(after="evaluate(model, loader); model.train()")) == []
