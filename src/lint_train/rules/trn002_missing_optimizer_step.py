@@ -45,6 +45,10 @@ ONE_WAY_NO_FIX = (
 )
 
 
+SHARED_CLEAR_NO_FIX = (
+    "one call clears this optimizer and others, so which backward pass feeds it is for the "
+    "author to say"
+)
 LOOP = "the loop in which `{backward}` runs and no optimizer steps"
 LOOP_UNSTEPPED = "the loop in which `{opt}` is cleared and never stepped"
 LOOP_ONE_WAY = "the loop in which `{opt}` is stepped only when {stepping}"
@@ -153,6 +157,12 @@ def _fix(layout: Layout, loops: list[TrainingLoop], root: str | None) -> Fix | s
         root = roots.pop()
     backwards = [t for t in innermost.trace if t.kind == "backward"]
     marks = [t for t in innermost.trace if t.kind in ("clear", "step")]
+    if any(
+        m.kind == "clear" and m.root == root and o.site is m.site and o.root != root
+        for m in marks
+        for o in marks
+    ):
+        return SHARED_CLEAR_NO_FIX
     edits: list[Edit] = []
     for backward in backwards:
         before = layout.latest(m for m in marks if layout.precedes(m, backward))
@@ -180,7 +190,9 @@ def _fed_backward(layout: Layout, loop: TrainingLoop, root: str) -> cst.CSTNode 
     marks = [t for t in loop.trace if t.kind in ("clear", "step")]
     for backward in (t for t in loop.trace if t.kind == "backward"):
         before = layout.latest(m for m in marks if layout.precedes(m, backward))
-        if before is not None and before.kind == "clear" and before.root == root:
+        # One call that clears several optimizers (`reset_all()`) is one mark for each.
+        together = [m for m in marks if before is not None and m.site is before.site]
+        if any(m.kind == "clear" and m.root == root for m in together):
             return backward.site
     return site_of(loop.trace, lambda t: t.kind == "clear" and t.root == root)
 
