@@ -269,6 +269,15 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
         "model(x).sum().backward()", "torch.distributed.autograd.backward(ctx, [model(x)])"
     ).format(line="pass"), []),
     "<any>.requires_grad_": _evaluate("x.requires_grad_()", []),
+    "advertorch.attacks.*": _evaluate("from advertorch.attacks import LinfPGDAttack; "
+                                      "atk = LinfPGDAttack(model); atk(x, x)", []),
+    "torchattacks.*": _evaluate("import torchattacks; atk = torchattacks.PGD(model); atk(x, x)",
+                                []),
+    "foolbox.attacks.*": _evaluate("import foolbox; atk = foolbox.attacks.LinfPGD(); "
+                                   "atk(fmodel, x, x, epsilons=0.03)", []),
+    "<attack>.__call__": _evaluate("import torchattacks; atk = torchattacks.FGSM(model); "
+                                   "atk(x, x)", []),
+    "<any>.perturb": _evaluate("adv = adversary.perturb(x, x)", []),
     "torch.no_grad": (EVALUATE.replace("def evaluate", "@torch.no_grad()\n    def evaluate")
                       .format(line="model.eval()"), []),
     "torch.inference_mode": (EVALUATE.replace("def evaluate",
@@ -309,7 +318,13 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
                     CLEARED_BY_ZEROS),
     "<any>.new_zeros": (STALE.format(
         line="model.weight.grad = model.weight.grad.new_zeros(1, 2)"), CLEARED_BY_ZEROS),
+    "<any>.zero_": (STALE.format(line="for p in model.parameters(): "
+                                 "p.grad.data = p.grad.data.new().resize_as_(p.grad).zero_()"),
+                    CLEARED_BY_ZEROS),
     "<grad>.detach_": _no_step("model.weight.grad.detach_()"),
+    # A hook reads the gradients: the backward may feed it, not a step (TRN002 only without).
+    **{f"<any>.{m}": (NO_STEP.format(line=f"model(x).{m}(lambda g: g)"), []) for m in (
+        "register_hook", "register_full_backward_hook", "register_backward_hook")},
     **{f"<optimizer>.{m}": _no_step(f"opt.{m}()") for m in (
         "state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",
         "register_step_post_hook", "param_groups", "__repr__")},
@@ -371,3 +386,57 @@ def test_the_knowledge_page_is_generated_from_the_table() -> None:
         check=True,
     ).stdout
     assert PAGE.read_text(encoding="utf-8") == generated
+
+
+# Each parameter's gradient replaced by what `Variable(...)` wraps, in the loop: a clear only if
+# what it wraps is zeros.
+WRAPPED_ZEROS = """
+    import torch
+    from torch.autograd import Variable
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x in data:
+        model(x).sum().backward()
+        opt.step()
+        for p in model.parameters():
+            held = p.grad.data
+            p.grad = Variable({value})
+"""
+
+
+def test_variable_keeps_the_zeros_it_wraps() -> None:
+    assert _codes(WRAPPED_ZEROS.format(value="held.new().resize_as_(held).zero_()")) == []
+    assert _codes(WRAPPED_ZEROS.format(value="torch.zeros_like(held)")) == []
+
+
+def test_variable_of_anything_else_is_no_clear() -> None:
+    assert _codes(WRAPPED_ZEROS.format(value="held.new().resize_as_(held)")) == [(8, "TRN001")]
+    assert _codes(WRAPPED_ZEROS.format(value="held * 0.5")) == [(8, "TRN001")]
+
+
+@pytest.mark.parametrize(
+    ("cls", "module"),
+    [
+        ("transformers.BertTokenizerFast", False),
+        ("transformers.AutoTokenizer", False),
+        ("transformers.RagRetriever", False),
+        ("transformers.CLIPImageProcessor", False),
+        ("transformers.Wav2Vec2FeatureExtractor", False),
+        ("transformers.AutoConfig", False),
+        ("diffusers.DDPMScheduler", False),
+        ("diffusers.AutoPipelineForText2Image", False),
+        ("transformers.AutoModelForCausalLM", True),
+        ("transformers.RagTokenForGeneration", True),
+        ("transformers.CLIPTextModelWithProjection", True),
+        ("peft.PeftModel", True),
+        ("diffusers.UNet2DConditionModel", True),
+        ("project.ConfigurableEncoder", True),
+    ],
+)
+def test_what_from_pretrained_loads_follows_the_class_family(cls: str, module: bool) -> None:
+    assert kn.pretrained_is_module(cls) is module
+
+
+def test_every_family_is_documented_on_the_page() -> None:
+    page = PAGE.read_text(encoding="utf-8")
+    assert all(f"- `{family}`:" in page for family in kn.PRETRAINED_NOT_MODULES)

@@ -390,3 +390,180 @@ def test_the_same_method_on_a_class_of_our_own_is_still_evaluation_code() -> Non
         TRAINER.format(package="dataclasses", base="dataclass").replace("(dataclass)", "")
     )
     assert {code for _, code in found} == {"TRN004"}
+
+
+# Classes picked at run time from a table of (config, model, tokenizer, retriever) classes, as
+# Hugging Face wrappers do; `predict` runs the tokenizer and the retriever around an encoder
+# that runs under no_grad. Whether each object is a module follows from what the table holds.
+PICKED_FROM_TABLE = """
+    import torch
+    from transformers import (AutoConfig, AutoModel, AutoTokenizer, BertConfig, BertModel,
+                              BertTokenizerFast, RagRetriever)
+
+    CLASSES = {{
+        "auto": (AutoConfig, AutoModel, AutoTokenizer, RagRetriever),
+        "bert": (BertConfig, BertModel, {bert_tokenizer}, RagRetriever),
+    }}
+
+    class Wrapper:
+        def __init__(self, kind, name):
+            config_class, model_class, tokenizer_class, retriever_class = CLASSES[kind]
+            self.encoder_tokenizer = tokenizer_class.from_pretrained(name)
+            self.retriever = retriever_class.from_pretrained(name)
+            self.model = model_class.from_pretrained(name)
+
+        def fit(self, loader):
+            opt = torch.optim.AdamW(self.model.parameters())
+            self.model.train()
+            for batch in loader:
+                opt.zero_grad()
+                self.model(**batch).loss.backward()
+                opt.step()
+
+        def predict(self, texts):
+            self.model.eval()
+            found = []
+            for text in texts:
+                ids = self.encoder_tokenizer(text, return_tensors="pt")["input_ids"]
+                with torch.no_grad():
+                    hidden = self.model(ids)[0]
+                found.append(self.retriever(ids.numpy(), hidden.numpy()))
+            return found
+"""
+
+
+def test_tokenizers_and_retrievers_picked_from_a_table_are_not_models() -> None:
+    assert _codes(PICKED_FROM_TABLE.format(bert_tokenizer="BertTokenizerFast")) == []
+
+
+def test_a_table_position_that_may_hold_a_model_is_still_a_model() -> None:
+    # One row holds a model class where the others hold tokenizers: `encoder_tokenizer` may be
+    # a module, run for evaluation with autograd on.
+    found = _codes(PICKED_FROM_TABLE.format(bert_tokenizer="BertModel"))
+    assert found == [(30, "TRN003")]
+
+
+# A RAG wrapper: the retriever is an index lookup and the tokenizer a text codec, neither a
+# module; only the question encoder's forward pass is evaluation to guard.
+RETRIEVER = """
+    import torch
+    from transformers import RagRetriever, RagTokenizer, RagTokenForGeneration
+
+    class Answerer:
+        def __init__(self, name):
+            self.retriever = RagRetriever.from_pretrained(name, index_name="exact")
+            self.tokenizer = RagTokenizer.from_pretrained(name)
+            self.model = RagTokenForGeneration.from_pretrained(name, retriever=self.retriever)
+
+        def fit(self, loader):
+            opt = torch.optim.AdamW(self.model.parameters())
+            self.model.train()
+            for batch in loader:
+                opt.zero_grad()
+                self.model(**batch).loss.backward()
+                opt.step()
+
+        def predict(self, questions):
+            {set_mode}
+            answers = []
+            for question in questions:
+                ids = self.tokenizer(question, return_tensors="pt")["input_ids"]
+                with torch.{grad}():
+                    hidden = self.model.question_encoder(ids)[0]
+                docs = self.retriever(ids.numpy(), hidden.numpy(), return_tensors="pt")
+                answers.append(self.tokenizer.batch_decode(docs["context_input_ids"]))
+            return answers
+"""
+
+
+def test_a_retriever_and_a_tokenizer_are_never_models_to_guard() -> None:
+    assert _codes(RETRIEVER.format(set_mode="self.model.eval()", grad="no_grad")) == []
+
+
+def test_the_encoder_in_the_same_loop_is_still_flagged_and_named() -> None:
+    found = lint_source(textwrap.dedent(RETRIEVER.format(set_mode="pass", grad="enable_grad")))
+    assert [(f.line, f.code) for f in found] == [(25, "TRN003"), (25, "TRN004")]
+    assert all("`self.model.question_encoder`" in f.message for f in found)
+
+
+# Pruning by Taylor ranks: on the ranking pass, the backward pass exists to feed gradient
+# hooks that a helper class (not a module) registers on the activations in its `forward`; no
+# optimizer steps on that pass, and that is the point.
+RANKING = """
+    import torch
+    from torch import nn
+
+    class Ranker:
+        def __init__(self, model):
+            self.model = model
+            self.ranks = {{}}
+
+        def rank(self, grad):
+            self.ranks[len(self.ranks)] = grad.abs().mean()
+
+        def forward(self, x):
+            for layer in self.model:
+                x = layer(x)
+                {hook}
+            return x
+
+    class FineTuner:
+        def __init__(self, model):
+            self.model = model
+            self.ranker = Ranker(model)
+
+        def epoch(self, loader, ranking=False):
+            opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+            self.model.train()
+            for x, y in loader:
+                self.model.zero_grad()
+                if ranking:
+                    loss = nn.functional.cross_entropy(self.ranker.forward(x), y)
+                    loss.backward()
+                else:
+                    loss = nn.functional.cross_entropy(self.model(x), y)
+                    loss.backward()
+                    opt.step()
+"""
+
+
+def test_a_backward_that_feeds_gradient_hooks_needs_no_step() -> None:
+    assert _codes(RANKING.format(hook="x.register_hook(self.rank)")) == []
+
+
+def test_the_same_backward_without_hooks_is_still_a_way_that_never_steps() -> None:
+    assert _codes(RANKING.format(hook="pass")) == [(31, "TRN002")]
+
+
+# A Hugging Face model trained by a hand-written loop that never calls train(), evaluated by a
+# helper that calls eval(): from the second epoch on it trains in eval mode. This session left
+# `from_pretrained`'s own eval mode unmodelled (docs/real-world.md says why); whatever models it
+# later must keep this finding.
+PRETRAINED_LOOP = """
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    def main(loader, epochs):
+        model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased")
+        opt = torch.optim.AdamW(model.parameters())
+        for epoch in range(epochs):
+            for batch in loader:
+                opt.zero_grad()
+                model(**batch).loss.backward()
+                opt.step()
+            {after}
+
+    def evaluate(model, loader):
+        model.eval()
+        with torch.no_grad():
+            for batch in loader:
+                print(model(**batch).logits.argmax(-1))
+"""
+
+
+def test_a_pretrained_model_left_in_eval_by_an_evaluation_trains_in_eval() -> None:
+    assert _codes(PRETRAINED_LOOP.format(after="evaluate(model, loader)")) == [(11, "TRN005")]
+
+
+def test_the_same_loop_that_sets_train_mode_again_is_quiet() -> None:
+    assert _codes(PRETRAINED_LOOP.format(after="evaluate(model, loader); model.train()")) == []

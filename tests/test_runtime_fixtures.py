@@ -39,6 +39,7 @@ QUIET = sorted((FIXTURES / "quiet").glob("*.py"))
 NOT_THE_REFERENCE_LOOP = {
     "trn001_gan_clears_only_g": "a GAN: two models, two optimizers",
     "trn002_gan_d_cleared_never_stepped": "a GAN: two models, two optimizers",
+    "trn002_shared_reset_helper_g_never_stepped": "a GAN: two models, two optimizers",
     "trn001_grad_accumulation_never_cleared": "gradient accumulation: 4 backward calls a step",
     "trn002_grad_accumulation_step_missing": "gradient accumulation: 4 backward calls a step",
     "trn006_accumulation_clears_every_micro_batch": "gradient accumulation: 4 backward calls a "

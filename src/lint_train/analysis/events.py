@@ -217,7 +217,10 @@ def resolve_function(program: Program, text: str | None, fn: FunctionInfo | None
             scope = program.functions.get(parent_key) if parent_key else None
         return program.module_functions.get(head)
     if "." in rest:
-        return None
+        # `self.prunner.forward(x)`, where `self.prunner = Prunner(...)`: the file's class.
+        receiver, _, method = text.rpartition(".")
+        cls = program.instances.get(receiver) if receiver.startswith("self.") else None
+        return program.method(cls, method) if cls is not None else None
     if head == "self" and fn is not None and fn.class_name:
         return program.method(fn.class_name, rest)
     if head in program.self_modules:
@@ -332,13 +335,13 @@ class _Collector(cst.CSTVisitor):
                 for name in _target_names(target):
                     self.events.append(Event(ASSIGN, target, name=name, value=fresh))
         zeros = self._builds_zeros(value)
-        if zeros and isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
-            grad = value.func.value  # `p.grad = p.grad.new_zeros(...)` reads no gradient
-            if isinstance(grad, cst.Attribute) and grad.attr.value == "grad":
-                self._consumed.add(id(grad))
+        if zeros:
+            # `p.grad = p.grad.new_zeros(...)`, `g.new().resize_as_(p.grad).zero_()`: the
+            # gradient gives only its shape and type; no gradient value is read.
+            walk(value, _GradReads(self._consumed))
         walk(value, self)
         for target in targets:
-            if isinstance(target, cst.Attribute) and target.attr.value == "grad":
+            if _is_grad_target(target):
                 if (isinstance(value, cst.Name) and value.value == "None") or zeros:
                     self.events.append(Event(CLEAR, target, name=ALL_OPTIMIZERS))
                 continue
@@ -414,9 +417,14 @@ class _Collector(cst.CSTVisitor):
         return "param" if "data" not in head.split(".") and self._is_model(owner) else None
 
     def _builds_zeros(self, value: cst.BaseExpression) -> bool:
+        """Whether `value` is a tensor of zeros, as the knowledge table says of its calls
+        (`torch.zeros_like(p)`, `t.zero_()`, and through `Variable(...)`, which keeps it)."""
         if not isinstance(value, cst.Call):
             return False
         effect = self._known(value, self.program.qualify(dotted(value.func)))
+        if effect is not None and effect.keeps_value:
+            args = [a for a in value.args if a.keyword is None and not a.star]
+            return bool(args) and self._builds_zeros(args[0].value)
         return effect is not None and effect.builds == "zeros"
 
     def _fresh_mode(self, value: cst.Call) -> str:
@@ -525,7 +533,11 @@ class _Collector(cst.CSTVisitor):
                 return [Event(GRAD_SET, call, value=value)]
         key = resolve_function(self.program, text, self.fn)
         if key is not None:
-            if key.endswith(".forward") and self.program.functions[key].is_method:
+            info = self.program.functions[key]
+            cls = self.program.classes.get(info.class_name or "")
+            # `model.forward(x)` is the module's forward pass; a `forward` method of a class
+            # that is not a module is code like any other, followed.
+            if key.endswith(".forward") and info.is_method and (cls is None or cls.is_module):
                 return [Event(FORWARD, call, name=text.rpartition(".")[0] if text else None)]
             return [self._call_event(call, key, text)]
         callee = self.table.callee(text, self.fn) if text is not None else None
@@ -550,6 +562,8 @@ class _Collector(cst.CSTVisitor):
             if init is not None:
                 return [self._call_event(call, init, text)]
             return []
+        if text is not None and self._is_attack(text):
+            return [Event(GRAD_USE, call)]  # `adv = attack(x, y)` differentiates the model
         if text is not None and self._is_model(text):
             return [Event(FORWARD, call, name=text)]
         opaque = self._opaque(call, full)
@@ -559,6 +573,18 @@ class _Collector(cst.CSTVisitor):
             names = opaque[0].names if opaque else ()
             return [Event(CALL, call, name=text, bindings=_raw_arguments(call), names=names)]
         return opaque
+
+    def _is_attack(self, text: str) -> bool:
+        """Whether `text` names an object built by an attack class of the knowledge table."""
+        built = _unmoved(self.program.bound.get(text))
+        if not isinstance(built, cst.Call):
+            return False
+        effect = kn.lookup(self.program.qualify(dotted(built.func)))
+        return (
+            effect is not None
+            and effect.builds == "attack"
+            and kn.method("attack", "__call__") is not None
+        )
 
     def _method(self, call: cst.Call, func: cst.Attribute, text: str | None) -> list[Event] | None:
         method = func.attr.value
@@ -575,6 +601,9 @@ class _Collector(cst.CSTVisitor):
             return [Event(BACKWARD, call, name=receiver)]
         if method == "step":
             return self._step(call, receiver)
+        if effect is not None and effect.grads == kn.READS and effect.whose == kn.EVERY:
+            # A gradient hook reads gradients as `.grad` does: maybe to apply them by hand.
+            return [Event(UNKNOWN_STEP, call)]
         if effect is not None and effect.whose == kn.FIRST_ARG and call.args:
             return _gradient_events(effect, call, receiver or "?")  # `xm.optimizer_step(opt)`
         if effect is not None and effect.grads == kn.CLEARS:
@@ -844,6 +873,24 @@ _BARE_ROLES = {
     "zero_grad": ("model", "optimizer"),
     "step": ("optimizer", "scheduler"),
 }
+
+
+def _is_grad_target(target: cst.BaseExpression) -> bool:
+    """`p.grad` or `p.grad.data` as an assignment target: assigning it replaces the gradient."""
+    if isinstance(target, cst.Attribute) and target.attr.value == "data":
+        target = target.value
+    return isinstance(target, cst.Attribute) and target.attr.value == "grad"
+
+
+class _GradReads(cst.CSTVisitor):
+    """Collects the `.grad` attributes under a node (into `found`)."""
+
+    def __init__(self, found: set[int]) -> None:
+        self.found = found
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value == "grad":
+            self.found.add(id(node))
 
 
 def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:

@@ -18,6 +18,7 @@ Keys come in three forms:
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 
@@ -59,6 +60,7 @@ KINDS = {
     "fabric": "a Lightning `Fabric`, or an object named like one (`fabric`)",
     "lightning": "a class derived from a class of Lightning (`LightningModule`, `Callback`): "
     "its hooks are called by Lightning's loops",
+    "attack": "an adversarial attack built by a class of an attack library",
     "foreign": "an object of another framework (TensorFlow/Keras, JAX/Flax, scikit-learn, ...): "
     "never a torch model, whatever its name",
     "any": "any object",
@@ -95,6 +97,9 @@ class Effect:
     # Runs a function it is given as a value (its first argument, or `func=`/`target=`) as an
     # entry point: with autograd on, and models in whatever mode the code leaves them.
     launches: bool = False
+    # Returns a tensor holding its first argument's value (pre-0.4 `Variable(t)`): what the
+    # argument is (fresh zeros, say), the result is too.
+    keeps_value: bool = False
 
 
 def _output(method: str) -> Effect:
@@ -136,6 +141,15 @@ TABLE: dict[str, Effect] = {
         "distributed autograd keeps gradients per context; `.grad` is left alone", grad_use=True
     ),
     "<any>.requires_grad_": Effect("marks tensors as needing gradients", grad_use=True),
+    # Adversarial attacks differentiate through the model with respect to its input: a loop
+    # that runs one needs autograd, whatever else it evaluates.
+    **{f"{package}.*": Effect(f"`{package}`: builds an adversarial attack; running it "
+                              "differentiates through the model", builds="attack")
+       for package in ("advertorch.attacks", "torchattacks", "foolbox.attacks")},
+    "<attack>.__call__": Effect("`attack(x, y)` (torchattacks, foolbox): differentiates through "
+                                "the model with respect to the input", grad_use=True),
+    "<any>.perturb": Effect("advertorch's `adversary.perturb(x, y)`: differentiates through "
+                            "the model with respect to the input", grad_use=True),
     # Grad mode -----------------------------------------------------------------------------
     "torch.no_grad": Effect("disables autograd for what it wraps", grad_mode="off"),
     "torch.inference_mode": Effect(
@@ -145,7 +159,8 @@ TABLE: dict[str, Effect] = {
     # Before torch 0.4, autograd was turned off per variable, not by a context.
     "torch.autograd.Variable": Effect(
         "pre-0.4: `Variable(x, volatile=True)` turned autograd off for everything computed "
-        "from `x` (so does a `volatile=True` argument to any call)", grad_mode=VOLATILE),
+        "from `x` (so does a `volatile=True` argument to any call); `Variable(t)` holds `t`'s "
+        "value", grad_mode=VOLATILE, keeps_value=True),
     **{f"{package}.{iterator}": Effect(
         "pre-0.4 torchtext: built with `train=False`, it yields volatile batches (autograd off)",
         grad_mode=VOLATILE, free_when=NOT_TRAINING)
@@ -192,6 +207,11 @@ TABLE: dict[str, Effect] = {
     "<parameter>.__isub__": Effect("`p -= lr * p.grad`: a step by hand", grads=STEPS),
     "<parameter>.__iadd__": Effect("`p += -lr * p.grad`: a step by hand", grads=STEPS),
     "<scheduler>.step": Effect("changes the learning rate; gradients are left alone"),
+    # Gradient hooks: the hook reads each gradient as backward computes it, as code reading
+    # `.grad` does, and may use it for something else than a step (pruning ranks, saliency).
+    **{f"<any>.{m}": Effect(f"`x.{m}(fn)`: `fn` reads the gradients backward computes",
+                            grads=READS, whose=EVERY) for m in (
+        "register_hook", "register_full_backward_hook", "register_backward_hook")},
     "<grad>.zero_": Effect("`p.grad.zero_()`: clears that parameter's gradient", grads=CLEARS,
                            whose=EVERY),
     # Assigned to `p.grad`, fresh zeros clear that gradient, as `p.grad = None` does.
@@ -200,6 +220,9 @@ TABLE: dict[str, Effect] = {
     "torch.zeros": Effect("a tensor of zeros; `p.grad = torch.zeros(...)` clears", builds="zeros"),
     "<any>.new_zeros": Effect("a tensor of zeros; `p.grad = p.grad.new_zeros(...)` clears",
                               builds="zeros"),
+    "<any>.zero_": Effect("`t.zero_()` fills `t` with zeros and returns it: `p.grad = "
+                          "g.new().resize_as_(g).zero_()` (or `p.grad.data = ...`) clears",
+                          builds="zeros"),
     "<grad>.detach_": Effect("`p.grad.detach_()`: detaches; the gradient stays as it is"),
     **{f"<optimizer>.{m}": _optimizer_read(m) for m in (
         "state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",
@@ -319,6 +342,33 @@ TABLE: dict[str, Effect] = {
 }  # fmt: skip
 
 
+# Hugging Face libraries (transformers, diffusers, peft) name every class for its family:
+# `BertTokenizerFast`, `AutoImageProcessor`, `RagRetriever`, `DDPMScheduler`. What
+# `X.from_pretrained(...)` loads is a module (a model, in eval mode: `from_pretrained` calls
+# `model.eval()`) unless X's name ends in one of these families, which load objects that are not
+# modules: no forward pass to guard, no mode to set.
+PRETRAINED_NOT_MODULES: dict[str, str] = {
+    "Tokenizer": "a tokenizer (`AutoTokenizer`, `BertTokenizerFast`)",
+    "Processor": "a processor (`AutoProcessor`, `CLIPImageProcessor`)",
+    "FeatureExtractor": "a feature extractor (`Wav2Vec2FeatureExtractor`)",
+    "Config": "a configuration (`AutoConfig`, `BertConfig`)",
+    "Retriever": "a retrieval index (`RagRetriever`)",
+    "Pipeline": "a pipeline, which sets eval mode and disables autograd itself",
+    "Scheduler": "a diffusers noise scheduler (`DDPMScheduler`)",
+}
+# A family's name ends the class name (`Fast` may follow, as in `BertTokenizerFast`); a
+# pipeline's may be followed by what it is for (`AutoPipelineForText2Image`).
+_FAMILY = re.compile(
+    r"(?:" + "|".join(f for f in PRETRAINED_NOT_MODULES if f != "Pipeline") + r")(?:Fast)?$"
+    r"|Pipeline"
+)
+
+
+def pretrained_is_module(cls: str) -> bool:
+    """Whether `cls.from_pretrained(...)` (cls a qualified class name) loads a module."""
+    return _FAMILY.search(cls.rpartition(".")[2]) is None
+
+
 def lookup(full: str | None) -> Effect | None:
     """The entry for a qualified callee: an exact entry, else the longest prefix entry."""
     if full is None:
@@ -398,6 +448,7 @@ def _columns(effect: Effect) -> list[str]:
             (effect.hands_on, "hands its arguments to unseen code"),
             (effect.output, "a metric or an output"),
             (effect.launches, "runs the function it is given"),
+            (effect.keeps_value, "holds its first argument's value"),
         )
         if flag
     ]
@@ -435,6 +486,17 @@ def markdown() -> str:
         "",
     ]
     lines += [f"- `{kind}`: {text}" for kind, text in KINDS.items()]
+    lines += [
+        "",
+        "`X.from_pretrained(...)` (Hugging Face) loads a module, in eval mode, unless the name",
+        "of the class `X` ends in a family whose objects are not modules (`Fast` may follow, as",
+        "in `BertTokenizerFast`; a pipeline's name may go on, as in `AutoPipelineForText2Image`).",
+        "`X` may be a name unpacked from a table",
+        "of classes (`config_class, model_class, tokenizer_class = MODEL_CLASSES[name]`): it is",
+        "judged by every class the table holds at that position.",
+        "",
+    ]
+    lines += [f"- `{family}`: {text}" for family, text in PRETRAINED_NOT_MODULES.items()]
     lines += [
         "",
         "| call | grad mode | model mode | optimizer gradients | also | what it does |",

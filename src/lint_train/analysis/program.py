@@ -103,12 +103,16 @@ class Program:
     # Escaped functions handed to a launcher of the knowledge table (`fabric.launch(main)`,
     # `Thread(target=train)`): entry points, run with autograd on.
     launched: set[str] = field(default_factory=set)
-    # Objects built by another framework, as the interpreter names them (`main:model`,
+    # Objects built by another framework, or loaded by a library as an object that is not a
+    # module (a tokenizer, a retriever), as the interpreter names them (`main:model`,
     # `Trainer#self.model`, a global `model`): never torch models.
     foreign: set[str] = field(default_factory=set)
     # The calls each object is bound to, named as the interpreter names objects.
     bound_in: dict[str, list[cst.Call]] = field(default_factory=dict)
     self_modules: set[str] = field(default_factory=set)  # `mod = sys.modules[__name__]`
+    # Names unpacked from a table of classes (`config_class, model_class = CLASSES[name]`):
+    # the qualified classes the table holds at that name's position.
+    picked: dict[str, list[str]] = field(default_factory=dict)
     # The summaries of the project modules this file imports (None: the file alone).
     view: ProjectView | None = None
     _sensitive: dict[int, bool] = field(default_factory=dict)
@@ -189,6 +193,8 @@ def build_program(module: cst.Module, view: ProjectView | None = None) -> Progra
             for base in cls.bases:
                 above = view.all_bases(base)
                 cls.library_bases += [base] if above is None else above
+    for target, value, _ in indexer.assignments:
+        _note_picked(program, indexer, target, value)
     for target, value, scope in indexer.assignments:
         _bind(program, target, value)
         _mark_binding(program, target, value, scope)
@@ -259,8 +265,52 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         and (last[:1].isupper() or callee in kn.TABLE)  # `timm.create_model(...)`
         and not last.endswith("Loss")
         and (not callee.startswith("transformers.") or _TRANSFORMERS_MODEL.search(last))
-    ) or (last == "from_pretrained" and not _NOT_A_MODULE.search(callee)):
+    ) or (last == "from_pretrained" and _loads_module(program, callee) is not False):
         program.models.add(name)
+
+
+def _loads_module(program: Program, callee: str) -> bool | None:
+    """Whether `X.from_pretrained` loads a module, by the class X names (or every class a
+    table holds for it); None when the classes disagree or it is not `from_pretrained`."""
+    owner, _, last = callee.rpartition(".")
+    if last != "from_pretrained" or not owner:
+        return None
+    classes = program.picked.get(owner, [owner])
+    verdicts = {kn.pretrained_is_module(c) for c in classes}
+    return verdicts.pop() if len(verdicts) == 1 else None
+
+
+def _note_picked(
+    program: Program, indexer: _Indexer, target: cst.BaseExpression, value: cst.BaseExpression
+) -> None:
+    """`config_class, model_class, tokenizer_class = MODEL_CLASSES[args.model_type]`, where
+    `MODEL_CLASSES` is a literal dict (or list) of tuples of classes: each name may hold any
+    of the classes at its position."""
+    if not (isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, cst.Subscript)):
+        return
+    table = dotted(value.value)
+    rows: list[cst.BaseExpression] = []
+    for literal in indexer.values.get(table or "", []):
+        if isinstance(literal, cst.Dict):
+            rows += [e.value for e in literal.elements if isinstance(e, cst.DictElement)]
+        elif isinstance(literal, (cst.List, cst.Tuple)):
+            rows += [e.value for e in literal.elements]
+        else:
+            return  # rebound to something else: not a table in view
+    names = [dotted(e.value) for e in target.elements]
+    for position, name in enumerate(names):
+        if name is None:
+            continue
+        classes = []
+        for row in rows:
+            if not isinstance(row, (cst.Tuple, cst.List)) or position >= len(row.elements):
+                return
+            cls = program.qualify(dotted(row.elements[position].value))
+            if cls is None:
+                return
+            classes.append(cls)
+        if classes:
+            program.picked.setdefault(name, []).extend(classes)
 
 
 def is_foreign_callee(full: str) -> bool:
@@ -299,6 +349,8 @@ def _builds_foreign(program: Program, call: cst.Call, depth: int = 0) -> bool:
     text = dotted(built.func) or ""
     if is_foreign_callee(program.qualify(text) or text):
         return True
+    if _loads_module(program, program.qualify(text) or text) is False:
+        return True  # `AutoTokenizer.from_pretrained(...)`: a library object, not a module
     cls = program.classes.get(text.split(".")[-1])
     if cls is not None:
         return cls.is_foreign
@@ -424,13 +476,6 @@ def _factory_builds(program: Program, callee: str) -> str | None:
 # transformers' model classes (`BertModel`, `AutoModelForCausalLM`, `T5ForConditionalGeneration`);
 # its other classes are tokenizers, configurations, trainers, collators, normalizers.
 _TRANSFORMERS_MODEL = re.compile(r"Model|For[A-Z]")
-
-# What `X.from_pretrained(...)` loads that is not a module to train or evaluate: a diffusers or
-# transformers pipeline (which disables autograd and sets eval mode itself), a tokenizer, a
-# processor, a configuration, a noise scheduler.
-_NOT_A_MODULE = re.compile(
-    r"(Pipeline\w*|Tokenizer\w*|Processor|FeatureExtractor|Config|Scheduler)\.from_pretrained$"
-)
 
 
 # Layers of libraries not in the knowledge table (and the file's own), named for what they do.

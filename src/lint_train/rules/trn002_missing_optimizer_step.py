@@ -45,6 +45,10 @@ ONE_WAY_NO_FIX = (
 )
 
 
+SHARED_CLEAR_NO_FIX = (
+    "one call clears this optimizer and others, so which backward pass feeds it is for the "
+    "author to say"
+)
 LOOP = "the loop in which `{backward}` runs and no optimizer steps"
 LOOP_UNSTEPPED = "the loop in which `{opt}` is cleared and never stepped"
 LOOP_ONE_WAY = "the loop in which `{opt}` is stepped only when {stepping}"
@@ -94,7 +98,7 @@ def check(model: LoopModel) -> Iterator[Report]:
             display.update(loop.display)
         for name in sorted(cleared - stepped - {"*"}):
             written = display.get(name, name)
-            if _is_optimizer(model, written):
+            if _is_optimizer(model, written) and _reached(model, loops, written):
                 reported.add(id(innermost.node))
                 layout = Layout.of(model)
                 fix = _fix(layout, loops, name)
@@ -159,6 +163,12 @@ def _fix(layout: Layout, loops: list[TrainingLoop], root: str | None) -> Fix | s
         root = roots.pop()
     backwards = [t for t in innermost.trace if t.kind == "backward"]
     marks = [t for t in innermost.trace if t.kind in ("clear", "step")]
+    if any(
+        m.kind == "clear" and m.root == root and o.site is m.site and o.root != root
+        for m in marks
+        for o in marks
+    ):
+        return SHARED_CLEAR_NO_FIX
     edits: list[Edit] = []
     for backward in backwards:
         before = layout.latest(m for m in marks if layout.precedes(m, backward))
@@ -186,7 +196,9 @@ def _fed_backward(layout: Layout, loop: TrainingLoop, root: str) -> cst.CSTNode 
     marks = [t for t in loop.trace if t.kind in ("clear", "step")]
     for backward in (t for t in loop.trace if t.kind == "backward"):
         before = layout.latest(m for m in marks if layout.precedes(m, backward))
-        if before is not None and before.kind == "clear" and before.root == root:
+        # One call that clears several optimizers (`reset_all()`) is one mark for each.
+        together = [m for m in marks if before is not None and m.site is before.site]
+        if any(m.kind == "clear" and m.root == root for m in together):
             return backward.site
     return site_of(loop.trace, lambda t: t.kind == "clear" and t.root == root)
 
@@ -280,6 +292,20 @@ def _optimizer_in_scope(model: LoopModel, outermost: TrainingLoop) -> bool:
     if info.is_method:
         names |= {n for n in model.program.optimizers if n.startswith("self.")}
     return any(_is_optimizer(model, n) for n in names)
+
+
+def _reached(model: LoopModel, loops: list[TrainingLoop], opt: str) -> bool:
+    """Whether the loops' backward passes may reach the parameters of `opt`: unless `opt` is
+    built over the parameters of models of the file (`Adam(G.parameters())`) and the loops run
+    forward passes, none of them through those models. A helper that clears every model
+    (`G.zero_grad(); D.zero_grad()`) in a loop that trains only D does not make G's optimizer
+    one the loop should step."""
+    owners = {m for m, o in model.program.links.items() if o == opt}
+    forwards = [t.root for loop in loops for t in loop.trace if t.kind == "forward"]
+    if not owners or not forwards or any(r is None for r in forwards):
+        return True
+    ran = {r.rpartition(":")[2].rpartition("#")[2] for r in forwards if r is not None}
+    return any(r == o or r.startswith(o + ".") for r in ran for o in owners)
 
 
 def _is_optimizer(model: LoopModel, name: str) -> bool:
