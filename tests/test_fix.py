@@ -107,6 +107,10 @@ SAME_AS_TWIN = {
     "trn010_per_batch_scheduler_before_step",
 }
 OTHER_FIX = {
+    "trn001_accumulation_clears_on_another_interval": "twin tests the step's interval for the "
+    "clear; the fix clears after the step",
+    "trn001_accumulation_clear_but_step_every_batch": "twin replaces the window-start clear with "
+    "one every batch; the fix adds one before the backward pass",
     "trn001_accelerate_zero_grad_before_loop": "twin moves the clear from before the loop",
     "trn001_amp_grad_scaler": "twin clears at the top of the iteration",
     "trn001_grads_wiped_by_new_tensors_before_loop": "twin runs its own wiping helper after "

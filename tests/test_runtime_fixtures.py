@@ -45,6 +45,8 @@ NOT_THE_REFERENCE_LOOP = {
     "trn006_accumulation_clears_every_micro_batch": "gradient accumulation: 4 backward calls a "
     "step",
     "trn006_accumulation_clear_after_the_if": "gradient accumulation: 4 backward calls a step",
+    "trn001_accumulation_clears_on_another_interval": "gradient accumulation: 4 backward calls "
+    "a step",
     "trn001_second_phase_starts_with_stale_grads": "a second phase accumulates gradients",
     "trn001_lbfgs_closure_forgets_zero_grad": "LBFGS: the closure runs several times a step",
     "trn002_lbfgs_closure_called_directly": "LBFGS: the closure runs several times a step",

@@ -37,6 +37,7 @@ from .program import FunctionInfo, Program
 from .retained import kept_losses
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
+from .windows import Windows, windows
 
 MAX_CALL_DEPTH = 8
 MAX_LOOP_PASSES = 4
@@ -261,6 +262,7 @@ class Interpreter:
         self._calls: dict[tuple[object, ...], Paths] = {}
         self._branches: dict[int, frozenset[str]] = {}  # loop id -> its own `if` conditions
         self._mode_nodes: dict[str, cst.CSTNode] = {}  # object -> the last mode change of it
+        self._window_plans: dict[int, Windows | None] = {}  # loop id -> its window tests
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -404,7 +406,10 @@ class Interpreter:
     def small(self, stmt: cst.BaseSmallStatement, paths: Paths, frame: Frame) -> Paths:
         paths = self.apply(self.table.of(stmt, frame.fn), paths, frame)
         if isinstance(stmt, cst.Assign | cst.AugAssign | cst.AnnAssign):
+            advanced = self._advanced(stmt, paths)
             _forget_facts(paths, stmt)
+            for path, facts in zip(paths, advanced, strict=True):
+                path.facts.update(facts)
         if isinstance(stmt, cst.Return):
             if isinstance(stmt.value, cst.Name):
                 # `return ready` after `if ready:`: the caller's `if helper():` is known too.
@@ -459,9 +464,7 @@ class Interpreter:
         return join(out, other)
 
     def _condition(self, test: cst.BaseExpression) -> tuple[str, bool]:
-        polarity = True
-        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-            test, polarity = test.expression, not polarity
+        test, polarity = _unnegated(test)
         text = self._texts.get(id(test))
         if text is None:
             text = self.program.module.code_for_node(test)
@@ -493,7 +496,8 @@ class Interpreter:
         # What a new iteration tests afresh: conditions on names it assigns, and whether it ran
         # a backward pass yet.
         afresh = changing | {_ran_backward(stmt)}
-        head = join(_without_facts(paths, afresh))
+        plan = self._windows(stmt)
+        head = join(_entering(_without_facts(paths, afresh), plan))
         if ev.BACKWARD in kinds and self._backward_proves_grad(stmt, kinds, frame.fn):
             head = _grad_proven_on(head)
         outer_grad = None
@@ -526,7 +530,7 @@ class Interpreter:
                                 training.iteration_leaves_stepped.add(name)
                     self._record_unstepped_branches(training, back)
                 stale = [_stale(p, entry) for p in back]
-                new_head = join(head, _without_facts(stale, afresh))
+                new_head = join(head, _carry(stale, _without_facts(stale, afresh), plan))
                 if same(new_head, head):
                     break
                 head = new_head
@@ -536,6 +540,9 @@ class Interpreter:
             if region is not None:
                 self.regions.pop()
         exit_paths: Paths = _without_facts(after_one, changing) if at_least_once else head
+        if plan is not None:
+            # What the window tests say of a next iteration that does not run.
+            exit_paths = _without_facts(exit_paths, changing)
         if isinstance(stmt, cst.While) and _is_true(stmt.test):
             exit_paths = []
         if stmt.orelse is not None and exit_paths:
@@ -585,6 +592,26 @@ class Interpreter:
                     if condition is not None and not _steps_when(back, name, ran, condition, path):
                         training.branch_unstepped[name] = (condition, path.facts[condition])
                         break
+
+    def _advanced(self, stmt: cst.BaseSmallStatement, paths: Paths) -> list[dict[str, bool]]:
+        """For each path, what the window tests say after `stmt` when it is the `c += 1` that
+        advances the innermost loop's counter (the tests of the old value no longer hold)."""
+        plan = self._window_plans.get(id(self.loop_stack[-1])) if self.loop_stack else None
+        counter = plan.increments.get(id(stmt)) if plan is not None else None
+        if plan is None or counter is None:
+            return [{} for _ in paths]
+        return [plan.shifted(p.facts, frozenset({counter}), 1) for p in paths]
+
+    def _windows(self, stmt: cst.For | cst.While) -> Windows | None:
+        """The loop's accumulation window tests on counters that advance by one each
+        iteration (see `windows`), keyed by the fact text its `if` statements give."""
+        if id(stmt) not in self._window_plans:
+            tests = _IfTests()
+            walk(stmt.body, tests)
+            pairs = [(self._condition(t)[0], _unnegated(t)[0]) for t in tests.tests]
+            assigned = set(self._assigned_in(stmt))
+            self._window_plans[id(stmt)] = windows(stmt, pairs, assigned)
+        return self._window_plans[id(stmt)]
 
     def _in_loop_function(self) -> bool:
         """Whether the event being handled is in the innermost loop's own function (not in a
@@ -1548,6 +1575,44 @@ def _deciding_condition(a: State, b: State, changing: frozenset[str]) -> str | N
 
 # Names, attributes, literals and operators only: `use_amp`, `not args.fp16`, `scaler is None`.
 _PLAIN_CONDITION = re.compile(r"[\w\s.=!<>'\"-]+")
+
+
+def _unnegated(test: cst.BaseExpression) -> tuple[cst.BaseExpression, bool]:
+    """`not not x` -> (x, True); `not x` -> (x, False): the fact key's expression and the way
+    taking the branch decides it."""
+    polarity = True
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, polarity = test.expression, not polarity
+    return test, polarity
+
+
+def _entering(paths: Paths, plan: Windows | None) -> Paths:
+    """Paths into a loop's first iteration, knowing what its window tests say there."""
+    facts = plan.on_entry() if plan is not None else {}
+    if not facts:
+        return paths
+    out = []
+    for path in paths:
+        path = path.copy()
+        path.facts.update(facts)
+        out.append(path)
+    return out
+
+
+def _carry(ended: Paths, fresh: Paths, plan: Windows | None) -> Paths:
+    """`fresh` (the iterations' ends, facts on what the loop changes dropped) with what the
+    next iteration knows of its window tests from the way `ended` took the last ones: after
+    `(i + 1) % k == 0` held, `i % k == 0` holds."""
+    if plan is None:
+        return fresh
+    out = []
+    for before, path in zip(ended, fresh, strict=True):
+        facts = plan.carried(before.facts)
+        if facts:
+            path = path.copy()
+            path.facts.update(facts)
+        out.append(path)
+    return out
 
 
 def _without_facts(paths: Paths, changing: frozenset[str]) -> Paths:
