@@ -443,6 +443,25 @@ def test_a_dropping_clear_with_two_optimizers_stepping_is_not_trn006() -> None:
     assert codes(log) == []
 
 
+def reached(i: int, *opts: int) -> dict[str, Any]:
+    return {"ev": "reached", "backward": i, "opts": list(opts)}
+
+
+def test_a_clear_dropping_another_objectives_gradients_is_not_trn006() -> None:
+    # A GAN whose generator optimizer never steps (TRN002's bug): only the discriminator's
+    # steps, and its clear drops what the generator's loss left in it, as every GAN does.
+    rounds = []
+    for r in range(3):
+        g, d = 2 * r, 2 * r + 1
+        rounds += [backward(g), reached(g, 0, 1), clear(True), backward(d), reached(d, 1)]
+        rounds += [step(r, opt=1)]
+    assert codes(events(optimizer(0), optimizer(1), *rounds)) == []
+    # The same log whose dropped backward passes reached only the stepped optimizer is a
+    # window cut short.
+    cut = [{**e, "opts": [1]} if e["ev"] == "reached" else e for e in rounds]
+    assert codes(events(optimizer(0), optimizer(1), *cut)) == ["TRN006"]
+
+
 def test_a_first_step_cut_short_after_warm_up_iterations_is_not_trn006() -> None:
     # Steps skipped while warming up: the clears of those iterations drop their gradients, so
     # only the first step follows dropped ones; every later one is a plain iteration.

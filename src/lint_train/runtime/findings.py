@@ -237,12 +237,10 @@ def _cleared_inside_window(seen: Observation) -> RuntimeFinding | None:
     cut = []
     since = -1
     for step in seen.steps:
-        backwards = [p for p in seen.backward_positions if since < p < step.position]
-        if any(
-            backwards[0] < clear < backwards[-1]
-            for clear in seen.dropping_clears
-            if backwards and since < clear < step.position
-        ):
+        window = [
+            (i, p) for i, p in enumerate(seen.backward_positions) if since < p < step.position
+        ]
+        if window and _thrown_away(seen, window, since):
             cut.append(step)
         since = step.position
     if len(cut) < max(2, len(seen.steps) / 2):
@@ -255,6 +253,19 @@ def _cleared_inside_window(seen: Observation) -> RuntimeFinding | None:
         f"(first at step {cut[0].index}); with gradient accumulation, clear right after the "
         "step",
         len(cut),
+    )
+
+
+def _thrown_away(seen: Observation, window: list[tuple[int, int]], since: int) -> bool:
+    """Whether a clear between the backward passes of `window` (index, position) threw away one
+    of the same objective as the last, the one the step applies: a micro-batch of the window.
+    The objective is told by the optimizers whose parameters a backward pass reached; a GAN's
+    generator loss also reaches the discriminator, whose clear drops those gradients on purpose."""
+    last = seen.reached_by.get(window[-1][0])
+    return any(
+        since < clear < window[-1][1]
+        and any(p < clear and seen.reached_by.get(i) == last for i, p in window[:-1])
+        for clear in seen.dropping_clears
     )
 
 
