@@ -123,18 +123,8 @@ class ProjectView:
     ) -> Callee | None:
         """The project function that `full` (as `importer`'s imports qualify it) names, through
         re-exports and star imports of packages' modules; None when it is not in view."""
-        if depth > MAX_DEPTH:
-            return None
-        importer = importer or self.path
-        level = len(full) - len(full.lstrip("."))
-        module, _, name = full[level:].rpartition(".")
-        if not name or not (module or level):
-            return None
-        target = project.resolve(importer, module, level, self.root)
-        summary = self.summaries.get(target) if target is not None else None
-        if summary is None or target is None:
-            return None
-        return self._function_in(target, summary, name, depth)
+        found = self._module_of(full, importer, depth)
+        return None if found is None else self._function_in(*found, depth)
 
     def star_function(self, name: str, stars: list[str]) -> Callee | None:
         """The project function a bare `name` is, through the file's `from x import *`."""
@@ -163,22 +153,34 @@ class ProjectView:
     ) -> tuple[Path, str] | None:
         """The module and name of the project class that `full` (as `importer`'s imports
         qualify it) names, through re-exports of packages' `__init__.py`."""
+        found = self._module_of(full, importer, depth)
+        if found is None:
+            return None
+        target, summary, name = found
+        if name in summary.classes:
+            return target, name
+        if name in summary.imports:  # `from .models import Net` in a package's __init__
+            return self.find_class(summary.imports[name], target, depth + 1)
+        return None
+
+    def _module_of(
+        self, full: str, importer: Path | None, depth: int
+    ) -> tuple[Path, ModuleSummary, str] | None:
+        """The project module in view that `full` (as `importer`'s imports qualify it) comes
+        from, its summary and the name it takes from it; None for a bare name (not something
+        the file imported), a module out of view, or past the depth of re-exports followed."""
         if depth > MAX_DEPTH:
             return None
         importer = importer or self.path
         level = len(full) - len(full.lstrip("."))
         module, _, name = full[level:].rpartition(".")
         if not name or not (module or level):
-            return None  # a bare name: not something the file imported
+            return None
         target = project.resolve(importer, module, level, self.root)
         summary = self.summaries.get(target) if target is not None else None
         if summary is None or target is None:
             return None
-        if name in summary.classes:
-            return target, name
-        if name in summary.imports:  # `from .models import Net` in a package's __init__
-            return self.find_class(summary.imports[name], target, depth + 1)
-        return None
+        return target, summary, name
 
     def sensitive(self, full: str) -> bool | None:
         """Whether the project class `full` names builds a mode-sensitive layer, itself, in
