@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lint_train.runtime.lrprobe import ScaledOptimizer, Trial, run_trial
+from lint_train.runtime.lrprobe import ScaledOptimizer, Trial, number, run_trial
 from lint_train.runtime.trend import THRESHOLD, sparkline
 
 GRID = tuple(10 ** (k / 2) for k in range(-8, 9))
@@ -174,7 +174,7 @@ def to_text(test: RangeTest) -> str:
         lines.append(f"  {'lr':<10} {'x':<8} {'change':>10}  {'diverged':<8}  loss")
         for t in test.trials:
             lines.append(
-                f"  {_number(test.lr(t.scale)):<10} {_number(t.scale):<8} {_change(t):>10}  "
+                f"  {number(test.lr(t.scale)):<10} {number(t.scale):<8} {_change(t):>10}  "
                 f"{_diverged(t):<8}  {sparkline(t.trend.values, 16)}".rstrip()
             )
         lines.append(f"  {'by lr':<10} {curve(test.trials)}  (low to high; ! diverged)")
@@ -188,7 +188,7 @@ def to_text(test: RangeTest) -> str:
         scale = test.suggested.scale
         scaled = ", ".join(o.named(scale) for o in test.optimizers)
         lines.append(
-            f"suggested lr: {_number(test.lr(scale))} (x{_number(scale)}: {scaled}); "
+            f"suggested lr: {number(test.lr(scale))} (x{number(scale)}: {scaled}); "
             f"{test.reason}; exit 0"
         )
     return "\n".join(lines) + "\n"
@@ -236,7 +236,3 @@ def _diverged(trial: Trial) -> str:
     if trial.diverged:
         return "yes"
     return "failed" if trial.error is not None else "no"
-
-
-def _number(value: float) -> str:
-    return f"{value:.3g}"

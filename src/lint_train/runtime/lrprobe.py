@@ -48,7 +48,7 @@ class ScaledOptimizer:
     lrs: tuple[float | None, ...]
 
     def named(self, scale: float = 1.0) -> str:
-        rates = [_number(lr * scale) if lr is not None else "?" for lr in self.lrs]
+        rates = [number(lr * scale) if lr is not None else "?" for lr in self.lrs]
         if len(rates) == 1:
             return f"{self.type} lr={rates[0]}"
         return f"{self.type} lrs={','.join(rates)} ({len(rates)} param groups)"
@@ -82,7 +82,7 @@ class Trial:
             return f"the script failed ({self.error})"
         if self.divergence is not None:
             after, how = self.divergence
-            return f"{how} after {_count(after, 'step')}"
+            return f"{how} after {count(after, 'step')}"
         change = self.trend.relative_change
         if change is None:
             return f"{len(self.trend.values)} loss values, too few to judge"
@@ -226,7 +226,7 @@ def _diverged(first: tuple[int, str] | None, run: Callable[[float], Trial]) -> D
         if probes[-1].trained:
             break
     names = _names(probes)
-    base = f"{names} diverged ({how} after {_count(after, 'step')})"
+    base = f"{names} diverged ({how} after {count(after, 'step')})"
     fixed = next((p for p in probes if p.trained), None) or next(
         (p for p in probes if p.error is None and not p.diverged and p.trend.values), None
     )
@@ -235,7 +235,7 @@ def _diverged(first: tuple[int, str] | None, run: Callable[[float], Trial]) -> D
             "diverged",
             "lr-too-high",
             f"learning rate too high: {base}; {_with(fixed)} {fixed.summary()} "
-            f"in the same {_count(fixed.steps, 'step')}",
+            f"in the same {count(fixed.steps, 'step')}",
             tuple(probes),
         )
     scales = _scales(probes)
@@ -244,7 +244,7 @@ def _diverged(first: tuple[int, str] | None, run: Callable[[float], Trial]) -> D
             "diverged",
             "not-lr",
             f"not the learning rate: with every lr scaled by {scales} the loss still "
-            f"diverged exactly as before ({how} after {_count(after, 'step')}); look at the "
+            f"diverged exactly as before ({how} after {count(after, 'step')}); look at the "
             "data and at how the loss is computed",
             tuple(probes),
         )
@@ -252,7 +252,7 @@ def _diverged(first: tuple[int, str] | None, run: Callable[[float], Trial]) -> D
         "diverged",
         "unclear",
         f"the probes do not tell: with every lr scaled by {scales}, "
-        + "; ".join(f"x{_number(p.scale)}: {p.summary()}" for p in probes),
+        + "; ".join(f"x{number(p.scale)}: {p.summary()}" for p in probes),
         tuple(probes),
     )
 
@@ -273,8 +273,8 @@ def _stagnated(trend: LossTrend, steps: int, run: Callable[[float], Trial]) -> D
                 break  # no better than the rate before it: further will not help either
     change = trend.relative_change or 0.0
     moved = f"fell only {-change:.1%}" if change < 0 else f"rose {change:.1%}"
-    base = f"with {_names(probes)} the loss {moved} in {_count(steps, 'step')}"
-    listed = "; ".join(f"x{_number(p.scale)}: {p.summary()}" for p in probes)
+    base = f"with {_names(probes)} the loss {moved} in {count(steps, 'step')}"
+    listed = "; ".join(f"x{number(p.scale)}: {p.summary()}" for p in probes)
     trained = [p for p in probes if p.trained]
     if trained:
         best = min(trained, key=_change)
@@ -283,7 +283,7 @@ def _stagnated(trend: LossTrend, steps: int, run: Callable[[float], Trial]) -> D
             "stagnated",
             "lr-too-low" if best.scale > 1 else "lr-too-high",
             f"learning rate {words}: {base}; {_with(best)} {best.summary()} in the same "
-            f"{_count(best.steps, 'step')}",
+            f"{count(best.steps, 'step')}",
             tuple(probes),
         )
     # The rate is not the cause only when the loss did not respond to it at all: every probe,
@@ -338,19 +338,21 @@ def _names(probes: Sequence[Trial]) -> str:
 
 def _with(trial: Trial) -> str:
     scaled = ", ".join(o.named(trial.scale) for o in trial.optimizers)
-    return f"with {scaled} (x{_number(trial.scale)})" if scaled else f"with x{trial.scale:g}"
+    return f"with {scaled} (x{number(trial.scale)})" if scaled else f"with x{trial.scale:g}"
 
 
 def _scales(probes: Sequence[Trial]) -> str:
-    numbers = [_number(p.scale) for p in probes]
+    numbers = [number(p.scale) for p in probes]
     return numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
 
 
-def _number(value: float) -> str:
+def number(value: float) -> str:
+    """A rate or loss as the reports print it."""
     return f"{value:.3g}"
 
 
-def _count(n: int, noun: str) -> str:
+def count(n: int, noun: str) -> str:
+    """`n` and the noun, plural unless n is 1."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
@@ -360,7 +362,7 @@ def to_lines(diagnosis: Diagnosis) -> tuple[str, str]:
     for p in diagnosis.probes:
         verdict = "trained" if p.trained else "diverged" if p.diverged else "did not train"
         rows.append(
-            f"x{_number(p.scale):<6} {p.summary()}; {verdict}  {sparkline(p.trend.values, 16)}"
+            f"x{number(p.scale):<6} {p.summary()}; {verdict}  {sparkline(p.trend.values, 16)}"
         )
     return "\n".join(rows) or "none needed", diagnosis.message
 

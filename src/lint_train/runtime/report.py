@@ -9,7 +9,7 @@ from typing import Any
 
 from lint_train.runtime.events import OptimizerInfo
 from lint_train.runtime.findings import RuntimeFinding
-from lint_train.runtime.lrprobe import Diagnosis, to_data, to_lines
+from lint_train.runtime.lrprobe import Diagnosis, count, to_data, to_lines
 from lint_train.runtime.trend import LossTrend, ObjectiveTrend, Verdict
 
 
@@ -82,9 +82,9 @@ def to_text(report: Report) -> str:
     elif report.status == "failed" and report.output_tail.strip():
         lines += _field("output", _last_lines(report.output_tail, 15))
     counts = [
-        _count(report.steps, "optimizer step"),
-        _count(report.backward_calls, "backward call"),
-        _count(report.zero_grad_calls, "zero_grad call"),
+        count(report.steps, "optimizer step"),
+        count(report.backward_calls, "backward call"),
+        count(report.zero_grad_calls, "zero_grad call"),
     ]
     types = ", ".join(o.type for o in report.optimizers)
     optimizers = f" ({types})" if types else ""
@@ -216,7 +216,7 @@ def _verdict_line(report: Report) -> str:
         line += f"; {LR_CAUSES[cause]} (see diagnosis)"
     found = problem_count(report)
     if found:
-        line += f"; {_count(found, 'finding')}"
+        line += f"; {count(found, 'finding')}"
     if report.suppressed:
         line += f" ({report.suppressed} suppressed by noqa)"
     return f"{line}; exit {report.exit_code}"
@@ -225,7 +225,7 @@ def _verdict_line(report: Report) -> str:
 def _loss_line(trend: LossTrend) -> str:
     n = len(trend.values)
     if trend.first is None or trend.last is None:
-        return f"{_count(n, 'value')}  {trend.sparkline}".rstrip()
+        return f"{count(n, 'value')}  {trend.sparkline}".rstrip()
     change = "" if trend.relative_change is None else f", {trend.relative_change:+.1%}"
     return (
         f"{trend.first:.4g} -> {trend.last:.4g}  (means of the first and last {trend.window} of "
@@ -236,7 +236,7 @@ def _loss_line(trend: LossTrend) -> str:
 def _objective_line(objective: ObjectiveTrend) -> str:
     trend = objective.trend
     if trend.first is None or trend.last is None or trend.relative_change is None:
-        return f"{objective.name}: {_count(len(trend.values), 'value')}  {trend.sparkline}"
+        return f"{objective.name}: {count(len(trend.values), 'value')}  {trend.sparkline}"
     return (
         f"{objective.name}: {trend.first:.4g} -> {trend.last:.4g}  ({trend.relative_change:+.1%} "
         f"over {len(trend.values)} values)  {trend.sparkline}"
@@ -250,10 +250,6 @@ def _field(label: str, text: str) -> list[str]:
 
 def _last_lines(text: str, count: int) -> str:
     return "\n".join(text.rstrip().splitlines()[-count:])
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _finite_or_none(value: float) -> float | None:
