@@ -38,6 +38,7 @@ FIXED_LOOP = LOOP.replace(
 IPYTHON_ODDITIES = (
     "files = !ls\n"
     "model?\n"
+    "torch.*Tensor?\n"
     "if True:\n"
     "    !echo inside a block\n"
     "%env CUDA_VISIBLE_DEVICES=0\n"
@@ -119,6 +120,7 @@ def test_ipython_syntax_does_not_break_parsing() -> None:
     program = to_program(_notebook(("code", IPYTHON_ODDITIES)).encode())
     assert program.text.splitlines() == [
         "files = None",
+        "pass",
         "pass",
         "if True:",
         "    pass",

@@ -22,7 +22,8 @@ from .types import Finding, Location
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug", "python", "python3"})
 
 _MAGIC = re.compile(r"^\s*(%|!|\?)")
-_HELP = re.compile(r"^\s*[\w.\[\]]+\?{1,2}\s*$")
+# `np.*load*?` is IPython's wildcard search over names: a help line too.
+_HELP = re.compile(r"^\s*[\w.\[\]*]+\?{1,2}\s*$")
 _ASSIGN_MAGIC = re.compile(r"^(\s*[\w.]+(?:\s*,\s*[\w.]+)*\s*=\s*)[!%]")
 _TRIPLE = re.compile(r"\"\"\"|'''")
 
