@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
@@ -65,3 +66,71 @@ def expected_findings(path: Path) -> set[tuple[int, str]]:
         if match:
             expected |= {(number, code.strip()) for code in match.group(1).split(",")}
     return expected
+
+
+# -- The quick form of the proofs that run every fixture --------------------------------------
+# Running every fixture under `verify` is most of the suite's time. The default run keeps a quick
+# form of each such proof: in each folder, the first fixture of each rule (by name, so the same
+# stems in buggy/ and fixed/), and one in QUICK_EVERY of the files named for no rule (quiet/,
+# src/). The others are marked
+# `slow`, which CI runs in its second pass (`pytest -m slow`), so every fixture is still proven.
+QUICK_EVERY = 10
+RULE_PREFIX = re.compile(r"trn\d{3}")
+
+
+def quick_set(paths: list[Path]) -> set[Path]:
+    """The representative few of `paths` that the default run proves."""
+    seen: set[tuple[Path, object]] = set()
+    quick = set()
+    for index, path in enumerate(paths):
+        rule = RULE_PREFIX.match(path.stem)
+        key = (path.parent, rule.group() if rule else index // QUICK_EVERY)
+        if key not in seen:
+            seen.add(key)
+            quick.add(path)
+    return quick
+
+
+def quick_form(paths: list[Path], name: Callable[[Path], str] = lambda p: p.stem) -> list[object]:
+    """`paths` as test parameters (ids: `name(path)`), all but quick_set(paths) marked slow."""
+    quick = quick_set(paths)
+    return [
+        pytest.param(path, id=name(path), marks=() if path in quick else pytest.mark.slow)
+        for path in paths
+    ]
+
+
+def selected(request: pytest.FixtureRequest, name: str = "path") -> list[object]:
+    """The values of parameter `name` of the tests this run selected that use the requesting
+    module-scoped fixture: it computes what they read and no more (the slow cases only when
+    `-m slow` selected them)."""
+    values: list[object] = []
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        if (
+            getattr(item, "module", None) is request.module
+            and request.fixturename in getattr(item, "fixturenames", ())
+            and callspec is not None
+            and name in callspec.params
+            and callspec.params[name] not in values
+        ):
+            values.append(callspec.params[name])
+    return values
+
+
+_VERIFIED: dict[tuple[str, str], object] = {}
+
+
+def verify_all(paths: list[Path], options: object) -> dict[Path, object]:
+    """`verify_script(path, (), options)` for each path, in parallel, once a session: two
+    modules that verify the same fixture with the same options share its report."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lint_train.runtime.verify import verify_script
+
+    todo = [p for p in dict.fromkeys(paths) if (str(p), repr(options)) not in _VERIFIED]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        reports = pool.map(lambda p: verify_script(str(p), (), options), todo)
+        for path, report in zip(todo, reports, strict=True):
+            _VERIFIED[str(path), repr(options)] = report
+    return {p: _VERIFIED[str(p), repr(options)] for p in paths}

@@ -20,14 +20,12 @@ from __future__ import annotations
 import ast
 import codecs
 import functools
-import os
 import shutil
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, expected_findings, require
+from conftest import FIXTURES, expected_findings, quick_form, require, selected, verify_all
 
 from lint_train.cli import main
 from lint_train.engine import lint_source
@@ -256,22 +254,26 @@ def test_safe_fixes_alone_fix_trn001_trn003_trn007_trn008_and_trn011(path: Path)
 
 # The runtime proof: every autofixed script trains, exactly like its fixed twin ------------
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory):
+def runs(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
     require("torch")
     from lint_train.config import Config
-    from lint_train.runtime.verify import Options, verify_script
+    from lint_train.runtime.verify import Options
 
+    # Only the fixtures the selected tests read (conftest.quick_form: a few by default).
+    fixable = selected(request)
     folder = tmp_path_factory.mktemp("autofixed")
-    scripts = []
-    for path in FIXABLE:
+    pairs = {}
+    for path in fixable:
         target = folder / path.name
         target.write_text(_fixed(path), encoding="utf-8")
-        scripts += [target, FIXTURES / "fixed" / path.name]
-    # Preview on, so the runtime findings of rules in preview are looked for too.
-    options = Options(max_steps=200, timeout=60, threads=1, config=Config(preview=True))
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        reports = list(pool.map(lambda p: verify_script(str(p), (), options), scripts))
-    return {path.stem: (reports[2 * i], reports[2 * i + 1]) for i, path in enumerate(FIXABLE)}
+        pairs[path.stem] = (target, FIXTURES / "fixed" / path.name)
+    # Preview on, so the runtime findings of rules in preview are looked for too. The options of
+    # tests/test_runtime_fixtures.py, so the fixed twins' reports are shared with it.
+    options = Options(
+        max_steps=200, timeout=60, threads=1, static=True, config=Config(preview=True)
+    )
+    reports = verify_all([script for pair in pairs.values() for script in pair], options)
+    return {stem: (reports[auto], reports[twin]) for stem, (auto, twin) in pairs.items()}
 
 
 def _describe(report) -> str:  # type: ignore[no-untyped-def]
@@ -279,7 +281,7 @@ def _describe(report) -> str:  # type: ignore[no-untyped-def]
     return f"{report.how}; {report.verdict.reason}; {findings}\n{report.error or ''}"
 
 
-@pytest.mark.parametrize("path", FIXABLE, ids=_ids(FIXABLE))
+@pytest.mark.parametrize("path", quick_form(FIXABLE))
 def test_autofixed_fixture_trains_without_runtime_finding(path: Path, runs) -> None:
     report, _ = runs[path.stem]
     assert report.status != "failed", _describe(report)
@@ -287,7 +289,7 @@ def test_autofixed_fixture_trains_without_runtime_finding(path: Path, runs) -> N
     assert report.verdict.trained, _describe(report)
 
 
-@pytest.mark.parametrize("path", FIXABLE, ids=_ids(FIXABLE))
+@pytest.mark.parametrize("path", quick_form(FIXABLE))
 def test_autofixed_fixture_runs_exactly_like_its_fixed_twin(path: Path, runs) -> None:
     auto, twin = runs[path.stem]
     assert twin.findings == [], _describe(twin)

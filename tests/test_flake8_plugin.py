@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import FIXTURES, require
 
 # Run through `python -m flake8`; without flake8 every test here would fail obscurely.
@@ -41,10 +42,18 @@ def test_flake8_registers_the_plugin() -> None:
     assert "lint-train:" in done.stdout
 
 
-def test_flake8_reports_the_same_findings_as_lint_train() -> None:
-    folders = [str(FIXTURES / "buggy"), str(FIXTURES / "quiet")]
-    ours = _lint_train(*folders)
-    theirs = _flake8(*folders)
+FOLDERS = [str(FIXTURES / "buggy"), str(FIXTURES / "quiet")]
+
+
+@pytest.fixture(scope="module")
+def flake8_default() -> subprocess.CompletedProcess[str]:
+    """flake8 on the buggy and quiet fixtures, default rules: run once, read by two tests."""
+    return _flake8(*FOLDERS)
+
+
+def test_flake8_reports_the_same_findings_as_lint_train(flake8_default) -> None:
+    ours = _lint_train(*FOLDERS)
+    theirs = flake8_default
     assert ours.returncode == theirs.returncode == 1
     expected = sorted(ours.stdout.splitlines())
     assert len(expected) > 40
@@ -72,9 +81,9 @@ def test_flake8_leaves_syntax_errors_to_flake8(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_flake8_runs_preview_rules_only_when_asked() -> None:
+def test_flake8_runs_preview_rules_only_when_asked(flake8_default) -> None:
     folder = str(FIXTURES / "buggy")
-    default = _flake8(folder)
+    default = flake8_default
     preview = _flake8("--lint-train-preview", folder)
     ours = _lint_train("--preview", folder)
     assert " TRN008 " not in default.stdout

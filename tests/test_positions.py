@@ -6,6 +6,7 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
+from conftest import quick_set
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from lint_train import positions
@@ -37,12 +38,22 @@ SHAPES = {
 }
 
 
-def _cases() -> list[tuple[str, str]]:
-    cases = [(str(path.relative_to(ROOT)), path.read_text(encoding="utf-8")) for path in SOURCES]
-    return cases + sorted(SHAPES.items())
+def _cases() -> list[object]:
+    # Every source in `pytest -m slow`; the default run, a few of them (conftest.quick_set).
+    quick = quick_set(SOURCES)
+    cases = [
+        pytest.param(
+            name := str(path.relative_to(ROOT)),
+            path.read_text(encoding="utf-8"),
+            id=name,
+            marks=() if path in quick else pytest.mark.slow,
+        )
+        for path in SOURCES
+    ]
+    return cases + [pytest.param(name, text, id=name) for name, text in sorted(SHAPES.items())]
 
 
-@pytest.mark.parametrize(("name", "text"), _cases(), ids=[name for name, _ in _cases()])
+@pytest.mark.parametrize(("name", "text"), _cases())
 def test_every_node_is_where_libcsts_provider_puts_it(name: str, text: str) -> None:
     module = cst.parse_module(text)
     expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, quick_form
 
 from lint_train.engine import lint_source
 from lint_train.prefilter import could_matter
@@ -13,7 +13,8 @@ from lint_train.prefilter import could_matter
 CORPUS = sorted(FIXTURES.rglob("*.py")) + sorted((ROOT / "src").rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=[str(p.relative_to(ROOT)) for p in CORPUS])
+# Every file in `pytest -m slow`; the default run, a few of them (conftest.quick_form).
+@pytest.mark.parametrize("path", quick_form(CORPUS, lambda p: str(p.relative_to(ROOT))))
 def test_prefilter_never_changes_findings(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert lint_source(text, prefilter=True) == lint_source(text, prefilter=False)

@@ -7,27 +7,27 @@
 - quiet scripts run without a runtime finding;
 - for every script, the static and the runtime findings name the same codes.
 
-All fixtures run once, in parallel, in a module fixture; the tests read the reports.
+All fixtures run once, in parallel, in a module fixture; the tests read the reports. The default
+run proves a quick form (conftest.quick_form: the first fixture of each rule, some quiet ones);
+`pytest -m slow` proves the others.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import FIXTURES, expected_findings, require
+from conftest import FIXTURES, expected_findings, quick_form, require, selected, verify_all
 
 torch = require("torch")
 
 from lint_train.config import Config  # noqa: E402
 from lint_train.runtime.reference import train_fixture  # noqa: E402
 from lint_train.runtime.report import Report  # noqa: E402
-from lint_train.runtime.verify import Options, verify_script  # noqa: E402
+from lint_train.runtime.verify import Options  # noqa: E402
 
 BUGGY = sorted((FIXTURES / "buggy").glob("*.py"))
 FIXED = sorted((FIXTURES / "fixed").glob("*.py"))
@@ -78,17 +78,13 @@ CURVE_GAP = 0.05
 OPTIONS = Options(max_steps=200, timeout=60, threads=1, static=True, config=Config(preview=True))
 
 
-def _ids(paths: list[Path]) -> list[str]:
-    return [p.stem for p in paths]
-
-
 @pytest.fixture(scope="module")
-def reports() -> dict[Path, Report]:
-    # How long this takes is measured by bench/verify_fixtures.py, not asserted here.
-    paths = BUGGY + FIXED + QUIET
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        reports = list(pool.map(lambda p: verify_script(str(p), (), OPTIONS), paths))
-    return dict(zip(paths, reports, strict=True))
+def reports(request: pytest.FixtureRequest) -> dict[Path, Report]:
+    # How long this takes is measured by bench/verify_fixtures.py, not asserted here. Only the
+    # fixtures the selected tests read are run: those and the fixed twins of the buggy ones.
+    paths = selected(request)
+    twins = [FIXTURES / "fixed" / p.name for p in paths if p in BUGGY]
+    return verify_all(paths + twins, OPTIONS)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -117,7 +113,7 @@ def load(path: Path) -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("path", FIXED, ids=_ids(FIXED))
+@pytest.mark.parametrize("path", quick_form(FIXED))
 def test_fixed_fixture_trains_without_runtime_finding(path: Path, reports) -> None:
     report = reports[path]
     assert report.status != "failed", describe(report)
@@ -133,7 +129,7 @@ def test_every_fixture_set_aside_from_the_reference_comparison_exists() -> None:
     assert len(PLAIN_LOOPS) >= len(FIXED) // 2
 
 
-@pytest.mark.parametrize("path", PLAIN_LOOPS, ids=_ids(PLAIN_LOOPS))
+@pytest.mark.parametrize("path", quick_form(PLAIN_LOOPS))
 def test_fixed_fixture_matches_the_reference_loop(path: Path, reports) -> None:
     report = reports[path]
     assert len(report.optimizers) == 1, "not one optimizer: list it in NOT_THE_REFERENCE_LOOP"
@@ -143,7 +139,7 @@ def test_fixed_fixture_matches_the_reference_loop(path: Path, reports) -> None:
     assert report.trend.values == pytest.approx(expected.train_losses, rel=TOLERANCE)
 
 
-@pytest.mark.parametrize("path", BUGGY, ids=_ids(BUGGY))
+@pytest.mark.parametrize("path", quick_form(BUGGY))
 def test_buggy_fixture_shows_its_expected_finding_at_runtime(path: Path, reports) -> None:
     report = reports[path]
     claimed = {code for _, code in expected_findings(path)}
@@ -154,8 +150,7 @@ def test_buggy_fixture_shows_its_expected_finding_at_runtime(path: Path, reports
 
 @pytest.mark.parametrize(
     "path",
-    [p for p in BUGGY if {c for _, c in expected_findings(p)} & {"TRN001", "TRN002"}],
-    ids=lambda p: p.stem,
+    quick_form([p for p in BUGGY if {c for _, c in expected_findings(p)} & {"TRN001", "TRN002"}]),
 )
 def test_buggy_trn001_trn002_loss_curve_differs_or_does_not_fall(path: Path, reports) -> None:
     """The curve itself shows the bug: judged on enough values, the loss does not fall by the
@@ -175,14 +170,14 @@ def test_buggy_trn001_trn002_loss_curve_differs_or_does_not_fall(path: Path, rep
     )
 
 
-@pytest.mark.parametrize("path", QUIET, ids=_ids(QUIET))
+@pytest.mark.parametrize("path", quick_form(QUIET))
 def test_quiet_fixture_runs_without_runtime_finding(path: Path, reports) -> None:
     report = reports[path]
     assert report.status != "failed", describe(report)
     assert report.findings == [], describe(report)
 
 
-@pytest.mark.parametrize("path", BUGGY + FIXED + QUIET, ids=_ids(BUGGY + FIXED + QUIET))
+@pytest.mark.parametrize("path", quick_form(BUGGY + FIXED + QUIET))
 def test_static_and_runtime_findings_agree(path: Path, reports) -> None:
     report = reports[path]
     assert report.static_error is None, report.static_error

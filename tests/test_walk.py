@@ -12,7 +12,7 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, quick_form
 
 from lint_train.analysis.walk import CHILD_FIELDS, TRIVIA, walk
 
@@ -109,8 +109,10 @@ def _recorder() -> tuple[cst.CSTVisitor, list[tuple[str, int]]]:
     return type("Recorder", (cst.CSTVisitor,), hooks)(), log
 
 
+# Every file in `pytest -m slow`; the default run, a few of them (conftest.quick_form).
 @pytest.mark.parametrize(
-    "source", [*CORPUS, None], ids=lambda p: str(p.relative_to(ROOT)) if p else "syntax"
+    "source",
+    [*quick_form(CORPUS, lambda p: str(p.relative_to(ROOT))), pytest.param(None, id="syntax")],
 )
 def test_walk_makes_the_same_calls_as_libcst(source: Path | None) -> None:
     text = source.read_text(encoding="utf-8") if source else EXTRA
