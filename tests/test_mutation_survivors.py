@@ -680,3 +680,160 @@ def test_a_zoo_model_evaluated_without_eval_is_flagged_however_imported(
 ) -> None:
     source = ZOO.format(import_line=import_line, builder=builder)
     assert [(f.line, f.code) for f in lint_source(source)] == [(10, "TRN004")]
+
+
+# -- a known call that restores a checkpoint does not hide a missing step -------------------------
+# Catches `_opaque` handing the optimizer to a known call that only reads it (`or` for `and`):
+# TRN002 then stays quiet, as for code not in view that might step it.
+
+RELOADS_BEST = """\
+import torch
+from torch import nn
+
+from helpers import {helper}
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train(loader, best_path):
+    best = float("inf")
+    for epoch in range(10):
+        total = 0.0
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = model(x).sum()
+            loss.backward()
+            total += loss.item()
+        if total > best:
+            {helper}(best_path, model, optimizer)
+        best = min(best, total)
+"""
+
+
+def test_reloading_a_checkpoint_does_not_step_the_optimizer() -> None:
+    # The knowledge table's `*.load_checkpoint` restores states and leaves gradients alone.
+    assert _codes(RELOADS_BEST.format(helper="load_checkpoint")) == [(17, "TRN002")]
+
+
+def test_an_unknown_helper_given_the_optimizer_may_step_it() -> None:
+    assert _codes(RELOADS_BEST.format(helper="restore_best")) == []
+
+
+# -- TRN007's fix on a statement ended by a semicolon -------------------------------------------
+# Catches `_fix` keeping the `;` of `losses.append(loss);` in the code it writes back.
+
+KEEPS_LOSSES = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+losses = []
+for x, y in [(torch.randn(2, 4), torch.randn(2, 1))]:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    losses.append({kept}){end}
+print(losses)
+"""
+
+
+def test_a_kept_loss_ended_by_a_semicolon_is_detached_without_it() -> None:
+    source = KEEPS_LOSSES.format(kept="loss", end=";")
+    assert [(f.line, f.code) for f in lint_source(source)] == [(12, "TRN007")]
+    assert fix_source(source).after == KEEPS_LOSSES.format(kept="loss.detach()", end="")
+
+
+# -- TRN008: a scheduler known by its construction or by its name --------------------------------
+# Catches `_role` asking for both (`and` for `or`): a scheduler named `decay`, or one handed in
+# as `lr_schedule`, would then be no scheduler, and its bare `.step` would go unreported.
+
+BARE_SCHEDULER_STEP = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+decay = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10)
+
+
+def train(loader, lr_schedule):
+    for epoch in range(30):
+        for x, y in loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+        decay.step
+        lr_schedule.step
+"""
+
+
+def test_a_bare_scheduler_step_is_reported_whether_built_in_view_or_named_so() -> None:
+    findings = lint_source(BARE_SCHEDULER_STEP)
+    assert [(f.line, f.code) for f in findings] == [(15, "TRN008"), (16, "TRN008")]
+    assert all("the learning rate of" in f.message for f in findings)
+
+
+# -- pre-0.4 `volatile=True` in a nested function -----------------------------------------------
+# Catches the search for `volatile=True` descending into nested functions: their bodies do not
+# run where they are defined, so they do not turn autograd off for the code around them.
+
+NESTED_VOLATILE = """\
+import torch
+from torch import nn
+from torch.autograd import Variable
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+
+
+def evaluate(loader):
+    def legacy_inputs(batches):
+        # for callers still on torch 0.3; this function does not use it
+        return [Variable(x, volatile=True) for x, _ in batches]
+
+    model.eval()
+    total = 0.0
+    for x, y in loader:
+        total += nn.functional.mse_loss(model(x), y).item()
+    return total
+"""
+
+
+def test_volatile_inputs_built_in_an_unused_nested_function_do_not_turn_grad_off() -> None:
+    assert _codes(NESTED_VOLATILE) == [(16, "TRN003")]
+
+
+# -- TRN001's fix under gradient accumulation says what it does ----------------------------------
+# Catches `_fix` returning the clear after an accumulation step without its description: the
+# finding would then offer a fix and not say which.
+
+ACCUMULATES = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train(loader, accum_steps):
+    for i, (x, y) in enumerate(loader):
+        loss = nn.functional.mse_loss(model(x), y) / accum_steps
+        loss.backward()
+        if (i + 1) % accum_steps == 0:
+            optimizer.step()
+{clear}"""
+
+
+def test_accumulation_without_a_clear_is_fixed_by_clearing_after_the_step() -> None:
+    source = ACCUMULATES.format(clear="")
+    (finding,) = lint_source(source)
+    assert (finding.line, finding.code, finding.fix_message) == (
+        13,
+        "TRN001",
+        "insert `optimizer.zero_grad()` after `optimizer.step()`",
+    )
+    assert fix_source(source).after == ACCUMULATES.format(
+        clear="            optimizer.zero_grad()\n"
+    )
