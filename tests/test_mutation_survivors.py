@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from conftest import FIXTURES
 
 from lint_train.engine import lint_source
 from lint_train.fix import fix_source
@@ -837,3 +838,71 @@ def test_accumulation_without_a_clear_is_fixed_by_clearing_after_the_step() -> N
     assert fix_source(source).after == ACCUMULATES.format(
         clear="            optimizer.zero_grad()\n"
     )
+
+
+# -- a `.step()` of an object of unknown kind may step the optimizer ------------------------------
+# Catches `_step` dropping the unknown step of `trainer.step()` (a receiver that is no optimizer,
+# scheduler, scaler or engine by name or construction): TRN002 would then say nothing steps.
+
+UNKNOWN_STEPPER = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train(loader, trainer):
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+{update}"""
+
+
+def test_a_step_of_an_object_of_unknown_kind_may_be_the_optimizers() -> None:
+    assert _codes(UNKNOWN_STEPPER.format(update="        trainer.step()\n")) == []
+
+
+def test_without_that_step_nothing_steps_the_optimizer() -> None:
+    assert _codes(UNKNOWN_STEPPER.format(update="")) == [(11, "TRN002")]
+
+
+# -- TRN011's message names the parameter and the file's own torch -------------------------------
+# Catches `check` yielding the finding without its message.
+
+INPLACE_INIT = """\
+import torch as T
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.fc.weight.normal_(0, 0.02)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+block = Block()
+"""
+
+
+def test_an_in_place_initialisation_says_what_it_changes_and_how_to_wrap_it() -> None:
+    (finding,) = lint_source(INPLACE_INIT)
+    assert (finding.line, finding.code) == (9, "TRN011")
+    assert finding.message == (
+        "`self.fc.weight` is a parameter changed in place with autograd enabled, which raises "
+        '"a leaf Variable that requires grad is being used in an in-place operation"; wrap it '
+        "in `with T.no_grad():`"
+    )
+
+
+def test_trn003_tells_a_file_that_imports_torch_as_t_to_write_t_no_grad() -> None:
+    # Killing the survivor above showed the messages spelling `torch` where the file binds only
+    # `T`: an unbound name qualifies as itself, so `torch` was taken as the file's own name.
+    path = FIXTURES / "buggy" / "trn003_alias_torch_as_t.py"
+    (finding,) = lint_source(path.read_text(encoding="utf-8"))
+    assert (finding.line, finding.code) == (46, "TRN003")
+    assert finding.message.endswith("wrap it in `with T.no_grad():`")
