@@ -906,3 +906,72 @@ def test_trn003_tells_a_file_that_imports_torch_as_t_to_write_t_no_grad() -> Non
     (finding,) = lint_source(path.read_text(encoding="utf-8"))
     assert (finding.line, finding.code) == (46, "TRN003")
     assert finding.message.endswith("wrap it in `with T.no_grad():`")
+
+
+# -- a function passed in as a parameter gets the caller's arguments -----------------------------
+# Catches `_classify` calling `validate(model, val_loader)` (a parameter naming a function in
+# view) without its arguments: the mode `evaluate` leaves the model in would then not reach it.
+
+PASSED_IN = """\
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def evaluate(model, loader):
+    model.eval()
+    return sum(nn.functional.mse_loss(model(x), y).item() for x, y in loader)
+
+
+def fit(model, optimizer, train_loader, val_loader, validate):
+    for epoch in range(3):
+{train}        for x, y in train_loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+        print(validate(model, val_loader))
+
+
+net = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+fit(net, torch.optim.SGD(net.parameters(), lr=0.1), [], [], evaluate)
+"""
+
+
+def test_an_evaluation_function_passed_in_leaves_the_callers_model_in_eval_mode() -> None:
+    assert _codes(PASSED_IN.format(train="")) == [(15, "TRN005")]
+
+
+def test_switching_back_to_train_mode_each_epoch_is_quiet() -> None:
+    assert _codes(PASSED_IN.format(train="        model.train()\n")) == []
+
+
+# -- TRN002 goes on after a loop that hands its optimizer to unseen code --------------------------
+# Catches `check` stopping at the first backward pass whose loop may be stepped by code not in
+# view (`break` for `continue`): a later loop that never steps would go unreported.
+
+HANDED_THEN_FORGOTTEN = """\
+import torch
+from torch import nn
+
+from helpers import apply_update
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def warm_up(loader):
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        apply_update(optimizer)
+
+
+def train(loader):
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+"""
+
+
+def test_a_loop_that_never_steps_is_reported_after_one_that_hands_the_optimizer_on() -> None:
+    assert _codes(HANDED_THEN_FORGOTTEN) == [(20, "TRN002")]
