@@ -975,3 +975,68 @@ def train(loader):
 
 def test_a_loop_that_never_steps_is_reported_after_one_that_hands_the_optimizer_on() -> None:
     assert _codes(HANDED_THEN_FORGOTTEN) == [(20, "TRN002")]
+
+
+# -- TRN001 on parameters updated by hand: reported at their loop ---------------------------------
+# Catches `check` giving that finding no node: it would lose its place in the file.
+
+BY_HAND = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+
+
+def train(loader, lr):
+    for x, y in loader:
+        nn.functional.mse_loss(model(x), y).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= lr * p.grad
+"""
+
+
+def test_parameters_updated_by_hand_from_uncleared_gradients_are_reported_at_the_loop() -> None:
+    (finding,) = lint_source(BY_HAND)
+    assert (finding.line, finding.column, finding.code) == (8, 5, "TRN001")
+    assert finding.message.startswith("the parameters are updated by hand")
+
+
+# -- TRN002's message mentions a scheduler only when the file has one ------------------------------
+# Catches `check` formatting the message with `None` for the scheduler's clause.
+
+NEVER_STEPS = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+{scheduler}
+
+def train(loader):
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+{schedule}"""
+WITH_SCHEDULER = {
+    "scheduler": "scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10)\n",
+    "schedule": "        scheduler.step()\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("parts", "clause"),
+    [
+        ({"scheduler": "", "schedule": ""}, ""),
+        (WITH_SCHEDULER, " (a scheduler step only changes the learning rate)"),
+    ],
+)
+def test_a_loop_that_never_steps_says_so_and_whether_a_scheduler_steps(
+    parts: dict[str, str], clause: str
+) -> None:
+    (finding,) = lint_source(NEVER_STEPS.format(**parts))
+    assert (finding.line, finding.code) == (12 if clause else 11, "TRN002")
+    assert finding.message == (
+        "`backward()` computes gradients in this loop but no optimizer is ever stepped, so the "
+        f"weights never change{clause}; call `optimizer.step()` after the backward pass"
+    )
