@@ -9,6 +9,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from conftest import FIXTURES
 
 from lint_train.engine import lint_source
 from lint_train.fix import fix_source
@@ -680,3 +681,362 @@ def test_a_zoo_model_evaluated_without_eval_is_flagged_however_imported(
 ) -> None:
     source = ZOO.format(import_line=import_line, builder=builder)
     assert [(f.line, f.code) for f in lint_source(source)] == [(10, "TRN004")]
+
+
+# -- a known call that restores a checkpoint does not hide a missing step -------------------------
+# Catches `_opaque` handing the optimizer to a known call that only reads it (`or` for `and`):
+# TRN002 then stays quiet, as for code not in view that might step it.
+
+RELOADS_BEST = """\
+import torch
+from torch import nn
+
+from helpers import {helper}
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train(loader, best_path):
+    best = float("inf")
+    for epoch in range(10):
+        total = 0.0
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = model(x).sum()
+            loss.backward()
+            total += loss.item()
+        if total > best:
+            {helper}(best_path, model, optimizer)
+        best = min(best, total)
+"""
+
+
+def test_reloading_a_checkpoint_does_not_step_the_optimizer() -> None:
+    # The knowledge table's `*.load_checkpoint` restores states and leaves gradients alone.
+    assert _codes(RELOADS_BEST.format(helper="load_checkpoint")) == [(17, "TRN002")]
+
+
+def test_an_unknown_helper_given_the_optimizer_may_step_it() -> None:
+    assert _codes(RELOADS_BEST.format(helper="restore_best")) == []
+
+
+# -- TRN007's fix on a statement ended by a semicolon -------------------------------------------
+# Catches `_fix` keeping the `;` of `losses.append(loss);` in the code it writes back.
+
+KEEPS_LOSSES = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+losses = []
+for x, y in [(torch.randn(2, 4), torch.randn(2, 1))]:
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    losses.append({kept}){end}
+print(losses)
+"""
+
+
+def test_a_kept_loss_ended_by_a_semicolon_is_detached_without_it() -> None:
+    source = KEEPS_LOSSES.format(kept="loss", end=";")
+    assert [(f.line, f.code) for f in lint_source(source)] == [(12, "TRN007")]
+    assert fix_source(source).after == KEEPS_LOSSES.format(kept="loss.detach()", end="")
+
+
+# -- TRN008: a scheduler known by its construction or by its name --------------------------------
+# Catches `_role` asking for both (`and` for `or`): a scheduler named `decay`, or one handed in
+# as `lr_schedule`, would then be no scheduler, and its bare `.step` would go unreported.
+
+BARE_SCHEDULER_STEP = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+decay = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10)
+
+
+def train(loader, lr_schedule):
+    for epoch in range(30):
+        for x, y in loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+        decay.step
+        lr_schedule.step
+"""
+
+
+def test_a_bare_scheduler_step_is_reported_whether_built_in_view_or_named_so() -> None:
+    findings = lint_source(BARE_SCHEDULER_STEP)
+    assert [(f.line, f.code) for f in findings] == [(15, "TRN008"), (16, "TRN008")]
+    assert all("the learning rate of" in f.message for f in findings)
+
+
+# -- pre-0.4 `volatile=True` in a nested function -----------------------------------------------
+# Catches the search for `volatile=True` descending into nested functions: their bodies do not
+# run where they are defined, so they do not turn autograd off for the code around them.
+
+NESTED_VOLATILE = """\
+import torch
+from torch import nn
+from torch.autograd import Variable
+
+model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+
+
+def evaluate(loader):
+    def legacy_inputs(batches):
+        # for callers still on torch 0.3; this function does not use it
+        return [Variable(x, volatile=True) for x, _ in batches]
+
+    model.eval()
+    total = 0.0
+    for x, y in loader:
+        total += nn.functional.mse_loss(model(x), y).item()
+    return total
+"""
+
+
+def test_volatile_inputs_built_in_an_unused_nested_function_do_not_turn_grad_off() -> None:
+    assert _codes(NESTED_VOLATILE) == [(16, "TRN003")]
+
+
+# -- TRN001's fix under gradient accumulation says what it does ----------------------------------
+# Catches `_fix` returning the clear after an accumulation step without its description: the
+# finding would then offer a fix and not say which.
+
+ACCUMULATES = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train(loader, accum_steps):
+    for i, (x, y) in enumerate(loader):
+        loss = nn.functional.mse_loss(model(x), y) / accum_steps
+        loss.backward()
+        if (i + 1) % accum_steps == 0:
+            optimizer.step()
+{clear}"""
+
+
+def test_accumulation_without_a_clear_is_fixed_by_clearing_after_the_step() -> None:
+    source = ACCUMULATES.format(clear="")
+    (finding,) = lint_source(source)
+    assert (finding.line, finding.code, finding.fix_message) == (
+        13,
+        "TRN001",
+        "insert `optimizer.zero_grad()` after `optimizer.step()`",
+    )
+    assert fix_source(source).after == ACCUMULATES.format(
+        clear="            optimizer.zero_grad()\n"
+    )
+
+
+# -- a `.step()` of an object of unknown kind may step the optimizer ------------------------------
+# Catches `_step` dropping the unknown step of `trainer.step()` (a receiver that is no optimizer,
+# scheduler, scaler or engine by name or construction): TRN002 would then say nothing steps.
+
+UNKNOWN_STEPPER = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def train(loader, trainer):
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+{update}"""
+
+
+def test_a_step_of_an_object_of_unknown_kind_may_be_the_optimizers() -> None:
+    assert _codes(UNKNOWN_STEPPER.format(update="        trainer.step()\n")) == []
+
+
+def test_without_that_step_nothing_steps_the_optimizer() -> None:
+    assert _codes(UNKNOWN_STEPPER.format(update="")) == [(11, "TRN002")]
+
+
+# -- TRN011's message names the parameter and the file's own torch -------------------------------
+# Catches `check` yielding the finding without its message.
+
+INPLACE_INIT = """\
+import torch as T
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+        self.fc.weight.normal_(0, 0.02)
+
+    def forward(self, x):
+        return self.fc(x)
+
+
+block = Block()
+"""
+
+
+def test_an_in_place_initialisation_says_what_it_changes_and_how_to_wrap_it() -> None:
+    (finding,) = lint_source(INPLACE_INIT)
+    assert (finding.line, finding.code) == (9, "TRN011")
+    assert finding.message == (
+        "`self.fc.weight` is a parameter changed in place with autograd enabled, which raises "
+        '"a leaf Variable that requires grad is being used in an in-place operation"; wrap it '
+        "in `with T.no_grad():`"
+    )
+
+
+def test_trn003_tells_a_file_that_imports_torch_as_t_to_write_t_no_grad() -> None:
+    # Killing the survivor above showed the messages spelling `torch` where the file binds only
+    # `T`: an unbound name qualifies as itself, so `torch` was taken as the file's own name.
+    path = FIXTURES / "buggy" / "trn003_alias_torch_as_t.py"
+    (finding,) = lint_source(path.read_text(encoding="utf-8"))
+    assert (finding.line, finding.code) == (46, "TRN003")
+    assert finding.message.endswith("wrap it in `with T.no_grad():`")
+
+
+# -- a function passed in as a parameter gets the caller's arguments -----------------------------
+# Catches `_classify` calling `validate(model, val_loader)` (a parameter naming a function in
+# view) without its arguments: the mode `evaluate` leaves the model in would then not reach it.
+
+PASSED_IN = """\
+import torch
+from torch import nn
+
+
+@torch.no_grad()
+def evaluate(model, loader):
+    model.eval()
+    return sum(nn.functional.mse_loss(model(x), y).item() for x, y in loader)
+
+
+def fit(model, optimizer, train_loader, val_loader, validate):
+    for epoch in range(3):
+{train}        for x, y in train_loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+        print(validate(model, val_loader))
+
+
+net = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 1))
+fit(net, torch.optim.SGD(net.parameters(), lr=0.1), [], [], evaluate)
+"""
+
+
+def test_an_evaluation_function_passed_in_leaves_the_callers_model_in_eval_mode() -> None:
+    assert _codes(PASSED_IN.format(train="")) == [(15, "TRN005")]
+
+
+def test_switching_back_to_train_mode_each_epoch_is_quiet() -> None:
+    assert _codes(PASSED_IN.format(train="        model.train()\n")) == []
+
+
+# -- TRN002 goes on after a loop that hands its optimizer to unseen code --------------------------
+# Catches `check` stopping at the first backward pass whose loop may be stepped by code not in
+# view (`break` for `continue`): a later loop that never steps would go unreported.
+
+HANDED_THEN_FORGOTTEN = """\
+import torch
+from torch import nn
+
+from helpers import apply_update
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def warm_up(loader):
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        apply_update(optimizer)
+
+
+def train(loader):
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+"""
+
+
+def test_a_loop_that_never_steps_is_reported_after_one_that_hands_the_optimizer_on() -> None:
+    assert _codes(HANDED_THEN_FORGOTTEN) == [(20, "TRN002")]
+
+
+# -- TRN001 on parameters updated by hand: reported at their loop ---------------------------------
+# Catches `check` giving that finding no node: it would lose its place in the file.
+
+BY_HAND = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+
+
+def train(loader, lr):
+    for x, y in loader:
+        nn.functional.mse_loss(model(x), y).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= lr * p.grad
+"""
+
+
+def test_parameters_updated_by_hand_from_uncleared_gradients_are_reported_at_the_loop() -> None:
+    (finding,) = lint_source(BY_HAND)
+    assert (finding.line, finding.column, finding.code) == (8, 5, "TRN001")
+    assert finding.message.startswith("the parameters are updated by hand")
+
+
+# -- TRN002's message mentions a scheduler only when the file has one ------------------------------
+# Catches `check` formatting the message with `None` for the scheduler's clause.
+
+NEVER_STEPS = """\
+import torch
+from torch import nn
+
+model = nn.Linear(4, 1)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+{scheduler}
+
+def train(loader):
+    for x, y in loader:
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+{schedule}"""
+WITH_SCHEDULER = {
+    "scheduler": "scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=10)\n",
+    "schedule": "        scheduler.step()\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("parts", "clause"),
+    [
+        ({"scheduler": "", "schedule": ""}, ""),
+        (WITH_SCHEDULER, " (a scheduler step only changes the learning rate)"),
+    ],
+)
+def test_a_loop_that_never_steps_says_so_and_whether_a_scheduler_steps(
+    parts: dict[str, str], clause: str
+) -> None:
+    (finding,) = lint_source(NEVER_STEPS.format(**parts))
+    assert (finding.line, finding.code) == (12 if clause else 11, "TRN002")
+    assert finding.message == (
+        "`backward()` computes gradients in this loop but no optimizer is ever stepped, so the "
+        f"weights never change{clause}; call `optimizer.step()` after the backward pass"
+    )

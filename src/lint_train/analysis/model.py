@@ -227,8 +227,6 @@ class LoopModel:
         return self.program.imports.local_name("torch")
 
     def torch_name(self) -> str:
-        """How this file spells `torch` (`T` after `import torch as T`)."""
-        for local in ("torch", "T", "th", "pt"):
-            if self.program.qualify(local) == "torch":
-                return local
-        return "torch"
+        """How this file spells `torch` (`T` after `import torch as T`); `torch` when it does
+        not import the module. (An unbound name qualifies as itself: `torch` is no evidence.)"""
+        return self.torch_alias() or "torch"
