@@ -3,11 +3,13 @@ modes chosen by a caller's argument, and eval mode left behind by evaluation cod
 
 from __future__ import annotations
 
+import ast
 import textwrap
 
 import pytest
 
 from lint_train.engine import lint_source
+from lint_train.fix import fix_source
 
 
 def _codes(source: str) -> list[tuple[int, str]]:
@@ -240,3 +242,61 @@ def test_a_mode_the_training_code_sets_itself_is_its_choice(between: str) -> Non
 def test_a_mode_free_model_is_not_reported_after_a_baseline_evaluation() -> None:
     source = BEFORE.format(between="pass").replace("nn.BatchNorm1d(2)", "nn.ReLU()")
     assert _codes(source) == []
+
+
+# TRN005's fix where one statement runs the forward pass and the backward pass: `{line}` is the
+# training statement; the validation `{where}` leaves eval mode behind.
+ONE_STATEMENT = """
+    import torch
+    from torch import nn
+
+    @torch.no_grad()
+    def evaluate(model, loader):
+        model.eval()
+        return sum(model(x).argmax(1).eq(y).sum().item() for x, y in loader)
+
+    def main(data, val_data):
+        model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1))
+        criterion = nn.CrossEntropyLoss()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.train()
+        for epoch in range(3):
+            for step, (x, y) in enumerate(data):
+                opt.zero_grad()
+                {line}
+                opt.step()
+                {inside}
+            {after}
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "inside", "after", "message", "inserted"),
+    [
+        (
+            "criterion(model(x), y).backward()",
+            "pass",
+            "evaluate(model, val_data)",
+            "insert `model.train()` before `for step, (x, y) in enumerate(data):`",
+            "        model.train()\n        for step, (x, y) in enumerate(data):",
+        ),
+        (
+            "nn.functional.cross_entropy(model(x), y).backward()",
+            "if step % 100 == 0: evaluate(model, val_data)",
+            "pass",
+            "insert `model.train()` before `nn.functional.cross_entropy(model(x), y).backward()`",
+            "            model.train()\n            nn.functional.cross_entropy(model(x), y)",
+        ),
+    ],
+)
+def test_a_forward_and_backward_in_one_statement_get_train_mode_before_it(
+    line: str, inside: str, after: str, message: str, inserted: str
+) -> None:
+    source = textwrap.dedent(ONE_STATEMENT.format(line=line, inside=inside, after=after))
+    (finding,) = lint_source(source)
+    assert (finding.code, finding.fix_message) == ("TRN005", message)
+    outcome = fix_source(source, unsafe=True)
+    assert outcome.after is not None, outcome.rejected
+    ast.parse(outcome.after)
+    assert inserted in outcome.after
+    assert [f.code for f in lint_source(outcome.after)] == []

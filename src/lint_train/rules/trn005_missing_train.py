@@ -95,8 +95,10 @@ def _related(name: str | None, root: str) -> bool:
 
 
 def _trains(layout: Layout, forward: Trace, backward: Trace) -> bool:
-    """Whether the backward pass runs whenever the forward pass does, in one iteration."""
-    if forward.site is not backward.site and not layout.precedes(forward, backward):
+    """Whether the backward pass runs whenever the forward pass does, in one iteration. One
+    statement that runs both (`criterion(model(x), y).backward()`) trains whenever it runs."""
+    together = layout.statement(forward.site) is layout.statement(backward.site)
+    if not together and not layout.precedes(forward, backward):
         return False
     found = layout.common(forward.site, backward.site)
     if found is None:
