@@ -103,6 +103,7 @@ SAME_AS_TWIN = {
     "trn010_epoch_scheduler_at_top",
     "trn007_running_loss_keeps_graph",
     "trn010_per_batch_scheduler_before_step",
+    "trn005_baseline_evaluation_before_training",
 }
 OTHER_FIX = {
     "trn001_accumulation_clears_on_another_interval": "twin tests the step's interval for the "
@@ -150,6 +151,13 @@ OTHER_FIX = {
     "trn005_script_val_loop": "twin switches to train mode at the top of the epoch",
     "trn005_train_false_switch": "twin moves the one `model.train()` into the epoch loop",
     "trn005_trainer_class": "twin switches to train mode one statement earlier",
+    "trn005_validation_at_epoch_start": "twin moves the one `model.train()` into the epoch "
+    "loop, after the validation",
+    "trn005_freeze_option_finetune_never_trains": "twin switches to train mode on the other way "
+    "of the `if`",
+    "trn004_flag_parameter_default_keeps_train_mode": "twin adds the way that sets eval mode "
+    "when `train` is false",
+    "trn004_eval_flag_off_by_default": "twin makes eval mode the flag's default",
     # The analysis treats a bare `opt.zero_grad` as no clear, so TRN001 fires as well and its
     # fix adds a second, redundant clear next to the one the parentheses bring to life.
     "trn008_zero_grad_without_parens": "twin only adds the parentheses (no second clear)",

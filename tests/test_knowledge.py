@@ -259,6 +259,37 @@ def _launched(launch: str) -> tuple[str, list[tuple[int, str]]]:
     return LAUNCHED.format(launch=launch), [(9, "TRN003")]
 
 
+# The mode chosen at each epoch's start, the third way stopped by `{line}`: every way that goes
+# on sets the mode, so no training runs in the eval mode the evaluation left (TRN005 at the
+# training forward when the third way goes on).
+MODE_CHOSEN = """
+    import os
+    import sys
+    import torch
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for epoch in range(3):
+        if mode == "finetune":
+            model.train()
+        elif mode == "probe":
+            model.eval()
+        else:
+            {line}
+        for x in data:
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            for x in val_data:
+                model(x)
+"""
+
+
+def _ended(line: str) -> tuple[str, list[tuple[int, str]]]:
+    return MODE_CHOSEN.format(line=line), []
+
+
 CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<any>.backward": _stale("pass"),
     "torch.autograd.backward": (STALE.replace("model(x).sum().backward()", "backward(model(x))")
@@ -362,6 +393,11 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "torch.multiprocessing.spawn": _launched("torch.multiprocessing.spawn(main, nprocs=2)"),
     "accelerate.notebook_launcher": _launched("accelerate.notebook_launcher(main)"),
     "fire.Fire": _launched("fire.Fire(main)"),
+    "sys.exit": _ended("sys.exit(f'unknown mode {mode}')"),
+    "exit": _ended("exit(1)"),
+    "quit": _ended("quit()"),
+    "os._exit": _ended("os._exit(2)"),
+    "os.abort": _ended("os.abort()"),
 }  # fmt: skip
 CASES.update(IDENTITY_CASES)  # the entries for identity through wrappers (issue 11, B)
 

@@ -45,6 +45,9 @@ class Event:
     # is evidently a parameter ("param", or "params:p" / "modules:m" inside such a loop)
     role: str | None = None
     callee: Callee | None = None  # project_call: the function of another module it reaches
+    # call: parameter -> the constant it holds in this call (`train=False` passed, or a
+    # default left alone), so tests of it inside the function are decided
+    constants: tuple[tuple[str, object], ...] = ()
 
 
 BACKWARD = "backward"
@@ -95,6 +98,21 @@ class EventTable:
                 found = view.star_function(text, self.program.imports.stars)
             self._callees[text] = found
         return self._callees[text]
+
+    def ends(self, stmt: cst.BaseSmallStatement, fn: FunctionInfo | None) -> bool:
+        """Whether a statement stops the program or leaves by an error on every path through
+        it: a call of the knowledge table that ends the program (`sys.exit(1)`, `exit()`),
+        written as the statement itself (inside an expression it may not run: `ok or
+        sys.exit()`), or `assert` of a false constant (`assert False, "unknown mode"`)."""
+        if isinstance(stmt, cst.Assert):
+            return _is_false_constant(stmt.test)
+        if not isinstance(stmt, cst.Expr) or not isinstance(stmt.value, cst.Call):
+            return False
+        text = dotted(stmt.value.func)
+        if text is None or resolve_function(self.program, text, fn) is not None:
+            return False  # the file's own `exit()` is followed, not assumed
+        effect = kn.lookup(self.program.qualify(text) or text)
+        return effect is not None and effect.ends
 
     def volatile(self, node: cst.CSTNode) -> bool:
         """Whether code under node turns autograd off the pre-0.4 way: `Variable(x,
@@ -259,6 +277,68 @@ class _Volatile(cst.CSTVisitor):
 
 def _is_name(value: cst.BaseExpression | None, name: str) -> bool:
     return isinstance(value, cst.Name) and value.value == name
+
+
+NOT_CONSTANT = object()
+
+
+def constant(value: cst.BaseExpression | None) -> object:
+    """The value of a literal (`True`, `None`, `3`, `-1.0`, `"eval"`), else `NOT_CONSTANT`."""
+    if isinstance(value, cst.Name) and value.value in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[value.value]
+    if isinstance(value, (cst.Integer, cst.Float, cst.SimpleString)):
+        return value.evaluated_value
+    if (
+        isinstance(value, cst.UnaryOperation)
+        and isinstance(value.operator, cst.Minus)
+        and isinstance(value.expression, (cst.Integer, cst.Float))
+    ):
+        return -value.expression.evaluated_value
+    return NOT_CONSTANT
+
+
+def is_constant(value: object) -> bool:
+    return value is not NOT_CONSTANT
+
+
+def _constant_arguments(
+    info: FunctionInfo, params: Sequence[str], call: cst.Call
+) -> tuple[tuple[str, object], ...]:
+    """The parameters (`self` aside) that hold a constant in this call: a literal passed, or
+    a literal default left alone. Nothing when `*args` or `**kwargs` may pass any of them."""
+    if any(a.star for a in call.args):
+        return ()
+    passed: dict[str, cst.BaseExpression] = {}
+    positional = [a for a in call.args if a.keyword is None]
+    for param, arg in zip(params, positional, strict=False):
+        passed[param] = arg.value
+    for arg in call.args:
+        if arg.keyword is not None:
+            passed[arg.keyword.value] = arg.value
+    defaults = {
+        p.name.value: p.default
+        for p in (
+            *info.node.params.posonly_params,
+            *info.node.params.params,
+            *info.node.params.kwonly_params,
+        )
+        if p.default is not None
+    }
+    out = []
+    for param in params:
+        value = constant(passed[param] if param in passed else defaults.get(param))
+        if is_constant(value):
+            out.append((param, value))
+    return tuple(out)
+
+
+def _is_false_constant(value: cst.BaseExpression) -> bool:
+    """`False`, `None`, `0` or an empty string: an `assert` of it always fails."""
+    if isinstance(value, cst.Name):
+        return value.value in ("False", "None")
+    if isinstance(value, cst.Integer):
+        return value.evaluated_value == 0
+    return isinstance(value, cst.SimpleString) and value.evaluated_value in ("", b"")
 
 
 class _GradOffFinder(cst.CSTVisitor):
@@ -725,7 +805,8 @@ class _Collector(cst.CSTVisitor):
         for arg in call.args:
             if arg.keyword is not None and arg.keyword.value in params:
                 bindings.append((arg.keyword.value, dotted(_unmoved(arg.value))))
-        return Event(CALL, call, key=key, bindings=tuple(bindings))
+        constants = _constant_arguments(info, params, call)
+        return Event(CALL, call, key=key, bindings=tuple(bindings), constants=constants)
 
     def _opaque(self, call: cst.Call, full: str | None) -> list[Event]:
         if full is not None and full.split(".")[-1].endswith("zero_grad"):

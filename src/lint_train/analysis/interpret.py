@@ -204,6 +204,8 @@ class Frame:
     returns: list[State] = field(default_factory=list)
     breaks: list[list[State]] = field(default_factory=list)
     continues: list[list[State]] = field(default_factory=list)
+    # Parameters that hold a constant in this call (`train=False`): tests of them are decided.
+    constants: dict[str, object] = field(default_factory=dict)
     _scope: Scope | None = None
 
     def scope(self) -> Scope:
@@ -419,8 +421,10 @@ class Interpreter:
                         path.facts[_RETURNED] = known
             frame.returns.extend(paths)
             return []
-        if isinstance(stmt, cst.Raise):
-            return []
+        if isinstance(stmt, cst.Raise) or self.table.ends(stmt, frame.fn):
+            return []  # an error, `sys.exit(1)` or `assert False`: no path goes on from here
+        if isinstance(stmt, cst.Assert):
+            return self._assert(stmt.test, paths)
         if isinstance(stmt, cst.Break) and frame.breaks:
             frame.breaks[-1].extend(paths)
             return []
@@ -429,13 +433,33 @@ class Interpreter:
             return []
         return paths
 
+    def _assert(self, test: cst.BaseExpression, paths: Paths) -> Paths:
+        """Past `assert condition`, the condition holds: a path that took the other way at an
+        `if` of the same condition ends here, and later tests of it follow the way it holds."""
+        condition, polarity = self._condition(test)
+        out = []
+        for path in paths:
+            known = path.facts.get(condition)
+            if known is None:
+                path = path.copy()
+                path.facts[condition] = polarity
+            elif known != polarity:
+                continue
+            out.append(path)
+        return out
+
     def if_(self, stmt: cst.If, paths: Paths, frame: Frame) -> Paths:
         paths = self.apply(self.table.of(stmt.test, frame.fn), paths, frame)
         condition, polarity = self._condition(stmt.test)
         taken: Paths = []
         skipped: Paths = []
+        # In evaluation code, a test of constants the caller passed (`evaluate(model, loader,
+        # set_eval=True)`, or the default) takes one way whatever the path's facts (they may
+        # be of another call's `train`). Training code keeps both ways: a bug on the way one
+        # call in view does not take is still a bug of the script's other configurations.
+        decided = _decided(stmt.test, frame.constants) if self.regions else None
         for path in paths:
-            known = path.facts.get(condition)
+            known = polarity == decided if decided is not None else path.facts.get(condition)
             if known is None:
                 yes, no = path.copy(), path.copy()
                 yes.facts[condition] = polarity
@@ -461,7 +485,18 @@ class Interpreter:
             other = self.block(stmt.orelse.body, skipped, frame) if skipped else []
         else:
             other = skipped
+        if decided is None and out and other and self._asks_caller(condition, frame):
+            _caller_chooses(out, other)
         return join(out, other)
+
+    def _asks_caller(self, condition: str, frame: Frame) -> bool:
+        """Whether a condition reads a parameter whose value the caller gives and this call
+        does not know (no constant was passed): the way taken is the caller's choice."""
+        fn = frame.fn
+        if fn is None:
+            return False
+        params = frozenset(fn.params) - frame.constants.keys() - {"self", "cls"}
+        return _mentions(condition, params)
 
     def _condition(self, test: cst.BaseExpression) -> tuple[str, bool]:
         test, polarity = _unnegated(test)
@@ -967,6 +1002,9 @@ class Interpreter:
         if value.startswith("restore:"):
             saved = state.saved.get(frame.translate(value.partition(":")[2]))
             modes = saved if saved is not None else frozenset({"unk"})
+        elif value == "eval" and self.regions:
+            # Set by evaluation code: left behind for whatever runs next, training included.
+            modes = frozenset({EVALUATED})
         else:
             modes = frozenset({value})
         before_forward = bool(self.regions) and not self.regions[-1].forwarded
@@ -1156,7 +1194,14 @@ class Interpreter:
             return _copies(known)
         self.reached.add(key)
         feeds = bool(self.loop_stack) and self._feeds_backward(event.node, self.loop_stack[-1])
-        out = self.invoke(info, [state], rename, evaluation=not feeds, via=event.node)
+        out = self.invoke(
+            info,
+            [state],
+            rename,
+            evaluation=not feeds,
+            via=event.node,
+            constants=dict(event.constants),
+        )
         out = out or [state.copy()]
         for path in out:
             returned = path.facts.pop(_RETURNED, None)
@@ -1228,7 +1273,7 @@ class Interpreter:
             state.set_mode(root, modes)
             value = next(iter(modes)) if len(modes) == 1 else "unk"
             self._trace_loops("mode", node, root, value)
-            if "eval" in modes:
+            if modes & {"eval", EVALUATED}:
                 place = (callee.name, callee.at(left.line))
                 self.model.left_elsewhere.setdefault(root, place)
         return state
@@ -1268,8 +1313,9 @@ class Interpreter:
         rename: dict[str, str],
         evaluation: bool = True,
         via: cst.CSTNode | None = None,
+        constants: dict[str, object] | None = None,
     ) -> Paths:
-        frame = Frame(info, rename)
+        frame = Frame(info, rename, constants=constants or {})
         entry = _copies(paths)
         decorated = None
         for decorator in info.node.decorators:
@@ -1430,6 +1476,10 @@ def _at_boundary(state: State) -> bool:
     )
 
 
+# The mode evaluation code leaves a model in when it calls `model.eval()` (an evaluation
+# function, a validation loop): eval mode that training run after it did not choose.
+EVALUATED = "evaluated"
+
 # Said of evaluation code where a function's callers are in other project files: it is judged
 # there, with their state (see Interpreter._entry_said).
 ELSEWHERE = "elsewhere"
@@ -1476,6 +1526,74 @@ def _stale(back: State, entry: State) -> State:
             else:
                 out.mode_default = marked
     return out
+
+
+_COMPARE: dict[type[cst.BaseCompOp], Callable[[object, object], bool]] = {
+    cst.Equal: lambda a, b: a == b,
+    cst.NotEqual: lambda a, b: a != b,
+    cst.Is: lambda a, b: type(a) is type(b) and a == b,
+    cst.IsNot: lambda a, b: not (type(a) is type(b) and a == b),
+    cst.In: lambda a, b: a in b,  # type: ignore[operator]
+    cst.NotIn: lambda a, b: a not in b,  # type: ignore[operator]
+}
+
+
+def _decided(test: cst.BaseExpression, constants: dict[str, object]) -> bool | None:
+    """Whether `test` holds, when it reads only parameters that hold constants in this call
+    and literals (`train`, `mode == "eval"`, `split in ("val", "test")`); None when unknown."""
+    if not constants:
+        return None
+    if isinstance(test, cst.Name) and test.value in constants:
+        return bool(constants[test.value])
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        inner = _decided(test.expression, constants)
+        return None if inner is None else not inner
+    if isinstance(test, cst.BooleanOperation):
+        left = _decided(test.left, constants)
+        right = _decided(test.right, constants)
+        short = isinstance(test.operator, cst.Or)  # the value that decides an `or` alone
+        if left is short or right is short:
+            return short
+        return None if left is None or right is None else not short
+    if isinstance(test, cst.Comparison) and len(test.comparisons) == 1:
+        target = test.comparisons[0]
+        compare = _COMPARE.get(type(target.operator))
+        left = test.left
+        if compare is None or not (isinstance(left, cst.Name) and left.value in constants):
+            return None
+        right = _literal_value(target.comparator)
+        if not ev.is_constant(right):
+            return None
+        try:
+            return compare(constants[left.value], right)
+        except TypeError:
+            return None
+    return None
+
+
+def _literal_value(expr: cst.BaseExpression) -> object:
+    """A literal, or a tuple, list or set of literals, as a value (else not a constant)."""
+    if isinstance(expr, (cst.Tuple, cst.List, cst.Set)):
+        values = [ev.constant(e.value) for e in expr.elements]
+        return tuple(values) if all(ev.is_constant(v) for v in values) else ev.NOT_CONSTANT
+    return ev.constant(expr)
+
+
+def _caller_chooses(*arms: Paths) -> None:
+    """The arms of an `if` on a parameter the caller gives (`if train == True:
+    model.train()`): a model that one arm switches and another leaves in the mode its caller
+    gave ("init") is in the mode the caller asks for, as with `model.train(train)`; unknown
+    here, and judged where the caller is in view."""
+    names = {name for arm in arms for path in arm for name in path.modes}
+    for name in names:
+        if len({frozenset().union(*(p.mode(name) for p in arm)) for arm in arms}) == 1:
+            continue  # both arms leave it alike
+        for arm in arms:
+            for index, path in enumerate(arm):
+                modes = path.mode(name)
+                if "init" in modes:
+                    arm[index] = path = path.copy()
+                    path.set_mode(name, (modes - {"init"}) | {"unk"})
 
 
 def _grad_none_guard(test: cst.BaseExpression) -> bool | None:
@@ -1579,11 +1697,36 @@ _PLAIN_CONDITION = re.compile(r"[\w\s.=!<>'\"-]+")
 
 def _unnegated(test: cst.BaseExpression) -> tuple[cst.BaseExpression, bool]:
     """`not not x` -> (x, True); `not x` -> (x, False): the fact key's expression and the way
-    taking the branch decides it."""
+    taking the branch decides it. A comparison with `True` or `False` is the flag's own test
+    (`x == False` and `x is not True` -> (x, False)): two tests of one flag written so
+    (`if train == True:` ... `if train == False:`) are one condition, taken opposite ways."""
     polarity = True
-    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        test, polarity = test.expression, not polarity
-    return test, polarity
+    while True:
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            test, polarity = test.expression, not polarity
+            continue
+        flag = _compared_with_bool(test)
+        if flag is None:
+            return test, polarity
+        test, holds = flag
+        polarity = polarity == holds
+
+
+def _compared_with_bool(test: cst.BaseExpression) -> tuple[cst.BaseExpression, bool] | None:
+    """`x == True` -> (x, True); `x is False` -> (x, False); `x != False` -> (x, True)."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    target = test.comparisons[0]
+    constant = target.comparator
+    if not (isinstance(constant, cst.Name) and constant.value in ("True", "False")):
+        return None
+    if isinstance(target.operator, (cst.Equal, cst.Is)):
+        same = True
+    elif isinstance(target.operator, (cst.NotEqual, cst.IsNot)):
+        same = False
+    else:
+        return None
+    return test.left, same == (constant.value == "True")
 
 
 def _entering(paths: Paths, plan: Windows | None) -> Paths:

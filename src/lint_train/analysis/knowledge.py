@@ -100,6 +100,9 @@ class Effect:
     # Returns a tensor holding its first argument's value (pre-0.4 `Variable(t)`): what the
     # argument is (fresh zeros, say), the result is too.
     keeps_value: bool = False
+    # Stops the program where it is called as a statement: no code after it runs, so a branch
+    # that ends in it is a way the script does not go on (`else: sys.exit(1)`).
+    ends: bool = False
 
 
 def _output(method: str) -> Effect:
@@ -247,6 +250,10 @@ TABLE: dict[str, Effect] = {
         "children", "apply", "register_forward_hook", "size", "numel",
         "add_param_group")},
     **{name: _pure(name) for name in _BUILTINS},
+    # Calls that end the program: what follows them on the same path never runs -------------
+    **{name: Effect(f"`{name}(...)` ends the program: a branch that calls it does not go on",
+                    ends=True)
+       for name in ("sys.exit", "exit", "quit", "os._exit", "os.abort")},
     # What evaluation does with a model's result: metrics and outputs -----------------------
     **{f"<any>.{m}": _output(m) for m in (
         "item", "detach", "argmax", "argmin", "tolist", "numpy", "eq", "ne", "decode",
@@ -449,6 +456,7 @@ def _columns(effect: Effect) -> list[str]:
             (effect.output, "a metric or an output"),
             (effect.launches, "runs the function it is given"),
             (effect.keeps_value, "holds its first argument's value"),
+            (effect.ends, "ends the program"),
         )
         if flag
     ]

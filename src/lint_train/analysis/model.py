@@ -17,8 +17,9 @@ from .program import Program
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
 # Model mode values: "default" (a fresh model, in training mode), "init" (set by callers that
-# are not in view), "train", "eval", "eval~" (eval left over from an earlier iteration of an
-# enclosing loop), "unk" (set by code we cannot read).
+# are not in view), "train", "eval", "evaluated" (eval set by evaluation code, left behind),
+# "eval~" (eval left over from an earlier iteration of an enclosing loop), "unk" (set by code
+# we cannot read), "recalibrate" (train mode set on purpose at the start of evaluation code).
 # Grad values: "on", "off", "init" (set by callers not in view), "unk".
 
 

@@ -28,13 +28,19 @@ MESSAGE = (
 
 LOOP = "the training loop that runs `{model}` forward"
 
+# Eval mode that training did not choose: left by evaluation code that ran before it (a
+# baseline evaluation before the loop, an evaluation at each epoch's start), or by an earlier
+# iteration of the loop. A `model.eval()` written in the training code itself, on the way to
+# its training forward, is a choice (a frozen backbone, a linear probe) and is not reported.
+_LEFT_BY_EVALUATION = frozenset({"eval~", "evaluated"})
+
 
 def check(model: LoopModel) -> Iterator[Report]:
     for loop in model.loops.values():
         for name, seen in sorted(loop.train_modes.items()):
             if not model.program.mode_sensitive(loop.model_roots.get(name, name)):
                 continue  # no dropout or batch-norm in view: the mode changes nothing
-            if any("eval~" in modes and "unk" not in modes for modes in seen):
+            if any(modes & _LEFT_BY_EVALUATION and "unk" not in modes for modes in seen):
                 fix = _fix(model, loop, name)
                 root = loop.model_roots.get(name, name)
                 anchor = site_of(
@@ -89,8 +95,10 @@ def _related(name: str | None, root: str) -> bool:
 
 
 def _trains(layout: Layout, forward: Trace, backward: Trace) -> bool:
-    """Whether the backward pass runs whenever the forward pass does, in one iteration."""
-    if forward.site is not backward.site and not layout.precedes(forward, backward):
+    """Whether the backward pass runs whenever the forward pass does, in one iteration. One
+    statement that runs both (`criterion(model(x), y).backward()`) trains whenever it runs."""
+    together = layout.statement(forward.site) is layout.statement(backward.site)
+    if not together and not layout.precedes(forward, backward):
         return False
     found = layout.common(forward.site, backward.site)
     if found is None:

@@ -1,0 +1,302 @@
+"""Model modes along paths: ways that stop the script, tests of one flag written two ways,
+modes chosen by a caller's argument, and eval mode left behind by evaluation code."""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from lint_train.engine import lint_source
+from lint_train.fix import fix_source
+
+
+def _codes(source: str) -> list[tuple[int, str]]:
+    return sorted((f.line, f.code) for f in lint_source(textwrap.dedent(source)))
+
+
+# The mode picked at each epoch's start; the third way is `{other}`. Evaluation at each
+# epoch's end sets eval mode. Line 18 is the training forward.
+PICKED = """
+    import sys
+    import torch
+    from torch import nn
+
+    def run(args, data, val_data):
+        model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(3):
+            if args.mode == "finetune":
+                model.train()
+            elif args.mode == "probe":
+                model.eval()
+            else:
+                {other}
+            for x in data:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            model.eval()
+            with torch.no_grad():
+                for x in val_data:
+                    model(x)
+"""
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "raise ValueError(args.mode)",
+        "assert False, args.mode",
+        "assert 0",
+        "sys.exit(1)",
+        "exit()",
+        "quit()",
+        "print('unknown mode'); sys.exit('unknown mode')",
+    ],
+)
+def test_a_way_that_stops_the_script_does_not_train_in_eval_mode(other: str) -> None:
+    assert _codes(PICKED.format(other=other)) == []
+
+
+@pytest.mark.parametrize("other", ["pass", "print(args.mode)", "args.mode or sys.exit(1)"])
+def test_a_way_that_goes_on_without_a_mode_trains_in_eval_mode(other: str) -> None:
+    # `ok or sys.exit(1)` stops only when `ok` is false: the way may go on.
+    assert _codes(PICKED.format(other=other)) == [(18, "TRN005")]
+
+
+def test_the_programs_own_exit_function_is_followed_not_assumed() -> None:
+    source = PICKED.format(other="exit()").replace(
+        "    def run(", "    def exit():\n        print('bye')\n\n    def run("
+    )
+    assert _codes(source) == [(21, "TRN005")]
+
+
+# `assert` of a condition: past it, only the ways where it holds go on.
+ASSERTED = """
+    import torch
+    from torch import nn
+
+    def run(args, data, val_data):
+        model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        {check}
+        for epoch in range(3):
+            if args.probe:
+                model.eval()
+            for x in data:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            model.eval()
+            with torch.no_grad():
+                for x in val_data:
+                    model(x)
+"""
+
+
+def test_an_asserted_condition_ends_the_ways_that_contradict_it() -> None:
+    assert _codes(ASSERTED.format(check="assert args.probe, 'only probing here'")) == []
+
+
+def test_without_the_assert_the_other_way_trains_in_eval_mode() -> None:
+    assert _codes(ASSERTED.format(check="pass")) == [(14, "TRN005")]
+    assert _codes(ASSERTED.format(check="assert not args.probe")) == [(14, "TRN005")]
+
+
+# Evaluation whose mode its caller picks (no caller in view): `{pick}` before a loop over data.
+PICKED_BY_CALLER = """
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.drop = nn.Dropout(0.2)
+
+        def forward(self, x):
+            return self.drop(x)
+
+    @torch.no_grad()
+    def test(model, loader, train=False, split="val"):
+        {pick}
+        for x, y in loader:
+            print(model(x).argmax(1).eq(y).sum().item())
+"""
+
+
+@pytest.mark.parametrize(
+    "pick",
+    [
+        "if train == True: model.train()\n        if train == False: model.eval()",
+        "if train is True: model.train()\n        if train is False: model.eval()",
+        "if train: model.train()\n        if train != True: model.eval()",
+        "if not train: model.eval()\n        if train is not False: model.train()",
+        "model.train(train)",
+        "model.train(mode=train)",
+        "if split == 'train': model.train()\n        if split == 'val': model.eval()",
+        "if split in ('val', 'test'): model.eval()",
+    ],
+)
+def test_evaluation_in_the_mode_its_callers_argument_picks_is_quiet(pick: str) -> None:
+    assert _codes(PICKED_BY_CALLER.format(pick=pick)) == []
+
+
+@pytest.mark.parametrize("pick", ["pass", "if verbose: print('testing')"])
+def test_evaluation_that_leaves_the_mode_to_its_caller_is_still_reported(pick: str) -> None:
+    assert _codes(PICKED_BY_CALLER.format(pick=pick)) == [(17, "TRN004")]
+
+
+# The same evaluation, called after training with the model in train mode: `{call}`.
+CALLED = """
+    import torch
+    from torch import nn
+
+    @torch.no_grad()
+    def evaluate(model, loader, set_eval=True, split="val"):
+        if set_eval and split != "train":
+            model.eval()
+        for x, y in loader:
+            print(model(x).argmax(1).eq(y).sum().item())
+
+    def main(data, val_data):
+        model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for epoch in range(3):
+            model.train()
+            for x in data:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            {call}
+"""
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "evaluate(model, val_data)",
+        "evaluate(model, val_data, True)",
+        "evaluate(model, val_data, set_eval=1, split='test')",
+    ],
+)
+def test_constants_the_caller_passes_decide_the_evaluations_mode(call: str) -> None:
+    assert _codes(CALLED.format(call=call)) == []
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "evaluate(model, val_data, set_eval=False)",
+        "evaluate(model, val_data, split='train')",
+        "evaluate(model, val_data, False, 'val')",
+    ],
+)
+def test_constants_that_skip_the_switch_leave_the_model_in_train_mode(call: str) -> None:
+    assert _codes(CALLED.format(call=call)) == [(10, "TRN004")]
+
+
+def test_a_flag_the_caller_does_not_know_keeps_both_ways() -> None:
+    # `flag` is not a constant: the way without the switch may run, in train mode.
+    assert _codes(CALLED.format(call="evaluate(model, val_data, set_eval=flag)")) == [
+        (10, "TRN004")
+    ]
+
+
+# A model evaluated before training: `{between}` runs between the evaluation and the loop.
+BEFORE = """
+    import torch
+    from torch import nn
+
+    @torch.no_grad()
+    def evaluate(model, loader):
+        model.eval()
+        return sum(model(x).argmax(1).eq(y).sum().item() for x, y in loader)
+
+    def main(data, val_data):
+        model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        print(evaluate(model, val_data))
+        {between}
+        for epoch in range(3):
+            for x in data:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+"""
+
+
+def test_training_after_a_baseline_evaluation_runs_in_eval_mode() -> None:
+    assert _codes(BEFORE.format(between="pass")) == [(18, "TRN005")]
+
+
+@pytest.mark.parametrize(
+    "between",
+    ["model.train()", "model.train(True)", "model.eval()  # frozen batch-norm, on purpose"],
+)
+def test_a_mode_the_training_code_sets_itself_is_its_choice(between: str) -> None:
+    assert _codes(BEFORE.format(between=between)) == []
+
+
+def test_a_mode_free_model_is_not_reported_after_a_baseline_evaluation() -> None:
+    source = BEFORE.format(between="pass").replace("nn.BatchNorm1d(2)", "nn.ReLU()")
+    assert _codes(source) == []
+
+
+# TRN005's fix where one statement runs the forward pass and the backward pass: `{line}` is the
+# training statement; the validation `{where}` leaves eval mode behind.
+ONE_STATEMENT = """
+    import torch
+    from torch import nn
+
+    @torch.no_grad()
+    def evaluate(model, loader):
+        model.eval()
+        return sum(model(x).argmax(1).eq(y).sum().item() for x, y in loader)
+
+    def main(data, val_data):
+        model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1))
+        criterion = nn.CrossEntropyLoss()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        model.train()
+        for epoch in range(3):
+            for step, (x, y) in enumerate(data):
+                opt.zero_grad()
+                {line}
+                opt.step()
+                {inside}
+            {after}
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "inside", "after", "message", "inserted"),
+    [
+        (
+            "criterion(model(x), y).backward()",
+            "pass",
+            "evaluate(model, val_data)",
+            "insert `model.train()` before `for step, (x, y) in enumerate(data):`",
+            "        model.train()\n        for step, (x, y) in enumerate(data):",
+        ),
+        (
+            "nn.functional.cross_entropy(model(x), y).backward()",
+            "if step % 100 == 0: evaluate(model, val_data)",
+            "pass",
+            "insert `model.train()` before `nn.functional.cross_entropy(model(x), y).backward()`",
+            "            model.train()\n            nn.functional.cross_entropy(model(x), y)",
+        ),
+    ],
+)
+def test_a_forward_and_backward_in_one_statement_get_train_mode_before_it(
+    line: str, inside: str, after: str, message: str, inserted: str
+) -> None:
+    source = textwrap.dedent(ONE_STATEMENT.format(line=line, inside=inside, after=after))
+    (finding,) = lint_source(source)
+    assert (finding.code, finding.fix_message) == ("TRN005", message)
+    outcome = fix_source(source, unsafe=True)
+    assert outcome.after is not None, outcome.rejected
+    ast.parse(outcome.after)
+    assert inserted in outcome.after
+    assert [f.code for f in lint_source(outcome.after)] == []
