@@ -37,7 +37,7 @@ from .program import FunctionInfo, Program
 from .retained import kept_losses
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
-from .windows import Windows, windows
+from .windows import Windows, steady_counters, windows
 
 MAX_CALL_DEPTH = 8
 MAX_LOOP_PASSES = 4
@@ -256,6 +256,7 @@ class Interpreter:
         self._init_states: dict[tuple[object, ...], Paths] = {}
         self._texts: dict[int, str] = {}
         self._assigned: dict[int, frozenset[str]] = {}
+        self._retested: dict[int, frozenset[str]] = {}
         self._changed: dict[int, frozenset[str]] = {}
         self._feeds: dict[tuple[int, int], bool] = {}
         self._outputs: dict[tuple[int, bool], bool] = {}
@@ -492,7 +493,7 @@ class Interpreter:
             for name, phase in entry.phases.items():
                 if phase & {"stepped", "polluted"}:
                     training.entry_stepped.add(name)
-        changing = self._assigned_in(stmt)
+        changing = self._retested_in(stmt)
         # What a new iteration tests afresh: conditions on names it assigns, and whether it ran
         # a backward pass yet.
         afresh = changing | {_ran_backward(stmt)}
@@ -750,6 +751,17 @@ class Interpreter:
             walk(stmt, finder)
             cached = frozenset(finder.names)
             self._assigned[id(stmt)] = cached
+        return cached
+
+    def _retested_in(self, stmt: cst.For | cst.While) -> frozenset[str]:
+        """The names a loop assigns whose conditions are tested afresh at its boundaries: all
+        but counters it changes only by `c += 1` statements (a global step kept across epochs),
+        whose tests each such statement carries along every path (`small`), so what a path
+        knows of them stays true into the loop, from one iteration to the next, and out."""
+        cached = self._retested.get(id(stmt))
+        if cached is None:
+            cached = self._assigned_in(stmt) - steady_counters(stmt)
+            self._retested[id(stmt)] = cached
         return cached
 
     def with_(self, stmt: cst.With, paths: Paths, frame: Frame) -> Paths:
