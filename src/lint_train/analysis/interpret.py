@@ -643,6 +643,7 @@ class Interpreter:
             if condition in own
             and _PLAIN_CONDITION.fullmatch(condition)
             and not _mentions(condition, changing)
+            and not _is_sync(condition)
         )
 
     def _changing_names(self) -> frozenset[str]:
@@ -766,12 +767,23 @@ class Interpreter:
 
     def with_(self, stmt: cst.With, paths: Paths, frame: Frame) -> Paths:
         grad = None
+        flag = None
         for item in stmt.items:
             context = self.table.grad_context(item.item, frame.fn)
             if context is not None:
                 grad = context
             else:
                 paths = self.apply(self.table.of(item.item, frame.fn), paths, frame)
+                flag = self.table.window_flag(item.item) or flag
+        if flag is not None:
+            # One micro-batch of Accelerate's window: its last one, and the others, each run
+            # apart (joined paths that agree on all else would forget which one they are).
+            return join(
+                *(self._with_body(stmt, ways, frame, grad) for ways in _micro_batch(paths, flag))
+            )
+        return self._with_body(stmt, paths, frame, grad)
+
+    def _with_body(self, stmt: cst.With, paths: Paths, frame: Frame, grad: str | None) -> Paths:
         if grad is None:
             return self.block(stmt.body, paths, frame)
         outer = frozenset().union(*(p.grad for p in paths))
@@ -877,6 +889,8 @@ class Interpreter:
         return state
 
     def on_step(self, event: ev.Event, state: State, frame: Frame) -> State:
+        if self._deferred(event, state, frame):
+            return state
         written = event.name or "?"
         name = frame.translate(written)
         if is_optimizer_name(written) or written in self.program.optimizers:
@@ -929,6 +943,8 @@ class Interpreter:
         return state
 
     def on_clear(self, event: ev.Event, state: State, frame: Frame) -> State:
+        if self._deferred(event, state, frame):
+            return state
         before = state
         state = state.copy()
         inside = self._inside_window(state)
@@ -960,6 +976,21 @@ class Interpreter:
         self._trace_loops("clear", event.node, name)
         return state
 
+    def _deferred(self, event: ev.Event, state: State, frame: Frame) -> bool:
+        """Whether this is the `step()` or `zero_grad()` of an optimizer that Accelerate
+        prepared, on a path where `accelerator.sync_gradients` is false: it does nothing."""
+        if not any(not value and _is_sync(key) for key, value in state.facts.items()):
+            return False
+        node = event.node
+        if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+            return False
+        receiver = dotted(node.func.value)
+        if receiver is None:
+            return False
+        return self.table.deferred(receiver) or self.table.deferred(
+            frame.translate(receiver).rpartition(":")[2]
+        )
+
     def _inside_window(self, state: State) -> bool:
         """Whether a clear on this path throws away gradients that an accumulation window
         carries from one iteration to the next: not at a window's boundary, and either before
@@ -967,10 +998,14 @@ class Interpreter:
         that skipped the step (what this iteration leaves for the next). A clear after a
         backward pass of the same iteration, with no accumulation in sight, only throws away
         that pass (a second backward follows, or another optimizer's loss)."""
-        if not self.loop_stack or _at_boundary(state):
+        if not self.loop_stack or _at_boundary(state, modular_only=True):
             return False
-        return not state.facts.get(_ran_backward(self.loop_stack[-1])) or any(
+        ran = state.facts.get(_ran_backward(self.loop_stack[-1]))
+        if ran and any(value and _is_sync(key) for key, value in state.facts.items()):
+            return False  # the window's last micro-batch, after its backward pass
+        return not ran or any(
             (_BOUNDARY_FALSE if value else _BOUNDARY_TRUE).search(condition)
+            or (not value and _is_sync(condition))
             for condition, value in state.facts.items()
         )
 
@@ -1433,13 +1468,32 @@ def _cleared(values: frozenset[str], inside: bool = False) -> frozenset[str]:
     return frozenset(table.get(v, "clean") for v in values)
 
 
-def _at_boundary(state: State) -> bool:
+def _at_boundary(state: State, modular_only: bool = False) -> bool:
     """Whether this path is at an accumulation window's boundary: inside `if (i + 1) % k ==
-    0:`, or past `if (i + 1) % k != 0: continue`."""
+    0:`, or past `if (i + 1) % k != 0: continue`; or (unless `modular_only`) in the last
+    micro-batch of Accelerate's window, where `accelerator.sync_gradients` is true."""
     return any(
         (_BOUNDARY_TRUE if value else _BOUNDARY_FALSE).search(condition)
+        or (value and not modular_only and _is_sync(condition))
         for condition, value in state.facts.items()
     )
+
+
+def _is_sync(condition: str) -> bool:
+    """`accelerator.sync_gradients`: true in an accumulation window's last micro-batch."""
+    return condition.rpartition(".")[2] == ev.SYNC_FLAG
+
+
+def _micro_batch(paths: Paths, flag: str) -> tuple[Paths, Paths]:
+    """Paths into one micro-batch of Accelerate's accumulation window: the last one (`flag`
+    true), and the others, whatever an earlier micro-batch said."""
+    ways: tuple[Paths, Paths] = ([], [])
+    for path in paths:
+        for value, into in zip((True, False), ways, strict=True):
+            way = path.copy()
+            way.facts[flag] = value
+            into.append(way)
+    return ways
 
 
 # Said of evaluation code where a function's callers are in other project files: it is judged
@@ -1581,6 +1635,8 @@ def _deciding_condition(a: State, b: State, changing: frozenset[str]) -> str | N
             continue
         if not _PLAIN_CONDITION.fullmatch(condition) or _mentions(condition, changing):
             continue
+        if _is_sync(condition):
+            continue  # true once per accumulation window: it changes with the iterations
         return condition
     return None
 
