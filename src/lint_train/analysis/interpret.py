@@ -920,6 +920,9 @@ class Interpreter:
             # A step at the end of an accumulation window on gradients a clear inside the
             # window cut short (on some path: which iteration steps is not known here).
             loops[-1].window_steps.setdefault(id(event.node), (event.node, name))
+            for key, value in state.facts.items():
+                if value and _is_sync(key):
+                    loops[-1].synced_steps.setdefault(id(event.node), key)
         state = state.copy()
         state.phases[name] = _map(state.phase(name), _AFTER_STEP)
         return state
@@ -973,6 +976,8 @@ class Interpreter:
                     after, earlier = state.phase_default, before.phase_default
                 if "dropped" in after and "dropped" not in earlier:
                     loops[-1].window_clears.setdefault(root, {})[id(event.node)] = event.node
+                    if any(not v and _is_sync(k) for k, v in state.facts.items()):
+                        loops[-1].unsynced_clears.add(id(event.node))
         self._trace_loops("clear", event.node, name)
         return state
 
