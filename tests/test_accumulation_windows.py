@@ -101,6 +101,39 @@ QUIET = {
             if (step + 1) % accum == 0:
                 optimizer.step()
     """,
+    "global_step_kept_across_epochs": """
+        global_step = 0
+        for epoch in range(3):
+            for x, y in loader:
+                if global_step % accum == 0:
+                    optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                global_step += 1
+                if global_step % accum == 0:
+                    optimizer.step()
+    """,
+    "global_step_incremented_last_across_epochs": """
+        global_step = 0
+        for epoch in range(3):
+            for x, y in loader:
+                if global_step % accum == 0:
+                    optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                if (global_step + 1) % accum == 0:
+                    optimizer.step()
+                global_step += 1
+    """,
+    "global_step_in_a_while_loop_over_epochs": """
+        global_step = 0
+        while global_step < 1000:
+            for x, y in loader:
+                if global_step % accum == 0:
+                    optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                global_step += 1
+                if global_step % accum == 0:
+                    optimizer.step()
+    """,
 }
 
 
@@ -183,6 +216,77 @@ FLAGGED = {
                 step += 1
         """,
         13,
+    ),
+    "global_step_tested_once_per_epoch": (
+        """
+        global_step = 0
+        for epoch in range(3):
+            if global_step % accum == 0:
+                optimizer.zero_grad()
+            for x, y in loader:
+                loss_fn(model(x), y).backward()
+                global_step += 1
+                if global_step % accum == 0:
+                    optimizer.step()
+        """,
+        15,
+    ),
+    "global_step_reset_each_epoch_to_one": (
+        """
+        for epoch in range(3):
+            global_step = 1
+            for x, y in loader:
+                if global_step % accum == 0:
+                    optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                global_step += 1
+                if global_step % accum == 0:
+                    optimizer.step()
+        """,
+        15,
+    ),
+    "clear_tested_on_the_epoch_not_the_counter": (
+        """
+        global_step = 0
+        for epoch in range(3):
+            for x, y in loader:
+                if epoch % accum == 0:
+                    optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                global_step += 1
+                if global_step % accum == 0:
+                    optimizer.step()
+        """,
+        15,
+    ),
+    "global_step_clear_on_a_logging_interval": (
+        """
+        global_step = 0
+        for epoch in range(3):
+            for x, y in loader:
+                if global_step % 100 == 0:
+                    optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                global_step += 1
+                if global_step % accum == 0:
+                    optimizer.step()
+        """,
+        15,
+    ),
+    "global_step_also_changed_by_hand": (
+        """
+        global_step = 0
+        for epoch in range(3):
+            for x, y in loader:
+                if global_step % accum == 0:
+                    optimizer.zero_grad()
+                loss_fn(model(x), y).backward()
+                global_step += 1
+                if global_step % accum == 0:
+                    optimizer.step()
+            global_step = resume_point(global_step)
+        """,
+        15,
     ),
 }
 

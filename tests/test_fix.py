@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import codecs
 import functools
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -66,6 +67,8 @@ NOT_FIXABLE.update(
             "trn006_update_helper_clears_first",
             "trn006_accumulation_clears_every_micro_batch",
             "trn006_accumulation_clear_after_the_if",
+            "trn006_accelerate_model_zero_grad_in_window",
+            "trn006_accelerate_model_zero_grad_at_micro_batch_start",
         ),
         trn006_zero_grad_before_step.NO_FIX,
     )

@@ -191,6 +191,23 @@ DECAY = """
 """
 
 # Named like an optimizer, but what deepspeed.initialize returns first is an engine.
+# Accelerate's window: the prepared `opt.step()` waits for the window's last micro-batch, but
+# `model.zero_grad()` clears at every one, throwing the window away (TRN006 at line 12). Read
+# as a plain block, the clear right after the step is where it belongs.
+ACCUMULATE = """
+    import torch
+    from accelerate import Accelerator
+    accelerator = Accelerator(gradient_accumulation_steps=4)
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model, opt = accelerator.prepare(model, opt)
+    for x in data:
+        with accelerator.accumulate(model):
+            model(x).sum().backward()
+            opt.step()
+            model.zero_grad()
+"""
+
 DEEPSPEED = """
     import deepspeed
     model_opt, _, _, _ = deepspeed.initialize(model=net, model_parameters=params)
@@ -398,6 +415,7 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "quit": _ended("quit()"),
     "os._exit": _ended("os._exit(2)"),
     "os.abort": _ended("os.abort()"),
+    "<accelerator>.accumulate": (ACCUMULATE, [(12, "TRN006")]),
 }  # fmt: skip
 CASES.update(IDENTITY_CASES)  # the entries for identity through wrappers (issue 11, B)
 

@@ -45,6 +45,10 @@ NOT_THE_REFERENCE_LOOP = {
     "trn006_accumulation_clears_every_micro_batch": "gradient accumulation: 4 backward calls a "
     "step",
     "trn006_accumulation_clear_after_the_if": "gradient accumulation: 4 backward calls a step",
+    "trn006_accelerate_model_zero_grad_in_window": "Accelerate's accumulation: 4 backward calls "
+    "a step",
+    "trn006_accelerate_model_zero_grad_at_micro_batch_start": "Accelerate's accumulation: 4 "
+    "backward calls a step",
     "trn001_accumulation_clears_on_another_interval": "gradient accumulation: 4 backward calls "
     "a step",
     "trn001_second_phase_starts_with_stale_grads": "a second phase accumulates gradients",

@@ -68,6 +68,8 @@ INPLACE = "inplace"  # an in-place change of what is evidently a parameter (`w.n
 PROJECT_CALL = "project_call"  # a call of a function of another module of the project
 
 ALL_OPTIMIZERS = "*"
+# The attribute of an accelerator that is true in an accumulation window's last micro-batch.
+SYNC_FLAG = "sync_gradients"
 # What a step by hand (`p.data.add_(p.grad, alpha=-lr)`) steps: the parameters themselves.
 BY_HAND = "<parameters>"
 
@@ -82,6 +84,7 @@ class EventTable:
         self._disables_grad: dict[str, bool] = {}
         self._aliases: dict[str | None, dict[str, cst.BaseExpression]] = {}
         self._callees: dict[str, Callee | None] = {}
+        self._deferred: frozenset[str] | None = None
 
     def callee(self, text: str, fn: FunctionInfo | None = None) -> Callee | None:
         """The function of another project module that `text` names in this file (through its
@@ -170,6 +173,43 @@ class EventTable:
             if kind in words:
                 return kind
         return "any"
+
+    def window_flag(self, expr: cst.BaseExpression) -> str | None:
+        """For a with-item that runs its body as one micro-batch of an accumulation window
+        (`accelerator.accumulate(model)`), the flag true in the window's last micro-batch, as
+        the code spells it (`accelerator.sync_gradients`); else None."""
+        if not isinstance(expr, cst.Call) or not isinstance(expr.func, cst.Attribute):
+            return None
+        receiver = dotted(expr.func.value)
+        effect = kn.method(self.receiver_kind(receiver), expr.func.attr.value)
+        if receiver is None or effect is None or not effect.window:
+            return None
+        # Only an accelerator built in view with several micro-batches to a window: by
+        # default a window is one micro-batch, and nothing waits.
+        built = self.program.bound.get(receiver)
+        maker = kn.lookup(self.program.qualify(dotted(built.func))) if built is not None else None
+        if (
+            built is None
+            or maker is None
+            or not any(
+                a.keyword is not None
+                and a.keyword.value in maker.windows_with
+                and not (isinstance(a.value, cst.Integer) and a.value.value == "1")
+                for a in built.args
+            )
+        ):
+            return None
+        return f"{receiver}.{SYNC_FLAG}"
+
+    def deferred(self, name: str) -> bool:
+        """Whether `name` (as some scope of the file spells it) is bound to what a call
+        returns whose optimizers defer their step and clear inside an accumulation window
+        (`model, opt = accelerator.prepare(model, opt)`)."""
+        if self._deferred is None:
+            finder = _DeferredNames(self)
+            walk(self.program.module, finder)
+            self._deferred = frozenset(finder.names)
+        return name in self._deferred
 
     def of(self, node: cst.CSTNode, fn: FunctionInfo | None) -> list[Event]:
         cached = self._cache.get(id(node))
@@ -1032,3 +1072,36 @@ def _creates_new_object(target: cst.BaseExpression, value: cst.BaseExpression) -
     if func_root in roots:
         return False
     return not any((dotted(a.value) or "").split(".")[0] in roots for a in value.args)
+
+
+class _DeferredNames(cst.CSTVisitor):
+    """Names bound, anywhere in a file, to what a call marked `defers` in the knowledge table
+    returns: each target of `model, opt = accelerator.prepare(model, opt)`."""
+
+    def __init__(self, table: EventTable) -> None:
+        self.table = table
+        self.names: set[str] = set()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        call = node.value
+        if not isinstance(call, cst.Call) or not isinstance(call.func, cst.Attribute):
+            return
+        kind = self.table.receiver_kind(dotted(call.func.value))
+        effect = kn.method(kind, call.func.attr.value)
+        if effect is None or not effect.defers:
+            return
+        given = [dotted(a.value) for a in call.args if a.keyword is None and not a.star]
+        optimizers = self.table.program.optimizers
+        for target in node.targets:
+            value = target.target
+            elements = value.elements if isinstance(value, cst.Tuple | cst.List) else [value]
+            for position, element in enumerate(elements):
+                inner = element.value if isinstance(element, cst.BaseElement) else element
+                text = dotted(inner)
+                argument = given[position] if position < len(given) else None
+                # Only the optimizers come back deferring: a model's `zero_grad()` still clears.
+                if text is not None and any(
+                    n is not None and (n in optimizers or is_optimizer_name(n))
+                    for n in (text, argument)
+                ):
+                    self.names.add(text)

@@ -37,7 +37,7 @@ from .program import FunctionInfo, Program
 from .retained import kept_losses
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
-from .windows import Windows, windows
+from .windows import Windows, steady_counters, windows
 
 MAX_CALL_DEPTH = 8
 MAX_LOOP_PASSES = 4
@@ -258,6 +258,7 @@ class Interpreter:
         self._init_states: dict[tuple[object, ...], Paths] = {}
         self._texts: dict[int, str] = {}
         self._assigned: dict[int, frozenset[str]] = {}
+        self._retested: dict[int, frozenset[str]] = {}
         self._changed: dict[int, frozenset[str]] = {}
         self._feeds: dict[tuple[int, int], bool] = {}
         self._outputs: dict[tuple[int, bool], bool] = {}
@@ -527,7 +528,7 @@ class Interpreter:
             for name, phase in entry.phases.items():
                 if phase & {"stepped", "polluted"}:
                     training.entry_stepped.add(name)
-        changing = self._assigned_in(stmt)
+        changing = self._retested_in(stmt)
         # What a new iteration tests afresh: conditions on names it assigns, and whether it ran
         # a backward pass yet.
         afresh = changing | {_ran_backward(stmt)}
@@ -677,6 +678,7 @@ class Interpreter:
             if condition in own
             and _PLAIN_CONDITION.fullmatch(condition)
             and not _mentions(condition, changing)
+            and not _is_sync(condition)
         )
 
     def _changing_names(self) -> frozenset[str]:
@@ -787,14 +789,36 @@ class Interpreter:
             self._assigned[id(stmt)] = cached
         return cached
 
+    def _retested_in(self, stmt: cst.For | cst.While) -> frozenset[str]:
+        """The names a loop assigns whose conditions are tested afresh at its boundaries: all
+        but counters it changes only by `c += 1` statements (a global step kept across epochs),
+        whose tests each such statement carries along every path (`small`), so what a path
+        knows of them stays true into the loop, from one iteration to the next, and out."""
+        cached = self._retested.get(id(stmt))
+        if cached is None:
+            cached = self._assigned_in(stmt) - steady_counters(stmt)
+            self._retested[id(stmt)] = cached
+        return cached
+
     def with_(self, stmt: cst.With, paths: Paths, frame: Frame) -> Paths:
         grad = None
+        flag = None
         for item in stmt.items:
             context = self.table.grad_context(item.item, frame.fn)
             if context is not None:
                 grad = context
             else:
                 paths = self.apply(self.table.of(item.item, frame.fn), paths, frame)
+                flag = self.table.window_flag(item.item) or flag
+        if flag is not None:
+            # One micro-batch of Accelerate's window: its last one, and the others, each run
+            # apart (joined paths that agree on all else would forget which one they are).
+            return join(
+                *(self._with_body(stmt, ways, frame, grad) for ways in _micro_batch(paths, flag))
+            )
+        return self._with_body(stmt, paths, frame, grad)
+
+    def _with_body(self, stmt: cst.With, paths: Paths, frame: Frame, grad: str | None) -> Paths:
         if grad is None:
             return self.block(stmt.body, paths, frame)
         outer = frozenset().union(*(p.grad for p in paths))
@@ -900,6 +924,8 @@ class Interpreter:
         return state
 
     def on_step(self, event: ev.Event, state: State, frame: Frame) -> State:
+        if self._deferred(event, state, frame):
+            return state
         written = event.name or "?"
         name = frame.translate(written)
         if is_optimizer_name(written) or written in self.program.optimizers:
@@ -929,6 +955,9 @@ class Interpreter:
             # A step at the end of an accumulation window on gradients a clear inside the
             # window cut short (on some path: which iteration steps is not known here).
             loops[-1].window_steps.setdefault(id(event.node), (event.node, name))
+            for key, value in state.facts.items():
+                if value and _is_sync(key):
+                    loops[-1].synced_steps.setdefault(id(event.node), key)
         state = state.copy()
         state.phases[name] = _map(state.phase(name), _AFTER_STEP)
         return state
@@ -952,6 +981,8 @@ class Interpreter:
         return state
 
     def on_clear(self, event: ev.Event, state: State, frame: Frame) -> State:
+        if self._deferred(event, state, frame):
+            return state
         before = state
         state = state.copy()
         inside = self._inside_window(state)
@@ -980,8 +1011,25 @@ class Interpreter:
                     after, earlier = state.phase_default, before.phase_default
                 if "dropped" in after and "dropped" not in earlier:
                     loops[-1].window_clears.setdefault(root, {})[id(event.node)] = event.node
+                    if any(not v and _is_sync(k) for k, v in state.facts.items()):
+                        loops[-1].unsynced_clears.add(id(event.node))
         self._trace_loops("clear", event.node, name)
         return state
+
+    def _deferred(self, event: ev.Event, state: State, frame: Frame) -> bool:
+        """Whether this is the `step()` or `zero_grad()` of an optimizer that Accelerate
+        prepared, on a path where `accelerator.sync_gradients` is false: it does nothing."""
+        if not any(not value and _is_sync(key) for key, value in state.facts.items()):
+            return False
+        node = event.node
+        if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+            return False
+        receiver = dotted(node.func.value)
+        if receiver is None:
+            return False
+        return self.table.deferred(receiver) or self.table.deferred(
+            frame.translate(receiver).rpartition(":")[2]
+        )
 
     def _inside_window(self, state: State) -> bool:
         """Whether a clear on this path throws away gradients that an accumulation window
@@ -990,10 +1038,14 @@ class Interpreter:
         that skipped the step (what this iteration leaves for the next). A clear after a
         backward pass of the same iteration, with no accumulation in sight, only throws away
         that pass (a second backward follows, or another optimizer's loss)."""
-        if not self.loop_stack or _at_boundary(state):
+        if not self.loop_stack or _at_boundary(state, modular_only=True):
             return False
-        return not state.facts.get(_ran_backward(self.loop_stack[-1])) or any(
+        ran = state.facts.get(_ran_backward(self.loop_stack[-1]))
+        if ran and any(value and _is_sync(key) for key, value in state.facts.items()):
+            return False  # the window's last micro-batch, after its backward pass
+        return not ran or any(
             (_BOUNDARY_FALSE if value else _BOUNDARY_TRUE).search(condition)
+            or (not value and _is_sync(condition))
             for condition, value in state.facts.items()
         )
 
@@ -1467,11 +1519,13 @@ def _cleared(values: frozenset[str], inside: bool = False) -> frozenset[str]:
     return frozenset(table.get(v, "clean") for v in values)
 
 
-def _at_boundary(state: State) -> bool:
+def _at_boundary(state: State, modular_only: bool = False) -> bool:
     """Whether this path is at an accumulation window's boundary: inside `if (i + 1) % k ==
-    0:`, or past `if (i + 1) % k != 0: continue`."""
+    0:`, or past `if (i + 1) % k != 0: continue`; or (unless `modular_only`) in the last
+    micro-batch of Accelerate's window, where `accelerator.sync_gradients` is true."""
     return any(
         (_BOUNDARY_TRUE if value else _BOUNDARY_FALSE).search(condition)
+        or (value and not modular_only and _is_sync(condition))
         for condition, value in state.facts.items()
     )
 
@@ -1479,6 +1533,24 @@ def _at_boundary(state: State) -> bool:
 # The mode evaluation code leaves a model in when it calls `model.eval()` (an evaluation
 # function, a validation loop): eval mode that training run after it did not choose.
 EVALUATED = "evaluated"
+
+
+def _is_sync(condition: str) -> bool:
+    """`accelerator.sync_gradients`: true in an accumulation window's last micro-batch."""
+    return condition.rpartition(".")[2] == ev.SYNC_FLAG
+
+
+def _micro_batch(paths: Paths, flag: str) -> tuple[Paths, Paths]:
+    """Paths into one micro-batch of Accelerate's accumulation window: the last one (`flag`
+    true), and the others, whatever an earlier micro-batch said."""
+    ways: tuple[Paths, Paths] = ([], [])
+    for path in paths:
+        for value, into in zip((True, False), ways, strict=True):
+            way = path.copy()
+            way.facts[flag] = value
+            into.append(way)
+    return ways
+
 
 # Said of evaluation code where a function's callers are in other project files: it is judged
 # there, with their state (see Interpreter._entry_said).
@@ -1687,6 +1759,8 @@ def _deciding_condition(a: State, b: State, changing: frozenset[str]) -> str | N
             continue
         if not _PLAIN_CONDITION.fullmatch(condition) or _mentions(condition, changing):
             continue
+        if _is_sync(condition):
+            continue  # true once per accumulation window: it changes with the iterations
         return condition
     return None
 

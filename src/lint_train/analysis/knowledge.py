@@ -103,6 +103,16 @@ class Effect:
     # Stops the program where it is called as a statement: no code after it runs, so a branch
     # that ends in it is a way the script does not go on (`else: sys.exit(1)`).
     ends: bool = False
+    # A context whose body is one micro-batch of an accumulation window: the optimizers that
+    # went through a call marked `defers` step and clear only in the window's last micro-batch,
+    # when `<receiver>.sync_gradients` is true (Accelerate's `accumulate`).
+    window: bool = False
+    # Returns optimizers whose `step()` and `zero_grad()` do nothing inside a `window` context
+    # until its last micro-batch (Accelerate's `AcceleratedOptimizer`).
+    defers: bool = False
+    # A constructor's keywords that make the `window` contexts of what it builds windows of
+    # more than one micro-batch (a value other than 1); without them, each window is one.
+    windows_with: tuple[str, ...] = ()
 
 
 def _output(method: str) -> Effect:
@@ -306,10 +316,23 @@ TABLE: dict[str, Effect] = {
                             same_object=True),
     "apex.amp.initialize": Effect("returns the model(s) and optimizer(s) it is given, patched "
                                   "for mixed precision", same_object=True),
-    "accelerate.Accelerator": Effect("builds an accelerator", builds="accelerator"),
+    "accelerate.Accelerator": Effect("builds an accelerator; with `gradient_accumulation_steps` "
+                                     "(not 1) or `gradient_accumulation_plugin`, its "
+                                     "`accumulate` windows span several micro-batches",
+                                     builds="accelerator",
+                                     windows_with=("gradient_accumulation_steps",
+                                                   "gradient_accumulation_plugin")),
     "<accelerator>.prepare": Effect("returns what it is given, in order, set up for the "
-                                    "devices: the same models, optimizers and modes",
-                                    same_object=True, returns_args=True),
+                                    "devices: the same models, optimizers and modes; an "
+                                    "optimizer comes back wrapped (`AcceleratedOptimizer`), "
+                                    "its `step()` and `zero_grad()` doing nothing while "
+                                    "`accelerator.sync_gradients` is false",
+                                    same_object=True, returns_args=True, defers=True),
+    "<accelerator>.accumulate": Effect("`with accelerator.accumulate(model):` runs one "
+                                       "micro-batch of a window of `gradient_accumulation_steps`"
+                                       "; it sets `accelerator.sync_gradients`, true only in the "
+                                       "window's last micro-batch, so the prepared optimizers "
+                                       "step and clear only then", window=True),
     "<accelerator>.unwrap_model": Effect("returns the model inside the wrapper",
                                          same_object=True, returns_args=True),
     **{name: Effect("builds a Lightning Fabric", builds="fabric") for name in (
@@ -457,6 +480,8 @@ def _columns(effect: Effect) -> list[str]:
             (effect.launches, "runs the function it is given"),
             (effect.keeps_value, "holds its first argument's value"),
             (effect.ends, "ends the program"),
+            (effect.window, "an accumulation window"),
+            (effect.defers, "optimizers deferred in a window"),
         )
         if flag
     ]

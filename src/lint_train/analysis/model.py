@@ -80,6 +80,11 @@ class TrainingLoop:
     # clears that threw a window's gradients away, by optimizer ("*": all), by node id (TRN006).
     window_steps: dict[int, tuple[cst.CSTNode, str]] = field(default_factory=dict)
     window_clears: dict[str, dict[int, cst.CSTNode]] = field(default_factory=dict)
+    # Of those steps, the ones that wait for Accelerate's window (`accelerator.accumulate`):
+    # the flag the code tests for its last micro-batch (`accelerator.sync_gradients`).
+    synced_steps: dict[int, str] = field(default_factory=dict)
+    # Window clears that ran in a micro-batch before the window's last (they did not wait).
+    unsynced_clears: set[int] = field(default_factory=set)
     # display -> the ways (condition, value) that every path reaching a step of it with
     # uncleared gradients took inside the loop, and the ways of the paths that reached a step
     # with clean ones: a way taken by the former whose opposite the latter took is the way

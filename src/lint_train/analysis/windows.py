@@ -157,6 +157,16 @@ def _counters(
     return frozenset(at_head), increments, frozenset(from_zero)
 
 
+def steady_counters(loop: cst.For | cst.While) -> frozenset[str]:
+    """Names that `loop` (its target, its body, nested loops and functions included) binds
+    only by `c += 1` statements, under any condition: a step counter kept across epochs."""
+    bindings = _Bindings(nested=True)
+    loop.visit(bindings)
+    return frozenset(
+        name for name, count in bindings.increments.items() if bindings.count[name] == count
+    )
+
+
 def _enumerate_index(loop: cst.For | cst.While) -> tuple[str, bool] | None:
     """The index name of `for i, item in enumerate(items)`, and whether it starts at 0."""
     if not isinstance(loop, cst.For) or not isinstance(loop.iter, cst.Call):
@@ -188,10 +198,12 @@ class _Bindings(cst.CSTVisitor):
     """How often each name is bound in a loop body (nested functions and classes aside), and
     whether a `continue` of this loop (not of an inner one) is there."""
 
-    def __init__(self) -> None:
+    def __init__(self, nested: bool = False) -> None:
         self.count: dict[str, int] = {}
+        self.increments: dict[str, int] = {}  # of the bindings, the `c += 1` statements
         self.continues = False
         self._inner = 0
+        self._nested = nested  # whether nested functions and classes are counted too
 
     def _bind(self, target: cst.BaseExpression) -> None:
         for name in _names(target):
@@ -202,6 +214,9 @@ class _Bindings(cst.CSTVisitor):
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._bind(node.target)
+        name = _increment(node)
+        if name is not None:
+            self.increments[name] = self.increments.get(name, 0) + 1
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         self._bind(node.target)
@@ -230,10 +245,10 @@ class _Bindings(cst.CSTVisitor):
             self.continues = True
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
+        return self._nested
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
+        return self._nested
 
 
 def _names(target: cst.BaseExpression) -> list[cst.Name]:

@@ -15,7 +15,10 @@ continue`), a clear inside the window, between backward passes meant to add up, 
 too: at every micro-batch (`zero_grad()` at the top of each iteration, or after the `if` that
 steps), it leaves each step only the micro-batches since it. A clear under a boundary
 condition itself (right after the step inside the `if`, or `if i % k == 0:` at the window's
-start) is where it belongs.
+start) is where it belongs. With Accelerate's `accelerator.accumulate`, the prepared optimizer's
+step and clear both wait for the window's last micro-batch (see the knowledge table), so a
+clear that does not wait (`model.zero_grad()`, `p.grad = None`) is inside the window wherever
+it stands in the iteration.
 """
 
 from __future__ import annotations
@@ -47,6 +50,17 @@ WINDOW = (
     "`{clear}` clears the gradients inside the accumulation window, between backward passes "
     "that `{opt}.step()` should apply together, so each step applies only the micro-batches "
     "after the last clear; clear right after the step, or at the start of the window"
+)
+SYNCED = (
+    "`{clear}` clears the gradients at every micro-batch of the accumulation window, while "
+    "`{opt}.step()` waits for its last one (`{flag}`), so each step applies only the "
+    "micro-batches after the last clear; clear through the prepared `{opt}.zero_grad()` after "
+    "the step, which waits too"
+)
+LAST = (
+    "`{clear}` waits for the accumulation window's last micro-batch (`{flag}`) as "
+    "`{opt}.step()` does, but there it runs before the backward pass and throws away the "
+    "micro-batches before it, so each step applies only the last one; clear after the step"
 )
 LOOP = "the loop whose step runs on cleared gradients"
 WINDOW_LOOP = "the accumulation loop"
@@ -94,7 +108,14 @@ def _window_clears(model: LoopModel, loop: TrainingLoop) -> Iterator[Report]:
             if any(t.kind == "step" and t.node is clear for t in loop.trace):
                 continue  # a call that steps and clears (DeepSpeed's `engine.step()`)
             reported.add(id(trace.site))
-            message = WINDOW.format(clear=layout.code(trace.node), opt=opt)
+            flag = loop.synced_steps.get(id(node))
+            written = layout.code(trace.node)
+            if flag is None:
+                message = WINDOW.format(clear=written, opt=opt)
+            elif id(clear) in loop.unsynced_clears:
+                message = SYNCED.format(clear=written, opt=opt, flag=flag)
+            else:
+                message = LAST.format(clear=written, opt=opt, flag=flag)
             related = ((step.site, f"the `{opt}.step()` it cuts short"), (loop.node, WINDOW_LOOP))
             yield Report.with_fix(trace.site, message, NO_FIX, related)
 

@@ -28,7 +28,6 @@ INFO = RuleInfo(
     "TRN007",
     "loss-graph-accumulation",
     "A loss is kept across training iterations with its autograd graph attached.",
-    preview=True,
 )
 
 # What stays alive. After a backward pass that ran each time (without `retain_graph`), the
