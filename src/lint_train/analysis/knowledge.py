@@ -100,6 +100,12 @@ class Effect:
     # Returns a tensor holding its first argument's value (pre-0.4 `Variable(t)`): what the
     # argument is (fresh zeros, say), the result is too.
     keeps_value: bool = False
+    # The name itself, taken as a value (`net = F.softmax`, `evaluate(loader, abs)`), is a
+    # plain function: it has no train/eval mode, and calling it runs no torch model.
+    function: bool = False
+    # Returns its first argument with some arguments bound (`functools.partial(f, w=w)`): a
+    # function stays a plain function; a class becomes a factory (calling it builds).
+    binds: bool = False
 
 
 def _output(method: str) -> Effect:
@@ -111,7 +117,11 @@ def _output(method: str) -> Effect:
 
 
 def _pure(name: str) -> Effect:
-    return Effect(f"Python's `{name}()`: hands nothing to code that could step or clear")
+    return Effect(
+        f"Python's `{name}()`: hands nothing to code that could step or clear; `{name}` itself "
+        "is no model",
+        function=True,
+    )
 
 
 _BUILTINS = ("print", "len", "sum", "isinstance", "range", "enumerate", "zip", "list", "tuple",
@@ -253,6 +263,13 @@ TABLE: dict[str, Effect] = {
         "batch_decode")},
     "super": Effect("`super(Net, self)` only finds the base class, exactly as `super()` does; "
                     "`self` is handed to no code that could change it"),
+    "torch.nn.functional.*": Effect("`torch.nn.functional` (`F.relu`, `F.softmax`): functions "
+                                    "of tensors; given as a value (`net = F.softmax`) one is no "
+                                    "model and has no mode", function=True),
+    "functools.partial": Effect("`partial(f, ...)` binds arguments: of a plain function it is a "
+                                "plain function (no model, no mode), of a class a factory; what "
+                                "it is given runs later, out of view", binds=True,
+                                hands_on=True),
     "torch*": Effect("any other function of torch or of a `torch*` package (torchvision, "
                      "torchmetrics, ...): changes no optimizer and no model mode"),
     # Constructors --------------------------------------------------------------------------
@@ -449,6 +466,8 @@ def _columns(effect: Effect) -> list[str]:
             (effect.output, "a metric or an output"),
             (effect.launches, "runs the function it is given"),
             (effect.keeps_value, "holds its first argument's value"),
+            (effect.function, "a plain function"),
+            (effect.binds, "binds a function's arguments"),
         )
         if flag
     ]
