@@ -109,6 +109,10 @@ SAME_AS_TWIN = {
     "trn005_baseline_evaluation_before_training",
 }
 OTHER_FIX = {
+    "trn004_accuracy_helper_given_a_module": "twin switches and wraps the module in the caller; "
+    "the fix edits the helper",
+    "trn004_new_model_loaded_then_evaluated": "twin decorates test() and calls eval() after the "
+    "load; the fix wraps the loop and calls eval() before it",
     "trn001_accumulation_clears_on_another_interval": "twin tests the step's interval for the "
     "clear; the fix clears after the step",
     "trn001_accumulation_clear_but_step_every_batch": "twin replaces the window-start clear with "

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from test_function_identity_shapes import FUNCTION_CASES
 from test_identity_shapes import IDENTITY_CASES
 
 from lint_train.analysis import knowledge as kn
@@ -418,6 +419,7 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<accelerator>.accumulate": (ACCUMULATE, [(12, "TRN006")]),
 }  # fmt: skip
 CASES.update(IDENTITY_CASES)  # the entries for identity through wrappers (issue 11, B)
+CASES.update(FUNCTION_CASES)  # plain functions are no models (issue 11, A)
 
 
 def test_every_entry_has_a_case() -> None:

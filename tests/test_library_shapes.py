@@ -197,6 +197,7 @@ DENOISER = """
 
     def evaluate(loader):
         net = Denoiser(3)
+        net.load_state_dict(torch.load("denoiser.pt"))  # trained weights: a real evaluation
         with torch.no_grad():
             return [net(x) for x in loader]
 """
@@ -220,6 +221,7 @@ TRANSFORMERS = """
     def evaluate(model, loader, texts):
         model.eval()
         helper = {cls}()
+        helper.load_state_dict(torch.load("helper.pt"))  # trained: a real evaluation
         scores = []
         with torch.no_grad():
             for batch in loader:

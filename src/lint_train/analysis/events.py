@@ -16,7 +16,7 @@ from . import knowledge as kn
 from .aliases import expand, scope_aliases
 from .names import dotted
 from .names import unmoved as _unmoved
-from .program import FunctionInfo, Program
+from .program import FUNCTION, FunctionInfo, Program
 from .vocab import (
     is_model_name,
     is_optimizer_name,
@@ -691,7 +691,7 @@ class _Collector(cst.CSTVisitor):
             # `evaluate_fn(model)`: a function passed in, followed when the caller's value is
             # in view; else what handing the arguments to unseen code does.
             names = opaque[0].names if opaque else ()
-            return [Event(CALL, call, name=text, bindings=_raw_arguments(call), names=names)]
+            return [Event(CALL, call, name=text, bindings=raw_arguments(call), names=names)]
         return opaque
 
     def _is_attack(self, text: str) -> bool:
@@ -841,12 +841,20 @@ class _Collector(cst.CSTVisitor):
             bindings.append(("self", receiver))
         positional = [a for a in call.args if a.keyword is None and not a.star]
         for param, arg in zip(params, positional, strict=False):
-            bindings.append((param, dotted(_unmoved(arg.value))))
+            bindings.append((param, self._argument(arg.value)))
         for arg in call.args:
             if arg.keyword is not None and arg.keyword.value in params:
-                bindings.append((arg.keyword.value, dotted(_unmoved(arg.value))))
+                bindings.append((arg.keyword.value, self._argument(arg.value)))
         constants = _constant_arguments(info, params, call)
         return Event(CALL, call, key=key, bindings=tuple(bindings), constants=constants)
+
+    def _argument(self, value: cst.BaseExpression) -> str | None:
+        """An argument as the parameter it is bound to is renamed: its text, or `FUNCTION`
+        for a plain function that no name holds (`lambda X: net(X, w, b)`, `partial(f, w)`)."""
+        text = dotted(_unmoved(value))
+        if text is None and self.program.function_value(value, self.fn):
+            return FUNCTION
+        return text
 
     def _opaque(self, call: cst.Call, full: str | None) -> list[Event]:
         if full is not None and full.split(".")[-1].endswith("zero_grad"):
@@ -891,7 +899,7 @@ class _Collector(cst.CSTVisitor):
 _NONE = kn.Effect("no entry")
 
 
-def _raw_arguments(call: cst.Call) -> tuple[tuple[str, str | None], ...]:
+def raw_arguments(call: cst.Call) -> tuple[tuple[str, str | None], ...]:
     """A call's arguments as (`#0`, `#1`, ... or the keyword, text): bound to parameters once
     the function called is known."""
     positional = [a for a in call.args if a.keyword is None and not a.star]
@@ -903,7 +911,7 @@ def _raw_arguments(call: cst.Call) -> tuple[tuple[str, str | None], ...]:
 def bind_raw(
     params: Sequence[str], raw: tuple[tuple[str, str | None], ...]
 ) -> tuple[tuple[str, str | None], ...]:
-    """Arguments of `_raw_arguments` bound to the parameters of the function called."""
+    """Arguments of `raw_arguments` bound to the parameters of the function called."""
     out = []
     for slot, text in raw:
         if slot.startswith("#"):
@@ -916,7 +924,7 @@ def bind_raw(
 
 
 def _bind(params: Sequence[str], call: cst.Call) -> tuple[tuple[str, str | None], ...]:
-    return bind_raw(params, _raw_arguments(call))
+    return bind_raw(params, raw_arguments(call))
 
 
 def _gradient_events(effect: kn.Effect | None, call: cst.Call, receiver: str) -> list[Event]:

@@ -31,10 +31,10 @@ from .model import (
     TracePath,
     TrainingLoop,
 )
-from .names import dotted
 from .outputs import only_outputs
 from .program import FunctionInfo, Program
 from .retained import kept_losses
+from .untouched import untouched_models
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
 from .windows import Windows, steady_counters, windows
@@ -77,6 +77,8 @@ _THROWN_AWAY = frozenset({"discarded", "dropped"})
 _BOUNDARY_TRUE = re.compile(r"%[^=!<>]*==\s*0\b")
 _BOUNDARY_FALSE = re.compile(r"%[^=!<>]*!=\s*0\b|^[^=!<>]*%[^=!<>]*$")
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
+# What trains: a function that does any of it runs no smoke check (see untouched.py).
+_TRAINING = frozenset({ev.BACKWARD, ev.GRAD_USE, ev.STEP, ev.UNKNOWN_STEP, ev.CLEAR})
 _NOT_SUMMARISED = frozenset(
     {ev.BACKWARD, ev.GRAD_USE, ev.STEP, ev.UNKNOWN_STEP, ev.CLEAR, ev.GRAD_SET}
 )
@@ -266,6 +268,7 @@ class Interpreter:
         self._branches: dict[int, frozenset[str]] = {}  # loop id -> its own `if` conditions
         self._mode_nodes: dict[str, cst.CSTNode] = {}  # object -> the last mode change of it
         self._window_plans: dict[int, Windows | None] = {}  # loop id -> its window tests
+        self._untouched: dict[str, frozenset[str]] = {}  # function -> models it smoke-checks
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -727,15 +730,6 @@ class Interpreter:
         cached = self._changed[id(stmt)] = frozenset(names)
         return cached
 
-    def _is_factory(self, root: str) -> bool:
-        """Whether the object called is bound (here, or in the caller that passed it) to
-        `functools.partial(...)`: calling it constructs something, no forward pass runs."""
-        call = self.program.bound.get(root.rpartition(":")[2])
-        if call is None:
-            return False
-        callee = self.program.qualify(dotted(call.func)) or ""
-        return callee == "functools.partial"
-
     def _library_managed(self, fn: FunctionInfo | None) -> bool:
         """A method of a class whose library runs its evaluation (a LightningModule, a subclass
         of an imported trainer) and sets grad and mode around it."""
@@ -854,6 +848,9 @@ class Interpreter:
             for event in events:
                 if event.kind == ev.CALL:
                     current = join(*(self.on_call(event, p, frame) for p in current))
+                    continue
+                if event.kind == ev.FORWARD:
+                    current = join(*(self.on_forward(event, p, frame) for p in current))
                     continue
                 handler = _HANDLERS.get(event.kind)
                 if handler is not None:
@@ -1165,13 +1162,45 @@ class Interpreter:
                 state.set_mode(name, unknown)
         return state
 
-    def on_forward(self, event: ev.Event, state: State, frame: Frame) -> State:
+    def on_forward(self, event: ev.Event, state: State, frame: Frame) -> Paths:
         written = event.name or "?"
         root = frame.translate(written)
-        if self._is_factory(root):
-            return state  # `module(...)` where `module` is `partial(KnnModule, ...)`: it builds
-        if root in self.program.foreign:
-            return state  # a Keras, Flax or scikit-learn model: no torch forward pass
+        if self.program.is_factory(root):
+            return [state]  # `module(...)` where `module` is `partial(KnnModule, ...)`: it builds
+        if not self.program.is_model_candidate(root):
+            # A Keras, Flax or scikit-learn model, or a plain function (`net` given `linreg`
+            # or a lambda): no torch model runs here. The file's own function runs its code.
+            key = self.program.function_key(root)
+            if key is None or not isinstance(event.node, cst.Call):
+                return [state]
+            params = self.program.functions[key].params
+            bindings = ev.bind_raw(params, ev.raw_arguments(event.node))
+            call = ev.Event(ev.CALL, event.node, key=key, bindings=bindings)
+            return self.on_call(call, state, frame)
+        if self.regions and self._smoke_check(frame, written, root):
+            return [state]  # a model built here and never trained or loaded: no evaluation
+        return [self._forward(event, state, written, root)]
+
+    def _smoke_check(self, frame: Frame, written: str, root: str) -> bool:
+        """Whether `written` is a model that the running function builds itself and neither
+        trains, loads nor hands on (see untouched.py): running it checks shapes."""
+        fn = frame.fn
+        head = written.partition(".")[0]
+        if fn is None or head in frame.rename or root != f"{fn.key}:{written}":
+            return False
+        models = self._untouched.get(fn.key)
+        if models is None:
+            trains = self.static_kinds(fn.node.body, fn) & _TRAINING
+            models = frozenset() if trains else untouched_models(self.program, fn, self._harmless)
+            self._untouched[fn.key] = models
+        return head in models
+
+    def _harmless(self, key: str) -> bool:
+        """Whether the file's function `key` trains nothing, as far as its calls are in view."""
+        info = self.program.functions[key]
+        return not self.static_kinds(info.node.body, info) & _TRAINING
+
+    def _forward(self, event: ev.Event, state: State, written: str, root: str) -> State:
         modes = state.mode(root)
         if self.regions:
             region = self.regions[-1]
@@ -1298,7 +1327,7 @@ class Interpreter:
                 continue
             name = written[item.param] + item.attr
             root = frame.translate(written[item.param]) + item.attr
-            if root in self.program.foreign:
+            if not self.program.is_model_candidate(root):
                 continue
             site = self.model.eval_sites.get(id(node))
             if site is None:
@@ -1497,7 +1526,6 @@ _HANDLERS = {
     ev.BARE_METHOD: Interpreter.on_bare_method,
     ev.SCHEDULER_STEP: Interpreter.on_scheduler_step,
     ev.INPLACE: Interpreter.on_inplace,
-    ev.FORWARD: Interpreter.on_forward,
     ev.CALL: Interpreter.on_call,
 }
 

@@ -113,6 +113,12 @@ class Effect:
     # A constructor's keywords that make the `window` contexts of what it builds windows of
     # more than one micro-batch (a value other than 1); without them, each window is one.
     windows_with: tuple[str, ...] = ()
+    # The name itself, taken as a value (`net = F.softmax`, `evaluate(loader, abs)`), is a
+    # plain function: it has no train/eval mode, and calling it runs no torch model.
+    function: bool = False
+    # Returns its first argument with some arguments bound (`functools.partial(f, w=w)`): a
+    # function stays a plain function; a class becomes a factory (calling it builds).
+    binds: bool = False
 
 
 def _output(method: str) -> Effect:
@@ -124,7 +130,11 @@ def _output(method: str) -> Effect:
 
 
 def _pure(name: str) -> Effect:
-    return Effect(f"Python's `{name}()`: hands nothing to code that could step or clear")
+    return Effect(
+        f"Python's `{name}()`: hands nothing to code that could step or clear; `{name}` itself "
+        "is no model",
+        function=True,
+    )
 
 
 _BUILTINS = ("print", "len", "sum", "isinstance", "range", "enumerate", "zip", "list", "tuple",
@@ -270,6 +280,13 @@ TABLE: dict[str, Effect] = {
         "batch_decode")},
     "super": Effect("`super(Net, self)` only finds the base class, exactly as `super()` does; "
                     "`self` is handed to no code that could change it"),
+    "torch.nn.functional.*": Effect("`torch.nn.functional` (`F.relu`, `F.softmax`): functions "
+                                    "of tensors; given as a value (`net = F.softmax`) one is no "
+                                    "model and has no mode", function=True),
+    "functools.partial": Effect("`partial(f, ...)` binds arguments: of a plain function it is a "
+                                "plain function (no model, no mode), of a class a factory; what "
+                                "it is given runs later, out of view", binds=True,
+                                hands_on=True),
     "torch*": Effect("any other function of torch or of a `torch*` package (torchvision, "
                      "torchmetrics, ...): changes no optimizer and no model mode"),
     # Constructors --------------------------------------------------------------------------
@@ -482,6 +499,8 @@ def _columns(effect: Effect) -> list[str]:
             (effect.ends, "ends the program"),
             (effect.window, "an accumulation window"),
             (effect.defers, "optimizers deferred in a window"),
+            (effect.function, "a plain function"),
+            (effect.binds, "binds a function's arguments"),
         )
         if flag
     ]

@@ -80,6 +80,13 @@ class ClassInfo:
         return any("." in b and b.endswith("Trainer") for b in self._above)
 
 
+# What a name is bound to, as indexed: see `Program.bindings`.
+Binding = cst.BaseExpression | cst.FunctionDef | str | None
+# How the interpreter names a plain function given where no name holds it: a lambda, or
+# `partial(f, ...)` of a plain function, passed as an argument.
+FUNCTION = "<function>"
+
+
 @dataclass
 class Program:
     module: cst.Module
@@ -115,13 +122,115 @@ class Program:
     picked: dict[str, list[str]] = field(default_factory=dict)
     # The summaries of the project modules this file imports (None: the file alone).
     view: ProjectView | None = None
+    # Every binding in view of each plain name, as the interpreter names objects (`linreg`,
+    # `main:net`): the value bound (a `def` binds its node), an import's qualified name, or
+    # None for a binding whose value is not in view (a loop target, a parameter, `x += ...`).
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
     _sensitive: dict[int, bool] = field(default_factory=dict)
+    _functions: dict[str, bool] = field(default_factory=dict)
 
     def qualify(self, text: str | None) -> str | None:
         return self.imports.qualify(text)
 
     def is_imported(self, text: str) -> bool:
         return self.imports.is_imported(text.split(".")[0])
+
+    def is_model_candidate(self, root: str) -> bool:
+        """Whether the object the interpreter names `root` may be a torch model: not when it
+        comes from another framework, nor when it is a plain function (see `is_function`)."""
+        return root not in self.foreign and not self.is_function(root)
+
+    def is_function(self, root: str) -> bool:
+        """Whether every binding in view of `root` is a plain function: a `def`, a lambda,
+        `functools.partial` of one, a function the knowledge table names (`F.softmax`, a
+        builtin), or a name bound so. A function has no train/eval mode and is no torch model
+        (`evaluate(loader, linreg)`, `evaluate(loader, lambda X: X @ w + b)`). A name with no
+        binding in view (a parameter no caller in view gives) is not known to be one."""
+        if root == FUNCTION:
+            return True
+        known = self._functions.get(root)
+        if known is not None:
+            return known
+        bound = self.bindings.get(root)
+        if not bound:
+            # A global the file does not bind (a builtin), or an attribute of an import
+            # (`F.softmax`): a function if the knowledge table says so.
+            head = root.partition(".")[0]
+            if ":" in root or "#" in root or ("." in root and not self.is_imported(head)):
+                return False
+            effect = kn.lookup(self.qualify(root))
+            return effect is not None and effect.function
+        self._functions[root] = False  # recursion guard: `f = g; g = f` is no evidence
+        scope = self.functions.get(root.partition(":")[0]) if ":" in root else None
+        verdict = all(self._function_value(b, scope) for b in bound)
+        self._functions[root] = verdict
+        return verdict
+
+    def is_factory(self, root: str) -> bool:
+        """Whether `root` is bound to `functools.partial(...)` of something that is not a plain
+        function (`partial(KnnModule, k=5)`): calling it builds an object; no forward runs.
+        A plain name is judged by its own bindings, never by the same name elsewhere."""
+        bound = self.bindings.get(root)
+        if bound is None:
+            name = root.rpartition(":")[2]
+            bound = [self.bound[name]] if "." in name and name in self.bound else []
+        scope = self.functions.get(root.partition(":")[0]) if ":" in root else None
+        return any(
+            isinstance(b, cst.Call) and _binds(self, b) and not self._function_value(b, scope)
+            for b in bound
+        )
+
+    def function_key(self, root: str) -> str | None:
+        """The file's top-level function that a global name holds and only ever holds (a
+        `def` bound nowhere else): calling the name runs that function."""
+        bound = self.bindings.get(root, [])
+        if ":" in root or len(bound) != 1 or not isinstance(bound[0], cst.FunctionDef):
+            return None
+        return self.module_functions.get(root)
+
+    def function_value(self, value: cst.BaseExpression, scope: FunctionInfo | None) -> bool:
+        """Whether an expression, evaluated in `scope`, is a plain function (see
+        `is_function`): a lambda, `partial(f, ...)` of one, or a name that holds one."""
+        return self._function_value(value, scope)
+
+    def _function_value(self, value: Binding, scope: FunctionInfo | None) -> bool:
+        if value is None:
+            return False
+        if isinstance(value, str):  # an import: a function only if the table says so
+            effect = kn.lookup(value)
+            return effect is not None and effect.function
+        if isinstance(value, (cst.FunctionDef, cst.Lambda)):
+            return True
+        if isinstance(value, cst.Call):
+            effect = kn.lookup(self.qualify(dotted(value.func)))
+            first = value.args[0] if value.args else None
+            return (
+                effect is not None
+                and effect.binds
+                and first is not None
+                and first.keyword is None
+                and not first.star
+                and self._function_value(first.value, scope)
+            )
+        text = dotted(value) if isinstance(value, (cst.Name, cst.Attribute)) else None
+        if text is None:
+            return False
+        head, dot, _ = text.partition(".")
+        root = self._root_of(head, scope)
+        if root is None or (dot and ":" not in root):
+            return self.is_function(text)  # a builtin, or `F.softmax` of an import
+        return not dot and self.is_function(root)
+
+    def _root_of(self, name: str, scope: FunctionInfo | None) -> str | None:
+        """How the interpreter names the object a plain name holds in `scope`, through the
+        enclosing functions to the module; None when nothing in the file binds it."""
+        while scope is not None:
+            root = f"{scope.key}:{name}"
+            if root in self.bindings:
+                return root
+            parent = scope.key.rpartition(".<locals>.")[0]
+            scope = self.functions.get(parent) if parent else None
+        return name if name in self.bindings else None
 
     def mode_sensitive(self, name: str) -> bool:
         """Whether train/eval mode can change what this model computes (dropout, batch-norm).
@@ -193,6 +302,9 @@ def build_program(module: cst.Module, view: ProjectView | None = None) -> Progra
             for base in cls.bases:
                 above = view.all_bases(base)
                 cls.library_bases += [base] if above is None else above
+    for name, scope, value in indexer.bindings:
+        root = name if scope is None else f"{scope.key}:{name}"
+        program.bindings.setdefault(root, []).append(value)
     for target, value, _ in indexer.assignments:
         _note_picked(program, indexer, target, value)
     for target, value, scope in indexer.assignments:
@@ -267,6 +379,12 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         and (not callee.startswith("transformers.") or _TRANSFORMERS_MODEL.search(last))
     ) or (last == "from_pretrained" and _loads_module(program, callee) is not False):
         program.models.add(name)
+
+
+def _binds(program: Program, call: cst.Call) -> bool:
+    """`functools.partial(...)`, as the knowledge table says."""
+    effect = kn.lookup(program.qualify(dotted(call.func)))
+    return effect is not None and effect.binds
 
 
 def _loads_module(program: Program, callee: str) -> bool | None:
@@ -751,6 +869,8 @@ class _Indexer(cst.CSTVisitor):
             tuple[cst.BaseExpression, cst.BaseExpression, FunctionInfo | None]
         ] = []
         self.values: dict[str, list[cst.BaseExpression]] = {}  # plain name -> assigned values
+        # plain name, the function whose local it is (None: a global), what it is bound to
+        self.bindings: list[tuple[str, FunctionInfo | None, Binding]] = []
         self.zero_grad_receivers: set[str] = set()
         self.mode_receivers: set[str] = set()
         self.backward_receivers: set[str] = set()
@@ -767,6 +887,7 @@ class _Indexer(cst.CSTVisitor):
         bases = [dotted(a.value) or "" for a in node.bases]
         info = ClassInfo(node.name.value, node, [self.imports.qualify(b) or b for b in bases])
         self.classes.setdefault(info.name, info)
+        self._bind_name(node.name.value, None)
         self._def_names.add(id(node.name))
         self._scopes.append(info)
 
@@ -795,6 +916,10 @@ class _Indexer(cst.CSTVisitor):
         )
         names += [p.name.value for p in params.kwonly_params]
         info = FunctionInfo(key, node, class_name, names, first_default)
+        self._bind_name(name, node)
+        for param in (*positional, *params.kwonly_params, params.star_arg, params.star_kwarg):
+            if isinstance(param, cst.Param):
+                self.bindings.append((param.name.value, info, None))  # given by callers
         # A function defined again under the same name replaces the first (often a stub).
         self.functions[key] = info
         self._scopes.append(info)
@@ -805,27 +930,56 @@ class _Indexer(cst.CSTVisitor):
     # Bindings -------------------------------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> None:
         self.imports.add(node)
+        self._bind_imported(node)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         self.imports.add(node)
+        self._bind_imported(node)
+
+    def _bind_imported(self, node: cst.Import | cst.ImportFrom) -> None:
+        if isinstance(node.names, cst.ImportStar):
+            return
+        for alias in node.names:
+            local = dotted(alias.asname.name if alias.asname else alias.name) or ""
+            local = local.split(".")[0]
+            self._bind_name(local, self.imports.qualify(local))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             self.assignments.append((target.target, node.value, self._function()))
             self._local(target.target)
+            self._bind_target(target.target, node.value)
             if isinstance(target.target, cst.Name):
                 self.values.setdefault(target.target.value, []).append(node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
             self.assignments.append((node.target, node.value, self._function()))
+            self._bind_target(node.target, node.value)
         self._local(node.target)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._local(node.target)
+        self._bind_target(node.target, None)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._bind_target(node.target, None)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        if node.name is not None:
+            self._bind_target(node.name.name, None)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for item in node.names:
+            # Assigned in a function, the module's name takes a value not indexed as its own.
+            self.bindings.append((item.name.value, None, None))
 
     def visit_For(self, node: cst.For) -> None:
         self._local(node.target)
+        self._bind_target(node.target, None)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        self._bind_target(node.target, None)  # read as the enclosing scope's name
         target = dotted(node.target)
         if target is not None:
             self.loop_targets.add(target)
@@ -833,6 +987,22 @@ class _Indexer(cst.CSTVisitor):
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if node.asname is not None:
             self._local(node.asname.name)
+            self._bind_target(node.asname.name, None)
+
+    def _bind_name(self, name: str, value: Binding) -> None:
+        """A plain name bound in the current scope (a class body's names are attributes)."""
+        scope = self._scopes[-1] if self._scopes else None
+        if not isinstance(scope, ClassInfo):
+            self.bindings.append((name, scope, value))
+
+    def _bind_target(self, target: cst.BaseExpression, value: Binding) -> None:
+        if isinstance(target, cst.Name):
+            self._bind_name(target.value, value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._bind_target(element.value, None)
+        elif isinstance(target, cst.StarredElement):
+            self._bind_target(target.value, None)
 
     def _function(self) -> FunctionInfo | None:
         scope = self._scopes[-1] if self._scopes else None
