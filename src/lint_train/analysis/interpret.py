@@ -31,6 +31,7 @@ from .model import (
     TracePath,
     TrainingLoop,
 )
+from .names import dotted
 from .outputs import only_outputs
 from .program import FunctionInfo, Program
 from .retained import kept_losses
