@@ -157,15 +157,17 @@ class RunContext:
 
     # The other direction ------------------------------------------------------------------------
     def called_elsewhere(self, name: str, functions: Iterable[str]) -> frozenset[str] | None:
-        """Which of `functions` (top-level functions of `name`) other project files import
-        and name; None when the project is past the budget of files its scan reads."""
+        """Which of `functions` (top-level functions of `name`, or methods `Class.method` of
+        its classes) other project files import and name (the class, for a method); None
+        when the project is past the budget of files its scan reads."""
         importers = self.importers(name)
         if importers is None:
             return None
         found: set[str] = set()
         for importer in importers:
             text = self._text(importer) or ""
-            found |= {f for f in functions if _word(f).search(text)}
+            # A method (`Agent.act`) is called where its class is named (`Agent(args)`).
+            found |= {f for f in functions if _word(f.partition(".")[0]).search(text)}
         return frozenset(found)
 
     def callers_part(self, name: str) -> bytes:

@@ -155,7 +155,8 @@ def _analyse_text(
 
 def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSummary | None:
     """The summary of a module no rule checks in this run (one parse; analysed only when it
-    defines top-level functions, whatever its words: an evaluation helper need not say so);
+    defines top-level functions or classes with methods that are not modules, whatever its
+    words: an evaluation helper need not say so);
     None when it cannot be parsed or indexed. `view`: the summaries of the modules it imports."""
     import libcst as cst
 
@@ -163,7 +164,13 @@ def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSumma
 
     def work() -> ModuleSummary:
         program = build_program(cst.parse_module(text), view)
-        return _summary(program, text.startswith("def ") or "\ndef " in text)
+        # Analysed for what its functions, and the methods of its classes that are not
+        # modules (an agent holding networks), do to what their callers give them.
+        holders = any(
+            not c.is_module and len(c.methods) > ("__init__" in c.methods)
+            for c in program.classes.values()
+        )
+        return _summary(program, text.startswith("def ") or "\ndef " in text or holders)
 
     try:
         check_depth(text)

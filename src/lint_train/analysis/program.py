@@ -7,6 +7,7 @@ import builtins
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import libcst as cst
 
@@ -55,9 +56,7 @@ class ClassInfo:
 
     @property
     def is_module(self) -> bool:
-        if self.is_foreign:
-            return False  # `flax.linen.Module`, `tf.keras.Sequential`
-        return any(b.endswith(("Module", "Sequential", "ModuleList")) for b in self._above)
+        return derives_from_module(self.bases, self._above)
 
     @property
     def is_foreign(self) -> bool:
@@ -103,8 +102,9 @@ class Program:
     # Escaped functions handed to a launcher of the knowledge table (`fabric.launch(main)`,
     # `Thread(target=train)`): entry points, run with autograd on.
     launched: set[str] = field(default_factory=set)
-    # Objects built by another framework, or loaded by a library as an object that is not a
-    # module (a tokenizer, a retriever), as the interpreter names them (`main:model`,
+    # Objects built by another framework, loaded by a library as an object that is not a
+    # module (a tokenizer, a retriever), or made by a project class that is not a module (a
+    # metric helper, an agent that holds networks), as the interpreter names them (`main:model`,
     # `Trainer#self.model`, a global `model`): never torch models.
     foreign: set[str] = field(default_factory=set)
     # The calls each object is bound to, named as the interpreter names objects.
@@ -115,6 +115,10 @@ class Program:
     picked: dict[str, list[str]] = field(default_factory=dict)
     # The summaries of the project modules this file imports (None: the file alone).
     view: ProjectView | None = None
+    # Objects (named as `bound_in` names them) made by a class or factory of another project
+    # module: the project classes (module, name) they may be instances of.
+    made: dict[str, list[tuple[Path, str]]] = field(default_factory=dict)
+    fresh: set[int] = field(default_factory=set)  # the calls among them that set no mode
     _sensitive: dict[int, bool] = field(default_factory=dict)
 
     def qualify(self, text: str | None) -> str | None:
@@ -126,6 +130,10 @@ class Program:
     def mode_sensitive(self, name: str) -> bool:
         """Whether train/eval mode can change what this model computes (dropout, batch-norm).
         True unless the model is built in view from parts that are all mode-free."""
+        made = self.made.get(name)
+        if made and self.view is not None:
+            # Made by another module's class or factory: judged by those class bodies.
+            return any(self.view.class_sensitive(*one) for one in made)
         calls = self.bound_in.get(name)
         if calls:
             # Built in view, in the scope that names it: judged by what it is built from, never
@@ -313,6 +321,14 @@ def _note_picked(
             program.picked.setdefault(name, []).extend(classes)
 
 
+def derives_from_module(bases: list[str], above: list[str]) -> bool:
+    """Whether a class with these direct `bases` and these library classes `above` it is a
+    torch module."""
+    if any(is_foreign_callee(b) for b in bases):
+        return False  # `flax.linen.Module`, `tf.keras.Sequential`
+    return any(b.endswith(("Module", "Sequential", "ModuleList")) for b in above)
+
+
 def is_foreign_callee(full: str) -> bool:
     """Whether the knowledge table says this callee builds another framework's object."""
     effect = kn.lookup(full)
@@ -328,17 +344,57 @@ def _mark_binding(
     """Note what a name is bound to, in its scope; and whether that is another framework's
     object, by where the object comes from: its constructor's import, the file's class it
     instantiates (and that class's bases), or the file's factory function that returns one."""
+    if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, cst.Call):
+        # `psnr_model, ssim_model = build_iqa_model()`: each what its position of the
+        # tuple a project factory returns is made by.
+        for position, element in enumerate(target.elements):
+            name = dotted(element.value)
+            if name is not None:
+                _note_made(program, name, _root(name, scope), value, position)
+        return
     name = dotted(target)
     if name is None or not isinstance(value, cst.Call):
         return
-    if scope is None:
-        root = name
-    elif name.split(".")[0] == "self" and scope.class_name:
-        root = f"{scope.class_name}#{name}"
-    else:
-        root = f"{scope.key}:{name}"
+    root = _root(name, scope)
     program.bound_in.setdefault(root, []).append(value)
     if _builds_foreign(program, value):
+        program.foreign.add(root)
+    _note_made(program, name, root, value, None)
+
+
+def _root(name: str, scope: FunctionInfo | None) -> str:
+    """The name the interpreter gives the object bound to `name` in `scope`."""
+    if scope is None:
+        return name
+    if name.split(".")[0] == "self" and scope.class_name:
+        return f"{scope.class_name}#{name}"
+    return f"{scope.key}:{name}"
+
+
+def _note_made(
+    program: Program, name: str, root: str, value: cst.Call, position: int | None
+) -> None:
+    """An object made by a class or factory function of another project module: what it is
+    follows from the class bodies there. A model when every class it may be is a torch
+    module; never one when none is (a metric helper, an agent holding networks)."""
+    view = program.view
+    built = unmoved(value)
+    if view is None or not isinstance(built, cst.Call):
+        return
+    text = dotted(built.func) or ""
+    if not text or not program.is_imported(text):
+        return
+    moded: list[bool] = []
+    made = view.made(program.qualify(text) or text, position, moded=moded)
+    if not made:
+        return
+    program.made[root] = made
+    if not moded:
+        program.fresh.add(id(value))  # constructors only: in training mode, as they leave it
+    modules = {view.is_module(*one) for one in made}
+    if modules == {True}:
+        program.models.add(name)
+    elif modules == {False}:
         program.foreign.add(root)
 
 
