@@ -16,6 +16,7 @@ function leaves flow back into the caller's paths.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,13 @@ class ProjectView:
     # The file's top-level functions that other project files import: their callers, not
     # their own file, decide the state they run in.
     called_elsewhere: frozenset[str] = frozenset()
+
+    def hands_facts(self, text: str) -> bool:
+        """Whether `text` names a function (or a class, for its methods) of a module in view
+        whose facts a call would apply: then a file whose own words cannot lead to a finding
+        may still get one from that call."""
+        names = {key.partition(".")[0] for s in self.summaries.values() for key in s.functions}
+        return any(re.search(rf"\b{re.escape(name)}\b", text) for name in names)
 
     def find_function(
         self, full: str, importer: Path | None = None, depth: int = 0
