@@ -119,11 +119,23 @@ def test_an_agent_s_own_eval_delegate_makes_its_evaluation_fine(tmp_path: Path) 
     assert _found(root, "main.py") == [("main.py", 26, "TRN004")]
 
 
-def test_a_mode_free_network_held_by_the_agent_is_reported_nowhere(tmp_path: Path) -> None:
+def test_an_agent_evaluated_without_its_eval_is_reported_at_the_call(tmp_path: Path) -> None:
     root = _copy("agent_missing_eval", tmp_path)
     assert _found(root, ".") == [("main.py", 24, "TRN004")]
     (message,) = [f.message for f in lint_paths([str(root / "main.py")]).findings]
     assert "`Agent.evaluate_q` evaluates it at agent.py:28" in message
+
+
+def test_a_mode_free_network_the_agent_holds_is_reported_nowhere(tmp_path: Path) -> None:
+    """The class body in networks.py, built into the agent's attribute in agent.py, answers
+    whether the mode matters; a network built from what is not in view still counts."""
+    root = _copy("agent_missing_eval", tmp_path)
+    _edit(root / "networks.py", ", nn.Dropout(0.2))", ")")
+    assert _found(root, ".") == []
+    assert _found(root, "main.py") == []
+    old = "self.online_net = QNetwork(actions)"
+    _edit(root / "agent.py", old, old.replace("QNetwork", "zoo"))
+    assert _found(root, "main.py") == [("main.py", 24, "TRN004")]
 
 
 AGENT_LOOP = """\

@@ -134,6 +134,14 @@ class Program:
         if made and self.view is not None:
             # Made by another module's class or factory: judged by those class bodies.
             return any(self.view.class_sensitive(*one) for one in made)
+        head, _, attr = name.partition(".")
+        made = self.made.get(head)
+        if made and attr and "." not in attr and self.view is not None:
+            # A network an object of another module's class holds (`agent.online_net`):
+            # judged by what that class builds into the attribute, when it says.
+            verdicts = [self.view.attribute_sensitive(*one, attr) for one in made]
+            if None not in verdicts:
+                return any(verdicts)
         calls = self.bound_in.get(name)
         if calls:
             # Built in view, in the scope that names it: judged by what it is built from, never
@@ -685,11 +693,20 @@ def _is_standard(full: str) -> bool:
 
 def class_facts(program: Program, info: ClassInfo) -> ClassFacts:
     """What other modules need to know of one of the file's classes (see summary.py)."""
+    from .returns import callable_of
+
     parts: list[str] = []
     finder = _ModeLayers(program, parts)
     finder._classes.add(id(info.node))
     walk(info.node, finder)
-    return ClassFacts(tuple(info.bases), finder.sensitive, tuple(dict.fromkeys(parts)))
+    prefix = f"{info.name}#self."
+    attributes: dict[str, str] = {}
+    for root, calls in program.bound_in.items():
+        attr = root[len(prefix) :]
+        if root.startswith(prefix) and "." not in attr:
+            built = {callable_of(program, call) for call in calls}
+            attributes[attr] = built.pop() if len(built) == 1 else ""
+    return ClassFacts(tuple(info.bases), finder.sensitive, tuple(dict.fromkeys(parts)), attributes)
 
 
 def _has_dropout_arg(call: cst.Call) -> bool:

@@ -60,11 +60,11 @@ def _made(program: Program, finder: _Returns, value: cst.BaseExpression) -> tupl
     """The callables whose result `value` may be."""
     if isinstance(value, cst.Name) and value.value in finder.assigned:
         bound = finder.assigned[value.value]
-        return tuple(dict.fromkeys(_called(program, v) for v in bound))
-    return (_called(program, value),)
+        return tuple(dict.fromkeys(callable_of(program, v) for v in bound))
+    return (callable_of(program, value),)
 
 
-def _called(program: Program, value: cst.BaseExpression) -> str:
+def callable_of(program: Program, value: cst.BaseExpression) -> str:
     """`Net(...)` (also moved, `Net().to(device)`) -> its callable as the module names it: bare
     for the module's own classes and functions, qualified for an import; else ""."""
     built = unmoved(value)

@@ -40,6 +40,9 @@ class ClassFacts:
     sensitive: bool  # its body (or a base class of its own file) builds a mode-sensitive layer
     # Imported names its body builds or derives from, which only their own module can judge.
     parts: tuple[str, ...] = ()
+    # What its methods build into each attribute (`self.net = DQN(...)` -> "net": "model.DQN",
+    # bare for a class or function of its own module; "" when not one callable in view).
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,21 @@ class ProjectView:
                 return None
             out += found
         return out
+
+    def attribute_sensitive(self, path: Path, name: str, attr: str) -> bool | None:
+        """Whether the network the project class `name` (of the module at `path`) builds into
+        its attribute `attr` is mode-sensitive; None when that is not in view."""
+        summary = self.summaries[path]
+        built = summary.classes[name].attributes.get(attr)
+        if not built:
+            return None
+        if "." in built:
+            made = self.made(built, importer=path)
+        else:
+            made = self._made_in(path, summary, built, None, 0, None)
+        if made is None:
+            return None
+        return any(self.class_sensitive(*one) for one in made)
 
     def is_module(self, path: Path, name: str) -> bool:
         """Whether the project class `name` of the module at `path` derives from a torch
