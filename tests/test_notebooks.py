@@ -263,3 +263,58 @@ def test_junit_does_not_give_a_cell_line_as_a_file_line(
     assert case.get("file") == "train.ipynb"
     assert case.get("line") is None
     assert case.get("name") == "TRN001 missing-zero-grad at cell 5, line 6, column 9"
+
+
+# A notebook that imports a project module sees its summary, as a script does.
+PROJECT_HELPER = """\
+import torch
+
+
+def count_errors(model, batches):
+    wrong = 0
+    with torch.no_grad():
+        for x, y in batches:
+            wrong += (model(x).argmax(1) != y).sum().item()
+    return wrong
+"""
+PROJECT_CELLS = (
+    ("code", "import torch\nfrom scoring import count_errors\nfrom torch import nn\n"),
+    ("markdown", "Count the errors of a fresh model."),
+    (
+        "code",
+        "model = nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.5), nn.Linear(16, 3))\n"
+        "batches = [(torch.randn(8, 4), torch.randint(0, 3, (8,))) for _ in range(2)]\n"
+        "{before}print(count_errors(model, batches))\n",
+    ),
+)
+
+
+def _project_notebook(root: Path, before: str = "") -> Path:
+    (root / "pyproject.toml").write_text("", encoding="utf-8")
+    (root / "scoring.py").write_text(PROJECT_HELPER, encoding="utf-8")
+    cells = [(kind, text.replace("{before}", before)) for kind, text in PROJECT_CELLS]
+    return _write(root, "explore.ipynb", *cells)
+
+
+def test_a_notebook_importing_a_project_helper_is_judged_with_its_summary(
+    tmp_path: Path,
+) -> None:
+    from lint_train.engine import check_files, lint_paths
+
+    notebook = _project_notebook(tmp_path)
+    for paths in ([tmp_path], [notebook]):
+        found = lint_paths([str(p) for p in paths]).findings
+        assert [(Path(f.path).name, f.location.cell, f.line, f.code) for f in found] == [
+            ("explore.ipynb", 3, 3, "TRN004")
+        ]
+        assert "`count_errors` evaluates it at scoring.py:8" in found[0].message
+    # The cached result of the notebook follows edits of the module it imports.
+    files = [str(notebook)]
+    assert [f.code for f in check_files(files, cache_root=tmp_path)[0].findings] == ["TRN004"]
+    assert [f.code for f in check_files(files, cache_root=tmp_path)[0].findings] == ["TRN004"]
+    helper = PROJECT_HELPER.replace("    wrong = 0\n", "    model.eval()\n    wrong = 0\n")
+    (tmp_path / "scoring.py").write_text(helper, encoding="utf-8")
+    assert check_files(files, cache_root=tmp_path)[0].findings == ()
+    (tmp_path / "scoring.py").write_text(PROJECT_HELPER, encoding="utf-8")
+    _project_notebook(tmp_path, before="model.eval()\n")
+    assert lint_paths([str(notebook)]).findings == []
