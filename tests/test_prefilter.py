@@ -119,3 +119,30 @@ def test_a_caller_that_imports_only_modules_without_facts_is_still_not_analysed(
     monkeypatch.setattr(engine, "_analyse_file", spy)
     assert engine.lint_paths([str(root / "run.py")]).findings == []
     assert analysed == []
+
+
+def test_a_module_whose_text_cannot_hand_facts_is_not_parsed_for_a_skipped_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller is skipped from its text and the text of what it imports, without parsing
+    either: the prefilter stays cheap for files that only import plain project code."""
+    from lint_train import context, engine
+
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    (tmp_path / "shapes.py").write_text("def flat(x):\n    return x.view(-1)\n", encoding="utf-8")
+    (tmp_path / "run.py").write_text("from shapes import flat\nprint(flat(x))\n", encoding="utf-8")
+    parsed: list[str] = []
+    real = context.summary_of_text
+
+    def spy(text: str, view: object = None) -> object:
+        parsed.append(text)
+        return real(text, view)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(context, "summary_of_text", spy)
+    assert engine.lint_paths([str(tmp_path / "run.py")]).findings == []
+    assert parsed == []
+    # The same caller of a module that evaluates is analysed (and that module parsed).
+    (tmp_path / "shapes.py").write_text(SCORING, encoding="utf-8")
+    (tmp_path / "run.py").write_text(RUN.replace("scoring", "shapes"), encoding="utf-8")
+    assert [f.code for f in engine.lint_paths([str(tmp_path / "run.py")]).findings] == ["TRN004"]
+    assert parsed

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import project
+from .prefilter import could_matter
 
 if TYPE_CHECKING:
     from .analysis.summary import ModuleSummary, ProjectView
@@ -78,6 +79,21 @@ class RunContext:
             else:
                 self._closures[path] = project.closure(path, self.root, self._text)
         return self._closures[path]
+
+    def imports_helpers(self, name: str) -> bool:
+        """Whether a project module `name` imports directly could say, in its summary, what
+        its functions do to the models they are given: its words could lead to a finding, or
+        it changes modes, turns autograd off or reads outputs. A text scan, no parse: only
+        then is the file's view built (and such a module parsed) to decide."""
+        path = project.absolute(name)
+        text = self._text(path)
+        if not text or self.root not in path.parents:
+            return False
+        for dep in project.targets(path, project.scan_imports(text), self.root):
+            dep_text = self._text(dep) or ""
+            if _HELPER_WORDS.search(dep_text) or could_matter(dep_text):
+                return True
+        return False
 
     def key_part(self, name: str) -> bytes:
         """What the cached result of `name` depends on besides its own bytes: the place and
@@ -217,6 +233,9 @@ def _notebook_code(data: bytes) -> str | None:
     except SourceError:
         return None
 
+
+# What an evaluation helper's text holds when its words alone cannot lead to a finding.
+_HELPER_WORDS = re.compile(r"\.eval\(|\.train\(|no_grad|inference_mode|\.item\(\)|argmax")
 
 # The project's Python files read to find who imports a module: past this, nothing is assumed.
 IMPORTERS_BUDGET = 5000

@@ -466,7 +466,7 @@ def check_files(
         text, program, matters = prepared
         if matters:
             pending.append((index, name, text, program))
-        elif context.imports(name):
+        elif context.imports_helpers(name):
             # Its words cannot lead to a finding, but a project module it imports may hand it
             # one (an evaluation helper it calls): decided once that module's summary is in.
             pending.append((index, name, text, program))
