@@ -83,6 +83,10 @@ def test_an_object_a_factory_makes_of_a_class_that_is_no_module_is_no_model(
         "        self.register_buffer",
     )
     assert _found(root, "train.py") == [("train.py", 28, "TRN004")]
+    # A base from a library may still be a module of some framework: not said to be none.
+    _edit(root / "quality.py", "class WindowedSimilarity:", "class WindowedSimilarity(Base):")
+    _edit(root / "quality.py", "import torch\n", "import torch\nfrom somelib import Base\n")
+    assert _found(root, "train.py") == [("train.py", 27, "TRN004"), ("train.py", 28, "TRN004")]
 
 
 def test_editing_the_class_a_factory_builds_rechecks_the_caller(tmp_path: Path) -> None:

@@ -384,7 +384,8 @@ def _note_made(
 ) -> None:
     """An object made by a class or factory function of another project module: what it is
     follows from the class bodies there. A model when every class it may be is a torch
-    module; never one when none is (a metric helper, an agent holding networks)."""
+    module; never one when each is a plain class with no library base (a metric helper, an
+    agent holding networks)."""
     view = program.view
     built = unmoved(value)
     if view is None or not isinstance(built, cst.Call):
@@ -399,11 +400,10 @@ def _note_made(
     program.made[root] = made
     if not moded:
         program.fresh.add(id(value))  # constructors only: in training mode, as they leave it
-    modules = {view.is_module(*one) for one in made}
-    if modules == {True}:
+    if all(view.is_module(*one) for one in made):
         program.models.add(name)
-    elif modules == {False}:
-        program.foreign.add(root)
+    elif all(view.is_plain(*one) for one in made):
+        program.foreign.add(root)  # plain classes: a library base might still be a module
 
 
 def _builds_foreign(program: Program, call: cst.Call, depth: int = 0) -> bool:

@@ -336,6 +336,12 @@ class ProjectView:
         bases = self._library_bases((path, name))
         return derives_from_module(bases, bases)
 
+    def is_plain(self, path: Path, name: str) -> bool:
+        """Whether the project class `name` of the module at `path` derives from no library
+        class (through project classes in between) but `object` or `abc.ABC`: surely not a
+        module of any framework."""
+        return set(self._library_bases((path, name))) <= {"object", "abc.ABC"}
+
     def all_bases(self, full: str) -> list[str] | None:
         """Every library base above the project class `full` names (project classes in
         between are followed); None when `full` is not a project class in view."""
