@@ -138,7 +138,8 @@ def test_a_mode_free_network_the_agent_holds_is_reported_nowhere(tmp_path: Path)
     assert _found(root, ".") == []
     assert _found(root, "main.py") == []
     old = "self.online_net = QNetwork(actions)"
-    _edit(root / "agent.py", old, old.replace("QNetwork", "zoo"))
+    _edit(root / "agent.py", old, old.replace("QNetwork", "ZooNet"))
+    _edit(root / "agent.py", "import torch\n", "import torch\nfrom zoo import ZooNet\n")
     assert _found(root, "main.py") == [("main.py", 24, "TRN004")]
 
 
@@ -179,3 +180,20 @@ def test_editing_the_agent_s_class_rechecks_its_caller(tmp_path: Path) -> None:
     assert check_files(files, cache_root=root)[0].findings == ()  # from the cache
     _edit(root / "agent.py", "        self.online_net.eval()", "        self.target_net.eval()")
     assert [f.line for f in check_files(files, cache_root=root)[0].findings] == [26]
+
+
+def test_a_constructor_that_sets_eval_mode_leaves_the_new_object_in_it(tmp_path: Path) -> None:
+    """`Predictor(model)` whose `__init__` calls `self.model.eval()`: the caller's new object
+    starts in eval mode, as constructing it in one file would leave it."""
+    root = _copy("agent_missing_eval", tmp_path)
+    _edit(
+        root / "agent.py",
+        "        self.optimiser = torch",
+        "        self.online_net.eval()\n        self.optimiser = torch",
+    )
+    _edit(root / "main.py", "    agent.learn(", "    pass  # agent.learn(")
+    assert _found(root, ".") == []
+    assert _found(root, "main.py") == []
+    # Switched back to training mode by the caller, it is reported again.
+    _edit(root / "main.py", "    action = agent.act(state)\n", "    agent.train()\n")
+    assert _found(root, "main.py") == [("main.py", 24, "TRN004")]

@@ -576,6 +576,13 @@ class _Collector(cst.CSTVisitor):
             callee = self.table.method_callee(receiver, func.attr.value, self.fn)
             if callee is not None:
                 bindings = (("self", receiver), *_bind(callee.facts.params[1:], call))
+        elif (made := self._constructed.get(id(call))) is not None:
+            # `agent = Agent(args)`: its `__init__` leaves the new object's networks in modes.
+            callee = self.table.method_callee(made, "__init__", self.fn)
+            if callee is not None and (text or "").split(".")[-1] != callee.name.split(".")[0]:
+                callee = None  # made by a factory: its arguments are not the constructor's
+            if callee is not None:
+                bindings = (("self", made), *_bind(callee.facts.params[1:], call))
         if callee is not None:
             # Its facts say what it does to models; optimizers handed on are out of view.
             handed = tuple(

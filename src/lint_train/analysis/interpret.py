@@ -742,10 +742,11 @@ class Interpreter:
     def _held_by_callers(self, info: FunctionInfo) -> bool:
         """A method of a class that is not a module (an agent, a trainer holding networks) and
         whose library does not call it: its callers hold the object and set its models'
-        modes (`agent.eval()`), as callers give a function its parameters."""
+        modes (`agent.eval()`), as callers give a function its parameters. Its `__init__`
+        says the modes a new object's networks start in (`self.model.eval()` there), which
+        the callers that construct it apply."""
         return (
             info.class_name is not None
-            and info.name != "__init__"
             and ".<locals>." not in info.key
             and not self._is_model_class(info.class_name)
             and not self._library_managed(info)
