@@ -252,3 +252,18 @@ def test_a_model_s_own_method_is_no_evaluation() -> None:
 def test_a_function_never_called_is_no_evaluation_by_its_outputs() -> None:
     helper, _ = FLAGGED["predictions_collected_in_a_list"]
     assert _found(helper, "") == {}
+
+
+def test_a_policy_acted_on_without_no_grad_still_wastes_activations() -> None:
+    """The mode of a policy in a rollout is its training's choice; autograd is not."""
+    helper = """
+    def choose(obs):
+        return model(obs).argmax().item()  # here
+    """
+    after = """
+    obs = env.reset()
+    for t in range(100):
+        action = choose(obs)
+        obs, reward, done, info = env.step(action)
+    """
+    assert set().union(*_found(helper, after).values()) == {"TRN003"}

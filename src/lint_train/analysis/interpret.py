@@ -233,6 +233,8 @@ class _Region:
     # Evaluation by what a top-level function does with its model's results, run with its
     # callers out of view: not judged here, only summarised for callers in other modules.
     for_callers: bool = False
+    # A policy's forward its caller acts on: autograd still matters, the mode does not.
+    acting: bool = False
 
 
 class Interpreter:
@@ -1124,7 +1126,8 @@ class Interpreter:
             # `model.generate(...)` runs its forward passes under a no_grad of its own.
             grads = frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad
             site.grads.add(self._entry_said(grads, region))
-            site.modes.setdefault(written, set()).add(self._entry_said(modes, region))
+            said = _ACTING if region.acting else self._entry_said(modes, region)
+            site.modes.setdefault(written, set()).add(said)
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
                 site.forwards.append(event.node)
@@ -1227,10 +1230,9 @@ class Interpreter:
         # policy's single forward that the caller acts on (an action for `env.step`), unless
         # the function is named as evaluation.
         evaluations = () if self._feeds_backward(node, scope) else callee.facts.evaluations
-        if not is_eval_function_name(callee.name.rpartition(".")[2]) and self._feeds_backward(
+        acting = not is_eval_function_name(callee.name.rpartition(".")[2]) and self._feeds_backward(
             node, scope, acting=True
-        ):
-            evaluations = tuple(item for item in evaluations if item.loop)
+        )
         for item in evaluations:
             if item.param not in written:
                 continue
@@ -1244,7 +1246,8 @@ class Interpreter:
                 self.model.eval_sites[id(node)] = site
             self.model.elsewhere.setdefault(id(node), (callee.name, callee.at(item.line)))
             site.grads.add(_from_entry(item.grads, state.grad))
-            site.modes.setdefault(name, set()).add(_from_entry(item.modes, state.mode(root)))
+            modes = _from_entry(item.modes, state.mode(root))
+            site.modes.setdefault(name, set()).add(_ACTING if acting and not item.loop else modes)
             site.model_roots.setdefault(name, root)
             if node not in site.forwards:
                 site.forwards.append(node)
@@ -1341,6 +1344,7 @@ class Interpreter:
                 and not self._only_outputs(info, named=True),
                 level=len(self.frames),
                 for_callers=for_callers,
+                acting=self._acted_on(info, via),
             )
             self.regions.append(region)
         self.call_stack.append(info.key)
@@ -1415,9 +1419,17 @@ class Interpreter:
             return False
         caller = self.frames[-1].fn if self.frames else None
         scope = caller.node if caller is not None else self.program.module
-        return not self._feeds_backward(via, scope) and not self._feeds_backward(
-            via, scope, acting=True
-        )
+        return not self._feeds_backward(via, scope)
+
+    def _acted_on(self, info: FunctionInfo, via: cst.CSTNode | None) -> bool:
+        """Whether the caller acts on what a function not named as evaluation returns
+        (`action = choose(obs)` then `env.step(action)`): a policy in a rollout, which runs
+        in the mode its training chose (exploration may rely on training mode)."""
+        if via is None or is_eval_function_name(info.name):
+            return False
+        caller = self.frames[-1].fn if self.frames else None
+        scope = caller.node if caller is not None else self.program.module
+        return self._feeds_backward(via, scope, acting=True)
 
     def _only_outputs(self, info: FunctionInfo, named: bool) -> bool:
         key = (id(info.node), named)
@@ -1484,6 +1496,8 @@ def _at_boundary(state: State) -> bool:
 # Said of evaluation code where a function's callers are in other project files: it is judged
 # there, with their state (see Interpreter._entry_said).
 ELSEWHERE = "elsewhere"
+# The mode said of a policy's forward in a rollout: whatever it is, TRN004 has nothing to say.
+_ACTING = frozenset({"acting"})
 ENTRY = frozenset({"init", ELSEWHERE})
 
 
