@@ -55,26 +55,20 @@ class RunContext:
         self._bytes[project.absolute(name)] = data
 
     def _text(self, path: Path) -> str | None:
-        """A file's text; a notebook's is the program its code cells make (imports are read
-        from it as from a module's)."""
         if path not in self._texts:
             try:
                 data = self._bytes.pop(path, None)
                 data = path.read_bytes() if data is None else data
-                self._texts[path] = (
-                    _notebook_code(data)
-                    if path.suffix == ".ipynb"
-                    else data.decode("utf-8", "replace")
-                )
+                self._texts[path] = data.decode("utf-8", "replace")
             except OSError:
                 self._texts[path] = None
         return self._texts[path]
 
     def imports(self, name: str) -> list[Path]:
-        """The project files `name` imports, directly or not (a notebook's code cells too)."""
+        """The project files `name` imports, directly or not (none for a notebook)."""
         path = project.absolute(name)
         if path not in self._closures:
-            if self.root not in path.parents:
+            if name.endswith(".ipynb") or self.root not in path.parents:
                 self._closures[path] = []
             else:
                 self._closures[path] = project.closure(path, self.root, self._text)
@@ -222,16 +216,6 @@ class RunContext:
                     found.append(other)
             self._importers[path] = found
         return self._importers[path]
-
-
-def _notebook_code(data: bytes) -> str | None:
-    from .notebook import to_program
-    from .source import SourceError
-
-    try:
-        return to_program(data).text
-    except SourceError:
-        return None
 
 
 # What an evaluation helper's text holds when its words alone cannot lead to a finding.
