@@ -197,3 +197,16 @@ def test_a_constructor_that_sets_eval_mode_leaves_the_new_object_in_it(tmp_path:
     # Switched back to training mode by the caller, it is reported again.
     _edit(root / "main.py", "    action = agent.act(state)\n", "    agent.train()\n")
     assert _found(root, "main.py") == [("main.py", 24, "TRN004")]
+
+
+def test_a_class_only_derived_from_elsewhere_is_still_judged_in_its_own_module(
+    tmp_path: Path,
+) -> None:
+    """Its methods are left to callers only where the class is constructed: a module that
+    names it as a base class calls none of them."""
+    root = _copy("agent_held_by_caller", tmp_path / "project")
+    _edit(root / "agent.py", "    def train(self):\n", AGENT_LOOP + "\n    def train(self):\n")
+    (root / "main.py").write_text(
+        "from agent import Agent\n\n\nclass Greedy(Agent):\n    pass\n", encoding="utf-8"
+    )
+    assert _found(root, ".") == [("agent.py", 34, "TRN004")]

@@ -182,8 +182,10 @@ class RunContext:
         found: set[str] = set()
         for importer in importers:
             text = self._text(importer) or ""
-            # A method (`Agent.act`) is called where its class is named (`Agent(args)`).
-            found |= {f for f in functions if _word(f.partition(".")[0]).search(text)}
+            # A method (`Agent.act`) is called where its class is constructed (`Agent(args)`),
+            # not where it is only a base class.
+            found |= {f for f in functions if "." not in f and _word(f).search(text)}
+            found |= {f for f in functions if "." in f and _built(f.partition(".")[0], text)}
         return frozenset(found)
 
     def callers_part(self, name: str) -> bytes:
@@ -227,6 +229,12 @@ IMPORTERS_BUDGET = 5000
 
 def _word(name: str) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(name)}\b")
+
+
+def _built(cls: str, text: str) -> bool:
+    return re.search(rf"\b{re.escape(cls)}\s*\(", text) is not None and not re.search(
+        rf"^\s*class\s+{re.escape(cls)}\b", text, re.M
+    )
 
 
 DEBUG = False  # `--debug`: notes on the context left out
