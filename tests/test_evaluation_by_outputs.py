@@ -100,6 +100,18 @@ FLAGGED = {
         """,
         "test(features, adj, labels)",
     ),
+    # The same single forward, its result only printed: evaluation (its neighbour in QUIET is
+    # acted on in an environment).
+    "policy_output_only_printed": (
+        """
+        def choose(obs):
+            return model(obs).argmax().item()  # here
+        """,
+        """
+        for t in range(3):
+            print(choose(sample))
+        """,
+    ),
 }
 
 
@@ -139,6 +151,21 @@ QUIET = {
                 obs, reward, done, info = env.step(action)
         """,
         "play_episode(env)",
+    ),
+    # A policy's action taken by its caller in an environment: the caller's rollout acts on
+    # it (exploration may rely on training mode), so the helper is no evaluation.
+    "policy_acted_on_by_its_caller": (
+        """
+        def choose(obs):
+            with torch.no_grad():
+                return model(obs).argmax().item()
+        """,
+        """
+        obs = env.reset()
+        for t in range(100):
+            action = choose(obs)
+            obs, reward, done, info = env.step(action)
+        """,
     ),
     # Features extracted, then a probe trained on them: the helper feeds a loss in its caller.
     "features_for_a_later_loss": (
@@ -225,3 +252,18 @@ def test_a_model_s_own_method_is_no_evaluation() -> None:
 def test_a_function_never_called_is_no_evaluation_by_its_outputs() -> None:
     helper, _ = FLAGGED["predictions_collected_in_a_list"]
     assert _found(helper, "") == {}
+
+
+def test_a_policy_acted_on_without_no_grad_still_wastes_activations() -> None:
+    """The mode of a policy in a rollout is its training's choice; autograd is not."""
+    helper = """
+    def choose(obs):
+        return model(obs).argmax().item()  # here
+    """
+    after = """
+    obs = env.reset()
+    for t in range(100):
+        action = choose(obs)
+        obs, reward, done, info = env.step(action)
+    """
+    assert set().union(*_found(helper, after).values()) == {"TRN003"}

@@ -55,3 +55,95 @@ def test_model_file_whose_loss_takes_probabilities_is_analysed() -> None:
     )
     assert could_matter(source)
     assert [f.code for f in lint_source(source)] == ["TRN009"]
+
+
+# A caller whose own words cannot lead to a finding: its link to evaluation is a helper it
+# imports from the project, under a name that says nothing (`count_errors` in scoring.py).
+SCORING = """\
+import torch
+
+
+def count_errors(model, batches):
+    wrong = 0
+    with torch.no_grad():
+        for x, y in batches:
+            wrong += (model(x).argmax(1) != y).sum().item()
+    return wrong
+"""
+RUN = """\
+import torch
+from scoring import count_errors
+from torch import nn
+
+model = nn.Sequential(nn.Linear(4, 16), nn.Dropout(0.5), nn.Linear(16, 3))
+batches = [(torch.randn(8, 4), torch.randint(0, 3, (8,))) for _ in range(2)]
+print(count_errors(model, batches))
+"""
+
+
+def _two_files(root: Path, run: str = RUN) -> Path:
+    (root / "pyproject.toml").write_text("", encoding="utf-8")
+    (root / "scoring.py").write_text(SCORING, encoding="utf-8")
+    (root / "run.py").write_text(run, encoding="utf-8")
+    return root
+
+
+def test_a_caller_handed_a_finding_by_an_imported_helper_is_not_skipped(tmp_path: Path) -> None:
+    from lint_train.engine import check_files, lint_paths
+
+    root = _two_files(tmp_path)
+    assert not could_matter(RUN)
+    for paths in ([root], [root / "run.py"]):
+        found = lint_paths([str(p) for p in paths]).findings
+        assert [(Path(f.path).name, f.line, f.code) for f in found] == [("run.py", 7, "TRN004")]
+    files = [str(root / "run.py")]
+    assert [f.line for f in check_files(files, cache_root=root)[0].findings] == [7]
+    assert [f.line for f in check_files(files, cache_root=root)[0].findings] == [7]  # cached
+    (root / "run.py").write_text(RUN.replace("print(", "model.eval()\nprint("), encoding="utf-8")
+    assert check_files(files, cache_root=root)[0].findings == ()
+
+
+def test_a_caller_that_imports_only_modules_without_facts_is_still_not_analysed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lint_train import engine
+
+    run = RUN.replace("count_errors(model, batches)", "len(batches)")
+    root = _two_files(tmp_path, run.replace("from scoring import count_errors", "import scoring"))
+    analysed: list[str] = []
+    real = engine._analyse_file
+
+    def spy(name: str, *args: object, **kwargs: object) -> object:
+        analysed.append(Path(name).name)
+        return real(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_analyse_file", spy)
+    assert engine.lint_paths([str(root / "run.py")]).findings == []
+    assert analysed == []
+
+
+def test_a_module_whose_text_cannot_hand_facts_is_not_parsed_for_a_skipped_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller is skipped from its text and the text of what it imports, without parsing
+    either: the prefilter stays cheap for files that only import plain project code."""
+    from lint_train import context, engine
+
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    (tmp_path / "shapes.py").write_text("def flat(x):\n    return x.view(-1)\n", encoding="utf-8")
+    (tmp_path / "run.py").write_text("from shapes import flat\nprint(flat(x))\n", encoding="utf-8")
+    parsed: list[str] = []
+    real = context.summary_of_text
+
+    def spy(text: str, view: object = None) -> object:
+        parsed.append(text)
+        return real(text, view)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(context, "summary_of_text", spy)
+    assert engine.lint_paths([str(tmp_path / "run.py")]).findings == []
+    assert parsed == []
+    # The same caller of a module that evaluates is analysed (and that module parsed).
+    (tmp_path / "shapes.py").write_text(SCORING, encoding="utf-8")
+    (tmp_path / "run.py").write_text(RUN.replace("scoring", "shapes"), encoding="utf-8")
+    assert [f.code for f in engine.lint_paths([str(tmp_path / "run.py")]).findings] == ["TRN004"]
+    assert parsed

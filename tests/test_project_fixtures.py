@@ -63,7 +63,7 @@ def test_there_are_buggy_and_quiet_projects() -> None:
 @pytest.mark.parametrize(
     "name",
     ["eval_with_project_loss", "mode_free_model_elsewhere", "relative_package_mode_free",
-     "src_layout_mode_free"],
+     "src_layout_mode_free", "factory_metric_mode_free"],
 )  # fmt: skip
 def test_quiet_projects_are_quiet_only_because_the_other_files_are_read(
     name: str, tmp_path: Path
@@ -96,7 +96,8 @@ def test_the_helper_its_caller_makes_fine_is_reported_when_read_alone(tmp_path: 
      ("cross_module_missing_train", "helpers.py:7"),
      ("callback_evaluation", "scoring.py:11"),
      ("import_cycle", "loop/probes.py:9"),
-     ("star_import_evaluation", "tools.py:12")],
+     ("star_import_evaluation", "tools.py:12"),
+     ("agent_missing_eval", "agent.py:28")],
 )  # fmt: skip
 def test_a_finding_that_needs_two_files_names_the_other_half(name: str, other: str) -> None:
     folder = (FIXTURES / "projects" / name).resolve()

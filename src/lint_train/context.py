@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import project
+from .prefilter import could_matter
 
 if TYPE_CHECKING:
     from .analysis.summary import ModuleSummary, ProjectView
@@ -72,6 +73,21 @@ class RunContext:
             else:
                 self._closures[path] = project.closure(path, self.root, self._text)
         return self._closures[path]
+
+    def imports_helpers(self, name: str) -> bool:
+        """Whether a project module `name` imports directly could say, in its summary, what
+        its functions do to the models they are given: its words could lead to a finding, or
+        it changes modes, turns autograd off or reads outputs. A text scan, no parse: only
+        then is the file's view built (and such a module parsed) to decide."""
+        path = project.absolute(name)
+        text = self._text(path)
+        if not text or self.root not in path.parents:
+            return False
+        for dep in project.targets(path, project.scan_imports(text), self.root):
+            dep_text = self._text(dep) or ""
+            if _HELPER_WORDS.search(dep_text) or could_matter(dep_text):
+                return True
+        return False
 
     def key_part(self, name: str) -> bytes:
         """What the cached result of `name` depends on besides its own bytes: the place and
@@ -157,15 +173,19 @@ class RunContext:
 
     # The other direction ------------------------------------------------------------------------
     def called_elsewhere(self, name: str, functions: Iterable[str]) -> frozenset[str] | None:
-        """Which of `functions` (top-level functions of `name`) other project files import
-        and name; None when the project is past the budget of files its scan reads."""
+        """Which of `functions` (top-level functions of `name`, or methods `Class.method` of
+        its classes) other project files import and name (the class, for a method); None
+        when the project is past the budget of files its scan reads."""
         importers = self.importers(name)
         if importers is None:
             return None
         found: set[str] = set()
         for importer in importers:
             text = self._text(importer) or ""
-            found |= {f for f in functions if _word(f).search(text)}
+            # A method (`Agent.act`) is called where its class is constructed (`Agent(args)`),
+            # not where it is only a base class.
+            found |= {f for f in functions if "." not in f and _word(f).search(text)}
+            found |= {f for f in functions if "." in f and _built(f.partition(".")[0], text)}
         return frozenset(found)
 
     def callers_part(self, name: str) -> bytes:
@@ -200,12 +220,21 @@ class RunContext:
         return self._importers[path]
 
 
+# What an evaluation helper's text holds when its words alone cannot lead to a finding.
+_HELPER_WORDS = re.compile(r"\.eval\(|\.train\(|no_grad|inference_mode|\.item\(\)|argmax")
+
 # The project's Python files read to find who imports a module: past this, nothing is assumed.
 IMPORTERS_BUDGET = 5000
 
 
 def _word(name: str) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(name)}\b")
+
+
+def _built(cls: str, text: str) -> bool:
+    return re.search(rf"\b{re.escape(cls)}\s*\(", text) is not None and not re.search(
+        rf"^\s*class\s+{re.escape(cls)}\b", text, re.M
+    )
 
 
 DEBUG = False  # `--debug`: notes on the context left out

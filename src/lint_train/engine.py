@@ -155,7 +155,8 @@ def _analyse_text(
 
 def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSummary | None:
     """The summary of a module no rule checks in this run (one parse; analysed only when it
-    defines top-level functions, whatever its words: an evaluation helper need not say so);
+    defines top-level functions or classes with methods that are not modules, whatever its
+    words: an evaluation helper need not say so);
     None when it cannot be parsed or indexed. `view`: the summaries of the modules it imports."""
     import libcst as cst
 
@@ -163,7 +164,13 @@ def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSumma
 
     def work() -> ModuleSummary:
         program = build_program(cst.parse_module(text), view)
-        return _summary(program, text.startswith("def ") or "\ndef " in text)
+        # Analysed for what its functions, and the methods of its classes that are not
+        # modules (an agent holding networks), do to what their callers give them.
+        holders = any(
+            not c.is_module and len(c.methods) > ("__init__" in c.methods)
+            for c in program.classes.values()
+        )
+        return _summary(program, text.startswith("def ") or "\ndef " in text or holders)
 
     try:
         check_depth(text)
@@ -433,6 +440,7 @@ def check_files(
     outcomes: list[FileOutcome | None] = [None] * len(files)
     keys: dict[int, tuple[str, bytes]] = {}  # files to record once their outcome is known
     pending: list[tuple[int, str, str, Program | None]] = []  # files that must be parsed
+    deferred: set[int] = set()  # ... unless the summaries of what they import say nothing
     for index, name in enumerate(files):
         data = _read(name)
         if isinstance(data, FileError):
@@ -454,11 +462,20 @@ def check_files(
         prepared = _prepare(name, data)
         if isinstance(prepared, FileOutcome):
             outcomes[index] = prepared
+            continue
+        text, program, matters = prepared
+        if matters:
+            pending.append((index, name, text, program))
+        elif context.imports_helpers(name):
+            # Its words cannot lead to a finding, but a project module it imports may hand it
+            # one (an evaluation helper it calls): decided once that module's summary is in.
+            pending.append((index, name, text, program))
+            deferred.add(index)
         else:
-            pending.append((index, name, *prepared))
+            outcomes[index] = FileOutcome()
     if pending:
         rules = selection.rules() if rules is None else rules
-        for index, outcome in _analyse_in_rounds(pending, rules, jobs, context):
+        for index, outcome in _analyse_in_rounds(pending, rules, jobs, context, deferred):
             outcomes[index] = outcome
     if store is not None:
         for index, (key, keyed) in keys.items():
@@ -497,9 +514,9 @@ def _unreadable(name: str, message: str) -> FileError:
 
 
 @_contained("reading the file")
-def _prepare(name: str, data: bytes) -> FileOutcome | tuple[str, Program | None]:
-    """The text to analyse (and the notebook it came from), or the outcome when the text
-    alone settles it: bytes that are not source text, or text that cannot lead to a finding."""
+def _prepare(name: str, data: bytes) -> FileOutcome | tuple[str, Program | None, bool]:
+    """The text to analyse (and the notebook it came from), and whether its words alone could
+    lead to a finding; or the outcome when the bytes settle it (they are not source text)."""
     program: Program | None = None
     try:
         if is_notebook(name):
@@ -512,9 +529,7 @@ def _prepare(name: str, data: bytes) -> FileOutcome | tuple[str, Program | None]
                 print(f"{name}:1: note: {note}", file=sys.stderr)
     except SourceError as exc:
         return FileOutcome(error=FileError(name, str(exc), exc.line, name=UNDECODABLE_FILE))
-    if not could_matter(text):
-        return FileOutcome()
-    return text, program
+    return text, program, could_matter(text)
 
 
 Pending = tuple[int, str, str, "Program | None", "ProjectView | None"]
@@ -525,9 +540,12 @@ def _analyse_in_rounds(
     rules: list[Rule],
     jobs: int,
     context: RunContext,
+    deferred: set[int] | None = None,
 ) -> Iterator[tuple[int, FileOutcome]]:
     """Every pending file analysed, a module before the files that import it, so that each
-    analysis sees the summaries of the project modules it imports (see context.py)."""
+    analysis sees the summaries of the project modules it imports (see context.py). A
+    `deferred` file (its words alone cannot lead to a finding) is analysed only when some
+    function or class of those modules that it names has facts its calls would apply."""
     names = [name for _, name, _, _ in pending]
     rounds = context.levels(names)
     from .project import absolute
@@ -536,11 +554,16 @@ def _analyse_in_rounds(
     checked = set(paths.values())
     analysed: dict[Path, ModuleSummary | None] = {}
     for level in sorted(set(rounds)):
-        batch = [
-            (index, name, text, program, context.view(name, analysed, checked))
-            for (index, name, text, program), at in zip(pending, rounds, strict=True)
-            if at == level
-        ]
+        batch = []
+        for (index, name, text, program), at in zip(pending, rounds, strict=True):
+            if at != level:
+                continue
+            view = context.view(name, analysed, checked)
+            if deferred and index in deferred and (view is None or not view.hands_facts(text)):
+                checked.discard(paths[index])  # its importers read its summary as unchecked
+                yield index, FileOutcome()
+                continue
+            batch.append((index, name, text, program, view))
         for index, outcome in _analyse_all(batch, rules, jobs):
             analysed[paths[index]] = outcome.summary
             yield index, _judged_by_callers(outcome, batch, index, rules, context)

@@ -257,7 +257,7 @@ def _lint(text: str, path: str, rules: list[Rule], view: ProjectView | None = No
     findings as engine.lint_source gives for this text. Stages as in the engine: a failure
     that is not about the text is an InternalError naming the stage or rule."""
     module = _stage("the parser", cst.parse_module, text)
-    if not could_matter(text):
+    if not could_matter(text) and (view is None or not view.hands_facts(text)):
         return module, []
     model = _stage("the analysis", lambda: analyse(build_program(module, view)))
     if not model.complete:

@@ -1,6 +1,8 @@
-"""What each top-level function of a module does to its parameters, read from the module's own
-analysis (which runs those functions with their callers out of view): the function facts of
-its summary, which callers in other modules apply to their own state (see summary.py)."""
+"""What each top-level function of a module does to its parameters, and each method of a class
+that is not a module to its object's models (`self.net`), read from the module's own analysis
+(which runs them with their callers out of view): the function facts of its summary, which
+callers in other modules apply to their own state (see summary.py). Methods are keyed
+`Class.method`; their object is the parameter `self`."""
 
 from __future__ import annotations
 
@@ -23,13 +25,21 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
     for key in sorted(model.roots):
         info = program.functions[key]
         prefix = key + ":"
+        owner = f"{info.class_name}#" if info.is_method else None
         evaluations: list[tuple[object, ...]] = []
         for site in model.eval_sites.values():
+            if owner is not None and id(site.node) not in model.root_sites.get(key, ()):
+                continue  # its object is named alike in every method: only this one's run
             grads = _said(frozenset().union(*site.grads))
             for written, root in site.model_roots.items():
-                param, dot, rest = root.removeprefix(prefix).partition(".")
-                if not root.startswith(prefix) or param not in info.params:
-                    continue
+                if owner is not None:
+                    if not root.startswith(owner + "self."):
+                        continue
+                    param, dot, rest = "self", ".", root[len(owner) + 5 :]
+                else:
+                    param, dot, rest = root.removeprefix(prefix).partition(".")
+                    if not root.startswith(prefix) or param not in info.params:
+                        continue
                 forward = next(
                     (t.node for t in site.trace if t.kind == "forward" and t.root == root), None
                 )
@@ -43,6 +53,8 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
             if modes != _INIT:
                 leaves.append((param, modes, node or info.node))
                 nodes.append(node or info.node)
+        if owner is not None and not evaluations and not leaves:
+            continue
         if evaluations or leaves:
             raw[key] = (evaluations, leaves)
     if not raw:
@@ -56,7 +68,10 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
                 Evaluation(p, a, lines[id(n)], loop, g, m)  # type: ignore[arg-type]
                 for p, a, n, loop, g, m in evaluations
             ),
-            tuple(Leaves(p, m, lines[id(n)]) for p, m, n in leaves),  # type: ignore[arg-type]
+            tuple(
+                Leaves(p.partition(".")[0], _attr(p), m, lines[id(n)])  # type: ignore[arg-type]
+                for p, m, n in leaves
+            ),
         )
     return out
 
@@ -64,3 +79,9 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
 def _said(values: frozenset[str]) -> frozenset[str]:
     """ "elsewhere" is "init" to the callers: each gives its own state."""
     return (values - ENTRY) | _INIT if values & ENTRY else values
+
+
+def _attr(name: str) -> str:
+    """`self.net` -> `.net`; `model` -> ""."""
+    _, dot, rest = name.partition(".")
+    return dot + rest

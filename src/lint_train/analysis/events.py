@@ -117,6 +117,31 @@ class EventTable:
         effect = kn.lookup(self.program.qualify(text) or text)
         return effect is not None and effect.ends
 
+    def method_callee(self, receiver: str, method: str, fn: FunctionInfo | None) -> Callee | None:
+        """The method of another project module's class that `receiver.method(...)` runs, when
+        `receiver` was made by that class (or a factory returning it) and its module's summary
+        has facts for the method."""
+        view, program = self.program.view, self.program
+        if view is None:
+            return None
+        head = receiver.partition(".")[0]
+        if fn is not None and head == "self" and fn.class_name:
+            root = f"{fn.class_name}#{receiver}"
+        elif fn is not None and (head in fn.params or head in fn.local_names):
+            root = f"{fn.key}:{receiver}"
+        else:
+            root = receiver
+        from .summary import Callee
+
+        made = set(program.made.get(root, ()))
+        if len(made) != 1:
+            return None
+        ((path, cls),) = made
+        facts = view.summaries[path].functions.get(f"{cls}.{method}")
+        if facts is None or not facts.params or facts.params[0] != "self":
+            return None
+        return Callee(f"{cls}.{method}", path.relative_to(view.root).as_posix(), facts)
+
     def volatile(self, node: cst.CSTNode) -> bool:
         """Whether code under node turns autograd off the pre-0.4 way: `Variable(x,
         volatile=True)`, any `volatile=True` argument, or a torchtext iterator built with
@@ -561,6 +586,8 @@ class _Collector(cst.CSTVisitor):
         last = text.split(".")[-1]
         if last[:1].isupper() or resolve_function(self.program, text, self.fn) is not None:
             return "default"
+        if id(value) in self.program.fresh:
+            return "default"  # a factory of another module that only constructs
         if text in self.program.models:
             return "unk"  # `model = model(...)`: not a constructor
         effect = kn.TABLE.get(self.program.qualify(text) or text)
@@ -661,9 +688,23 @@ class _Collector(cst.CSTVisitor):
                 return [Event(FORWARD, call, name=text.rpartition(".")[0] if text else None)]
             return [self._call_event(call, key, text)]
         callee = self.table.callee(text, self.fn) if text is not None else None
+        bindings: tuple[tuple[str, str | None], ...] = ()
+        if callee is not None:
+            bindings = _bind(callee.facts.params, call)
+        elif isinstance(func, cst.Attribute) and (receiver := dotted(func.value)) is not None:
+            # `agent.act(state)`, where `agent = Agent(args)` of another module: `self` is it.
+            callee = self.table.method_callee(receiver, func.attr.value, self.fn)
+            if callee is not None:
+                bindings = (("self", receiver), *_bind(callee.facts.params[1:], call))
+        elif (made := self._constructed.get(id(call))) is not None:
+            # `agent = Agent(args)`: its `__init__` leaves the new object's networks in modes.
+            callee = self.table.method_callee(made, "__init__", self.fn)
+            if callee is not None and (text or "").split(".")[-1] != callee.name.split(".")[0]:
+                callee = None  # made by a factory: its arguments are not the constructor's
+            if callee is not None:
+                bindings = (("self", made), *_bind(callee.facts.params[1:], call))
         if callee is not None:
             # Its facts say what it does to models; optimizers handed on are out of view.
-            bindings = _bind(callee.facts.params, call)
             handed = tuple(
                 name
                 for arg in call.args

@@ -238,6 +238,8 @@ class _Region:
     # Evaluation by what a top-level function does with its model's results, run with its
     # callers out of view: not judged here, only summarised for callers in other modules.
     for_callers: bool = False
+    # A policy's forward its caller acts on: autograd still matters, the mode does not.
+    acting: bool = False
 
 
 class Interpreter:
@@ -263,7 +265,7 @@ class Interpreter:
         self._assigned: dict[int, frozenset[str]] = {}
         self._retested: dict[int, frozenset[str]] = {}
         self._changed: dict[int, frozenset[str]] = {}
-        self._feeds: dict[tuple[int, int], bool] = {}
+        self._feeds: dict[tuple[int, int, bool], bool] = {}
         self._outputs: dict[tuple[int, bool], bool] = {}
         self._calls: dict[tuple[object, ...], Paths] = {}
         self._branches: dict[int, frozenset[str]] = {}  # loop id -> its own `if` conditions
@@ -303,7 +305,10 @@ class Interpreter:
         self.model.roots = {
             key
             for key in self.model.roots
-            if key in self.program.module_functions.values()
+            if (
+                key in self.program.module_functions.values()
+                or self._held_by_callers(self.program.functions[key])
+            )
             and not self.static_kinds(
                 self.program.functions[key].node.body, self.program.functions[key]
             )
@@ -315,10 +320,18 @@ class Interpreter:
         entry = frozenset({grad or unknown})
         paths = [State(entry, {}, frozenset({unknown}), {}, frozenset({"init"}))]
         if info.is_method:
-            rename["self"] = f"{info.class_name}#self"
+            owner = f"{info.class_name}#self"
+            rename["self"] = owner
             init_key = self.program.method(info.class_name or "", "__init__")
             if init_key is not None and init_key != info.key:
                 paths = self._init_state(init_key, paths)
+            if self._held_by_callers(info):
+                # The object's models are in the modes its callers left them in, not
+                # necessarily those its constructor gave them: as a function's parameters.
+                paths = _copies(paths)
+                for path in paths:
+                    for name in [k for k in path.modes if k == owner or k.startswith(owner + ".")]:
+                        del path.modes[name]
         self.reached.add(info.key)
         self.model.roots.add(info.key)
         self.invoke(info, paths, rename)
@@ -759,6 +772,19 @@ class Interpreter:
 
     def _is_model_method(self, fn: FunctionInfo | None) -> bool:
         return fn is not None and fn.class_name is not None and self._is_model_class(fn.class_name)
+
+    def _held_by_callers(self, info: FunctionInfo) -> bool:
+        """A method of a class that is not a module (an agent, a trainer holding networks) and
+        whose library does not call it: its callers hold the object and set its models'
+        modes (`agent.eval()`), as callers give a function its parameters. Its `__init__`
+        says the modes a new object's networks start in (`self.model.eval()` there), which
+        the callers that construct it apply."""
+        return (
+            info.class_name is not None
+            and ".<locals>." not in info.key
+            and not self._is_model_class(info.class_name)
+            and not self._library_managed(info)
+        )
 
     def _inside_forward(self, info: FunctionInfo) -> bool:
         """Whether a module's method is a private helper, a variant of `forward`
@@ -1220,10 +1246,14 @@ class Interpreter:
             # `model.generate(...)` runs its forward passes under a no_grad of its own.
             grads = frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad
             site.grads.add(self._entry_said(grads, region))
-            site.modes.setdefault(written, set()).add(self._entry_said(modes, region))
+            said = _ACTING if region.acting else self._entry_said(modes, region)
+            site.modes.setdefault(written, set()).add(said)
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
                 site.forwards.append(event.node)
+            first = self.frames[0].fn if self.frames else None
+            if first is not None:
+                self.model.root_sites.setdefault(first.key, set()).add(id(where))
             self._trace(site.trace, self._path(event.node)[level:], "forward", event.node, root)
         if self.loop_stack and "off" not in state.grad and event.value != ev.GRAD_OFF:
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
@@ -1240,13 +1270,15 @@ class Interpreter:
         only its callers can tell is evaluation: they judge it, each with its own state (see
         on_project_call)."""
         root = self.frames[0].fn if self.frames else None
-        if "init" not in values or root is None or root.key != root.name:
-            return values  # not in a top-level function run with its callers out of view
+        if "init" not in values or root is None:
+            return values
+        if root.key != root.name and not self._held_by_callers(root):
+            return values  # not a function (or method) run with its callers out of view
         if region.for_callers:
             return (values - {"init"}) | {ELSEWHERE}
-        self.model.asks.add(root.name)
+        self.model.asks.add(root.key)
         view = self.program.view
-        if view is not None and root.name in view.called_elsewhere:
+        if view is not None and root.key in view.called_elsewhere:
             return (values - {"init"}) | {ELSEWHERE}
         return values
 
@@ -1321,8 +1353,13 @@ class Interpreter:
         node = event.node
         written = {param: text for param, text in event.bindings if text}
         scope = frame.fn.node if frame.fn is not None else self.program.module
-        # What this caller trains on is no evaluation (features for a probe's loss).
+        # What this caller trains on is no evaluation (features for a probe's loss), nor is a
+        # policy's single forward that the caller acts on (an action for `env.step`), unless
+        # the function is named as evaluation.
         evaluations = () if self._feeds_backward(node, scope) else callee.facts.evaluations
+        acting = not is_eval_function_name(callee.name.rpartition(".")[2]) and self._feeds_backward(
+            node, scope, acting=True
+        )
         for item in evaluations:
             if item.param not in written:
                 continue
@@ -1336,7 +1373,8 @@ class Interpreter:
                 self.model.eval_sites[id(node)] = site
             self.model.elsewhere.setdefault(id(node), (callee.name, callee.at(item.line)))
             site.grads.add(_from_entry(item.grads, state.grad))
-            site.modes.setdefault(name, set()).add(_from_entry(item.modes, state.mode(root)))
+            modes = _from_entry(item.modes, state.mode(root))
+            site.modes.setdefault(name, set()).add(_ACTING if acting and not item.loop else modes)
             site.model_roots.setdefault(name, root)
             if node not in site.forwards:
                 site.forwards.append(node)
@@ -1350,7 +1388,7 @@ class Interpreter:
         for left in callee.facts.leaves:
             if left.param not in written:
                 continue
-            root = frame.translate(written[left.param])
+            root = frame.translate(written[left.param]) + left.attr
             modes = _from_entry(left.modes, state.mode(root))
             state.set_mode(root, modes)
             value = next(iter(modes)) if len(modes) == 1 else "unk"
@@ -1376,13 +1414,15 @@ class Interpreter:
             ),
         )
 
-    def _feeds_backward(self, call: cst.CSTNode, loop: cst.CSTNode) -> bool:
+    def _feeds_backward(self, call: cst.CSTNode, loop: cst.CSTNode, acting: bool = False) -> bool:
         """Whether a call's result flows into a backward pass in the same loop (or function)
-        (`values, logp = policy.evaluate_actions(obs)` in a PPO update is training)."""
-        key = (id(call), id(loop))
+        (`values, logp = policy.evaluate_actions(obs)` in a PPO update is training); with
+        `acting`, into an environment's step (`action = agent.act(state)` then
+        `env.step(action)`: a policy acting in a rollout, in the mode its training chose)."""
+        key = (id(call), id(loop), acting)
         cached = self._feeds.get(key)
         if cached is None:
-            flow = _Dataflow(call)
+            flow = _Dataflow(call, acting)
             walk(loop.body if isinstance(loop, (cst.For, cst.While)) else loop, flow)
             cached = flow.feeds_backward()
             self._feeds[key] = cached
@@ -1432,6 +1472,7 @@ class Interpreter:
                 and not self._only_outputs(info, named=True),
                 level=len(self.frames),
                 for_callers=for_callers,
+                acting=self._acted_on(info, via),
             )
             self.regions.append(region)
         self.call_stack.append(info.key)
@@ -1456,6 +1497,18 @@ class Interpreter:
                     self._mode_nodes.get(local + param),
                 )
                 for param in info.params
+            }
+        elif not self.frames and info.is_method and self._held_by_callers(info):
+            # The same for the models a method sets on its object (`self.net.eval()`): named
+            # `self.net`, as the callers' `agent.net`.
+            owner = rename.get("self", "")
+            changed = {k for p in out for k in p.modes if k.startswith(owner + ".")}
+            self.model.exits[info.key] = {
+                "self" + name[len(owner) :]: (
+                    frozenset().union(*(p.mode(name) for p in out)),
+                    self._mode_nodes.get(name),
+                )
+                for name in sorted(changed)
             }
         for path in out:
             _forget_locals(path, local)
@@ -1495,6 +1548,16 @@ class Interpreter:
         caller = self.frames[-1].fn if self.frames else None
         scope = caller.node if caller is not None else self.program.module
         return not self._feeds_backward(via, scope)
+
+    def _acted_on(self, info: FunctionInfo, via: cst.CSTNode | None) -> bool:
+        """Whether the caller acts on what a function not named as evaluation returns
+        (`action = choose(obs)` then `env.step(action)`): a policy in a rollout, which runs
+        in the mode its training chose (exploration may rely on training mode)."""
+        if via is None or is_eval_function_name(info.name):
+            return False
+        caller = self.frames[-1].fn if self.frames else None
+        scope = caller.node if caller is not None else self.program.module
+        return self._feeds_backward(via, scope, acting=True)
 
     def _only_outputs(self, info: FunctionInfo, named: bool) -> bool:
         key = (id(info.node), named)
@@ -1584,6 +1647,8 @@ def _micro_batch(paths: Paths, flag: str) -> tuple[Paths, Paths]:
 # Said of evaluation code where a function's callers are in other project files: it is judged
 # there, with their state (see Interpreter._entry_said).
 ELSEWHERE = "elsewhere"
+# The mode said of a policy's forward in a rollout: whatever it is, TRN004 has nothing to say.
+_ACTING = frozenset({"acting"})
 ENTRY = frozenset({"init", ELSEWHERE})
 
 
@@ -1904,10 +1969,12 @@ def _word(name: str) -> re.Pattern[str]:
 
 class _Dataflow(cst.CSTVisitor):
     """Names assigned from a call's result, followed through assignments, checked against
-    what backward calls use. Coarse but cheap: any shared name counts as flow."""
+    what backward calls use (with `acting`: what `env.step(action)` calls use, as a rollout
+    acts on a policy's output). Coarse but cheap: any shared name counts as flow."""
 
-    def __init__(self, call: cst.CSTNode) -> None:
+    def __init__(self, call: cst.CSTNode, acting: bool = False) -> None:
         self.call = call
+        self.acting = acting
         self.assignments: list[tuple[set[str], set[str], bool]] = []  # targets, uses, has call
         self.backward_uses: set[str] = set()
         self.call_in_backward = False
@@ -1970,13 +2037,20 @@ class _Dataflow(cst.CSTVisitor):
             self._has_call = True
             if self._in_backward:
                 self.call_in_backward = True
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "backward":
+        if self._sink(node):
             self._in_backward += 1
 
     def leave_Call(self, original_node: cst.Call) -> None:
-        func = original_node.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "backward":
+        if self._sink(original_node):
             self._in_backward -= 1
+
+    def _sink(self, node: cst.Call) -> bool:
+        func = node.func
+        if not isinstance(func, cst.Attribute):
+            return False
+        if self.acting:
+            return func.attr.value == "step" and bool(node.args)
+        return func.attr.value == "backward"
 
 
 class _NamesIn(cst.CSTVisitor):

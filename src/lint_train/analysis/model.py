@@ -181,11 +181,15 @@ class LoopModel:
     inplace_changes: dict[int, InplaceChange] = field(default_factory=dict)  # by node id
     kept_losses: list[KeptLoss] = field(default_factory=list)  # graphs kept across iterations
     complete: bool = True  # False when the analysis gave up (budget); rules then stay quiet
-    # Across modules (see summary.py). Top-level functions run with their callers out of view;
-    # the modes each leaves its parameters in, with the mode change that left it so; the
-    # names of those whose evaluation code saw the state their callers give (whether callers
-    # in other files decide it is asked once the file is analysed: see context.py).
+    # Across modules (see summary.py). Top-level functions (and methods of classes that are
+    # not modules) run with their callers out of view; the modes each leaves its parameters
+    # (or its object's attributes, as `self.net`) in, with the mode change that left it so;
+    # the names of those whose evaluation code saw the state their callers give (whether
+    # callers in other files decide it is asked once the file is analysed: see context.py).
     roots: set[str] = field(default_factory=set)
+    # The evaluation sites (by node id) each root's run recorded, for the facts of methods,
+    # whose object is named alike in every method of their class.
+    root_sites: dict[str, set[int]] = field(default_factory=dict)
     exits: dict[str, dict[str, tuple[frozenset[str], cst.CSTNode | None]]] = field(
         default_factory=dict
     )

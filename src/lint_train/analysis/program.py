@@ -7,6 +7,7 @@ import builtins
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import libcst as cst
 
@@ -55,9 +56,7 @@ class ClassInfo:
 
     @property
     def is_module(self) -> bool:
-        if self.is_foreign:
-            return False  # `flax.linen.Module`, `tf.keras.Sequential`
-        return any(b.endswith(("Module", "Sequential", "ModuleList")) for b in self._above)
+        return derives_from_module(self.bases, self._above)
 
     @property
     def is_foreign(self) -> bool:
@@ -110,8 +109,9 @@ class Program:
     # Escaped functions handed to a launcher of the knowledge table (`fabric.launch(main)`,
     # `Thread(target=train)`): entry points, run with autograd on.
     launched: set[str] = field(default_factory=set)
-    # Objects built by another framework, or loaded by a library as an object that is not a
-    # module (a tokenizer, a retriever), as the interpreter names them (`main:model`,
+    # Objects built by another framework, loaded by a library as an object that is not a
+    # module (a tokenizer, a retriever), or made by a project class that is not a module (a
+    # metric helper, an agent that holds networks), as the interpreter names them (`main:model`,
     # `Trainer#self.model`, a global `model`): never torch models.
     foreign: set[str] = field(default_factory=set)
     # The calls each object is bound to, named as the interpreter names objects.
@@ -126,6 +126,10 @@ class Program:
     # `main:net`): the value bound (a `def` binds its node), an import's qualified name, or
     # None for a binding whose value is not in view (a loop target, a parameter, `x += ...`).
     bindings: dict[str, list[Binding]] = field(default_factory=dict)
+    # Objects (named as `bound_in` names them) made by a class or factory of another project
+    # module: the project classes (module, name) they may be instances of.
+    made: dict[str, list[tuple[Path, str]]] = field(default_factory=dict)
+    fresh: set[int] = field(default_factory=set)  # the calls among them that set no mode
     _sensitive: dict[int, bool] = field(default_factory=dict)
     _functions: dict[str, bool] = field(default_factory=dict)
 
@@ -235,6 +239,18 @@ class Program:
     def mode_sensitive(self, name: str) -> bool:
         """Whether train/eval mode can change what this model computes (dropout, batch-norm).
         True unless the model is built in view from parts that are all mode-free."""
+        made = self.made.get(name)
+        if made and self.view is not None:
+            # Made by another module's class or factory: judged by those class bodies.
+            return any(self.view.class_sensitive(*one) for one in made)
+        head, _, attr = name.partition(".")
+        made = self.made.get(head)
+        if made and attr and "." not in attr and self.view is not None:
+            # A network an object of another module's class holds (`agent.online_net`):
+            # judged by what that class builds into the attribute, when it says.
+            verdicts = [self.view.attribute_sensitive(*one, attr) for one in made]
+            if None not in verdicts:
+                return any(verdicts)
         calls = self.bound_in.get(name)
         if calls:
             # Built in view, in the scope that names it: judged by what it is built from, never
@@ -431,6 +447,14 @@ def _note_picked(
             program.picked.setdefault(name, []).extend(classes)
 
 
+def derives_from_module(bases: list[str], above: list[str]) -> bool:
+    """Whether a class with these direct `bases` and these library classes `above` it is a
+    torch module."""
+    if any(is_foreign_callee(b) for b in bases):
+        return False  # `flax.linen.Module`, `tf.keras.Sequential`
+    return any(b.endswith(("Module", "Sequential", "ModuleList")) for b in above)
+
+
 def is_foreign_callee(full: str) -> bool:
     """Whether the knowledge table says this callee builds another framework's object."""
     effect = kn.lookup(full)
@@ -446,18 +470,58 @@ def _mark_binding(
     """Note what a name is bound to, in its scope; and whether that is another framework's
     object, by where the object comes from: its constructor's import, the file's class it
     instantiates (and that class's bases), or the file's factory function that returns one."""
+    if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, cst.Call):
+        # `psnr_model, ssim_model = build_iqa_model()`: each what its position of the
+        # tuple a project factory returns is made by.
+        for position, element in enumerate(target.elements):
+            name = dotted(element.value)
+            if name is not None:
+                _note_made(program, name, _root(name, scope), value, position)
+        return
     name = dotted(target)
     if name is None or not isinstance(value, cst.Call):
         return
-    if scope is None:
-        root = name
-    elif name.split(".")[0] == "self" and scope.class_name:
-        root = f"{scope.class_name}#{name}"
-    else:
-        root = f"{scope.key}:{name}"
+    root = _root(name, scope)
     program.bound_in.setdefault(root, []).append(value)
     if _builds_foreign(program, value):
         program.foreign.add(root)
+    _note_made(program, name, root, value, None)
+
+
+def _root(name: str, scope: FunctionInfo | None) -> str:
+    """The name the interpreter gives the object bound to `name` in `scope`."""
+    if scope is None:
+        return name
+    if name.split(".")[0] == "self" and scope.class_name:
+        return f"{scope.class_name}#{name}"
+    return f"{scope.key}:{name}"
+
+
+def _note_made(
+    program: Program, name: str, root: str, value: cst.Call, position: int | None
+) -> None:
+    """An object made by a class or factory function of another project module: what it is
+    follows from the class bodies there. A model when every class it may be is a torch
+    module; never one when each is a plain class with no library base (a metric helper, an
+    agent holding networks)."""
+    view = program.view
+    built = unmoved(value)
+    if view is None or not isinstance(built, cst.Call):
+        return
+    text = dotted(built.func) or ""
+    if not text or not program.is_imported(text):
+        return
+    moded: list[bool] = []
+    made = view.made(program.qualify(text) or text, position, moded=moded)
+    if not made:
+        return
+    program.made[root] = made
+    if not moded:
+        program.fresh.add(id(value))  # constructors only: in training mode, as they leave it
+    if all(view.is_module(*one) for one in made):
+        program.models.add(name)
+    elif all(view.is_plain(*one) for one in made):
+        program.foreign.add(root)  # plain classes: a library base might still be a module
 
 
 def _builds_foreign(program: Program, call: cst.Call, depth: int = 0) -> bool:
@@ -747,11 +811,20 @@ def _is_standard(full: str) -> bool:
 
 def class_facts(program: Program, info: ClassInfo) -> ClassFacts:
     """What other modules need to know of one of the file's classes (see summary.py)."""
+    from .returns import callable_of
+
     parts: list[str] = []
     finder = _ModeLayers(program, parts)
     finder._classes.add(id(info.node))
     walk(info.node, finder)
-    return ClassFacts(tuple(info.bases), finder.sensitive, tuple(dict.fromkeys(parts)))
+    prefix = f"{info.name}#self."
+    attributes: dict[str, str] = {}
+    for root, calls in program.bound_in.items():
+        attr = root[len(prefix) :]
+        if root.startswith(prefix) and "." not in attr:
+            built = {callable_of(program, call) for call in calls}
+            attributes[attr] = built.pop() if len(built) == 1 else ""
+    return ClassFacts(tuple(info.bases), finder.sensitive, tuple(dict.fromkeys(parts)), attributes)
 
 
 def _has_dropout_arg(call: cst.Call) -> bool:

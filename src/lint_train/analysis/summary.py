@@ -16,12 +16,14 @@ function leaves flow back into the caller's paths.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import project
+from .returns import Returned
 
 if TYPE_CHECKING:
     from .program import Program
@@ -38,6 +40,9 @@ class ClassFacts:
     sensitive: bool  # its body (or a base class of its own file) builds a mode-sensitive layer
     # Imported names its body builds or derives from, which only their own module can judge.
     parts: tuple[str, ...] = ()
+    # What its methods build into each attribute (`self.net = DQN(...)` -> "net": "model.DQN",
+    # bare for a class or function of its own module; "" when not one callable in view).
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class Leaves:
     """The modes a function leaves a parameter's model in (`init`: the mode it came with)."""
 
     param: str
+    attr: str  # the part of it (`.net` of a method's `self.net`), or ""
     modes: frozenset[str]
     line: int  # of the mode change that leaves it so
 
@@ -87,12 +93,15 @@ class ModuleSummary:
     imports: Mapping[str, str] = field(default_factory=dict)  # local name -> qualified name
     functions: Mapping[str, FunctionFacts] = field(default_factory=dict)
     stars: tuple[str, ...] = ()  # modules it imports with `*`, as written (`.layers`)
+    # What its top-level functions return: the callables whose results they hand back.
+    returns: Mapping[str, Returned] = field(default_factory=dict)
 
 
 def summarise(program: Program) -> ModuleSummary:
     """The facts of a module that other modules read, from its program (built without a view:
     the facts are local)."""
     from .program import class_facts
+    from .returns import function_returns
 
     # Taken as if the module were alone, so that what other modules read of it never depends
     # on which summaries its own analysis happened to see.
@@ -102,7 +111,12 @@ def summarise(program: Program) -> ModuleSummary:
         classes = {name: class_facts(program, info) for name, info in program.classes.items()}
     finally:
         program.view, program._sensitive = view, known
-    return ModuleSummary(classes, program.imports.aliases(), stars=tuple(program.imports.stars))
+    return ModuleSummary(
+        classes,
+        program.imports.aliases(),
+        stars=tuple(program.imports.stars),
+        returns=function_returns(program),
+    )
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,13 @@ class ProjectView:
     # The file's top-level functions that other project files import: their callers, not
     # their own file, decide the state they run in.
     called_elsewhere: frozenset[str] = frozenset()
+
+    def hands_facts(self, text: str) -> bool:
+        """Whether `text` names a function (or a class, for its methods) of a module in view
+        whose facts a call would apply: then a file whose own words cannot lead to a finding
+        may still get one from that call."""
+        names = {key.partition(".")[0] for s in self.summaries.values() for key in s.functions}
+        return any(re.search(rf"\b{re.escape(name)}\b", text) for name in names)
 
     def find_function(
         self, full: str, importer: Path | None = None, depth: int = 0
@@ -187,9 +208,17 @@ class ProjectView:
         its project base classes or in the project classes it builds; None when `full` is not
         a class of a module in view."""
         found = self.find_class(full)
-        if found is None:
+        if found is not None:
+            return self._class_sensitive(*found, set())
+        made = self.made(full)
+        if made is None:
             return None
-        return self._class_sensitive(*found, set())
+        return any(self.class_sensitive(*one) for one in made)
+
+    def class_sensitive(self, path: Path, name: str) -> bool:
+        """Whether the project class `name` of the module at `path` builds a mode-sensitive
+        layer (see `sensitive`)."""
+        return self._class_sensitive(path, name, set())
 
     def _class_sensitive(self, path: Path, name: str, seen: set[tuple[Path, str]]) -> bool:
         if (path, name) in seen or len(seen) > project.BUDGET:
@@ -200,9 +229,10 @@ class ProjectView:
             return True
         for part in facts.parts:
             found = self.find_class(part, path)
-            if found is None:
+            made = [found] if found is not None else self.made(part, importer=path)
+            if made is None:
                 return True  # not a project class in view: unseen, so counted as sensitive
-            if self._class_sensitive(*found, seen):
+            if any(self._class_sensitive(*one, seen) for one in made):
                 return True
         for base in facts.bases:  # a library base builds no layer of its own (`nn.Module`)
             found = self.find_class(base, path)
@@ -210,18 +240,125 @@ class ProjectView:
                 return True
         return False
 
+    def made(
+        self,
+        full: str,
+        position: int | None = None,
+        importer: Path | None = None,
+        depth: int = 0,
+        moded: list[bool] | None = None,
+    ) -> list[tuple[Path, str]] | None:
+        """The project classes (module, name) of which the object that calling `full` makes
+        may be an instance: the class itself, or what a project function returns (item
+        `position` of the tuple it returns, when the caller unpacks it), through the
+        factories it calls in turn. None when any of them is out of view. `moded` is told
+        whether a factory on the way sets a mode (then the object may not be fresh)."""
+        found = self._module_of(full, importer, depth)
+        if found is None:
+            return None
+        target, summary, name = found
+        return self._made_in(target, summary, name, position, depth, moded)
+
+    def _made_in(
+        self,
+        path: Path,
+        summary: ModuleSummary,
+        name: str,
+        position: int | None,
+        depth: int,
+        moded: list[bool] | None,
+    ) -> list[tuple[Path, str]] | None:
+        if depth > MAX_DEPTH:
+            return None
+        if name in summary.classes:
+            return [(path, name)] if position is None else None
+        if name in summary.returns:
+            return self._returned(path, summary, summary.returns[name], position, depth, moded)
+        if name in summary.imports:  # re-exported by a package's __init__
+            return self.made(summary.imports[name], position, path, depth + 1, moded)
+        for module in summary.stars:
+            found = self.made(_joined(module, name), position, path, depth + 1, moded)
+            if found is not None:
+                return found
+        return None
+
+    def _returned(
+        self,
+        path: Path,
+        summary: ModuleSummary,
+        returned: Returned,
+        position: int | None,
+        depth: int,
+        moded: list[bool] | None,
+    ) -> list[tuple[Path, str]] | None:
+        if returned.tupled:
+            if position is None or position >= len(returned.positions):
+                return None  # the tuple itself, or unpacked to another width: not followed
+            names, inner = returned.positions[position], None
+        else:
+            # One value, which may itself be a tuple another factory made.
+            names, inner = returned.positions[0], position
+        if returned.sets_mode and moded is not None:
+            moded.append(True)
+        out: list[tuple[Path, str]] = []
+        for name in names:
+            if not name:
+                return None
+            if "." in name:
+                found = self.made(name, inner, path, depth + 1, moded)
+            else:
+                found = self._made_in(path, summary, name, inner, depth + 1, moded)
+            if found is None:
+                return None
+            out += found
+        return out
+
+    def attribute_sensitive(self, path: Path, name: str, attr: str) -> bool | None:
+        """Whether the network the project class `name` (of the module at `path`) builds into
+        its attribute `attr` is mode-sensitive; None when that is not in view."""
+        summary = self.summaries[path]
+        built = summary.classes[name].attributes.get(attr)
+        if not built:
+            return None
+        if "." in built:
+            made = self.made(built, importer=path)
+        else:
+            made = self._made_in(path, summary, built, None, 0, None)
+        if made is None:
+            return None
+        return any(self.class_sensitive(*one) for one in made)
+
+    def is_module(self, path: Path, name: str) -> bool:
+        """Whether the project class `name` of the module at `path` derives from a torch
+        module class (through project classes in between), as a file's own class does."""
+        from .program import derives_from_module
+
+        bases = self._library_bases((path, name))
+        return derives_from_module(bases, bases)
+
+    def is_plain(self, path: Path, name: str) -> bool:
+        """Whether the project class `name` of the module at `path` derives from no library
+        class (through project classes in between) but `object` or `abc.ABC`: surely not a
+        module of any framework."""
+        return set(self._library_bases((path, name))) <= {"object", "abc.ABC"}
+
     def all_bases(self, full: str) -> list[str] | None:
         """Every library base above the project class `full` names (project classes in
         between are followed); None when `full` is not a project class in view."""
         found = self.find_class(full)
         if found is None:
             return None
+        return self._library_bases(found)
+
+    def _library_bases(self, found: tuple[Path, str]) -> list[str]:
         out: list[str] = []
         todo, seen = [found], {found}
         while todo:
             path, name = todo.pop(0)
-            for base in self.summaries[path].classes[name].bases:
-                above = self.find_class(base, path)
+            classes = self.summaries[path].classes
+            for base in classes[name].bases:
+                # A base of the same module is named bare; others as its imports qualify them.
+                above = (path, base) if base in classes else self.find_class(base, path)
                 if above is None:
                     out.append(base)
                 elif above not in seen and len(seen) < project.BUDGET:
