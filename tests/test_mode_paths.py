@@ -244,6 +244,57 @@ def test_a_mode_free_model_is_not_reported_after_a_baseline_evaluation() -> None
     assert _codes(source) == []
 
 
+# An agent whose acting method switches to eval mode only while a test flag is up. `{train}`
+# starts the training method; `{after_test}` ends the test method. Line 33 is the training
+# loop's first statement.
+FLAGGED_AGENT = """
+    import torch
+    from torch import nn
+
+    class Agent:
+        def __init__(self):
+            self.net = nn.Sequential(nn.Linear(4, 2), nn.Dropout(0.5))
+            self.opt = torch.optim.Adam(self.net.parameters())
+            self.testing = False
+
+        @torch.no_grad()
+        def act(self, state):
+            if self.testing:
+                self.net.eval()
+            return self.net(state).argmax().item()
+
+        def learn(self, batch):
+            self.opt.zero_grad()
+            self.net(batch).pow(2).mean().backward()
+            self.opt.step()
+
+        def test(self, env):
+            self.testing = True
+            state = env.reset()
+            for _ in range(100):
+                state = env.step(self.act(state))
+            {after_test}
+
+        def fit(self, env, batches):
+            {train}
+            state = env.reset()
+            for batch in batches:
+                state = env.step(self.act(state))
+                self.learn(batch)
+"""
+
+
+def test_a_flag_set_before_training_answers_the_test_in_the_method_it_calls() -> None:
+    source = FLAGGED_AGENT.format(train="self.testing = False", after_test="pass")
+    assert _codes(source) == []
+
+
+@pytest.mark.parametrize("train", ["self.testing = True", "self.testing = flag"])
+def test_a_flag_that_may_be_up_during_training_still_leaves_eval_mode(train: str) -> None:
+    source = FLAGGED_AGENT.format(train=train, after_test="pass")
+    assert _codes(source) == [(34, "TRN005")]
+
+
 # TRN005's fix where one statement runs the forward pass and the backward pass: `{line}` is the
 # training statement; the validation `{where}` leaves eval mode behind.
 ONE_STATEMENT = """

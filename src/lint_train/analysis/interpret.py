@@ -430,6 +430,10 @@ class Interpreter:
             _forget_facts(paths, stmt)
             for path, facts in zip(paths, advanced, strict=True):
                 path.facts.update(facts)
+            flag = self._flag_set(stmt)
+            if flag is not None:
+                for path in paths:
+                    path.facts[flag[0]] = flag[1]
         if isinstance(stmt, cst.Return):
             if isinstance(stmt.value, cst.Name):
                 # `return ready` after `if ready:`: the caller's `if helper():` is known too.
@@ -515,6 +519,18 @@ class Interpreter:
             return False
         params = frozenset(fn.params) - frame.constants.keys() - {"self", "cls"}
         return _mentions(condition, params)
+
+    def _flag_set(self, stmt: cst.BaseSmallStatement) -> tuple[str, bool] | None:
+        """`self.is_test = False`: a flag set to a literal answers later tests of it on the
+        same path (`if self.is_test: model.eval()` in a method the loop calls), as a test does."""
+        if not isinstance(stmt, cst.Assign) or len(stmt.targets) != 1:
+            return None
+        target, value = stmt.targets[0].target, stmt.value
+        if not isinstance(target, cst.Name | cst.Attribute) or not isinstance(value, cst.Name):
+            return None
+        if value.value not in ("True", "False"):
+            return None
+        return self._condition(target)[0], value.value == "True"
 
     def _condition(self, test: cst.BaseExpression) -> tuple[str, bool]:
         test, polarity = _unnegated(test)
