@@ -577,7 +577,6 @@ import pathlib, sys, os
 pathlib.Path("IMPORTED").write_text("the module ran")
 import side_helper
 print("PWNED")
-os._exit(7)
 """
 
 
@@ -590,7 +589,8 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
 
 
 def test_linting_never_runs_or_imports_the_code(tmp_path: Path) -> None:
-    (tmp_path / "victim.py").write_text(_loop_at(10, SIDE_EFFECTS))
+    # The exit comes after the loop: before it, the loop could never run, and lint-train knows.
+    (tmp_path / "victim.py").write_text(_loop_at(10, SIDE_EFFECTS) + "os._exit(7)\n")
     (tmp_path / "side_helper.py").write_text(
         'import pathlib\npathlib.Path("HELPER").write_text("ran")\nloss.backward()\n'
     )
