@@ -60,6 +60,21 @@ def test_a_factory_returning_what_is_not_in_view_stays_sensitive(tmp_path: Path)
     assert _found(root, "train.py") == [("train.py", 27, "TRN004")]
 
 
+def test_a_factory_that_moves_what_it_built_still_returns_that_object(tmp_path: Path) -> None:
+    root = _copy("factory_metric_mode_free", tmp_path)
+    moved = "    psnr = psnr.to(device)\n    ssim = ssim.cuda()\n    return psnr, ssim\n"
+    _edit(root / "helpers.py", "    return psnr, ssim\n", moved)
+    _edit(root / "helpers.py", "peak=1.0)", "peak=1.0, device='cpu')")
+    assert _found(root, "train.py") == []
+    # Moving keeps the object: a class with dropout behind the move is still judged.
+    _edit(
+        root / "quality.py",
+        "        self.register_buffer(",
+        "        self.drop = nn.Dropout(0.1)\n        self.register_buffer(",
+    )
+    assert ("train.py", 28, "TRN004") in _found(root, "train.py")
+
+
 def test_a_factory_that_sets_the_mode_does_not_return_a_fresh_object(tmp_path: Path) -> None:
     """`m = Net(); m.eval(); return m`: the object is not in training mode as a constructor
     leaves it, so nothing says its evaluation runs in training mode."""

@@ -59,9 +59,16 @@ def _shape(program: Program, finder: _Returns, value: cst.BaseExpression) -> Ret
 def _made(program: Program, finder: _Returns, value: cst.BaseExpression) -> tuple[str, ...]:
     """The callables whose result `value` may be."""
     if isinstance(value, cst.Name) and value.value in finder.assigned:
-        bound = finder.assigned[value.value]
-        return tuple(dict.fromkeys(callable_of(program, v) for v in bound))
+        # `net = net.to(device)` moves the object already bound: it adds no other maker.
+        bound = [v for v in finder.assigned[value.value] if not _moves(v, value.value)]
+        return tuple(dict.fromkeys(callable_of(program, v) for v in bound)) or ("",)
     return (callable_of(program, value),)
+
+
+def _moves(value: cst.BaseExpression, name: str) -> bool:
+    """`name.to(device)`, `name.cuda()`: the same object, moved."""
+    moved = unmoved(value)
+    return moved is not value and isinstance(moved, cst.Name) and moved.value == name
 
 
 def callable_of(program: Program, value: cst.BaseExpression) -> str:
