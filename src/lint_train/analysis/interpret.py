@@ -262,6 +262,7 @@ class Interpreter:
         self._static: dict[int, frozenset[str]] = {}
         self._init_states: dict[tuple[object, ...], Paths] = {}
         self._texts: dict[int, str] = {}
+        self._toggled: set[str] | None = None  # flags the program sets to True and to False
         self._assigned: dict[int, frozenset[str]] = {}
         self._retested: dict[int, frozenset[str]] = {}
         self._changed: dict[int, frozenset[str]] = {}
@@ -521,16 +522,19 @@ class Interpreter:
         return _mentions(condition, params)
 
     def _flag_set(self, stmt: cst.BaseSmallStatement) -> tuple[str, bool] | None:
-        """`self.is_test = False`: a flag set to a literal answers later tests of it on the
-        same path (`if self.is_test: model.eval()` in a method the loop calls), as a test does."""
-        if not isinstance(stmt, cst.Assign) or len(stmt.targets) != 1:
+        """`self.is_test = False`: a flag the program itself turns on and off answers later
+        tests of it on the same path (`if self.is_test: model.eval()` in a method the loop
+        calls), as a test does. A flag set to one value only is configuration (`use_amp =
+        False`): both ways stay open, since a bug on the other is a bug of another run."""
+        flag = _literal_flag(stmt)
+        if flag is None:
             return None
-        target, value = stmt.targets[0].target, stmt.value
-        if not isinstance(target, cst.Name | cst.Attribute) or not isinstance(value, cst.Name):
-            return None
-        if value.value not in ("True", "False"):
-            return None
-        return self._condition(target)[0], value.value == "True"
+        if self._toggled is None:
+            finder = _Toggles()
+            walk(self.program.module, finder)
+            self._toggled = {text for text, values in finder.values.items() if len(values) == 2}
+        text = self._condition(flag[0])[0]
+        return (text, flag[1]) if text in self._toggled else None
 
     def _condition(self, test: cst.BaseExpression) -> tuple[str, bool]:
         test, polarity = _unnegated(test)
@@ -1981,6 +1985,31 @@ def _forget_facts(paths: Paths, stmt: cst.BaseSmallStatement) -> None:
 @functools.lru_cache(maxsize=4096)
 def _word(name: str) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(name)}\b")
+
+
+def _literal_flag(stmt: cst.CSTNode) -> tuple[cst.BaseExpression, bool] | None:
+    """`x = True` / `self.x = False`: the target and the value."""
+    if not isinstance(stmt, cst.Assign) or len(stmt.targets) != 1:
+        return None
+    target, value = stmt.targets[0].target, stmt.value
+    if not isinstance(target, cst.Name | cst.Attribute) or not isinstance(value, cst.Name):
+        return None
+    if value.value not in ("True", "False"):
+        return None
+    return target, value.value == "True"
+
+
+class _Toggles(cst.CSTVisitor):
+    """The values each flag is set to by `flag = True` / `flag = False`, keyed by its text."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, set[bool]] = {}
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        flag = _literal_flag(node)
+        if flag is not None:
+            text = cst.Module([]).code_for_node(flag[0])
+            self.values.setdefault(text, set()).add(flag[1])
 
 
 class _Dataflow(cst.CSTVisitor):
