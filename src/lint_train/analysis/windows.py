@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from .names import dotted
+from .walk import walk
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def _counters(
     in the loop is a `c += 1` statement of the body itself (not under an `if`), in a loop with
     no `continue` that could skip it (by the statement's id). Then those that start at 0."""
     bindings = _Bindings()
-    loop.body.visit(bindings)
+    walk(loop.body, bindings)
     at_head: set[str] = set()
     from_zero: set[str] = set()
     index = _enumerate_index(loop)
@@ -161,7 +162,7 @@ def steady_counters(loop: cst.For | cst.While) -> frozenset[str]:
     """Names that `loop` (its target, its body, nested loops and functions included) binds
     only by `c += 1` statements, under any condition: a step counter kept across epochs."""
     bindings = _Bindings(nested=True)
-    loop.visit(bindings)
+    walk(loop, bindings)
     return frozenset(
         name for name, count in bindings.increments.items() if bindings.count[name] == count
     )
