@@ -107,12 +107,15 @@ def version(command: list[str]) -> str:
 
 
 def analysed_count(files: list[Path]) -> str:
-    """How many files pass lint-train's text prefilter (the ones it parses)."""
+    """How many files pass lint-train's text prefilter for the rules that run by default
+    (the ones it parses)."""
     try:
-        from lint_train.prefilter import could_matter
+        from lint_train.engine import Selection
+        from lint_train.prefilter import could_matter, needed_words
     except ImportError:
         return "?"
-    return str(sum(could_matter(f.read_text(encoding="utf-8")) for f in files))
+    needed = needed_words(rule.info.code for rule in Selection().rules())
+    return str(sum(could_matter(f.read_text(encoding="utf-8"), needed) for f in files))
 
 
 def main() -> None:

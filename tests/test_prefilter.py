@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT, quick_form
 
-from lint_train.engine import lint_source
-from lint_train.prefilter import could_matter
+from lint_train.engine import FileOutcome, Selection, check_files, lint_source
+from lint_train.prefilter import could_matter, needed_words
 
 CORPUS = sorted(FIXTURES.rglob("*.py")) + sorted((ROOT / "src").rglob("*.py"))
 
@@ -18,6 +18,47 @@ CORPUS = sorted(FIXTURES.rglob("*.py")) + sorted((ROOT / "src").rglob("*.py"))
 def test_prefilter_never_changes_findings(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     assert lint_source(text, prefilter=True) == lint_source(text, prefilter=False)
+
+
+DEFAULT_RULES = Selection().rules()
+
+
+# The rules that run by default skip more files (no preview rule's words are needed): the
+# skipping must not change what those rules find either.
+@pytest.mark.parametrize("path", quick_form(CORPUS, lambda p: str(p.relative_to(ROOT))))
+def test_prefilter_for_default_rules_never_changes_findings(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    with_filter = lint_source(text, rules=DEFAULT_RULES, prefilter=True)
+    assert with_filter == lint_source(text, rules=DEFAULT_RULES, prefilter=False)
+
+
+def test_preview_rules_words_are_needed_only_when_those_rules_run() -> None:
+    source = (
+        "import torch\nfrom torch import nn\nclass Head(nn.Module):\n"
+        "    def forward(self, x):\n        return torch.softmax(self.fc(x), 1)\n"
+        "    def load(self, other):\n        self.fc.weight.copy_(other)\n"
+    )
+    assert could_matter(source)
+    assert could_matter(source, needed_words(["TRN009"]))
+    assert could_matter(source, needed_words(["TRN011"]))
+    assert not could_matter(source, needed_words(["TRN001", "TRN003", "TRN004"]))
+    assert not could_matter(source, needed_words(r.info.code for r in DEFAULT_RULES))
+
+
+def test_run_of_default_rules_does_not_analyse_files_only_preview_rules_need(
+    tmp_path: Path,
+) -> None:
+    model = tmp_path / "head.py"
+    model.write_text(
+        "import torch\nfrom torch import nn\nclass Head(nn.Module):\n"
+        "    def loss(self, x, y):\n"
+        "        return nn.functional.cross_entropy(torch.softmax(x, 1), y)\n"
+    )
+    default = check_files([str(model)], Selection())
+    preview = check_files([str(model)], Selection(preview=True))
+    assert default == [FileOutcome()]
+    assert default[0].summary is None  # never parsed: an analysed file carries its summary
+    assert [f.code for f in preview[0].findings] == ["TRN009"]
 
 
 def test_file_with_training_or_evaluation_words_is_analysed() -> None:

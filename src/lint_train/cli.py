@@ -536,8 +536,8 @@ def _selection(args: argparse.Namespace, config: Config) -> Selection:
 def _warn_preview_selection(selection: Selection) -> None:
     """As ruff does, say so when a selector picks only rules in preview and preview is off:
     the selection would otherwise silently check nothing."""
-    if selection.preview:
-        return
+    if selection.preview or not selection.select:
+        return  # nothing to say: importing the rules would only slow the start
     from .rules import rule_table
 
     table = rule_table()

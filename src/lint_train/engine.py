@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, TypeVar
 from . import parallel
 from .discover import discover
 from .notebook import Program, is_notebook, to_program
-from .prefilter import could_matter
+from .prefilter import NEEDED, could_matter, needed_words
 from .source import SourceError, check_depth, decode
 from .types import (
     INTERNAL_ERROR,
@@ -111,7 +111,7 @@ def lint_source(
         from .rules import all_rules
 
         rules = all_rules()
-    if prefilter and not could_matter(text):
+    if prefilter and not could_matter(text, needed_words(rule.info.code for rule in rules)):
         return []
     findings, error, _, _ = _analyse_text(text, path, rules)
     if error is not None:
@@ -143,14 +143,16 @@ def _analyse_text(
     rules: list[Rule],
     program: Program | None = None,
     view: ProjectView | None = None,
+    summarise: bool = True,
 ) -> Analysed:
     """The findings, the error of a rule that failed (the other rules still report), the
-    module's summary for the files that import it, and its top-level functions whose
-    evaluation ran in the state their callers give. `program`: the notebook `text` was made
-    from, if any; `view`: the summaries of the project modules it imports."""
+    module's summary for the files that import it (when `summarise`: no file of the run may
+    import it), and its top-level functions whose evaluation ran in the state their callers
+    give. `program`: the notebook `text` was made from, if any; `view`: the summaries of the
+    project modules it imports."""
     check_depth(text)
     with _collector_paused():
-        return _on_big_stack(_analyse_deep, text, path, rules, program, view)
+        return _on_big_stack(_analyse_deep, text, path, rules, program, view, summarise)
 
 
 def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSummary | None:
@@ -220,6 +222,7 @@ def _analyse_deep(
     rules: list[Rule],
     program: Program | None = None,
     view: ProjectView | None = None,
+    summarise: bool = True,
 ) -> Analysed:
     import libcst as cst
 
@@ -229,7 +232,9 @@ def _analyse_deep(
     module = _stage("the parser", cst.parse_module, text)
     indexed = _stage("the analysis", build_program, module, view)
     model = _stage("the analysis", analyse, indexed)
-    summary = _stage("the module summary", _summary, indexed, model) if program is None else None
+    summary = None
+    if program is None and summarise:
+        summary = _stage("the module summary", _summary, indexed, model)
     asks = frozenset(model.asks)
     if not model.complete:
         return [], None, summary, asks
@@ -475,6 +480,8 @@ def check_files(
             outcomes[index] = FileOutcome()
     if pending:
         rules = selection.rules() if rules is None else rules
+        _defer_unneeded(pending, deferred, outcomes, rules, context)
+    if pending:
         for index, outcome in _analyse_in_rounds(pending, rules, jobs, context, deferred):
             outcomes[index] = outcome
     if store is not None:
@@ -488,6 +495,32 @@ def check_files(
                 key = store.key(files[index], keyed + context.callers_part(files[index]))
             store.put(key, outcome.findings, outcome.error)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _defer_unneeded(
+    pending: list[tuple[int, str, str, Program | None]],
+    deferred: set[int],
+    outcomes: list[FileOutcome | None],
+    rules: list[Rule],
+    context: RunContext,
+) -> None:
+    """Files whose words could matter to some rule, but not to the rules that run, are
+    treated as the files whose words matter to none (in place): the words of the rules in
+    preview sit in most model files."""
+    needed = needed_words(rule.info.code for rule in rules)
+    if needed == NEEDED:
+        return
+    kept = []
+    for item in pending:
+        index, name, text, _ = item
+        if index in deferred or could_matter(text, needed):
+            kept.append(item)
+        elif context.imports_helpers(name):
+            kept.append(item)
+            deferred.add(index)
+        else:
+            outcomes[index] = FileOutcome()
+    pending[:] = kept
 
 
 def _read(name: str) -> bytes | FileError:
@@ -532,7 +565,8 @@ def _prepare(name: str, data: bytes) -> FileOutcome | tuple[str, Program | None,
     return text, program, could_matter(text)
 
 
-Pending = tuple[int, str, str, "Program | None", "ProjectView | None"]
+# index, name, text, notebook, view, and whether a file of the run imports it (reads its summary)
+Pending = tuple[int, str, str, "Program | None", "ProjectView | None", bool]
 
 
 def _analyse_in_rounds(
@@ -552,6 +586,8 @@ def _analyse_in_rounds(
 
     paths = {index: absolute(name) for index, name, _, _ in pending}
     checked = set(paths.values())
+    # A summary costs a walk of every class: made only for the files others here import.
+    imported = {dep for name in names for dep in context.imports(name)}
     analysed: dict[Path, ModuleSummary | None] = {}
     for level in sorted(set(rounds)):
         batch = []
@@ -563,7 +599,7 @@ def _analyse_in_rounds(
                 checked.discard(paths[index])  # its importers read its summary as unchecked
                 yield index, FileOutcome()
                 continue
-            batch.append((index, name, text, program, view))
+            batch.append((index, name, text, program, view, paths[index] in imported))
         for index, outcome in _analyse_all(batch, rules, jobs):
             analysed[paths[index]] = outcome.summary
             yield index, _judged_by_callers(outcome, batch, index, rules, context)
@@ -577,7 +613,7 @@ def _judged_by_callers(
     left to their callers (each judges the call with its own state)."""
     if not outcome.asks or outcome.error is not None:
         return outcome
-    _, name, text, program, view = next(item for item in batch if item[0] == index)
+    _, name, text, program, view, _ = next(item for item in batch if item[0] == index)
     called = context.called_elsewhere(name, outcome.asks)
     if not called:
         return outcome
@@ -597,10 +633,10 @@ def _judged_by_callers(
 def _analyse_all(
     pending: list[Pending], rules: list[Rule], jobs: int
 ) -> Iterator[tuple[int, FileOutcome]]:
-    sizes = [len(text) for _, _, text, _, _ in pending]
+    sizes = [len(text) for _, _, text, _, _, _ in pending]
     if not parallel.worth_it(sizes, jobs):
-        for index, name, text, program, view in pending:
-            yield index, _analyse_file(name, text, program, rules, view)
+        for index, name, text, program, view, summarise in pending:
+            yield index, _analyse_file(name, text, program, rules, view, summarise)
         return
     _load_analysis()  # before the workers fork, so that they start with it loaded
     codes = tuple(rule.info.code for rule in rules)
@@ -615,11 +651,12 @@ def _analyse_file(
     program: Program | None,
     rules: list[Rule],
     view: ProjectView | None = None,
+    summarise: bool = True,
 ) -> FileOutcome:
     import libcst as cst
 
     try:
-        findings, failed, summary, asks = _analyse_text(text, name, rules, program, view)
+        findings, failed, summary, asks = _analyse_text(text, name, rules, program, view, summarise)
     except (cst.ParserSyntaxError, SourceError) as exc:
         column = None
         if isinstance(exc, SourceError):
@@ -702,13 +739,13 @@ def _start_worker(codes: tuple[str, ...]) -> None:
 
 
 def _crashed(item: Pending) -> tuple[int, FileOutcome]:
-    index, name, _, _, _ = item
+    index, name, _, _, _, _ = item
     error = FileError(name, "the process analysing it crashed", name=INTERNAL_ERROR)
     return index, FileOutcome(error=error)
 
 
 def _analyse_group(group: list[Pending]) -> list[tuple[int, FileOutcome]]:
     return [
-        (index, _analyse_file(name, text, program, _worker_rules, view))
-        for index, name, text, program, view in group
+        (index, _analyse_file(name, text, program, _worker_rules, view, summarise))
+        for index, name, text, program, view, summarise in group
     ]

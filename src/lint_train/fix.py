@@ -38,7 +38,7 @@ from .analysis.summary import ProjectView
 from .context import RunContext
 from .engine import InternalError, _on_big_stack, _stage, _syntax_error, place_reports
 from .notebook import is_notebook
-from .prefilter import could_matter
+from .prefilter import could_matter, needed_words
 from .rules import Report, Rule, all_rules
 from .rules.fixes import AFTER, BEFORE, DECORATE, DELETE, REPLACE, WRAP, Edit
 from .source import SourceError, check_depth, decode, encoding_of
@@ -257,7 +257,8 @@ def _lint(text: str, path: str, rules: list[Rule], view: ProjectView | None = No
     findings as engine.lint_source gives for this text. Stages as in the engine: a failure
     that is not about the text is an InternalError naming the stage or rule."""
     module = _stage("the parser", cst.parse_module, text)
-    if not could_matter(text) and (view is None or not view.hands_facts(text)):
+    needed = needed_words(rule.info.code for rule in rules)
+    if not could_matter(text, needed) and (view is None or not view.hands_facts(text)):
         return module, []
     model = _stage("the analysis", lambda: analyse(build_program(module, view)))
     if not model.complete:

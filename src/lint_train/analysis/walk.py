@@ -232,7 +232,11 @@ def _children(node: cst.CSTNode, kind: type) -> list[cst.CSTNode]:
 def _is_walked(of: type) -> bool:
     walked = _walked.get(of)
     if walked is None:
-        walked = _walked[of] = issubclass(of, cst.CSTNode) and not issubclass(of, TRIVIA)
+        # The class's own ancestry, not issubclass: an ABC's subclass check that fails walks
+        # every registered subclass (most of a one-file run's first walk went there).
+        ancestry = of.__mro__
+        walked = cst.CSTNode in ancestry and not any(t in ancestry for t in TRIVIA)
+        _walked[of] = walked
     return walked
 
 
