@@ -12,6 +12,7 @@ from pathlib import Path
 import libcst as cst
 
 from . import knowledge as kn
+from .kept import kept_calls
 from .names import ImportTable, dotted, unmoved
 from .summary import ClassFacts, ProjectView
 from .vocab import OPTIMIZER_CLASSES, is_model_name
@@ -132,6 +133,7 @@ class Program:
     fresh: set[int] = field(default_factory=set)  # the calls among them that set no mode
     _sensitive: dict[int, bool] = field(default_factory=dict)
     _functions: dict[str, bool] = field(default_factory=dict)
+    _kept: dict[int, set[int]] = field(default_factory=dict)  # see `kept`
 
     def qualify(self, text: str | None) -> str | None:
         return self.imports.qualify(text)
@@ -273,6 +275,14 @@ class Program:
         walk(node, finder)
         self._sensitive[id(node)] = finder.sensitive
         return finder.sensitive
+
+    def kept(self, call: cst.Call, function: cst.FunctionDef) -> bool:
+        """Whether `function` keeps what `call` builds as a part of a module: stores it on
+        `self` or returns it (see kept.py)."""
+        found = self._kept.get(id(function))
+        if found is None:
+            found = self._kept[id(function)] = kept_calls(function, self.is_imported)
+        return id(call) in found
 
     def method(self, class_name: str, name: str) -> str | None:
         seen: set[str] = set()
@@ -695,11 +705,11 @@ class _ModeLayers(cst.CSTVisitor):
         self.program = program
         self.sensitive = False
         self.parts = parts
-        self._functions: list[str] = []
+        self._functions: list[cst.FunctionDef] = []
         self._classes: set[int] = set()  # the file's classes already looked through
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._functions.append(node.name.value)
+        self._functions.append(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._functions.pop()
@@ -715,11 +725,14 @@ class _ModeLayers(cst.CSTVisitor):
         full = self.program.qualify(text) or text
         last = full.split(".")[-1]
         effect = kn.lookup(full)
-        in_forward = self._functions[-1:] == ["forward"]
+        inside = self._functions[-1] if self._functions else None
+        in_forward = inside is not None and inside.name.value == "forward"
         if effect is not None and effect.mode is not None:
             self.sensitive = not _mode_free(effect, node)
         elif isinstance(node.func, (cst.Subscript, cst.Call)) and not in_forward:
-            self.sensitive = True  # `models.__dict__[arch]()`: a model we cannot see
+            # `models.__dict__[arch]()`: a model we cannot see, where it becomes a part (kept
+            # on `self`, or returned); a helper's `_pair(2)(n)` computes only a shape.
+            self.sensitive = inside is None or self.program.kept(node, inside)
         elif (MODE_LAYERS.search(last) and not full.startswith("torch.")) or _has_dropout_arg(node):
             self.sensitive = True  # torch's own layers are the table's
         elif self._wraps_models(node):
@@ -736,7 +749,9 @@ class _ModeLayers(cst.CSTVisitor):
             pass  # torch's own layers are named above; Python's own calls build no layer
         elif in_forward and not last[:1].isupper():
             pass  # a function applied in the forward pass builds no layer (`.training` is seen)
-        elif last[:1].isupper() or self.program.is_imported(text):
+        elif (last[:1].isupper() or self.program.is_imported(text)) and (
+            inside is None or self.program.kept(node, inside)
+        ):
             self.sensitive = self._unseen(text, full)  # a model part we cannot see, maybe
         return not self.sensitive
 
