@@ -73,6 +73,48 @@ def test_the_programs_own_exit_function_is_followed_not_assumed() -> None:
     assert _codes(source) == [(21, "TRN005")]
 
 
+def _with_own(define: str) -> list[tuple[int, str]]:
+    """PICKED whose third way calls the file's own `die`, defined as `define`; the lines of
+    the findings are counted as in PICKED."""
+    source = PICKED.format(other="die(args.mode)").replace(
+        "    def run(", f"    {define}\n\n    def run("
+    )
+    extra = define.count("\n") + 2
+    return [(line - extra, code) for line, code in _codes(source)]
+
+
+@pytest.mark.parametrize(
+    "define",
+    [
+        "def die(message):\n        print(message)\n        sys.exit(1)",
+        "def die(message): sys.exit(message)",
+        "def die(message):\n        raise SystemExit(message)",
+        "def die(message):\n        if message:\n            raise ValueError(message)\n"
+        "        else:\n            fail()\n\n    def fail():\n        assert False",
+        "def die(message):\n        with open('error.log', 'a') as log:\n"
+        "            log.write(message)\n            quit()",
+    ],
+)
+def test_the_files_own_function_that_never_returns_ends_the_way(define: str) -> None:
+    assert _with_own(define) == []
+
+
+@pytest.mark.parametrize(
+    "define",
+    [
+        "def die(message):\n        print(message)",
+        "def die(message):\n        if message:\n            sys.exit(1)",
+        "def die(message):\n        if not message:\n            return\n        sys.exit(1)",
+        "def die(message):\n        raise NotImplementedError",  # a stub, replaced elsewhere
+        "def die(message):\n        try:\n            sys.exit(1)\n"
+        "        except SystemExit:\n            pass",
+        "def die(message):\n        for line in message:\n            sys.exit(line)",
+    ],
+)
+def test_the_files_own_function_that_may_return_leaves_the_way_open(define: str) -> None:
+    assert _with_own(define) == [(18, "TRN005")]
+
+
 # `assert` of a condition: past it, only the ways where it holds go on.
 ASSERTED = """
     import torch
