@@ -164,13 +164,20 @@ class Program:
             head = root.partition(".")[0]
             if ":" in root or "#" in root or ("." in root and not self.is_imported(head)):
                 return False
-            effect = kn.lookup(self.qualify(root))
-            return effect is not None and effect.function
+            return self._known_function(self.qualify(root) or root)
         self._functions[root] = False  # recursion guard: `f = g; g = f` is no evidence
         scope = self.functions.get(root.partition(":")[0]) if ":" in root else None
         verdict = all(self._function_value(b, scope) for b in bound)
         self._functions[root] = verdict
         return verdict
+
+    def _known_function(self, full: str) -> bool:
+        """Whether an imported name is a plain function: one the knowledge table names
+        (`F.softmax`), or a `def` of a project module in view (`from .model import linreg`)."""
+        effect = kn.lookup(full)
+        if effect is not None:
+            return effect.function
+        return self.view is not None and self.view.is_function(full)
 
     def is_factory(self, root: str) -> bool:
         """Whether `root` is bound to `functools.partial(...)` of something that is not a plain
@@ -202,9 +209,8 @@ class Program:
     def _function_value(self, value: Binding, scope: FunctionInfo | None) -> bool:
         if value is None:
             return False
-        if isinstance(value, str):  # an import: a function only if the table says so
-            effect = kn.lookup(value)
-            return effect is not None and effect.function
+        if isinstance(value, str):  # an import: a function if the table or its module says so
+            return self._known_function(value)
         if isinstance(value, (cst.FunctionDef, cst.Lambda)):
             return True
         if isinstance(value, cst.Call):
@@ -814,6 +820,16 @@ class _ModeLayers(cst.CSTVisitor):
 _BUILTINS = frozenset(dir(builtins))
 
 
+def _unpacked(value: Binding, width: int) -> list[Binding]:
+    """What each name of a tuple target of `width` names is bound to: the items of a tuple or
+    list of the same width without `*` (`net, loss = linreg, squared_loss`), else unknown."""
+    if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == width:
+        items = [e.value for e in value.elements]
+        if not any(isinstance(e, cst.StarredElement) for e in value.elements):
+            return list(items)
+    return [None] * width
+
+
 def _is_standard(full: str) -> bool:
     """A call of Python itself that builds no layer: a builtin (`ValueError(...)`) or the
     standard library (`collections.OrderedDict(...)`, `math.sqrt(...)`), except `copy` and
@@ -1087,8 +1103,9 @@ class _Indexer(cst.CSTVisitor):
         if isinstance(target, cst.Name):
             self._bind_name(target.value, value)
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._bind_target(element.value, None)
+            values = _unpacked(value, len(target.elements))
+            for element, item in zip(target.elements, values, strict=True):
+                self._bind_target(element.value, item)
         elif isinstance(target, cst.StarredElement):
             self._bind_target(target.value, None)
 
