@@ -113,3 +113,24 @@ def test_a_factory_returning_a_part_from_a_table_is_unseen() -> None:
     # Only printed, the call's result is no part of what the factory returns.
     size = "rows, cols = _pair(2)(4)\n        print(rows * cols)\n        return nn.Linear(2, 2)"
     assert _codes(MADE.format(body=size)) == []
+
+
+def test_a_window_computed_with_arrays_builds_no_part() -> None:
+    kept = "self.register_buffer('window', torch.as_tensor(lib.ones(size)))"
+    assert _codes(ARRAYS.format(package="numpy", init=kept)) == []
+    assert _codes(ARRAYS.format(package="imagelib", init=kept)) == [(MEASURE_FORWARD, "TRN004")]
+
+
+# The array and image libraries of the knowledge table (run by tests/test_knowledge.py): what
+# a measure keeps from them is no layer; an unknown library's result kept so may be one.
+ARRAYS = SCORED.replace("from filters import KERNELS", "import {package} as lib")
+ARRAY_CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
+    f"{package}.*": (
+        ARRAYS.format(
+            package=package,
+            init="self.register_buffer('window', torch.as_tensor(lib.ones(size)))",
+        ),
+        [],
+    )
+    for package in ("numpy", "scipy", "cv2", "PIL")
+}

@@ -735,6 +735,8 @@ class _ModeLayers(cst.CSTVisitor):
         in_forward = inside is not None and inside.name.value == "forward"
         if effect is not None and effect.mode is not None:
             self.sensitive = not _mode_free(effect, node)
+        elif effect is not None and effect.builds == "foreign":
+            pass  # another framework's object, or an array: no torch layer
         elif isinstance(node.func, (cst.Subscript, cst.Call)) and not in_forward:
             # `models.__dict__[arch]()`: a model we cannot see, where it becomes a part (kept
             # on `self`, or returned); a helper's `_pair(2)(n)` computes only a shape.
