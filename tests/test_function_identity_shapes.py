@@ -5,6 +5,7 @@ evaluate. Each quiet shape has a flagged twin one change away."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 from lint_train.engine import lint_source
 
@@ -207,3 +208,56 @@ def test_a_function_that_builds_and_trains_its_model_is_unaffected() -> None:
                 print(net(x).argmax(1))
     """
     assert _codes(source) == [(13, "TRN003"), (13, "TRN004")]
+
+
+def test_names_unpacked_from_a_tuple_of_functions_are_no_model() -> None:
+    assert _helper("net", setup="net, loss = linreg, abs") == []
+    assert _helper("net", setup="loss, net = abs, lambda X: linreg(X, w, b)") == []
+    # Unpacked from a tuple that holds the module at that place, or from a call: maybe a model.
+    assert _helper("net", setup="loss, net = linreg, model") == BOTH
+    assert _helper("net", setup="net, loss = make(), abs") == BOTH
+
+
+# A project: a helper module with a function and a model, and a script that gives one of
+# them to `evaluate_loss` of another module (line 7 of run.py is the call).
+PROJECT_RUN = """\
+import torch
+from kit.model import linreg, trained
+from kit.loop import evaluate_loss
+
+
+def main(batches, w, b):
+    print(evaluate_loss({given}, batches, w, b))
+"""
+PROJECT_FILES = {
+    "kit/__init__.py": "",
+    "kit/model.py": (
+        "from torch import nn\n\n\ndef linreg(X, w, b):\n    return X @ w + b\n\n\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.drop = nn.Dropout(0.5)\n\n    def forward(self, X, w, b):\n"
+        "        return self.drop(X @ w + b)\n\n\ntrained = Net()\n"
+    ),
+    "kit/loop.py": (
+        "def evaluate_loss(net, batches, w, b):\n    total = 0.0\n    for X, y in batches:\n"
+        "        total += ((net(X, w, b) - y) ** 2).mean().item()\n    return total\n"
+    ),
+}
+
+
+def _project(tmp_path: Path, given: str) -> list[tuple[int, str]]:
+    from lint_train.engine import lint_paths
+
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    for name, text in PROJECT_FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    (tmp_path / "run.py").write_text(PROJECT_RUN.format(given=given), encoding="utf-8")
+    return sorted((f.line, f.code) for f in lint_paths([str(tmp_path / "run.py")]).findings)
+
+
+def test_a_function_of_another_project_module_given_as_net_is_no_model(tmp_path: Path) -> None:
+    assert _project(tmp_path, "linreg") == []
+
+
+def test_a_module_of_another_project_module_given_as_net_is_evaluated(tmp_path: Path) -> None:
+    assert _project(tmp_path, "trained") == [(7, "TRN003"), (7, "TRN004")]

@@ -73,6 +73,48 @@ def test_the_programs_own_exit_function_is_followed_not_assumed() -> None:
     assert _codes(source) == [(21, "TRN005")]
 
 
+def _with_own(define: str) -> list[tuple[int, str]]:
+    """PICKED whose third way calls the file's own `die`, defined as `define`; the lines of
+    the findings are counted as in PICKED."""
+    source = PICKED.format(other="die(args.mode)").replace(
+        "    def run(", f"    {define}\n\n    def run("
+    )
+    extra = define.count("\n") + 2
+    return [(line - extra, code) for line, code in _codes(source)]
+
+
+@pytest.mark.parametrize(
+    "define",
+    [
+        "def die(message):\n        print(message)\n        sys.exit(1)",
+        "def die(message): sys.exit(message)",
+        "def die(message):\n        raise SystemExit(message)",
+        "def die(message):\n        if message:\n            raise ValueError(message)\n"
+        "        else:\n            fail()\n\n    def fail():\n        assert False",
+        "def die(message):\n        with open('error.log', 'a') as log:\n"
+        "            log.write(message)\n            quit()",
+    ],
+)
+def test_the_files_own_function_that_never_returns_ends_the_way(define: str) -> None:
+    assert _with_own(define) == []
+
+
+@pytest.mark.parametrize(
+    "define",
+    [
+        "def die(message):\n        print(message)",
+        "def die(message):\n        if message:\n            sys.exit(1)",
+        "def die(message):\n        if not message:\n            return\n        sys.exit(1)",
+        "def die(message):\n        raise NotImplementedError",  # a stub, replaced elsewhere
+        "def die(message):\n        try:\n            sys.exit(1)\n"
+        "        except SystemExit:\n            pass",
+        "def die(message):\n        for line in message:\n            sys.exit(line)",
+    ],
+)
+def test_the_files_own_function_that_may_return_leaves_the_way_open(define: str) -> None:
+    assert _with_own(define) == [(18, "TRN005")]
+
+
 # `assert` of a condition: past it, only the ways where it holds go on.
 ASSERTED = """
     import torch
@@ -351,3 +393,56 @@ def test_a_forward_and_backward_in_one_statement_get_train_mode_before_it(
     ast.parse(outcome.after)
     assert inserted in outcome.after
     assert [f.code for f in lint_source(outcome.after)] == []
+
+
+# The mode picked once, before the epoch loop; evaluation at each epoch's end leaves eval mode
+# (`{after}` follows it). Line 14 is the training forward (`{other}` counted as one line).
+PICKED_BEFORE = """
+    import torch
+    from torch import nn
+
+    def run(args, data, val_data):
+        model = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        if args.freeze:
+            model.eval()
+        {other}
+        for epoch in range(3):
+            for x in data:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            model.eval()
+            with torch.no_grad():
+                for x in val_data:
+                    model(x)
+            {after}
+"""
+
+
+def _picked_before(other: str = "else:\n            model.train()", after: str = "pass") -> list:
+    source = PICKED_BEFORE.format(other=other, after=after)
+    extra = other.count("\n")
+    return [(line - extra, code) for line, code in _codes(source)]
+
+
+def test_a_mode_picked_before_the_epochs_is_judged_on_each_way() -> None:
+    # Frozen, eval mode is the choice on every epoch; not frozen, every epoch after the first
+    # trains in the eval mode the evaluation left: that way is reported.
+    assert _picked_before() == [(14, "TRN005")]
+    assert _picked_before(other="pass") == [(14, "TRN005")]
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "if not args.freeze:\n                model.train()",
+        "model.train(not args.freeze)",
+        "if args.freeze:\n                model.eval()\n"
+        "            else:\n                model.train()",
+    ],
+)
+def test_a_mode_picked_before_the_epochs_and_restored_after_evaluation_is_quiet(
+    after: str,
+) -> None:
+    assert _picked_before(after=after) == []

@@ -14,6 +14,7 @@ import libcst as cst
 
 from . import knowledge as kn
 from .aliases import expand, scope_aliases
+from .endings import never_returns
 from .names import dotted
 from .names import unmoved as _unmoved
 from .program import FUNCTION, FunctionInfo, Program
@@ -85,6 +86,7 @@ class EventTable:
         self._aliases: dict[str | None, dict[str, cst.BaseExpression]] = {}
         self._callees: dict[str, Callee | None] = {}
         self._deferred: frozenset[str] | None = None
+        self._endings: dict[str, bool] = {}  # function key -> whether it never returns
 
     def callee(self, text: str, fn: FunctionInfo | None = None) -> Callee | None:
         """The function of another project module that `text` names in this file (through its
@@ -112,10 +114,22 @@ class EventTable:
         if not isinstance(stmt, cst.Expr) or not isinstance(stmt.value, cst.Call):
             return False
         text = dotted(stmt.value.func)
-        if text is None or resolve_function(self.program, text, fn) is not None:
-            return False  # the file's own `exit()` is followed, not assumed
+        if text is None:
+            return False
+        key = resolve_function(self.program, text, fn)
+        if key is not None:  # the file's own `exit()` or `die()`: by what its body does
+            return self._never_returns(key)
         effect = kn.lookup(self.program.qualify(text) or text)
         return effect is not None and effect.ends
+
+    def _never_returns(self, key: str) -> bool:
+        known = self._endings.get(key)
+        if known is None:
+            self._endings[key] = False  # recursion guard: `def a(): b()`, `def b(): a()`
+            info = self.program.functions[key]
+            known = never_returns(info.node, lambda small: self.ends(small, info))
+            self._endings[key] = known
+        return known
 
     def method_callee(self, receiver: str, method: str, fn: FunctionInfo | None) -> Callee | None:
         """The method of another project module's class that `receiver.method(...)` runs, when

@@ -570,7 +570,8 @@ class Interpreter:
         # a backward pass yet.
         afresh = changing | {_ran_backward(stmt)}
         plan = self._windows(stmt)
-        head = join(_entering(_without_facts(paths, afresh), plan))
+        tag = f"<entry {id(stmt)}>"
+        head = join(_entering(_without_facts(_tag_entry(paths, tag), afresh), plan))
         if ev.BACKWARD in kinds and self._backward_proves_grad(stmt, kinds, frame.fn):
             head = _grad_proven_on(head)
         outer_grad = None
@@ -602,7 +603,7 @@ class Interpreter:
                             if "stepped" in phase:
                                 training.iteration_leaves_stepped.add(name)
                     self._record_unstepped_branches(training, back)
-                stale = [_stale(p, entry) for p in back]
+                stale = [_stale(p, entry, tag) for p in back]
                 new_head = join(head, _carry(stale, _without_facts(stale, afresh), plan))
                 if same(new_head, head):
                     break
@@ -620,7 +621,7 @@ class Interpreter:
             exit_paths = []
         if stmt.orelse is not None and exit_paths:
             exit_paths = self.block(stmt.orelse.body, exit_paths, frame)
-        out = join(exit_paths, breaks)
+        out = _untag(join(exit_paths, breaks), tag)
         if outer_grad is not None:
             out = _copies(out)
             for path in out:
@@ -1700,12 +1701,53 @@ def _havoc(state: State) -> State:
     return out
 
 
-def _stale(back: State, entry: State) -> State:
-    """Mark eval modes that an iteration left behind (and that were not there on entry)."""
+def _tag_entry(paths: Paths, tag: str) -> Paths:
+    """Paths into a loop that entered it in different modes (`if freeze: model.eval() else:
+    model.train()` before it) each remember which models were in eval mode then, so that the
+    mode an iteration leaves is judged against its own way's entry (see `_stale`), and the
+    ways are not joined into one where the loop makes their modes alike."""
+    evals = [_eval_at(p) for p in paths]
+    if len(set(evals)) < 2:
+        return paths
+    out = []
+    for path, names in zip(paths, evals, strict=True):
+        path = path.copy()
+        path.saved[tag] = names
+        path.saved[tag + "~"] = frozenset([*path.modes, ""])
+        out.append(path)
+    return out
+
+
+def _eval_at(path: State) -> frozenset[str]:
+    """The models in eval mode on a path ("" for the default mode)."""
+    names = [n for n, modes in path.modes.items() if "eval" in modes]
+    return frozenset(names + ([""] if "eval" in path.mode_default else []))
+
+
+def _untag(paths: Paths, tag: str) -> Paths:
+    if not any(tag in p.saved for p in paths):
+        return paths
+    out = []
+    for path in paths:
+        path = path.copy()
+        path.saved.pop(tag, None)
+        path.saved.pop(tag + "~", None)
+        out.append(path)
+    return join(out)
+
+
+def _stale(back: State, entry: State, tag: str = "") -> State:
+    """Mark eval modes that an iteration left behind (and that were not there on entry: on the
+    path's own way in, when `_tag_entry` told the ways apart)."""
     out = back.copy()
+    evals, known = back.saved.get(tag), back.saved.get(tag + "~", frozenset())
     for name in [*list(out.modes), ""]:
         current = out.mode(name) if name else out.mode_default
-        if "eval" in current and "eval" not in (entry.mode(name) if name else entry.mode_default):
+        if evals is not None and name in known:
+            was_eval = name in evals
+        else:
+            was_eval = "eval" in (entry.mode(name) if name else entry.mode_default)
+        if "eval" in current and not was_eval:
             marked = (current - {"eval"}) | {"eval~"}
             if name:
                 out.modes[name] = marked

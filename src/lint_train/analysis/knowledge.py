@@ -384,6 +384,11 @@ TABLE: dict[str, Effect] = {
                               "layers have modes and gradients of their own)", builds="foreign")
        for package in ("tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "sklearn",
                        "xgboost", "lightgbm", "catboost")},
+    # Arrays and images: what a helper computes with them (a filter window, a shape) is never
+    # a layer of a torch model, whatever is done with it.
+    **{f"{package}.*": Effect(f"`{package}`: arrays, images and numbers, never a torch model or "
+                              "a layer of one", builds="foreign")
+       for package in ("numpy", "scipy", "cv2", "PIL")},
     "deepspeed.initialize": Effect("returns an engine first: `engine.step()` steps and clears",
                                    builds="engine", hands_on=True),
 }  # fmt: skip

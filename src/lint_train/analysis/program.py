@@ -12,6 +12,7 @@ from pathlib import Path
 import libcst as cst
 
 from . import knowledge as kn
+from .kept import kept_calls
 from .names import ImportTable, dotted, unmoved
 from .summary import ClassFacts, ProjectView
 from .vocab import OPTIMIZER_CLASSES, is_model_name
@@ -132,6 +133,7 @@ class Program:
     fresh: set[int] = field(default_factory=set)  # the calls among them that set no mode
     _sensitive: dict[int, bool] = field(default_factory=dict)
     _functions: dict[str, bool] = field(default_factory=dict)
+    _kept: dict[int, set[int]] = field(default_factory=dict)  # see `kept`
 
     def qualify(self, text: str | None) -> str | None:
         return self.imports.qualify(text)
@@ -162,13 +164,20 @@ class Program:
             head = root.partition(".")[0]
             if ":" in root or "#" in root or ("." in root and not self.is_imported(head)):
                 return False
-            effect = kn.lookup(self.qualify(root))
-            return effect is not None and effect.function
+            return self._known_function(self.qualify(root) or root)
         self._functions[root] = False  # recursion guard: `f = g; g = f` is no evidence
         scope = self.functions.get(root.partition(":")[0]) if ":" in root else None
         verdict = all(self._function_value(b, scope) for b in bound)
         self._functions[root] = verdict
         return verdict
+
+    def _known_function(self, full: str) -> bool:
+        """Whether an imported name is a plain function: one the knowledge table names
+        (`F.softmax`), or a `def` of a project module in view (`from .model import linreg`)."""
+        effect = kn.lookup(full)
+        if effect is not None:
+            return effect.function
+        return self.view is not None and self.view.is_function(full)
 
     def is_factory(self, root: str) -> bool:
         """Whether `root` is bound to `functools.partial(...)` of something that is not a plain
@@ -200,9 +209,8 @@ class Program:
     def _function_value(self, value: Binding, scope: FunctionInfo | None) -> bool:
         if value is None:
             return False
-        if isinstance(value, str):  # an import: a function only if the table says so
-            effect = kn.lookup(value)
-            return effect is not None and effect.function
+        if isinstance(value, str):  # an import: a function if the table or its module says so
+            return self._known_function(value)
         if isinstance(value, (cst.FunctionDef, cst.Lambda)):
             return True
         if isinstance(value, cst.Call):
@@ -273,6 +281,14 @@ class Program:
         walk(node, finder)
         self._sensitive[id(node)] = finder.sensitive
         return finder.sensitive
+
+    def kept(self, call: cst.Call, function: cst.FunctionDef) -> bool:
+        """Whether `function` keeps what `call` builds as a part of a module: stores it on
+        `self` or returns it (see kept.py)."""
+        found = self._kept.get(id(function))
+        if found is None:
+            found = self._kept[id(function)] = kept_calls(function, self.is_imported)
+        return id(call) in found
 
     def method(self, class_name: str, name: str) -> str | None:
         seen: set[str] = set()
@@ -695,11 +711,11 @@ class _ModeLayers(cst.CSTVisitor):
         self.program = program
         self.sensitive = False
         self.parts = parts
-        self._functions: list[str] = []
+        self._functions: list[cst.FunctionDef] = []
         self._classes: set[int] = set()  # the file's classes already looked through
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._functions.append(node.name.value)
+        self._functions.append(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._functions.pop()
@@ -715,11 +731,16 @@ class _ModeLayers(cst.CSTVisitor):
         full = self.program.qualify(text) or text
         last = full.split(".")[-1]
         effect = kn.lookup(full)
-        in_forward = self._functions[-1:] == ["forward"]
+        inside = self._functions[-1] if self._functions else None
+        in_forward = inside is not None and inside.name.value == "forward"
         if effect is not None and effect.mode is not None:
             self.sensitive = not _mode_free(effect, node)
+        elif effect is not None and effect.builds == "foreign":
+            pass  # another framework's object, or an array: no torch layer
         elif isinstance(node.func, (cst.Subscript, cst.Call)) and not in_forward:
-            self.sensitive = True  # `models.__dict__[arch]()`: a model we cannot see
+            # `models.__dict__[arch]()`: a model we cannot see, where it becomes a part (kept
+            # on `self`, or returned); a helper's `_pair(2)(n)` computes only a shape.
+            self.sensitive = inside is None or self.program.kept(node, inside)
         elif (MODE_LAYERS.search(last) and not full.startswith("torch.")) or _has_dropout_arg(node):
             self.sensitive = True  # torch's own layers are the table's
         elif self._wraps_models(node):
@@ -736,7 +757,9 @@ class _ModeLayers(cst.CSTVisitor):
             pass  # torch's own layers are named above; Python's own calls build no layer
         elif in_forward and not last[:1].isupper():
             pass  # a function applied in the forward pass builds no layer (`.training` is seen)
-        elif last[:1].isupper() or self.program.is_imported(text):
+        elif (last[:1].isupper() or self.program.is_imported(text)) and (
+            inside is None or self.program.kept(node, inside)
+        ):
             self.sensitive = self._unseen(text, full)  # a model part we cannot see, maybe
         return not self.sensitive
 
@@ -797,6 +820,16 @@ class _ModeLayers(cst.CSTVisitor):
 
 
 _BUILTINS = frozenset(dir(builtins))
+
+
+def _unpacked(value: Binding, width: int) -> list[Binding]:
+    """What each name of a tuple target of `width` names is bound to: the items of a tuple or
+    list of the same width without `*` (`net, loss = linreg, squared_loss`), else unknown."""
+    if isinstance(value, (cst.Tuple, cst.List)) and len(value.elements) == width:
+        items = [e.value for e in value.elements]
+        if not any(isinstance(e, cst.StarredElement) for e in value.elements):
+            return list(items)
+    return [None] * width
 
 
 def _is_standard(full: str) -> bool:
@@ -1072,8 +1105,9 @@ class _Indexer(cst.CSTVisitor):
         if isinstance(target, cst.Name):
             self._bind_name(target.value, value)
         elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._bind_target(element.value, None)
+            values = _unpacked(value, len(target.elements))
+            for element, item in zip(target.elements, values, strict=True):
+                self._bind_target(element.value, item)
         elif isinstance(target, cst.StarredElement):
             self._bind_target(target.value, None)
 

@@ -95,6 +95,9 @@ class ModuleSummary:
     stars: tuple[str, ...] = ()  # modules it imports with `*`, as written (`.layers`)
     # What its top-level functions return: the callables whose results they hand back.
     returns: Mapping[str, Returned] = field(default_factory=dict)
+    # Its top-level names that are plain functions (every binding a `def`, a lambda, ...):
+    # given by an importer as `net`, one has no mode and is no torch model.
+    plain: frozenset[str] = frozenset()
 
 
 def summarise(program: Program) -> ModuleSummary:
@@ -105,17 +108,19 @@ def summarise(program: Program) -> ModuleSummary:
 
     # Taken as if the module were alone, so that what other modules read of it never depends
     # on which summaries its own analysis happened to see.
-    view, known = program.view, program._sensitive
-    program.view, program._sensitive = None, {}
+    view, known, functions = program.view, program._sensitive, program._functions
+    program.view, program._sensitive, program._functions = None, {}, {}
     try:
         classes = {name: class_facts(program, info) for name, info in program.classes.items()}
+        plain = frozenset(name for name in program.module_functions if program.is_function(name))
     finally:
-        program.view, program._sensitive = view, known
+        program.view, program._sensitive, program._functions = view, known, functions
     return ModuleSummary(
         classes,
         program.imports.aliases(),
         stars=tuple(program.imports.stars),
         returns=function_returns(program),
+        plain=plain,
     )
 
 
@@ -168,6 +173,22 @@ class ProjectView:
             if found is not None:
                 return found
         return None
+
+    def is_function(self, full: str, importer: Path | None = None, depth: int = 0) -> bool:
+        """Whether `full` (as `importer`'s imports qualify it) names a plain function of a
+        project module in view (see `ModuleSummary.plain`), through re-exports and star
+        imports of packages' modules."""
+        found = self._module_of(full, importer, depth)
+        if found is None:
+            return False
+        target, summary, name = found
+        if name in summary.plain:
+            return True
+        if name in summary.imports:  # `from .model import linreg` in a package's __init__
+            return self.is_function(summary.imports[name], target, depth + 1)
+        return any(
+            self.is_function(_joined(module, name), target, depth + 1) for module in summary.stars
+        )
 
     def find_class(
         self, full: str, importer: Path | None = None, depth: int = 0
