@@ -183,9 +183,11 @@ class RunContext:
         for importer in importers:
             text = self._text(importer) or ""
             # A method (`Agent.act`) is called where its class is constructed (`Agent(args)`),
-            # not where it is only a base class.
+            # or where a subclass calls it on itself (`self.validate()`), not where its class
+            # is only a base class.
             found |= {f for f in functions if "." not in f and _word(f).search(text)}
             found |= {f for f in functions if "." in f and _built(f.partition(".")[0], text)}
+            found |= {f for f in functions if "." in f and _inherited(*f.split(".", 1), text)}
         return frozenset(found)
 
     def callers_part(self, name: str) -> bytes:
@@ -235,6 +237,12 @@ def _built(cls: str, text: str) -> bool:
     return re.search(rf"\b{re.escape(cls)}\s*\(", text) is not None and not re.search(
         rf"^\s*class\s+{re.escape(cls)}\b", text, re.M
     )
+
+
+def _inherited(cls: str, method: str, text: str) -> bool:
+    """Whether `text` derives a class from `cls` and calls `self.method(...)`."""
+    derives = re.search(rf"^\s*class\s+\w+\s*\([^)]*\b{re.escape(cls)}\b", text, re.M)
+    return derives is not None and re.search(rf"\bself\.{re.escape(method)}\s*\(", text) is not None
 
 
 DEBUG = False  # `--debug`: notes on the context left out

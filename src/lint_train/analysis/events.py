@@ -125,6 +125,9 @@ class EventTable:
         if view is None:
             return None
         head = receiver.partition(".")[0]
+        if fn is not None and receiver == "self" and fn.class_name:
+            # `self.validate()` in a subclass of a project class of another module.
+            return view.inherited(self._project_bases(fn.class_name), method)
         if fn is not None and head == "self" and fn.class_name:
             root = f"{fn.class_name}#{receiver}"
         elif fn is not None and (head in fn.params or head in fn.local_names):
@@ -141,6 +144,23 @@ class EventTable:
         if facts is None or not facts.params or facts.params[0] != "self":
             return None
         return Callee(f"{cls}.{method}", path.relative_to(view.root).as_posix(), facts)
+
+    def _project_bases(self, class_name: str) -> list[str]:
+        """The bases of the file's class `class_name` that are not the file's own classes,
+        through the file's own classes in between (whose methods the file follows itself)."""
+        out: list[str] = []
+        todo, seen = [class_name], set()
+        while todo:
+            current = todo.pop(0)
+            if current in seen or current not in self.program.classes:
+                continue
+            seen.add(current)
+            for base in self.program.classes[current].bases:
+                if base in self.program.classes:
+                    todo.append(base)
+                else:
+                    out.append(base)
+        return out
 
     def volatile(self, node: cst.CSTNode) -> bool:
         """Whether code under node turns autograd off the pre-0.4 way: `Variable(x,

@@ -43,6 +43,8 @@ class ClassFacts:
     # What its methods build into each attribute (`self.net = DQN(...)` -> "net": "model.DQN",
     # bare for a class or function of its own module; "" when not one callable in view).
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # The methods its body defines: one without facts still hides a base class's method.
+    methods: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,30 @@ class ProjectView:
             return target, name
         if name in summary.imports:  # `from .models import Net` in a package's __init__
             return self.find_class(summary.imports[name], target, depth + 1)
+        return None
+
+    def inherited(self, bases: list[str], method: str) -> Callee | None:
+        """The method `method` that a class of the analysed file, with these project bases
+        of other modules (qualified as its imports name them), inherits: its facts from the
+        first class up the chain that defines it. None when that class is out of view, has no
+        facts for it (it defines it but does nothing to models), or the chain forks (several
+        project bases: which one comes first is more than this follows)."""
+        above = [found for base in bases if (found := self.find_class(base)) is not None]
+        seen: set[tuple[Path, str]] = set()
+        while len(above) == 1 and above[0] not in seen and len(seen) < project.BUDGET:
+            path, name = above[0]
+            seen.add(above[0])
+            summary = self.summaries[path]
+            facts = summary.functions.get(f"{name}.{method}")
+            if facts is not None:
+                return Callee(f"{name}.{method}", path.relative_to(self.root).as_posix(), facts)
+            if method in summary.classes[name].methods:
+                return None
+            above = [
+                (path, base) if base in summary.classes else found
+                for base in summary.classes[name].bases
+                if base in summary.classes or (found := self.find_class(base, path)) is not None
+            ]
         return None
 
     def _module_of(
