@@ -172,10 +172,15 @@ class RunContext:
         return summary
 
     # The other direction ------------------------------------------------------------------------
-    def called_elsewhere(self, name: str, functions: Iterable[str]) -> frozenset[str] | None:
+    def called_elsewhere(
+        self, name: str, functions: Iterable[str], held: Iterable[str] | None = None
+    ) -> frozenset[str] | None:
         """Which of `functions` (top-level functions of `name`, or methods `Class.method` of
         its classes) other project files import and name (the class, for a method); None
-        when the project is past the budget of files its scan reads."""
+        when the project is past the budget of files its scan reads. `held`: the methods
+        whose mode the callers holding an object decide (see `holders_decide`), all when
+        None; the others are left to callers only where a subclass calls them on itself."""
+        held = None if held is None else frozenset(held)
         importers = self.importers(name)
         if importers is None:
             return None
@@ -186,7 +191,11 @@ class RunContext:
             # or where a subclass calls it on itself (`self.validate()`), not where its class
             # is only a base class.
             found |= {f for f in functions if "." not in f and _word(f).search(text)}
-            found |= {f for f in functions if "." in f and _built(f.partition(".")[0], text)}
+            found |= {
+                f
+                for f in functions
+                if "." in f and (held is None or f in held) and _built(f.partition(".")[0], text)
+            }
             found |= {f for f in functions if "." in f and _inherited(*f.split(".", 1), text)}
         return frozenset(found)
 

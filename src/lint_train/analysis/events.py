@@ -134,15 +134,19 @@ class EventTable:
             root = f"{fn.key}:{receiver}"
         else:
             root = receiver
-        from .summary import Callee
+        from .summary import Callee, holders_decide
 
         made = set(program.made.get(root, ()))
         if len(made) != 1:
             return None
         ((path, cls),) = made
-        facts = view.summaries[path].functions.get(f"{cls}.{method}")
+        summary = view.summaries[path]
+        facts = summary.functions.get(f"{cls}.{method}")
         if facts is None or not facts.params or facts.params[0] != "self":
             return None
+        if method != "__init__" and not holders_decide(summary, f"{cls}.{method}"):
+            # Its class judges its evaluation itself; what it leaves still flows back.
+            facts = replace(facts, evaluations=())
         return Callee(f"{cls}.{method}", path.relative_to(view.root).as_posix(), facts)
 
     def _project_bases(self, class_name: str) -> list[str]:

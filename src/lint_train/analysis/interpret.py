@@ -1266,7 +1266,7 @@ class Interpreter:
             # `model.generate(...)` runs its forward passes under a no_grad of its own.
             grads = frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad
             site.grads.add(self._entry_said(grads, region))
-            said = _ACTING if region.acting else self._entry_said(modes, region)
+            said = _ACTING if region.acting else self._entry_said(modes, region, root)
             site.modes.setdefault(written, set()).add(said)
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
@@ -1284,7 +1284,9 @@ class Interpreter:
                 self._trace(innermost.trace, path, "forward", event.node, root)
         return state
 
-    def _entry_said(self, values: frozenset[str], region: _Region) -> frozenset[str]:
+    def _entry_said(
+        self, values: frozenset[str], region: _Region, model: str | None = None
+    ) -> frozenset[str]:
         """Values seen in evaluation code, with "init" (set by callers not in view) said as
         "elsewhere" where the function run is one that other project files call, or one that
         only its callers can tell is evaluation: they judge it, each with its own state (see
@@ -1300,6 +1302,15 @@ class Interpreter:
         view = self.program.view
         if view is not None and root.key in view.called_elsewhere:
             return (values - {"init"}) | {ELSEWHERE}
+        if (
+            view is not None
+            and model is not None
+            and root.key in view.fixed_here
+            and model.startswith(f"{root.class_name}#self.")
+        ):
+            # Callers elsewhere hold the object but its class gives them no way to set this
+            # network's mode, and none of its methods sets eval: it is in training mode here.
+            return (values - {"init"}) | {"train"}
         return values
 
     def on_call(self, event: ev.Event, state: State, frame: Frame) -> Paths:

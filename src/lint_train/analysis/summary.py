@@ -99,6 +99,31 @@ class ModuleSummary:
     returns: Mapping[str, Returned] = field(default_factory=dict)
 
 
+def holders_decide(summary: ModuleSummary, key: str) -> bool:
+    """Whether the callers holding an object of a class decide the mode in which its method
+    `key` (`Detector.predict`) evaluates the object's networks: the class offers them a way to
+    set it (a method that leaves that network, or the whole object, in eval mode: `eval()`
+    calling `self.net.eval()`) for each network the method evaluates in their mode. Where it
+    offers none, the fix belongs in the method itself: its module judges it, once, and the
+    callers do not (each would be told to reach into the object: `det.net.eval()`)."""
+    facts = summary.functions.get(key)
+    if facts is None:
+        return True
+    cls = key.partition(".")[0]
+    setters = [
+        left.attr
+        for name, other in summary.functions.items()
+        if name.startswith(cls + ".") and name != key
+        for left in other.leaves
+        if left.param == "self" and "eval" in left.modes
+    ]
+    return all(
+        any(item.attr == attr or item.attr.startswith(attr + ".") for attr in setters)
+        for item in facts.evaluations
+        if item.param == "self" and "init" in item.modes
+    )
+
+
 def summarise(program: Program) -> ModuleSummary:
     """The facts of a module that other modules read, from its program (built without a view:
     the facts are local)."""
@@ -133,6 +158,9 @@ class ProjectView:
     # The file's top-level functions that other project files import: their callers, not
     # their own file, decide the state they run in.
     called_elsewhere: frozenset[str] = frozenset()
+    # Its methods that callers in other files run on an object they hold, but whose networks'
+    # mode its class gives them no way to set (see `holders_decide`): judged here, once.
+    fixed_here: frozenset[str] = frozenset()
 
     def hands_facts(self, text: str) -> bool:
         """Whether `text` names a function (or a class, for its methods) of a module in view
