@@ -11,6 +11,7 @@ from pathlib import Path
 
 from conftest import FIXTURES
 
+from lint_train.cli import main
 from lint_train.engine import check_files, lint_paths
 
 
@@ -146,6 +147,16 @@ def test_an_agent_evaluated_without_its_eval_is_reported_at_the_call(tmp_path: P
     assert _found(root, ".") == [("main.py", 24, "TRN004")]
     (message,) = [f.message for f in lint_paths([str(root / "main.py")]).findings]
     assert "`Agent.evaluate_q` evaluates it at agent.py:28" in message
+    # What the caller writes is the switch its agent offers, not a reach into the network.
+    assert "call `agent.eval()` before this call" in message
+
+
+def test_the_fix_at_the_call_uses_the_agent_s_own_eval_switch(tmp_path: Path) -> None:
+    root = _copy("agent_missing_eval", tmp_path)
+    assert main(["--no-cache", "--fix", "--unsafe-fixes", str(root / "main.py")]) == 0
+    text = (root / "main.py").read_text(encoding="utf-8")
+    assert "        agent.eval()\n        print(agent.evaluate_q(state))" in text
+    assert "online_net.eval()" not in text
 
 
 def test_a_mode_free_network_the_agent_holds_is_reported_nowhere(tmp_path: Path) -> None:
@@ -260,6 +271,7 @@ def test_once_the_class_offers_an_eval_switch_its_callers_decide(tmp_path: Path)
     assert _found(root, ".") == [("fit_and_score.py", 9, "TRN004"), ("threshold.py", 10, "TRN004")]
     (message,) = [f.message for f in lint_paths([str(root / "examples/threshold.py")]).findings]
     assert "`AnomalyScorer.predict` evaluates it at scorer.py:29" in message
+    assert "call `scorer.eval()` before this call" in message
     _edit(
         root / "examples" / "threshold.py",
         "scorer.fit(train)\n",

@@ -134,7 +134,7 @@ class EventTable:
             root = f"{fn.key}:{receiver}"
         else:
             root = receiver
-        from .summary import Callee, holders_decide
+        from .summary import Callee, eval_switches, holders_decide
 
         made = set(program.made.get(root, ()))
         if len(made) != 1:
@@ -147,7 +147,8 @@ class EventTable:
         if method != "__init__" and not holders_decide(summary, f"{cls}.{method}"):
             # Its class judges its evaluation itself; what it leaves still flows back.
             facts = replace(facts, evaluations=())
-        return Callee(f"{cls}.{method}", path.relative_to(view.root).as_posix(), facts)
+        where = path.relative_to(view.root).as_posix()
+        return Callee(f"{cls}.{method}", where, facts, eval_switches(summary, cls))
 
     def _project_bases(self, class_name: str) -> list[str]:
         """The bases of the file's class `class_name` that are not the file's own classes,

@@ -1403,6 +1403,9 @@ class Interpreter:
                 site = EvalSite(node, item.loop, f"{callee.where}:{callee.name}")
                 self.model.eval_sites[id(node)] = site
             self.model.elsewhere.setdefault(id(node), (callee.name, callee.at(item.line)))
+            switch = _switch(callee.switches, item.attr) if item.param == "self" else None
+            if switch is not None:
+                self.model.switches.setdefault(name, (item.attr, switch))
             site.grads.add(_from_entry(item.grads, state.grad))
             modes = _from_entry(item.modes, state.mode(root))
             site.modes.setdefault(name, set()).add(_ACTING if acting and not item.loop else modes)
@@ -1681,6 +1684,16 @@ ELSEWHERE = "elsewhere"
 # The mode said of a policy's forward in a rollout: whatever it is, TRN004 has nothing to say.
 _ACTING = frozenset({"acting"})
 ENTRY = frozenset({"init", ELSEWHERE})
+
+
+def _switch(switches: tuple[tuple[str, str], ...], attr: str) -> str | None:
+    """The method of a held object's class that puts its network `attr` in eval mode: one
+    named `eval` first, else the only other switch that reaches it."""
+    found = sorted(
+        {method for on, method in switches if attr == on or attr.startswith(on + ".")},
+        key=lambda method: method != "eval",
+    )
+    return found[0] if found and (found[0] == "eval" or len(found) == 1) else None
 
 
 def _from_entry(values: frozenset[str], entry: frozenset[str]) -> frozenset[str]:

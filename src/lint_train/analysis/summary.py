@@ -84,6 +84,10 @@ class Callee:
     name: str  # as its module defines it
     where: str  # its module's path, from the project root (`pkg/utils.py`)
     facts: FunctionFacts
+    # For a method: the switches its class offers, (attribute, method) for each method that
+    # takes no argument, is named as one (`eval`, `set_eval_mode`) and leaves `self` + the
+    # attribute in eval mode (`Agent.eval` calling `self.online_net.eval()`: ".online_net").
+    switches: tuple[tuple[str, str], ...] = ()
 
     def at(self, line: int) -> str:
         return f"{self.where}:{line}"
@@ -121,6 +125,19 @@ def holders_decide(summary: ModuleSummary, key: str) -> bool:
         any(item.attr == attr or item.attr.startswith(attr + ".") for attr in setters)
         for item in facts.evaluations
         if item.param == "self" and "init" in item.modes
+    )
+
+
+def eval_switches(summary: ModuleSummary, cls: str) -> tuple[tuple[str, str], ...]:
+    """The eval switches the class `cls` of a module offers its callers (see `Callee`)."""
+    return tuple(
+        (left.attr, name.partition(".")[2])
+        for name, facts in sorted(summary.functions.items())
+        if name.startswith(cls + ".")
+        and facts.params == ("self",)
+        and "eval" in name.partition(".")[2].lower().split("_")
+        for left in facts.leaves
+        if left.param == "self" and left.modes == {"eval"}
     )
 
 
