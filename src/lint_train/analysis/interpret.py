@@ -1285,7 +1285,7 @@ class Interpreter:
         return state
 
     def _entry_said(
-        self, values: frozenset[str], region: _Region, model: str | None = None
+        self, values: frozenset[str], region: _Region | None, model: str | None = None
     ) -> frozenset[str]:
         """Values seen in evaluation code, with "init" (set by callers not in view) said as
         "elsewhere" where the function run is one that other project files call, or one that
@@ -1296,7 +1296,7 @@ class Interpreter:
             return values
         if root.key != root.name and not self._held_by_callers(root):
             return values  # not a function (or method) run with its callers out of view
-        if region.for_callers:
+        if region is not None and region.for_callers:
             return (values - {"init"}) | {ELSEWHERE}
         self.model.asks.add(root.key)
         view = self.program.view
@@ -1406,8 +1406,10 @@ class Interpreter:
             switch = _switch(callee.switches, item.attr) if item.param == "self" else None
             if switch is not None:
                 self.model.switches.setdefault(name, (item.attr, switch))
-            site.grads.add(_from_entry(item.grads, state.grad))
-            modes = _from_entry(item.modes, state.mode(root))
+            # What this function's own callers give it, where they are elsewhere, is theirs
+            # to judge (a model handed on through two modules): as for its own forwards.
+            site.grads.add(self._entry_said(_from_entry(item.grads, state.grad), None))
+            modes = self._entry_said(_from_entry(item.modes, state.mode(root)), None, root)
             site.modes.setdefault(name, set()).add(_ACTING if acting and not item.loop else modes)
             site.model_roots.setdefault(name, root)
             if node not in site.forwards:
