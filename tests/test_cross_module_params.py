@@ -56,3 +56,78 @@ def test_editing_the_module_two_imports_away_rechecks_the_caller(tmp_path: Path)
     _edit(root / "metrics.py", "    hits = total = 0\n", "    model.eval()\n    hits = total = 0\n")
     # Now `accuracy` leaves the model in eval mode: the next epoch's `model.train()` undoes it.
     assert check_files(files, cache_root=root)[0].findings == ()
+
+
+# Optimizers handed to a training step of another module -------------------------------------
+BACKWARD_ONLY = """\
+from torch import nn
+
+
+def backward_on(model, batch, scale):
+    inputs, targets = batch
+    (nn.functional.mse_loss(model(inputs), targets) / scale).backward()
+"""
+
+ACCUMULATING = """\
+import torch
+from engine import backward_on
+from torch import nn
+
+regressor = nn.Linear(3, 1)
+sgd = torch.optim.SGD(regressor.parameters(), lr=0.01)
+batches = [(torch.randn(16, 3), torch.randn(16, 1)) for _ in range(12)]
+for epoch in range(5):
+    for i, batch in enumerate(batches):
+        backward_on(regressor, batch, 4)
+        if (i + 1) % 4 == 0:
+            sgd.step()
+{clear}"""
+
+
+def test_the_fix_clears_in_the_caller_s_loop_and_then_it_is_quiet(tmp_path: Path) -> None:
+    root = _copy("step_function_missing_zero_grad", tmp_path)
+    from lint_train.cli import main
+
+    assert main(["--no-cache", "--fix", str(root / "train.py")]) == 0
+    text = (root / "train.py").read_text(encoding="utf-8")
+    assert "        sgd.zero_grad()\n        total += train_step(regressor, sgd, batch)" in text
+    assert _found(root, ".") == []
+
+
+def test_a_step_under_a_branch_of_the_callee_stays_out_of_view(tmp_path: Path) -> None:
+    root = _copy("step_function_missing_zero_grad", tmp_path)
+    _edit(
+        root / "engine.py",
+        "    optimizer.step()\n",
+        "    if loss.item() < 1e3:\n        optimizer.step()\n",
+    )
+    assert _found(root, ".") == []
+
+
+def test_an_optimizer_of_the_callee_s_own_is_not_the_caller_s(tmp_path: Path) -> None:
+    root = _copy("step_function_missing_zero_grad", tmp_path)
+    _edit(root / "engine.py", "    optimizer.step()\n", "    OPTIMIZERS[0].step()\n")
+    _edit(root / "engine.py", "from torch import nn\n", "from torch import nn\n\nOPTIMIZERS = []\n")
+    assert _found(root, ".") == []
+
+
+def test_a_backward_only_helper_feeds_the_caller_s_accumulation_window(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("", encoding="utf-8")
+    (tmp_path / "engine.py").write_text(BACKWARD_ONLY, encoding="utf-8")
+    script = tmp_path / "train.py"
+    script.write_text(ACCUMULATING.format(clear="            sgd.zero_grad()\n"), encoding="utf-8")
+    assert _found(tmp_path, ".") == []
+    script.write_text(ACCUMULATING.format(clear=""), encoding="utf-8")
+    assert [code for _, _, code in _found(tmp_path, ".")] == ["TRN001"]
+
+
+def test_editing_the_step_function_rechecks_its_caller(tmp_path: Path) -> None:
+    root = _copy("step_function_missing_zero_grad", tmp_path)
+    files = [str(root / "train.py")]
+    assert [f.code for f in check_files(files, cache_root=root)[0].findings] == ["TRN001"]
+    _edit(
+        root / "engine.py",
+        "    loss.backward()\n",
+        "    optimizer.zero_grad()\n    loss.backward()\n",
+    )
+    assert check_files(files, cache_root=root)[0].findings == ()

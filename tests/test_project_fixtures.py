@@ -100,7 +100,8 @@ def test_the_helper_its_caller_makes_fine_is_reported_when_read_alone(tmp_path: 
      ("agent_missing_eval", "agent.py:28"),
      ("base_class_missing_eval", "trainers/base.py:26"),
      ("base_class_leaves_eval", "trainers/base.py:16"),
-     ("model_through_two_modules", "validation.py:7")],
+     ("model_through_two_modules", "validation.py:7"),
+     ("step_function_missing_zero_grad", "engine.py:11")],
 )  # fmt: skip
 def test_a_finding_that_needs_two_files_names_the_other_half(name: str, other: str) -> None:
     folder = (FIXTURES / "projects" / name).resolve()

@@ -315,6 +315,13 @@ class Interpreter:
             )
             & _NOT_SUMMARISED
         }
+        from .steps import step_sequence
+
+        for key in self.program.module_functions.values():
+            if key not in self.model.roots and (
+                found := step_sequence(self, self.program.functions[key])
+            ):
+                self.model.steps[key] = found
 
     def _run_root(self, info: FunctionInfo, unknown: str, grad: str | None = None) -> None:
         rename: dict[str, str] = {}
@@ -374,7 +381,8 @@ class Interpreter:
         return out
 
     def static_kinds(self, node: cst.CSTNode, fn: FunctionInfo | None) -> frozenset[str]:
-        """Event kinds under node, following calls into the file's own functions."""
+        """Event kinds under node, following calls into the file's own functions (and the
+        training steps of other modules' functions it replays: see steps.py)."""
         cached = self._static.get(id(node))
         if cached is not None:
             return cached
@@ -385,6 +393,8 @@ class Interpreter:
             if event.kind == ev.CALL and event.key:
                 callee = self.program.functions[event.key]
                 kinds |= self.static_kinds(callee.node.body, callee)
+            elif event.kind == ev.PROJECT_CALL and event.callee and event.callee.facts.trains:
+                kinds.update(kind for kind, _, _ in event.callee.facts.trains)
         result = frozenset(kinds)
         self._static[id(node)] = result
         return result
@@ -1416,7 +1426,10 @@ class Interpreter:
                 site.forwards.append(node)
             path = self._path(node)[len(self.frames) - 1 :]
             self._trace(site.trace, path, "forward", node, root)
-        if event.names:
+        replayed = self._replay_steps(event, state, frame, written)
+        if replayed is not None:
+            state = replayed
+        elif event.names:
             state = self.on_opaque(event, state, frame)
         if not callee.facts.leaves:
             return state
@@ -1432,6 +1445,32 @@ class Interpreter:
             if modes & {"eval", EVALUATED}:
                 place = (callee.name, callee.at(left.line))
                 self.model.left_elsewhere.setdefault(root, place)
+        return state
+
+    def _replay_steps(
+        self, event: ev.Event, state: State, frame: Frame, written: dict[str, str]
+    ) -> State | None:
+        """A straight-line training step of another module (see steps.py), replayed at the
+        call on the optimizers the caller gives it; None when it is no such step, or an
+        optimizer it steps is not one the call names."""
+        callee = event.callee
+        if callee is None or not callee.facts.trains:
+            return None
+        if any(
+            param and param != "*" and param not in written for _, param, _ in callee.facts.trains
+        ):
+            return None
+        node = event.node
+        for kind, param, line in callee.facts.trains:
+            name = ev.ALL_OPTIMIZERS if param == "*" else (written[param] if param else None)
+            replay = ev.Event(kind, node, name=name)
+            if kind == ev.BACKWARD:
+                state = self.on_backward(replay, state, frame)
+            elif kind == ev.STEP:
+                self.model.stepped_elsewhere.setdefault(id(node), (callee.name, callee.at(line)))
+                state = self.on_step(replay, state, frame)
+            else:
+                state = self.on_clear(replay, state, frame)
         return state
 
     def _context(self) -> tuple[object, ...]:

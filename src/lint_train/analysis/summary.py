@@ -75,6 +75,9 @@ class FunctionFacts:
     params: tuple[str, ...]
     evaluations: tuple[Evaluation, ...] = ()
     leaves: tuple[Leaves, ...] = ()
+    # A straight-line training step: (kind, parameter, line) of each backward pass, step and
+    # clear, in order ("*" clears every optimizer; see steps.py).
+    trains: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True)
