@@ -131,3 +131,33 @@ def test_editing_the_step_function_rechecks_its_caller(tmp_path: Path) -> None:
         "    optimizer.zero_grad()\n    loss.backward()\n",
     )
     assert check_files(files, cache_root=root)[0].findings == ()
+
+
+# Notebooks importing project modules -------------------------------------------------------
+EVALUATE = """\
+import torch
+
+
+def evaluate(model, batches):
+    wrong = 0
+    with torch.no_grad():
+        for x, y in batches:
+            wrong += (model(x).argmax(1) != y).sum().item()
+    return wrong
+"""
+
+
+def test_a_helper_a_notebook_calls_is_judged_by_the_notebook_once(tmp_path: Path) -> None:
+    """The notebook's call is reported, in the notebook; the helper, which alone would be
+    reported for its evaluation in the state its callers give, is left to the notebook."""
+    root = _copy("notebook_calls_helper", tmp_path)
+    (root / "scoring.py").write_text(EVALUATE, encoding="utf-8")
+    notebook = root / "explore.ipynb"
+    _edit(notebook, "correct_predictions", "evaluate")
+    assert _found(root, ".") == [("explore.ipynb", 7, "TRN004")]
+    files = [str(root / "scoring.py")]
+    assert check_files(files, cache_root=root)[0].findings == ()
+    # The notebook no longer imports it: judged alone again, also from the cache's view.
+    _edit(notebook, "from scoring import evaluate", "import scoring")
+    _edit(notebook, "print(epoch, evaluate(", "print(epoch, len(")
+    assert [f.line for f in check_files(files, cache_root=root)[0].findings] == [8]

@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import project
+from .notebook import is_notebook, to_program
 from .prefilter import could_matter
+from .source import SourceError
 
 if TYPE_CHECKING:
     from .analysis.summary import ModuleSummary, ProjectView
@@ -59,16 +61,33 @@ class RunContext:
             try:
                 data = self._bytes.pop(path, None)
                 data = path.read_bytes() if data is None else data
-                self._texts[path] = data.decode("utf-8", "replace")
+                if is_notebook(str(path)):
+                    self._texts[path] = _notebook_code(data)
+                else:
+                    self._texts[path] = data.decode("utf-8", "replace")
             except OSError:
                 self._texts[path] = None
         return self._texts[path]
 
+    def _mentions(self, path: Path, word: str) -> bool:
+        """Whether the file's text holds `word`: for a notebook not read yet, asked of its
+        bytes first (its cells are taken out of the JSON only when they may import it)."""
+        if path not in self._texts and is_notebook(str(path)):
+            try:
+                data = self._bytes.get(path)
+                data = path.read_bytes() if data is None else data
+            except OSError:
+                return False
+            if word.encode() not in data:
+                return False
+        text = self._text(path)
+        return bool(text) and word in text  # type: ignore[operator]
+
     def imports(self, name: str) -> list[Path]:
-        """The project files `name` imports, directly or not (none for a notebook)."""
+        """The project files `name` (a module or a notebook) imports, directly or not."""
         path = project.absolute(name)
         if path not in self._closures:
-            if name.endswith(".ipynb") or self.root not in path.parents:
+            if self.root not in path.parents:
                 self._closures[path] = []
             else:
                 self._closures[path] = project.closure(path, self.root, self._text)
@@ -213,7 +232,8 @@ class RunContext:
         project has more Python files than the scan reads (then nothing is assumed). Only
         files whose text holds the module's name have their imports resolved."""
         if not self._listed:
-            self._files = project.python_files(self.root, IMPORTERS_BUDGET)
+            # Notebooks too: a helper that a notebook calls is judged by that notebook.
+            self._files = project.python_files(self.root, IMPORTERS_BUDGET, notebooks=True)
             self._listed = True
         if self._files is None:
             return None
@@ -222,9 +242,9 @@ class RunContext:
             word = path.parent.name if path.name == "__init__.py" else path.stem
             found = []
             for other in self._files:
-                text = self._text(other) if other != path else None
-                if not text or word not in text:
+                if other == path or not self._mentions(other, word):
                     continue
+                text = self._text(other) or ""
                 if path in project.targets(other, project.scan_imports(text), self.root):
                     found.append(other)
             self._importers[path] = found
@@ -260,6 +280,14 @@ DEBUG = False  # `--debug`: notes on the context left out
 def debugging() -> bool:
     """Whether notes on what was left out are wanted (`--debug`, or LINT_TRAIN_DEBUG=1)."""
     return DEBUG or os.environ.get("LINT_TRAIN_DEBUG", "") not in ("", "0")
+
+
+def _notebook_code(data: bytes) -> str | None:
+    """A notebook's code cells as one text; None when it is no readable notebook."""
+    try:
+        return to_program(data).text
+    except SourceError:
+        return None
 
 
 def summary_of_text(text: str, view: ProjectView | None = None) -> ModuleSummary | None:
