@@ -19,6 +19,7 @@ their callers, and its cached result then depends on the bytes of those importer
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -27,9 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import project
-from .notebook import is_notebook, to_program
+from .notebook import is_notebook, source_lines
 from .prefilter import could_matter
-from .source import SourceError
 
 if TYPE_CHECKING:
     from .analysis.summary import ModuleSummary, ProjectView
@@ -283,11 +283,20 @@ def debugging() -> bool:
 
 
 def _notebook_code(data: bytes) -> str | None:
-    """A notebook's code cells as one text; None when it is no readable notebook."""
+    """A notebook's code cells as they stand, as one text (for its imports and the names it
+    uses: IPython lines need no neutralising here); None when it is no readable notebook."""
     try:
-        return to_program(data).text
-    except SourceError:
+        notebook = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
         return None
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        return None
+    return "\n".join(
+        "\n".join(source_lines(cell))
+        for cell in cells
+        if isinstance(cell, dict) and cell.get("cell_type") == "code"
+    )
 
 
 def summary_of_text(text: str, view: ProjectView | None = None) -> ModuleSummary | None:
