@@ -11,6 +11,7 @@ from pathlib import Path
 
 from conftest import FIXTURES
 
+from lint_train.cli import main
 from lint_train.engine import check_files, lint_paths
 
 
@@ -133,9 +134,12 @@ def test_an_agent_s_own_eval_delegate_makes_its_evaluation_fine(tmp_path: Path) 
     assert _found(root, ".") == []
     for name in ("agent.py", "main.py", "networks.py"):
         assert _found(root, name) == []
-    # A delegate that does not reach the network evaluated leaves it in training mode.
+    # A delegate that does not reach the network evaluated leaves it in training mode, and
+    # the callers with no way to set it: the fix belongs in the class, reported there once.
     _edit(root / "agent.py", "        self.online_net.eval()", "        self.target_net.eval()")
-    assert _found(root, "main.py") == [("main.py", 26, "TRN004")]
+    assert _found(root, ".") == [("agent.py", 28, "TRN004")]
+    assert _found(root, "main.py") == []
+    assert _found(root, "agent.py") == [("agent.py", 28, "TRN004")]
 
 
 def test_an_agent_evaluated_without_its_eval_is_reported_at_the_call(tmp_path: Path) -> None:
@@ -143,6 +147,16 @@ def test_an_agent_evaluated_without_its_eval_is_reported_at_the_call(tmp_path: P
     assert _found(root, ".") == [("main.py", 24, "TRN004")]
     (message,) = [f.message for f in lint_paths([str(root / "main.py")]).findings]
     assert "`Agent.evaluate_q` evaluates it at agent.py:28" in message
+    # What the caller writes is the switch its agent offers, not a reach into the network.
+    assert "call `agent.eval()` before this call" in message
+
+
+def test_the_fix_at_the_call_uses_the_agent_s_own_eval_switch(tmp_path: Path) -> None:
+    root = _copy("agent_missing_eval", tmp_path)
+    assert main(["--no-cache", "--fix", "--unsafe-fixes", str(root / "main.py")]) == 0
+    text = (root / "main.py").read_text(encoding="utf-8")
+    assert "        agent.eval()\n        print(agent.evaluate_q(state))" in text
+    assert "online_net.eval()" not in text
 
 
 def test_a_mode_free_network_the_agent_holds_is_reported_nowhere(tmp_path: Path) -> None:
@@ -193,7 +207,14 @@ def test_editing_the_agent_s_class_rechecks_its_caller(tmp_path: Path) -> None:
     files = [str(root / "main.py")]
     assert check_files(files, cache_root=root)[0].findings == ()
     assert check_files(files, cache_root=root)[0].findings == ()  # from the cache
-    _edit(root / "agent.py", "        self.online_net.eval()", "        self.target_net.eval()")
+    # Its delegate now switches the network back to training mode: the caller's
+    # `agent.eval()` no longer puts it in eval mode, and the call is reported.
+    _edit(root / "agent.py", "        self.online_net.eval()", "        self.online_net.train()")
+    _edit(
+        root / "agent.py",
+        "    def act(self",
+        "    def set_eval(self):\n        self.online_net.eval()\n\n    def act(self",
+    )
     assert [f.line for f in check_files(files, cache_root=root)[0].findings] == [26]
 
 
@@ -225,3 +246,35 @@ def test_a_class_only_derived_from_elsewhere_is_still_judged_in_its_own_module(
         "from agent import Agent\n\n\nclass Greedy(Agent):\n    pass\n", encoding="utf-8"
     )
     assert _found(root, ".") == [("agent.py", 34, "TRN004")]
+
+
+def test_a_method_its_callers_cannot_fix_is_reported_once_in_its_class(tmp_path: Path) -> None:
+    """`AnomalyScorer.predict` runs `self.net` in training mode for every caller, and the class
+    has no method that switches it: one finding, at the method, whichever file is checked."""
+    root = _copy("held_detector_missing_eval", tmp_path)
+    expected = [("scorer.py", 25, "TRN004")]
+    assert _found(root, ".") == expected
+    assert _found(root, "scorer.py") == expected
+    assert _found(root, "examples/threshold.py") == []
+    assert _found(root, "examples/fit_and_score.py") == []
+
+
+def test_once_the_class_offers_an_eval_switch_its_callers_decide(tmp_path: Path) -> None:
+    root = _copy("held_detector_missing_eval", tmp_path)
+    _edit(
+        root / "scorer.py",
+        "    def predict(self, x):\n",
+        "    def eval(self):\n        self.net.eval()\n        return self\n\n"
+        "    def predict(self, x):\n",
+    )
+    # Callers that do not use it are each told to, at their call.
+    assert _found(root, ".") == [("fit_and_score.py", 9, "TRN004"), ("threshold.py", 10, "TRN004")]
+    (message,) = [f.message for f in lint_paths([str(root / "examples/threshold.py")]).findings]
+    assert "`AnomalyScorer.predict` evaluates it at scorer.py:29" in message
+    assert "call `scorer.eval()` before this call" in message
+    _edit(
+        root / "examples" / "threshold.py",
+        "scorer.fit(train)\n",
+        "scorer.fit(train)\nscorer.eval()\n",
+    )
+    assert _found(root, ".") == [("fit_and_score.py", 9, "TRN004")]

@@ -4,22 +4,39 @@ one process or several; and each shows what the project view changes."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, expected_findings
+from conftest import EXPECT, FIXTURES, expected_findings
 
 from lint_train.engine import lint_paths
 
 PROJECTS = sorted(p for p in (FIXTURES / "projects").iterdir() if p.is_dir())
 
 
+def _files(folder: Path) -> list[Path]:
+    return sorted([*folder.rglob("*.py"), *folder.rglob("*.ipynb")])
+
+
 def _expected(folder: Path) -> set[tuple[str, int, str]]:
     return {
         (str(path.relative_to(folder)), line, code)
-        for path in sorted(folder.rglob("*.py"))
-        for line, code in expected_findings(path)
+        for path in _files(folder)
+        for line, code in (_in_cells(path) if path.suffix == ".ipynb" else expected_findings(path))
     }
+
+
+def _in_cells(path: Path) -> set[tuple[int, str]]:
+    """A notebook's `# expect:` comments, by line in their cell (as its findings are placed)."""
+    expected = set()
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] == "code":
+            for number, line in enumerate("".join(cell["source"]).splitlines(), start=1):
+                match = EXPECT.search(line)
+                if match:
+                    expected |= {(number, code.strip()) for code in match.group(1).split(",")}
+    return expected
 
 
 def _found(folder: Path, paths: list[Path], jobs: int = 1) -> set[tuple[str, int, str]]:
@@ -38,7 +55,7 @@ def test_project_folder_reports_exactly_its_expected_findings(folder: Path) -> N
 @pytest.mark.parametrize("folder", PROJECTS, ids=[p.name for p in PROJECTS])
 def test_each_file_checked_alone_still_sees_the_rest_of_its_project(folder: Path) -> None:
     folder = folder.resolve()
-    for path in sorted(folder.rglob("*.py")):
+    for path in _files(folder):
         expected = {item for item in _expected(folder) if item[0] == str(path.relative_to(folder))}
         assert _found(folder, [path]) == expected, path
 
@@ -97,7 +114,12 @@ def test_the_helper_its_caller_makes_fine_is_reported_when_read_alone(tmp_path: 
      ("callback_evaluation", "scoring.py:11"),
      ("import_cycle", "loop/probes.py:9"),
      ("star_import_evaluation", "tools.py:12"),
-     ("agent_missing_eval", "agent.py:28")],
+     ("agent_missing_eval", "agent.py:28"),
+     ("base_class_missing_eval", "trainers/base.py:26"),
+     ("base_class_leaves_eval", "trainers/base.py:16"),
+     ("model_through_two_modules", "validation.py:7"),
+     ("step_function_missing_zero_grad", "engine.py:11"),
+     ("notebook_calls_helper", "scoring.py:11")],
 )  # fmt: skip
 def test_a_finding_that_needs_two_files_names_the_other_half(name: str, other: str) -> None:
     folder = (FIXTURES / "projects" / name).resolve()

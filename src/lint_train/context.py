@@ -19,6 +19,7 @@ their callers, and its cached result then depends on the bytes of those importer
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import project
+from .notebook import is_notebook, source_lines
 from .prefilter import could_matter
 
 if TYPE_CHECKING:
@@ -59,16 +61,33 @@ class RunContext:
             try:
                 data = self._bytes.pop(path, None)
                 data = path.read_bytes() if data is None else data
-                self._texts[path] = data.decode("utf-8", "replace")
+                if is_notebook(str(path)):
+                    self._texts[path] = _notebook_code(data)
+                else:
+                    self._texts[path] = data.decode("utf-8", "replace")
             except OSError:
                 self._texts[path] = None
         return self._texts[path]
 
+    def _mentions(self, path: Path, word: str) -> bool:
+        """Whether the file's text holds `word`: for a notebook not read yet, asked of its
+        bytes first (its cells are taken out of the JSON only when they may import it)."""
+        if path not in self._texts and is_notebook(str(path)):
+            try:
+                data = self._bytes.get(path)
+                data = path.read_bytes() if data is None else data
+            except OSError:
+                return False
+            if word.encode() not in data:
+                return False
+        text = self._text(path)
+        return bool(text) and word in text  # type: ignore[operator]
+
     def imports(self, name: str) -> list[Path]:
-        """The project files `name` imports, directly or not (none for a notebook)."""
+        """The project files `name` (a module or a notebook) imports, directly or not."""
         path = project.absolute(name)
         if path not in self._closures:
-            if name.endswith(".ipynb") or self.root not in path.parents:
+            if self.root not in path.parents:
                 self._closures[path] = []
             else:
                 self._closures[path] = project.closure(path, self.root, self._text)
@@ -172,10 +191,15 @@ class RunContext:
         return summary
 
     # The other direction ------------------------------------------------------------------------
-    def called_elsewhere(self, name: str, functions: Iterable[str]) -> frozenset[str] | None:
+    def called_elsewhere(
+        self, name: str, functions: Iterable[str], held: Iterable[str] | None = None
+    ) -> frozenset[str] | None:
         """Which of `functions` (top-level functions of `name`, or methods `Class.method` of
         its classes) other project files import and name (the class, for a method); None
-        when the project is past the budget of files its scan reads."""
+        when the project is past the budget of files its scan reads. `held`: the methods
+        whose mode the callers holding an object decide (see `holders_decide`), all when
+        None; the others are left to callers only where a subclass calls them on itself."""
+        held = None if held is None else frozenset(held)
         importers = self.importers(name)
         if importers is None:
             return None
@@ -183,9 +207,15 @@ class RunContext:
         for importer in importers:
             text = self._text(importer) or ""
             # A method (`Agent.act`) is called where its class is constructed (`Agent(args)`),
-            # not where it is only a base class.
+            # or where a subclass calls it on itself (`self.validate()`), not where its class
+            # is only a base class.
             found |= {f for f in functions if "." not in f and _word(f).search(text)}
-            found |= {f for f in functions if "." in f and _built(f.partition(".")[0], text)}
+            found |= {
+                f
+                for f in functions
+                if "." in f and (held is None or f in held) and _built(f.partition(".")[0], text)
+            }
+            found |= {f for f in functions if "." in f and _inherited(*f.split(".", 1), text)}
         return frozenset(found)
 
     def callers_part(self, name: str) -> bytes:
@@ -202,7 +232,8 @@ class RunContext:
         project has more Python files than the scan reads (then nothing is assumed). Only
         files whose text holds the module's name have their imports resolved."""
         if not self._listed:
-            self._files = project.python_files(self.root, IMPORTERS_BUDGET)
+            # Notebooks too: a helper that a notebook calls is judged by that notebook.
+            self._files = project.python_files(self.root, IMPORTERS_BUDGET, notebooks=True)
             self._listed = True
         if self._files is None:
             return None
@@ -211,9 +242,9 @@ class RunContext:
             word = path.parent.name if path.name == "__init__.py" else path.stem
             found = []
             for other in self._files:
-                text = self._text(other) if other != path else None
-                if not text or word not in text:
+                if other == path or not self._mentions(other, word):
                     continue
+                text = self._text(other) or ""
                 if path in project.targets(other, project.scan_imports(text), self.root):
                     found.append(other)
             self._importers[path] = found
@@ -237,12 +268,35 @@ def _built(cls: str, text: str) -> bool:
     )
 
 
+def _inherited(cls: str, method: str, text: str) -> bool:
+    """Whether `text` derives a class from `cls` and calls `self.method(...)`."""
+    derives = re.search(rf"^\s*class\s+\w+\s*\([^)]*\b{re.escape(cls)}\b", text, re.M)
+    return derives is not None and re.search(rf"\bself\.{re.escape(method)}\s*\(", text) is not None
+
+
 DEBUG = False  # `--debug`: notes on the context left out
 
 
 def debugging() -> bool:
     """Whether notes on what was left out are wanted (`--debug`, or LINT_TRAIN_DEBUG=1)."""
     return DEBUG or os.environ.get("LINT_TRAIN_DEBUG", "") not in ("", "0")
+
+
+def _notebook_code(data: bytes) -> str | None:
+    """A notebook's code cells as they stand, as one text (for its imports and the names it
+    uses: IPython lines need no neutralising here); None when it is no readable notebook."""
+    try:
+        notebook = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
+    if not isinstance(cells, list):
+        return None
+    return "\n".join(
+        "\n".join(source_lines(cell))
+        for cell in cells
+        if isinstance(cell, dict) and cell.get("cell_type") == "code"
+    )
 
 
 def summary_of_text(text: str, view: ProjectView | None = None) -> ModuleSummary | None:

@@ -233,7 +233,7 @@ def _analyse_deep(
     indexed = _stage("the analysis", build_program, module, view)
     model = _stage("the analysis", analyse, indexed)
     summary = None
-    if program is None and summarise:
+    if program is None and (summarise or model.asks):  # callers elsewhere read it too
         summary = _stage("the module summary", _summary, indexed, model)
     asks = frozenset(model.asks)
     if not model.complete:
@@ -610,13 +610,25 @@ def _judged_by_callers(
 ) -> FileOutcome:
     """The outcome of a file whose top-level functions evaluated a model in the state their
     callers give: where other project files import some of them, analysed again with those
-    left to their callers (each judges the call with its own state)."""
+    left to their callers (each judges the call with its own state), and with the methods
+    whose callers cannot set their networks' mode judged here, in the training mode their
+    class leaves them in."""
     if not outcome.asks or outcome.error is not None:
         return outcome
     _, name, text, program, view, _ = next(item for item in batch if item[0] == index)
-    called = context.called_elsewhere(name, outcome.asks)
-    if not called:
+    held, fixed = None, frozenset[str]()
+    if outcome.summary is not None:
+        from .analysis.summary import holders_decide
+
+        held = [key for key in outcome.asks if holders_decide(outcome.summary, key)]
+        # Methods whose fix belongs in themselves: judged here, where callers elsewhere exist.
+        not_held = [key for key in outcome.asks if "." in key and key not in held]
+        if not_held:
+            fixed = context.called_elsewhere(name, not_held) or fixed
+    called = context.called_elsewhere(name, outcome.asks, held)
+    if called is None or not (called or fixed):
         return outcome
+    fixed -= called
     from dataclasses import replace
 
     from .analysis.summary import ProjectView
@@ -624,7 +636,8 @@ def _judged_by_callers(
 
     if view is None:
         view = ProjectView(absolute(name), context.root, {})
-    again = _analyse_file(name, text, program, rules, replace(view, called_elsewhere=called))
+    view = replace(view, called_elsewhere=called, fixed_here=fixed)
+    again = _analyse_file(name, text, program, rules, view)
     if not isinstance(again, FileOutcome) or again.error is not None:
         return outcome
     return replace(again, summary=outcome.summary, asks=outcome.asks)

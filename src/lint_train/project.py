@@ -194,12 +194,14 @@ def targets(importer: Path, imports: Iterable[Import], root: Path) -> list[Path]
 _NOT_SOURCE = frozenset({"__pycache__", "node_modules", "site-packages", "dist-packages", "venv"})
 
 
-def python_files(root: Path, budget: int) -> list[Path] | None:
-    """The project's Python files, in a fixed order; None when there are more than `budget`."""
+def python_files(root: Path, budget: int, notebooks: bool = False) -> list[Path] | None:
+    """The project's Python files (and notebooks, when asked), in a fixed order; None when
+    there are more than `budget`."""
+    suffixes = (".py", ".ipynb") if notebooks else (".py",)
     found: list[Path] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _NOT_SOURCE)
-        found += [Path(folder, f) for f in sorted(files) if f.endswith(".py")]
+        found += [Path(folder, f) for f in sorted(files) if f.endswith(suffixes)]
         if len(found) > budget:
             return None
     return found

@@ -57,7 +57,9 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
             continue
         if evaluations or leaves:
             raw[key] = (evaluations, leaves)
-    if not raw:
+    for steps in model.steps.values():
+        nodes += [node for _, _, node in steps]
+    if not raw and not model.steps:
         return {}
     lines = {id(node): where.start.line for node, where in locate(program.module, nodes).items()}
     out: dict[str, FunctionFacts] = {}
@@ -73,6 +75,9 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
                 for p, m, n in leaves
             ),
         )
+    for key, steps in model.steps.items():
+        trains = tuple((kind, param, lines[id(node)]) for kind, param, node in steps)
+        out[key] = FunctionFacts(tuple(program.functions[key].params), trains=trains)
     return out
 
 

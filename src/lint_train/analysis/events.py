@@ -139,22 +139,47 @@ class EventTable:
         if view is None:
             return None
         head = receiver.partition(".")[0]
+        if fn is not None and receiver == "self" and fn.class_name:
+            # `self.validate()` in a subclass of a project class of another module.
+            return view.inherited(self._project_bases(fn.class_name), method)
         if fn is not None and head == "self" and fn.class_name:
             root = f"{fn.class_name}#{receiver}"
         elif fn is not None and (head in fn.params or head in fn.local_names):
             root = f"{fn.key}:{receiver}"
         else:
             root = receiver
-        from .summary import Callee
+        from .summary import Callee, eval_switches, holders_decide
 
         made = set(program.made.get(root, ()))
         if len(made) != 1:
             return None
         ((path, cls),) = made
-        facts = view.summaries[path].functions.get(f"{cls}.{method}")
+        summary = view.summaries[path]
+        facts = summary.functions.get(f"{cls}.{method}")
         if facts is None or not facts.params or facts.params[0] != "self":
             return None
-        return Callee(f"{cls}.{method}", path.relative_to(view.root).as_posix(), facts)
+        if method != "__init__" and not holders_decide(summary, f"{cls}.{method}"):
+            # Its class judges its evaluation itself; what it leaves still flows back.
+            facts = replace(facts, evaluations=())
+        where = path.relative_to(view.root).as_posix()
+        return Callee(f"{cls}.{method}", where, facts, eval_switches(summary, cls))
+
+    def _project_bases(self, class_name: str) -> list[str]:
+        """The bases of the file's class `class_name` that are not the file's own classes,
+        through the file's own classes in between (whose methods the file follows itself)."""
+        out: list[str] = []
+        todo, seen = [class_name], set()
+        while todo:
+            current = todo.pop(0)
+            if current in seen or current not in self.program.classes:
+                continue
+            seen.add(current)
+            for base in self.program.classes[current].bases:
+                if base in self.program.classes:
+                    todo.append(base)
+                else:
+                    out.append(base)
+        return out
 
     def volatile(self, node: cst.CSTNode) -> bool:
         """Whether code under node turns autograd off the pre-0.4 way: `Variable(x,

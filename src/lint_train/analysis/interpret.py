@@ -315,6 +315,13 @@ class Interpreter:
             )
             & _NOT_SUMMARISED
         }
+        from .steps import step_sequence
+
+        for key in self.program.module_functions.values():
+            if key not in self.model.roots and (
+                found := step_sequence(self, self.program.functions[key])
+            ):
+                self.model.steps[key] = found
 
     def _run_root(self, info: FunctionInfo, unknown: str, grad: str | None = None) -> None:
         rename: dict[str, str] = {}
@@ -374,7 +381,8 @@ class Interpreter:
         return out
 
     def static_kinds(self, node: cst.CSTNode, fn: FunctionInfo | None) -> frozenset[str]:
-        """Event kinds under node, following calls into the file's own functions."""
+        """Event kinds under node, following calls into the file's own functions (and the
+        training steps of other modules' functions it replays: see steps.py)."""
         cached = self._static.get(id(node))
         if cached is not None:
             return cached
@@ -385,6 +393,8 @@ class Interpreter:
             if event.kind == ev.CALL and event.key:
                 callee = self.program.functions[event.key]
                 kinds |= self.static_kinds(callee.node.body, callee)
+            elif event.kind == ev.PROJECT_CALL and event.callee and event.callee.facts.trains:
+                kinds.update(kind for kind, _, _ in event.callee.facts.trains)
         result = frozenset(kinds)
         self._static[id(node)] = result
         return result
@@ -1267,7 +1277,7 @@ class Interpreter:
             # `model.generate(...)` runs its forward passes under a no_grad of its own.
             grads = frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad
             site.grads.add(self._entry_said(grads, region))
-            said = _ACTING if region.acting else self._entry_said(modes, region)
+            said = _ACTING if region.acting else self._entry_said(modes, region, root)
             site.modes.setdefault(written, set()).add(said)
             site.model_roots.setdefault(written, root)
             if event.node not in site.forwards:
@@ -1285,7 +1295,9 @@ class Interpreter:
                 self._trace(innermost.trace, path, "forward", event.node, root)
         return state
 
-    def _entry_said(self, values: frozenset[str], region: _Region) -> frozenset[str]:
+    def _entry_said(
+        self, values: frozenset[str], region: _Region | None, model: str | None = None
+    ) -> frozenset[str]:
         """Values seen in evaluation code, with "init" (set by callers not in view) said as
         "elsewhere" where the function run is one that other project files call, or one that
         only its callers can tell is evaluation: they judge it, each with its own state (see
@@ -1295,12 +1307,21 @@ class Interpreter:
             return values
         if root.key != root.name and not self._held_by_callers(root):
             return values  # not a function (or method) run with its callers out of view
-        if region.for_callers:
+        if region is not None and region.for_callers:
             return (values - {"init"}) | {ELSEWHERE}
         self.model.asks.add(root.key)
         view = self.program.view
         if view is not None and root.key in view.called_elsewhere:
             return (values - {"init"}) | {ELSEWHERE}
+        if (
+            view is not None
+            and model is not None
+            and root.key in view.fixed_here
+            and model.startswith(f"{root.class_name}#self.")
+        ):
+            # Callers elsewhere hold the object but its class gives them no way to set this
+            # network's mode, and none of its methods sets eval: it is in training mode here.
+            return (values - {"init"}) | {"train"}
         return values
 
     def on_call(self, event: ev.Event, state: State, frame: Frame) -> Paths:
@@ -1393,15 +1414,23 @@ class Interpreter:
                 site = EvalSite(node, item.loop, f"{callee.where}:{callee.name}")
                 self.model.eval_sites[id(node)] = site
             self.model.elsewhere.setdefault(id(node), (callee.name, callee.at(item.line)))
-            site.grads.add(_from_entry(item.grads, state.grad))
-            modes = _from_entry(item.modes, state.mode(root))
+            switch = _switch(callee.switches, item.attr) if item.param == "self" else None
+            if switch is not None:
+                self.model.switches.setdefault(name, (item.attr, switch))
+            # What this function's own callers give it, where they are elsewhere, is theirs
+            # to judge (a model handed on through two modules): as for its own forwards.
+            site.grads.add(self._entry_said(_from_entry(item.grads, state.grad), None))
+            modes = self._entry_said(_from_entry(item.modes, state.mode(root)), None, root)
             site.modes.setdefault(name, set()).add(_ACTING if acting and not item.loop else modes)
             site.model_roots.setdefault(name, root)
             if node not in site.forwards:
                 site.forwards.append(node)
             path = self._path(node)[len(self.frames) - 1 :]
             self._trace(site.trace, path, "forward", node, root)
-        if event.names:
+        replayed = self._replay_steps(event, state, frame, written)
+        if replayed is not None:
+            state = replayed
+        elif event.names:
             state = self.on_opaque(event, state, frame)
         if not callee.facts.leaves:
             return state
@@ -1417,6 +1446,32 @@ class Interpreter:
             if modes & {"eval", EVALUATED}:
                 place = (callee.name, callee.at(left.line))
                 self.model.left_elsewhere.setdefault(root, place)
+        return state
+
+    def _replay_steps(
+        self, event: ev.Event, state: State, frame: Frame, written: dict[str, str]
+    ) -> State | None:
+        """A straight-line training step of another module (see steps.py), replayed at the
+        call on the optimizers the caller gives it; None when it is no such step, or an
+        optimizer it steps is not one the call names."""
+        callee = event.callee
+        if callee is None or not callee.facts.trains:
+            return None
+        if any(
+            param and param != "*" and param not in written for _, param, _ in callee.facts.trains
+        ):
+            return None
+        node = event.node
+        for kind, param, line in callee.facts.trains:
+            name = ev.ALL_OPTIMIZERS if param == "*" else (written[param] if param else None)
+            replay = ev.Event(kind, node, name=name)
+            if kind == ev.BACKWARD:
+                state = self.on_backward(replay, state, frame)
+            elif kind == ev.STEP:
+                self.model.stepped_elsewhere.setdefault(id(node), (callee.name, callee.at(line)))
+                state = self.on_step(replay, state, frame)
+            else:
+                state = self.on_clear(replay, state, frame)
         return state
 
     def _context(self) -> tuple[object, ...]:
@@ -1671,6 +1726,16 @@ ELSEWHERE = "elsewhere"
 # The mode said of a policy's forward in a rollout: whatever it is, TRN004 has nothing to say.
 _ACTING = frozenset({"acting"})
 ENTRY = frozenset({"init", ELSEWHERE})
+
+
+def _switch(switches: tuple[tuple[str, str], ...], attr: str) -> str | None:
+    """The method of a held object's class that puts its network `attr` in eval mode: one
+    named `eval` first, else the only other switch that reaches it."""
+    found = sorted(
+        {method for on, method in switches if attr == on or attr.startswith(on + ".")},
+        key=lambda method: method != "eval",
+    )
+    return found[0] if found and (found[0] == "eval" or len(found) == 1) else None
 
 
 def _from_entry(values: frozenset[str], entry: frozenset[str]) -> frozenset[str]:

@@ -199,6 +199,15 @@ class LoopModel:
     # finding is (`utils.py:12`).
     elsewhere: dict[int, tuple[str, str]] = field(default_factory=dict)
     left_elsewhere: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Top-level functions that are one straight-line training step on the optimizers they
+    # are given: their backward passes, steps and clears, in order (see steps.py).
+    steps: dict[str, tuple[tuple[str, str, cst.CSTNode], ...]] = field(default_factory=dict)
+    # Calls that replay such a function of another module, by node id: its name and where
+    # its step is (`engine.py:7`).
+    stepped_elsewhere: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # The eval switch a held object's class offers for a network evaluated at such a call
+    # (`agent.online_net` -> (".online_net", "eval"): `agent.eval()` is what to write).
+    switches: dict[str, tuple[str, str]] = field(default_factory=dict)
     # What the rules compute once for all of them (the statement layout their fixes use).
     shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 

@@ -857,7 +857,10 @@ def class_facts(program: Program, info: ClassInfo) -> ClassFacts:
         if root.startswith(prefix) and "." not in attr:
             built = {callable_of(program, call) for call in calls}
             attributes[attr] = built.pop() if len(built) == 1 else ""
-    return ClassFacts(tuple(info.bases), finder.sensitive, tuple(dict.fromkeys(parts)), attributes)
+    parts_seen = tuple(dict.fromkeys(parts))
+    return ClassFacts(
+        tuple(info.bases), finder.sensitive, parts_seen, attributes, frozenset(info.methods)
+    )
 
 
 def _has_dropout_arg(call: cst.Call) -> bool:

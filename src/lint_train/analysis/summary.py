@@ -43,6 +43,8 @@ class ClassFacts:
     # What its methods build into each attribute (`self.net = DQN(...)` -> "net": "model.DQN",
     # bare for a class or function of its own module; "" when not one callable in view).
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # The methods its body defines: one without facts still hides a base class's method.
+    methods: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ class FunctionFacts:
     params: tuple[str, ...]
     evaluations: tuple[Evaluation, ...] = ()
     leaves: tuple[Leaves, ...] = ()
+    # A straight-line training step: (kind, parameter, line) of each backward pass, step and
+    # clear, in order ("*" clears every optimizer; see steps.py).
+    trains: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,10 @@ class Callee:
     name: str  # as its module defines it
     where: str  # its module's path, from the project root (`pkg/utils.py`)
     facts: FunctionFacts
+    # For a method: the switches its class offers, (attribute, method) for each method that
+    # takes no argument, is named as one (`eval`, `set_eval_mode`) and leaves `self` + the
+    # attribute in eval mode (`Agent.eval` calling `self.online_net.eval()`: ".online_net").
+    switches: tuple[tuple[str, str], ...] = ()
 
     def at(self, line: int) -> str:
         return f"{self.where}:{line}"
@@ -98,6 +107,44 @@ class ModuleSummary:
     # Its top-level names that are plain functions (every binding a `def`, a lambda, ...):
     # given by an importer as `net`, one has no mode and is no torch model.
     plain: frozenset[str] = frozenset()
+
+
+def holders_decide(summary: ModuleSummary, key: str) -> bool:
+    """Whether the callers holding an object of a class decide the mode in which its method
+    `key` (`Detector.predict`) evaluates the object's networks: the class offers them a way to
+    set it (a method that leaves that network, or the whole object, in eval mode: `eval()`
+    calling `self.net.eval()`) for each network the method evaluates in their mode. Where it
+    offers none, the fix belongs in the method itself: its module judges it, once, and the
+    callers do not (each would be told to reach into the object: `det.net.eval()`)."""
+    facts = summary.functions.get(key)
+    if facts is None:
+        return True
+    cls = key.partition(".")[0]
+    setters = [
+        left.attr
+        for name, other in summary.functions.items()
+        if name.startswith(cls + ".") and name != key
+        for left in other.leaves
+        if left.param == "self" and "eval" in left.modes
+    ]
+    return all(
+        any(item.attr == attr or item.attr.startswith(attr + ".") for attr in setters)
+        for item in facts.evaluations
+        if item.param == "self" and "init" in item.modes
+    )
+
+
+def eval_switches(summary: ModuleSummary, cls: str) -> tuple[tuple[str, str], ...]:
+    """The eval switches the class `cls` of a module offers its callers (see `Callee`)."""
+    return tuple(
+        (left.attr, name.partition(".")[2])
+        for name, facts in sorted(summary.functions.items())
+        if name.startswith(cls + ".")
+        and facts.params == ("self",)
+        and "eval" in name.partition(".")[2].lower().split("_")
+        for left in facts.leaves
+        if left.param == "self" and left.modes == {"eval"}
+    )
 
 
 def summarise(program: Program) -> ModuleSummary:
@@ -136,6 +183,9 @@ class ProjectView:
     # The file's top-level functions that other project files import: their callers, not
     # their own file, decide the state they run in.
     called_elsewhere: frozenset[str] = frozenset()
+    # Its methods that callers in other files run on an object they hold, but whose networks'
+    # mode its class gives them no way to set (see `holders_decide`): judged here, once.
+    fixed_here: frozenset[str] = frozenset()
 
     def hands_facts(self, text: str) -> bool:
         """Whether `text` names a function (or a class, for its methods) of a module in view
@@ -203,6 +253,30 @@ class ProjectView:
             return target, name
         if name in summary.imports:  # `from .models import Net` in a package's __init__
             return self.find_class(summary.imports[name], target, depth + 1)
+        return None
+
+    def inherited(self, bases: list[str], method: str) -> Callee | None:
+        """The method `method` that a class of the analysed file, with these project bases
+        of other modules (qualified as its imports name them), inherits: its facts from the
+        first class up the chain that defines it. None when that class is out of view, has no
+        facts for it (it defines it but does nothing to models), or the chain forks (several
+        project bases: which one comes first is more than this follows)."""
+        above = [found for base in bases if (found := self.find_class(base)) is not None]
+        seen: set[tuple[Path, str]] = set()
+        while len(above) == 1 and above[0] not in seen and len(seen) < project.BUDGET:
+            path, name = above[0]
+            seen.add(above[0])
+            summary = self.summaries[path]
+            facts = summary.functions.get(f"{name}.{method}")
+            if facts is not None:
+                return Callee(f"{name}.{method}", path.relative_to(self.root).as_posix(), facts)
+            if method in summary.classes[name].methods:
+                return None
+            above = [
+                (path, base) if base in summary.classes else found
+                for base in summary.classes[name].bases
+                if base in summary.classes or (found := self.find_class(base, path)) is not None
+            ]
         return None
 
     def _module_of(

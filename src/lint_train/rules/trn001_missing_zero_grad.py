@@ -29,6 +29,8 @@ MESSAGE = (
     "backward pass"
 )
 
+# A step another module's function takes, replayed at the call (see analysis/steps.py).
+ELSEWHERE = " (`{function}` steps it at {where})"
 
 ONE_PATH = (
     "when {path}, `{step}` runs on gradients that are never cleared on that path, so "
@@ -80,6 +82,9 @@ def check(model: LoopModel) -> Iterator[Report]:
                 message = ONE_PATH.format(opt=opt, step=written, path=path_phrase(ways))
             else:
                 message = MESSAGE.format(opt=opt, step=written)
+            elsewhere = model.stepped_elsewhere.get(id(step))
+            if elsewhere is not None:
+                message += ELSEWHERE.format(function=elsewhere[0], where=elsewhere[1])
             anchor = site_of(loop.trace, lambda t, step=step: t.kind == "step" and t.node is step)
             fix = _fix(Layout.of(model), loop, opt, stale)
             related = (loop.node, (LOOP_STALE if stale else LOOP).format(opt=opt))

@@ -27,7 +27,7 @@ MESSAGE = (
 )
 ELSEWHERE = (
     "`{model}` is still in training mode when `{function}` evaluates it at {where} (dropout "
-    "and batch-norm behave as in training); call `{model}.eval()` before this call"
+    "and batch-norm behave as in training); call `{switch}` before this call"
 )
 
 
@@ -53,7 +53,10 @@ def check(model: LoopModel) -> Iterator[Report]:
                 elsewhere = model.elsewhere.get(id(site.node))
                 if elsewhere is not None:
                     function, where = elsewhere
-                    message = ELSEWHERE.format(model=name, function=function, where=where)
+                    switch = _switched(model, name, name)
+                    message = ELSEWHERE.format(
+                        model=name, function=function, where=where, switch=switch
+                    )
                 else:
                     message = MESSAGE.format(model=name)
                 yield Report.with_fix(anchor, message, fix, related)
@@ -74,8 +77,19 @@ def _fix(model: LoopModel, site: EvalSite, name: str) -> Fix | str:
     if len(anchors) != 1:
         return "the evaluation code reaches its forward pass from several statements"
     anchor = site.node if site.is_loop else forwards[0].site
-    edits = (Edit(BEFORE, layout.statement(anchor), f"{spelled}.eval()"),)
+    edits = (Edit(BEFORE, layout.statement(anchor), _switched(model, name, spelled)),)
     return Fix(describe(edits, layout), False, edits)
+
+
+def _switched(model: LoopModel, name: str, spelled: str) -> str:
+    """What puts `name` (written `spelled` where the fix goes) in eval mode: the switch its
+    holder's class offers (`agent.eval()` for `agent.online_net`), else its own `eval()`."""
+    attr, method = model.switches.get(name, ("", ""))
+    if method and attr and spelled.endswith(attr):
+        return f"{spelled[: -len(attr)]}.{method}()"
+    if method and not attr:
+        return f"{spelled}.{method}()"
+    return f"{spelled}.eval()"
 
 
 def _training(modes: frozenset[str], is_loop: bool) -> bool:
