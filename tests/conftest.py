@@ -34,6 +34,16 @@ def _children_run_the_working_tree() -> None:
         os.environ["PYTHONPATH"] = os.pathsep.join([src, *filter(None, paths)])
 
 
+@pytest.fixture(autouse=True)
+def _debug_notes_stay_in_their_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`main([... "--debug"])` turns on the process-wide notes of `context.DEBUG` and leaves them
+    on; restore the flag after each test, so that a later test's output does not depend on which
+    tests ran before it (mutmut runs a mutant's tests in no fixed order)."""
+    from lint_train import context
+
+    monkeypatch.setattr(context, "DEBUG", context.DEBUG)
+
+
 def require(module: str) -> ModuleType:
     """Import `module` for a test that cannot prove anything without it.
 
