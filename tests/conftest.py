@@ -3,15 +3,19 @@ test asks for an optional package it cannot prove anything without."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:
+    from lint_train.fix import FixOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -126,6 +130,25 @@ def selected(request: pytest.FixtureRequest, name: str = "path") -> list[object]
         ):
             values.append(callspec.params[name])
     return values
+
+
+def fix_outcome(path: Path) -> FixOutcome:
+    """`path` fixed with every fix, unsafe ones included: computed once a session for all the
+    modules that read it, except while mutmut records which tests run each function
+    (MUTANT_UNDER_TEST=stats), when a cached outcome would credit the fixer to the first test
+    that asked, and mutmut would run no other against the fixer's mutants."""
+    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        return _fix_all(path)
+    return _cached_fix_outcome(path)
+
+
+def _fix_all(path: Path) -> FixOutcome:
+    from lint_train.fix import fix_source
+
+    return fix_source(path.read_text(encoding="utf-8"), unsafe=True, path=str(path))
+
+
+_cached_fix_outcome = functools.cache(_fix_all)
 
 
 _VERIFIED: dict[tuple[str, str], object] = {}
