@@ -48,6 +48,32 @@ def _debug_notes_stay_in_their_test(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(context, "DEBUG", context.DEBUG)
 
 
+# Under mutmut, a mutant's tests run in no particular order and stop at the first failure (-x):
+# a mutant the broad, quick tests below kill would otherwise wait behind minutes of fix tests.
+# Ordering changes which test fails first, never whether one does: a surviving mutant still runs
+# every test mapped to it.
+MUTANT_TESTS_FIRST = (
+    "test_rule_pages.py",
+    "test_shapes.py",
+    "test_mutation_survivors.py",
+    "test_fix_refusals.py",
+    "test_fixtures.py",
+    "test_findings_in_full.py",
+    "test_identity_shapes.py",
+    "test_library_shapes.py",
+    "test_preview_rules_shapes.py",
+    "test_preview.py",
+    "test_cross_module.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", ""):
+        return
+    rank = {name: i for i, name in enumerate(MUTANT_TESTS_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 def require(module: str) -> ModuleType:
     """Import `module` for a test that cannot prove anything without it.
 
