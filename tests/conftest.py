@@ -57,6 +57,7 @@ MUTANT_TESTS_FIRST = (
     "test_shapes.py",
     "test_mutation_survivors.py",
     "test_fix_refusals.py",
+    "test_ways_of_writing.py",
     "test_fixtures.py",
     "test_findings_in_full.py",
     "test_identity_shapes.py",
