@@ -3,15 +3,19 @@ test asks for an optional package it cannot prove anything without."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:
+    from lint_train.fix import FixOutcome
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -32,6 +36,43 @@ def _children_run_the_working_tree() -> None:
     paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
     if src not in paths:
         os.environ["PYTHONPATH"] = os.pathsep.join([src, *filter(None, paths)])
+
+
+@pytest.fixture(autouse=True)
+def _debug_notes_stay_in_their_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`main([... "--debug"])` turns on the process-wide notes of `context.DEBUG` and leaves them
+    on; restore the flag after each test, so that a later test's output does not depend on which
+    tests ran before it (mutmut runs a mutant's tests in no fixed order)."""
+    from lint_train import context
+
+    monkeypatch.setattr(context, "DEBUG", context.DEBUG)
+
+
+# Under mutmut, a mutant's tests run in no particular order and stop at the first failure (-x):
+# a mutant the broad, quick tests below kill would otherwise wait behind minutes of fix tests.
+# Ordering changes which test fails first, never whether one does: a surviving mutant still runs
+# every test mapped to it.
+MUTANT_TESTS_FIRST = (
+    "test_rule_pages.py",
+    "test_shapes.py",
+    "test_mutation_survivors.py",
+    "test_fix_refusals.py",
+    "test_ways_of_writing.py",
+    "test_fixtures.py",
+    "test_findings_in_full.py",
+    "test_identity_shapes.py",
+    "test_library_shapes.py",
+    "test_preview_rules_shapes.py",
+    "test_preview.py",
+    "test_cross_module.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", ""):
+        return
+    rank = {name: i for i, name in enumerate(MUTANT_TESTS_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def require(module: str) -> ModuleType:
@@ -116,6 +157,25 @@ def selected(request: pytest.FixtureRequest, name: str = "path") -> list[object]
         ):
             values.append(callspec.params[name])
     return values
+
+
+def fix_outcome(path: Path) -> FixOutcome:
+    """`path` fixed with every fix, unsafe ones included: computed once a session for all the
+    modules that read it, except while mutmut records which tests run each function
+    (MUTANT_UNDER_TEST=stats), when a cached outcome would credit the fixer to the first test
+    that asked, and mutmut would run no other against the fixer's mutants."""
+    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+        return _fix_all(path)
+    return _cached_fix_outcome(path)
+
+
+def _fix_all(path: Path) -> FixOutcome:
+    from lint_train.fix import fix_source
+
+    return fix_source(path.read_text(encoding="utf-8"), unsafe=True, path=str(path))
+
+
+_cached_fix_outcome = functools.cache(_fix_all)
 
 
 _VERIFIED: dict[tuple[str, str], object] = {}

@@ -19,14 +19,20 @@ from __future__ import annotations
 
 import ast
 import codecs
-import functools
-import os
 import shutil
 import stat
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, expected_findings, quick_form, require, selected, verify_all
+from conftest import (
+    FIXTURES,
+    expected_findings,
+    fix_outcome,
+    quick_form,
+    require,
+    selected,
+    verify_all,
+)
 
 from lint_train.cli import main
 from lint_train.engine import lint_source
@@ -183,18 +189,7 @@ def _ids(paths: list[Path]) -> list[str]:
 
 def _outcome(path: Path) -> FixOutcome:
     """The fixture fixed with every fix, unsafe ones included (computed once a fixture)."""
-    if os.environ.get("MUTANT_UNDER_TEST") == "stats":
-        # mutmut records which tests run each function, and runs only those against its
-        # mutants: a cached outcome would credit the fixer to the first test that asked.
-        return _fix_all(path)
-    return _cached_outcome(path)
-
-
-def _fix_all(path: Path) -> FixOutcome:
-    return fix_source(path.read_text(encoding="utf-8"), unsafe=True, path=str(path))
-
-
-_cached_outcome = functools.cache(_fix_all)
+    return fix_outcome(path)
 
 
 def _fixed(path: Path) -> str:

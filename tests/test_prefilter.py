@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT, quick_form
 
+from lint_train.analysis.events import _INPLACE_METHODS
 from lint_train.engine import FileOutcome, Selection, check_files, lint_source
 from lint_train.prefilter import could_matter, needed_words
 
@@ -85,6 +86,24 @@ def test_model_file_that_initialises_weights_in_place_is_analysed() -> None:
     )
     assert could_matter(source)
     assert [f.code for f in lint_source(source)] == ["TRN011"]
+
+
+@pytest.mark.parametrize("method", sorted(_INPLACE_METHODS))
+def test_a_parameter_changed_in_place_by_any_method_the_analysis_knows_is_analysed(
+    method: str,
+) -> None:
+    # The prefilter once knew only five of these: `self.gain.add_(1.0)` in a model's
+    # `__init__`, reported TRN011 when parsed, was skipped unparsed.
+    source = (
+        "import torch\nfrom torch import nn\nclass Gain(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n"
+        "        self.gain = nn.Parameter(torch.ones(4))\n"
+        f"        self.gain.{method}()\n"
+        "    def forward(self, x):\n        return x * self.gain\n"
+        "block = Gain()\n"
+    )
+    assert could_matter(source)
+    assert [(f.line, f.code) for f in lint_source(source)] == [(7, "TRN011")]
 
 
 def test_model_file_whose_loss_takes_probabilities_is_analysed() -> None:

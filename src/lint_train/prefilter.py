@@ -21,8 +21,12 @@ from collections.abc import Iterable
 from .analysis.vocab import EVAL_WORDS, LOADER_EVAL_WORDS, tokens
 
 _WORDS = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# A weight initialised in place may sit in a model file that never calls backward (TRN011).
-INIT_METHODS = {"normal_", "uniform_", "fill_", "zero_", "copy_"}
+# A weight initialised in place may sit in a model file that never calls backward (TRN011):
+# every in-place method the analysis reads as changing a parameter (events._INPLACE_METHODS).
+INIT_METHODS = {
+    *("normal_", "uniform_", "fill_", "zero_", "copy_", "add_", "sub_", "mul_", "div_"),
+    *("clamp_", "bernoulli_", "exponential_", "random_"),
+}
 # A loss given probabilities may sit in a model's own loss method, with no backward (TRN009).
 ACTIVATIONS = {"softmax", "sigmoid", "expit"}
 # What every rule but those below needs: training (a backward) or evaluation code.
