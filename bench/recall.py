@@ -1,8 +1,9 @@
 """Recall of lint-train on single-fault mutants of real training scripts, per rule.
 
     PYTHONPATH=src nice -n 10 python bench/recall.py bench/heldout.txt /work/corpus/heldout
-    PYTHONPATH=src python bench/recall.py LIST CORPUS --max-per-rule-per-file 2 --limit 6 \\
-        --seed 11 --misses --json mutants.json
+    PYTHONPATH=src python bench/recall.py LIST CORPUS --max-per-rule-per-file 2 --limit 4 \\
+        --seed 11 --misses --json part1.json --repo owner/name ...
+    python bench/recall.py --from-json part1.json --from-json part2.json --misses
 
 LIST and CORPUS follow bench/corpus.py: one `owner/name commit` a line, each repository
 unpacked at CORPUS/owner+name, outside this repository. Each repository is copied to a
@@ -528,10 +529,27 @@ def table(mutants: list[Mutant]) -> str:
     return "\n".join(rows)
 
 
+def measure(args: argparse.Namespace) -> list[Mutant]:
+    mutants: list[Mutant] = []
+    for name, _commit in read_list(args.list):
+        if (args.repo and name not in args.repo) or name in args.skip:
+            continue
+        source = folder_of(args.corpus, name)
+        if not source.is_dir():
+            print(f"{name}: not unpacked", file=sys.stderr)
+            continue
+        # Seeded per repository: one run with `--repo` draws the same mutants as the whole run.
+        done = run_repo(name, source, args, random.Random(f"{args.seed}:{name}"))
+        found = sum(bool(m.found) for m in done)
+        print(f"{name}: {len(done)} mutants, {found} found", file=sys.stderr, flush=True)
+        mutants += done
+    return mutants
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("list", type=Path, help="file of `owner/name commit` lines")
-    parser.add_argument("corpus", type=Path, help="folder holding owner+name/ checkouts")
+    parser.add_argument("list", type=Path, nargs="?", help="file of `owner/name commit` lines")
+    parser.add_argument("corpus", type=Path, nargs="?", help="folder of owner+name/ checkouts")
     parser.add_argument("--max-per-rule-per-file", type=int, default=2, metavar="N")
     parser.add_argument(
         "--limit",
@@ -545,20 +563,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every mutant (without its text) here")
     parser.add_argument("--no-cache", action="store_true", help="analyse every file every run")
     parser.add_argument("--repo", action="append", help="only this repository (repeatable)")
+    parser.add_argument("--skip", action="append", default=[], help="not this one (repeatable)")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        action="append",
+        metavar="FILE",
+        help="no run: the table and misses of the mutants these --json files hold, together "
+        "(a corpus measured in parts); then LIST and CORPUS are not needed",
+    )
     args = parser.parse_args(argv)
-    mutants: list[Mutant] = []
-    for name, _commit in read_list(args.list):
-        if args.repo and name not in args.repo:
-            continue
-        source = folder_of(args.corpus, name)
-        if not source.is_dir():
-            print(f"{name}: not unpacked", file=sys.stderr)
-            continue
-        # Seeded per repository: one run with `--repo` draws the same mutants as the whole run.
-        done = run_repo(name, source, args, random.Random(f"{args.seed}:{name}"))
-        found = sum(bool(m.found) for m in done)
-        print(f"{name}: {len(done)} mutants, {found} found", file=sys.stderr, flush=True)
-        mutants += done
+    if args.from_json:
+        rows = [row for path in args.from_json for row in json.loads(path.read_text("utf-8"))]
+        mutants = [Mutant(**row, text="") for row in rows]
+    elif args.list is None or args.corpus is None:
+        parser.error("LIST and CORPUS are needed, unless --from-json is given")
+    else:
+        mutants = measure(args)
     print(table(mutants))
     if args.misses:
         print("\nMisses (repository, file:line, rule, deletion; excluded ones say why):")

@@ -274,8 +274,11 @@ def test_a_run_over_a_small_corpus_finds_the_deleted_clear(
     (repo / "train.py").write_text(text, encoding="utf-8")
     listing = tmp_path / "list.txt"
     listing.write_text("someone/project 0000000\n", encoding="utf-8")
-    assert main([str(listing), str(tmp_path / "corpus"), "--misses"]) == 0
+    saved = tmp_path / "mutants.json"
+    assert main([str(listing), str(tmp_path / "corpus"), "--misses", "--json", str(saved)]) == 0
     out = capsys.readouterr().out
+    assert main(["--from-json", str(saved), "--misses"]) == 0
+    assert capsys.readouterr().out == out  # the saved mutants give the same table and misses
     row = next(line for line in out.splitlines() if line.startswith("| TRN001"))
     assert row.startswith("| TRN001 | 0 | 0 | - |" if flagged else "| TRN001 | 1 | 1 | 100% |")
     step = next(line for line in out.splitlines() if line.startswith("| TRN002"))
