@@ -3,7 +3,7 @@
     PYTHONPATH=src nice -n 10 python bench/recall.py bench/heldout.txt /work/corpus/heldout
     PYTHONPATH=src python bench/recall.py LIST CORPUS --max-per-rule-per-file 2 --limit 4 \\
         --seed 11 --misses --json part1.json --repo owner/name ...
-    python bench/recall.py --from-json part1.json --from-json part2.json --misses
+    python bench/recall.py - CORPUS --from-json part1.json --from-json part2.json --misses
 
 LIST and CORPUS follow bench/corpus.py: one `owner/name commit` a line, each repository
 unpacked at CORPUS/owner+name, outside this repository. Each repository is copied to a
@@ -266,14 +266,16 @@ def _exclusion(tree: _Tree, candidate: _Candidate, mode_free: bool) -> str:
     node = candidate.node
     if candidate.kind == "zero_grad":
         assert isinstance(node, cst.Expr)
-        clears = {"zero_grad"}
-        if any(True for _ in tree.same_path_twins(node, clears, None)):
-            return "twin: another zero_grad runs on every path through this one"
+        # Only a clear of the same receiver is a twin: `policy_opt.zero_grad()` does not clear
+        # what `critic_opt` steps, and `net.zero_grad()` may not clear all of `opt`'s parameters.
+        receiver = _method_call(node)[0]  # type: ignore[index]
+        if any(True for _ in tree.same_path_twins(node, {"zero_grad"}, receiver)):
+            return "twin: the same zero_grad runs again on every path through this one"
         scope = tree.scope(node)
         if isinstance(scope, _SCOPES) and any(
             tree.inside(o, scope) and not isinstance(tree.scope(o), _SCOPES)
             for o in tree.calls
-            if o is not node and _kind_of_statement(o) == "zero_grad"
+            if o is not node and _method_call(o) == (receiver, "zero_grad", o.value)
         ):
             return "a clear outside the loop, and the loop clears itself"
         return ""
@@ -529,6 +531,21 @@ def table(mutants: list[Mutant]) -> str:
     return "\n".join(rows)
 
 
+def judge(corpus: Path, mutants: list[Mutant]) -> None:
+    """Decide again, with this script's present exclusion tests, which saved mutants are not
+    bugs (their files read from `corpus`, unmutated)."""
+    for repo in sorted({m.repo for m in mutants}):
+        folder = folder_of(corpus, repo)
+        every = "\n".join(p.read_text("utf-8", "replace") for p in folder.rglob("*.py"))
+        mode_free = not MODE_SENSITIVE.search(every)
+        for path in sorted({m.path for m in mutants if m.repo == repo}):
+            text = (folder / path).read_text(encoding="utf-8")
+            reasons = {(c.kind, c.line): c.excluded for c in candidates(text, mode_free)}
+            for m in mutants:
+                if m.repo == repo and m.path == path:
+                    m.excluded = reasons[m.kind, m.line]
+
+
 def measure(args: argparse.Namespace) -> list[Mutant]:
     mutants: list[Mutant] = []
     for name, _commit in read_list(args.list):
@@ -570,12 +587,15 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         metavar="FILE",
         help="no run: the table and misses of the mutants these --json files hold, together "
-        "(a corpus measured in parts); then LIST and CORPUS are not needed",
+        "(a corpus measured in parts); then LIST is not needed, and CORPUS, when given, is "
+        "read to decide the exclusions again with this script's present tests",
     )
     args = parser.parse_args(argv)
     if args.from_json:
         rows = [row for path in args.from_json for row in json.loads(path.read_text("utf-8"))]
         mutants = [Mutant(**row, text="") for row in rows]
+        if args.corpus is not None:
+            judge(args.corpus, mutants)
     elif args.list is None or args.corpus is None:
         parser.error("LIST and CORPUS are needed, unless --from-json is given")
     else:

@@ -4,6 +4,7 @@ are written for these tests; the recall figures themselves live in docs/recall.m
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -116,7 +117,7 @@ def test_dropping_the_decorator_keeps_the_function() -> None:
 def test_a_second_clear_on_the_same_path_is_a_twin() -> None:
     text = """\
         for xb in batches:
-            net.zero_grad()
+            opt.zero_grad()
             if log:
                 print(xb)
             opt.zero_grad()
@@ -124,6 +125,19 @@ def test_a_second_clear_on_the_same_path_is_a_twin() -> None:
             opt.step()
         """
     assert all(reason.startswith("twin") for kind, _, reason in kinds(text) if kind == "zero_grad")
+
+
+def test_a_clear_of_another_optimizer_is_no_twin() -> None:
+    text = """\
+        def update(batch):
+            critic_opt.zero_grad()
+            critic_loss(batch).backward()
+            critic_opt.step()
+            actor_opt.zero_grad()
+            actor_loss(batch).backward()
+            actor_opt.step()
+        """
+    assert [reason for kind, _, reason in kinds(text) if kind == "zero_grad"] == ["", ""]
 
 
 def test_a_clear_on_one_branch_only_is_no_twin_of_the_loops_clear() -> None:
@@ -279,6 +293,11 @@ def test_a_run_over_a_small_corpus_finds_the_deleted_clear(
     out = capsys.readouterr().out
     assert main(["--from-json", str(saved), "--misses"]) == 0
     assert capsys.readouterr().out == out  # the saved mutants give the same table and misses
+    # Given the corpus, the exclusions are decided again: a stale one saved is not kept.
+    rows = json.loads(saved.read_text(encoding="utf-8"))
+    saved.write_text(json.dumps([{**row, "excluded": "stale"} for row in rows]), encoding="utf-8")
+    assert main(["-", str(tmp_path / "corpus"), "--from-json", str(saved), "--misses"]) == 0
+    assert capsys.readouterr().out == out
     row = next(line for line in out.splitlines() if line.startswith("| TRN001"))
     assert row.startswith("| TRN001 | 0 | 0 | - |" if flagged else "| TRN001 | 1 | 1 | 100% |")
     step = next(line for line in out.splitlines() if line.startswith("| TRN002"))
