@@ -245,20 +245,38 @@ class _Tree:
             return node
         return next(a for a in self.ancestors(node) if isinstance(a, _SCOPES))
 
-    def same_path_twins(self, statement: cst.Expr, methods: set[str], receiver: str | None):
-        """The other `x.m()` statements of `methods` (on `receiver`, when given) in the same
-        innermost loop or function that run on every path `statement` runs on."""
+    def same_path_twins(self, statement: cst.Expr, arguments: bool = False) -> list[cst.Expr]:
+        """The other statements calling the same method on the same receiver (with the same
+        arguments, when asked: `scaler.step(g_opt)` is no twin of `scaler.step(d_opt)`), in the
+        same innermost loop or function, that run on every path `statement` runs on."""
         scope = self.scope(statement)
         mine = self.branches(statement, scope)
-        for other in self.calls:
-            call = _method_call(other)
-            assert call is not None
-            if other is statement or call[1] not in methods:
-                continue
-            if receiver is not None and call[0] != receiver:
-                continue
-            if self.inside(other, scope) and self.branches(other, scope) <= mine:
-                yield other
+        key = _call_key(statement, arguments)
+        return [
+            other
+            for other in self.calls
+            if other is not statement
+            and _call_key(other, arguments) == key
+            and self.inside(other, scope)
+            and self.branches(other, scope) <= mine
+        ]
+
+    def between(self, first: cst.CSTNode, second: cst.CSTNode, method: str) -> bool:
+        """Whether a `x.method(...)` statement of the same function lies between the two lines."""
+        low, high = sorted((self.line(first), self.line(second)))
+        function = self.function(first)
+        return any(
+            low < self.line(o) < high and self.function(o) is function
+            for o in self.calls
+            if _method_call(o)[1] == method  # type: ignore[index]
+        )
+
+
+def _call_key(statement: cst.Expr, arguments: bool) -> tuple[str, ...]:
+    receiver, method, call = _method_call(statement)  # type: ignore[misc]
+    if not arguments:
+        return receiver, method
+    return receiver, method, *(cst.Module([]).code_for_node(a.value) for a in call.args)
 
 
 def _exclusion(tree: _Tree, candidate: _Candidate, mode_free: bool) -> str:
@@ -269,8 +287,10 @@ def _exclusion(tree: _Tree, candidate: _Candidate, mode_free: bool) -> str:
         # Only a clear of the same receiver is a twin: `policy_opt.zero_grad()` does not clear
         # what `critic_opt` steps, and `net.zero_grad()` may not clear all of `opt`'s parameters.
         receiver = _method_call(node)[0]  # type: ignore[index]
-        if any(True for _ in tree.same_path_twins(node, {"zero_grad"}, receiver)):
-            return "twin: the same zero_grad runs again on every path through this one"
+        # ... and one with no backward pass between: a clear after the critic's step is no
+        # twin of the clear before it.
+        if any(not tree.between(t, node, "backward") for t in tree.same_path_twins(node)):
+            return "twin: the same zero_grad runs again on every path, no backward between"
         scope = tree.scope(node)
         if isinstance(scope, _SCOPES) and any(
             tree.inside(o, scope) and not isinstance(tree.scope(o), _SCOPES)
@@ -281,8 +301,7 @@ def _exclusion(tree: _Tree, candidate: _Candidate, mode_free: bool) -> str:
         return ""
     if candidate.kind == "step":
         assert isinstance(node, cst.Expr)
-        receiver = _method_call(node)[0]  # type: ignore[index]
-        if any(True for _ in tree.same_path_twins(node, {"step"}, receiver)):
+        if tree.same_path_twins(node, arguments=True):
             return "twin: the same optimizer steps again on every path through this one"
         return ""
     if candidate.kind in ("eval", "train"):
@@ -293,7 +312,7 @@ def _exclusion(tree: _Tree, candidate: _Candidate, mode_free: bool) -> str:
         opposite = {"eval": "train", "train": "eval"}[candidate.kind]
         line = candidate.line
         scope = tree.scope(node)
-        for twin in tree.same_path_twins(node, {candidate.kind}, receiver):
+        for twin in tree.same_path_twins(node):
             start = tree.line(twin)
             if start < line and not any(
                 start < tree.line(o) < line

@@ -140,6 +140,33 @@ def test_a_clear_of_another_optimizer_is_no_twin() -> None:
     assert [reason for kind, _, reason in kinds(text) if kind == "zero_grad"] == ["", ""]
 
 
+def test_a_clear_after_a_backward_is_no_twin_of_the_clear_before_it() -> None:
+    text = """\
+        def update(batch):
+            net.zero_grad()
+            critic_loss(batch).backward()
+            critic_opt.step()
+            net.zero_grad()
+            actor_loss(batch).backward()
+            actor_opt.step()
+        """
+    assert [reason for kind, _, reason in kinds(text) if kind == "zero_grad"] == ["", ""]
+
+
+def test_steps_of_one_scaler_on_two_optimizers_are_not_twins() -> None:
+    text = """\
+        for xb in batches:
+            scaler.scale(g_loss(xb)).backward()
+            scaler.step(g_opt)
+            scaler.scale(d_loss(xb)).backward()
+            scaler.step(d_opt)
+            scaler.step(d_opt)
+        """
+    reasons = {line: reason for kind, line, reason in kinds(text) if kind == "step"}
+    assert reasons[3] == ""
+    assert reasons[5].startswith("twin") and reasons[6].startswith("twin")
+
+
 def test_a_clear_on_one_branch_only_is_no_twin_of_the_loops_clear() -> None:
     text = """\
         for xb in batches:
