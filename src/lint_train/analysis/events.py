@@ -584,7 +584,11 @@ class _Collector(cst.CSTVisitor):
             return "unk"
         text = dotted(built.func) or ""
         last = text.split(".")[-1]
-        if last[:1].isupper() or resolve_function(self.program, text, self.fn) is not None:
+        key = resolve_function(self.program, text, self.fn)
+        if key is not None:
+            # The file's own helper: fresh, unless it sets a mode on what it returns.
+            return _mode_left(self.program.functions[key].node)
+        if last[:1].isupper():
             return "default"
         if id(value) in self.program.fresh:
             return "default"  # a factory of another module that only constructs
@@ -1088,6 +1092,58 @@ def _chained_mode(expr: cst.BaseExpression) -> str | None:
             return mode if mode in {"train", "eval"} else "unk"
         expr = expr.func.value
     return None
+
+
+def _mode_left(node: cst.FunctionDef) -> str:
+    """The mode the file's function `node` leaves the model it returns in: "default" (fresh)
+    when it sets no mode; "eval" when, on its way to every return, it calls `.eval()` on the
+    name it returns (`model = Net(); model.load_state_dict(...); model.eval(); return model`,
+    also inside a `try:` block); else unknown."""
+    from .returns import _Returns
+
+    finder = _Returns()
+    walk(node.body, finder)
+    if not finder.sets_mode:
+        return "default"
+    returned = {dotted(v) for v in finder.values}
+    if len(returned) != 1 or None in returned:
+        return "unk"
+    name = returned.pop()
+    evaled = False
+    for call in _straight_calls(node.body.body):
+        if _chained_mode(call) != "eval":
+            continue
+        receiver: cst.BaseExpression = call
+        while isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute):
+            receiver = receiver.func.value  # `model.to(device).eval()`: `model`
+        evaled = evaled or dotted(receiver) == name
+    trained = _Trains()
+    walk(node.body, trained)
+    return "eval" if evaled and not trained.found else "unk"
+
+
+def _straight_calls(body: Sequence[cst.BaseStatement]) -> list[cst.Call]:
+    """The calls written as statements that run whenever `body` runs to its end: its own,
+    and those of the `try:` and `with` blocks in it (not of branches or loops)."""
+    out: list[cst.Call] = []
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            out += [s.value for s in stmt.body if isinstance(s, cst.Expr)
+                    and isinstance(s.value, cst.Call)]  # fmt: skip
+        elif isinstance(stmt, (cst.Try, cst.With)):
+            out += _straight_calls(stmt.body.body)
+    return out
+
+
+class _Trains(cst.CSTVisitor):
+    """Whether code calls `.train(...)` on anything."""
+
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "train":
+            self.found = True
 
 
 def _is_static(info: FunctionInfo) -> bool:
