@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from test_function_identity_shapes import FUNCTION_CASES
 from test_identity_shapes import IDENTITY_CASES
+from test_mode_free_models import MODE_FREE_CASES
 
 from lint_train.analysis import knowledge as kn
 from lint_train.engine import lint_source
@@ -420,6 +421,7 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
 }  # fmt: skip
 CASES.update(IDENTITY_CASES)  # the entries for identity through wrappers (issue 11, B)
 CASES.update(FUNCTION_CASES)  # plain functions are no models (issue 11, A)
+CASES.update(MODE_FREE_CASES)  # what builds no mode-sensitive layer (issue 11, A)
 
 
 def test_every_entry_has_a_case() -> None:
