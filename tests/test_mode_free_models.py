@@ -295,3 +295,34 @@ def test_a_factory_returning_a_trained_model_is_no_constructor() -> None:
         "    return ResidualNet(6, width=32)", "    return torch.load('deep.pt')"
     )
     assert "TRN004" in {code for _, code in _codes(source)}
+
+
+# Shape 2: a model returned by the file's helper after `.eval()` ----------------------------
+
+LOADER = Path(__file__).resolve().parent.parent / "fixtures" / "buggy"
+LOADER = LOADER / "trn004_loader_helper_leaves_train_mode.py"
+FORGOT = [(52, "TRN004")]
+
+
+@pytest.mark.parametrize(
+    ("switch", "expected"),
+    [
+        ("model.eval()", []),
+        ("model.to(device).eval()", []),
+        ("model.eval()\n        model.train()", FORGOT),  # switched back before returning
+        ("teacher.eval()", FORGOT),  # another object's mode: the model stays fresh
+    ],
+)
+def test_the_mode_a_helper_leaves_reaches_its_caller(
+    switch: str, expected: list[tuple[int, str]]
+) -> None:
+    source = LOADER.read_text(encoding="utf-8").replace(
+        "        model.to(device)\n", f"        model.to(device)\n        {switch}\n"
+    )
+    # The inserted lines move the evaluation down.
+    moved = [(line + switch.count("\n") + 1, code) for line, code in expected]
+    assert _codes(source) == moved
+
+
+def test_the_helper_without_a_switch_leaves_a_fresh_model() -> None:
+    assert _codes(LOADER.read_text(encoding="utf-8")) == FORGOT

@@ -1096,9 +1096,10 @@ def _chained_mode(expr: cst.BaseExpression) -> str | None:
 
 def _mode_left(node: cst.FunctionDef) -> str:
     """The mode the file's function `node` leaves the model it returns in: "default" (fresh)
-    when it sets no mode; "eval" when, on its way to every return, it calls `.eval()` on the
-    name it returns (`model = Net(); model.load_state_dict(...); model.eval(); return model`,
-    also inside a `try:` block); else unknown."""
+    when it switches no mode of the name it returns; the mode of its last switch when every
+    switch of that name runs on the way to every return (`model = Net();
+    model.load_state_dict(...); model.eval(); return model`, also inside a `try:` block);
+    else unknown (a switch in a branch or a loop, or a return of something else)."""
     from .returns import _Returns
 
     finder = _Returns()
@@ -1108,18 +1109,15 @@ def _mode_left(node: cst.FunctionDef) -> str:
     returned = {dotted(v) for v in finder.values}
     if len(returned) != 1 or None in returned:
         return "unk"
-    name = returned.pop()
-    evaled = False
-    for call in _straight_calls(node.body.body):
-        if _chained_mode(call) != "eval":
-            continue
-        receiver: cst.BaseExpression = call
-        while isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute):
-            receiver = receiver.func.value  # `model.to(device).eval()`: `model`
-        evaled = evaled or dotted(receiver) == name
-    trained = _Trains()
-    walk(node.body, trained)
-    return "eval" if evaled and not trained.found else "unk"
+    switches = _Switches(returned.pop())
+    walk(node.body, switches)
+    if not switches.found:
+        return "default"  # it switches other objects (`teacher.eval()`), not this one
+    straight = [c for c in _straight_calls(node.body.body) if id(c) in switches.found]
+    if len(straight) != len(switches.found):
+        return "unk"
+    mode = _chained_mode(straight[-1])
+    return mode if mode in ("eval", "train") else "unk"
 
 
 def _straight_calls(body: Sequence[cst.BaseStatement]) -> list[cst.Call]:
@@ -1135,15 +1133,22 @@ def _straight_calls(body: Sequence[cst.BaseStatement]) -> list[cst.Call]:
     return out
 
 
-class _Trains(cst.CSTVisitor):
-    """Whether code calls `.train(...)` on anything."""
+class _Switches(cst.CSTVisitor):
+    """The calls that switch the mode of `name`: `name.eval()`, `name.to(device).train()`."""
 
-    def __init__(self) -> None:
-        self.found = False
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.found: set[int] = set()
 
     def visit_Call(self, node: cst.Call) -> None:
-        if isinstance(node.func, cst.Attribute) and node.func.attr.value == "train":
-            self.found = True
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in ("eval", "train"):
+            return
+        receiver: cst.BaseExpression = func.value
+        while isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute):
+            receiver = receiver.func.value  # `model.to(device).eval()`: `model`
+        if dotted(receiver) == self.name:
+            self.found.add(id(node))
 
 
 def _is_static(info: FunctionInfo) -> bool:
