@@ -226,7 +226,8 @@ def test_an_attribute_is_judged_by_what_its_class_builds_into_it() -> None:
 
 def test_an_attribute_set_from_outside_the_class_is_not_judged_by_the_class() -> None:
     source = textwrap.dedent(HELD.format(table="nn.Embedding(9, 2)")).replace(
-        "ensemble = Ensemble(3)\n", "ensemble = Ensemble(3)\nensemble.embeddings = torch.load(p)\n"
+        "ensemble = Ensemble(3)\n",
+        'ensemble = Ensemble(3)\nensemble.embeddings = torch.load(p)["emb"]\n',
     )
     program = build_program(cst.parse_module(source))
     assert program.mode_sensitive("ensemble.embeddings") is True
@@ -326,3 +327,17 @@ def test_the_mode_a_helper_leaves_reaches_its_caller(
 
 def test_the_helper_without_a_switch_leaves_a_fresh_model() -> None:
     assert _codes(LOADER.read_text(encoding="utf-8")) == FORGOT
+
+
+def test_an_attribute_set_from_outside_in_a_function_is_not_judged_by_the_class() -> None:
+    body = textwrap.dedent(HELD.format(table="nn.Embedding(9, 2)"))
+    head, _, loop = body.partition("ensemble = Ensemble(3)\n")
+    source = (
+        head
+        + "def main(p):\n"
+        + textwrap.indent(
+            'ensemble = Ensemble(3)\nensemble.embeddings = torch.load(p)["emb"]\n' + loop, "    "
+        )
+    )
+    program = build_program(cst.parse_module(source))
+    assert program.mode_sensitive("main:ensemble.embeddings") is True

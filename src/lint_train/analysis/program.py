@@ -312,7 +312,8 @@ class Program:
         classes = [dotted(unmoved(c).func) for c in made or [] if isinstance(unmoved(c), cst.Call)]
         if not made or len(classes) != len(made) or not all(c in self.classes for c in classes):
             return None
-        outside = _AttributeValues({f"{head}.{attr}"})
+        written = head.rpartition(":")[2]  # `main:ensemble` is written `ensemble`
+        outside = _AttributeValues({f"{written}.{attr}"})
         walk(self.module, outside)
         calls: list[cst.Call] = []
         for cls in dict.fromkeys(classes):
