@@ -109,6 +109,8 @@ SAME_AS_TWIN = {
     "trn005_baseline_evaluation_before_training",
 }
 OTHER_FIX = {
+    "trn004_loader_helper_leaves_train_mode": "twin calls eval() in the loading helper; the fix "
+    "calls it before the prediction loop",
     "trn004_generator_with_dropout_sampled": "twin switches to eval before `with no_grad()` and "
     "back to train each epoch; the fix calls eval() before the sampling loop",
     "trn004_accuracy_helper_switches_per_batch": "twin switches eval/train around each batch's "
