@@ -115,6 +115,12 @@ SAME_AS_TWIN = {
     "trn005_baseline_evaluation_before_training",
 }
 OTHER_FIX = {
+    "trn004_loader_helper_leaves_train_mode": "twin calls eval() in the loading helper; the fix "
+    "calls it before the prediction loop",
+    "trn004_generator_with_dropout_sampled": "twin switches to eval before `with no_grad()` and "
+    "back to train each epoch; the fix calls eval() before the sampling loop",
+    "trn004_accuracy_helper_switches_per_batch": "twin switches eval/train around each batch's "
+    "forward in the module branch; the fix calls eval() before the loop",
     "trn004_accuracy_helper_given_a_module": "twin switches and wraps the module in the caller; "
     "the fix edits the helper",
     "trn004_new_model_loaded_then_evaluated": "twin decorates test() and calls eval() after the "

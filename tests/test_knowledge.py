@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from test_function_identity_shapes import FUNCTION_CASES
 from test_identity_shapes import IDENTITY_CASES
+from test_mode_free_models import MODE_FREE_CASES
 from test_mode_sensitive_parts import ARRAY_CASES
 
 from lint_train.analysis import knowledge as kn
@@ -422,6 +423,7 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
 CASES.update(IDENTITY_CASES)  # the entries for identity through wrappers (issue 11, B)
 CASES.update(FUNCTION_CASES)  # plain functions are no models (issue 11, A)
 CASES.update(ARRAY_CASES)  # arrays build no layer (issue 11, A)
+CASES.update(MODE_FREE_CASES)  # what builds no mode-sensitive layer (issue 11, A)
 
 
 def test_every_entry_has_a_case() -> None:

@@ -35,6 +35,7 @@ def make_data():
 
 def main():
     model = make_model()
+    model.load_state_dict(make_model().state_dict())  # restored weights: no smoke check
     val_batches = make_data()
 {mode}    error = 0.0
     with torch.no_grad():

@@ -623,7 +623,11 @@ class _Collector(cst.CSTVisitor):
             return "unk"
         text = dotted(built.func) or ""
         last = text.split(".")[-1]
-        if last[:1].isupper() or resolve_function(self.program, text, self.fn) is not None:
+        key = resolve_function(self.program, text, self.fn)
+        if key is not None:
+            # The file's own helper: fresh, unless it sets a mode on what it returns.
+            return _mode_left(self.program.functions[key].node)
+        if last[:1].isupper():
             return "default"
         if id(value) in self.program.fresh:
             return "default"  # a factory of another module that only constructs
@@ -1127,6 +1131,63 @@ def _chained_mode(expr: cst.BaseExpression) -> str | None:
             return mode if mode in {"train", "eval"} else "unk"
         expr = expr.func.value
     return None
+
+
+def _mode_left(node: cst.FunctionDef) -> str:
+    """The mode the file's function `node` leaves the model it returns in: "default" (fresh)
+    when it switches no mode of the name it returns; the mode of its last switch when every
+    switch of that name runs on the way to every return (`model = Net();
+    model.load_state_dict(...); model.eval(); return model`, also inside a `try:` block);
+    else unknown (a switch in a branch or a loop, or a return of something else)."""
+    from .returns import _Returns
+
+    finder = _Returns()
+    walk(node.body, finder)
+    if not finder.sets_mode:
+        return "default"
+    returned = {dotted(v) for v in finder.values}
+    if len(returned) != 1 or None in returned:
+        return "unk"
+    switches = _Switches(returned.pop())
+    walk(node.body, switches)
+    if not switches.found:
+        return "default"  # it switches other objects (`teacher.eval()`), not this one
+    straight = [c for c in _straight_calls(node.body.body) if id(c) in switches.found]
+    if len(straight) != len(switches.found):
+        return "unk"
+    mode = _chained_mode(straight[-1])
+    return mode if mode in ("eval", "train") else "unk"
+
+
+def _straight_calls(body: Sequence[cst.BaseStatement]) -> list[cst.Call]:
+    """The calls written as statements that run whenever `body` runs to its end: its own,
+    and those of the `try:` and `with` blocks in it (not of branches or loops)."""
+    out: list[cst.Call] = []
+    for stmt in body:
+        if isinstance(stmt, cst.SimpleStatementLine):
+            out += [s.value for s in stmt.body if isinstance(s, cst.Expr)
+                    and isinstance(s.value, cst.Call)]  # fmt: skip
+        elif isinstance(stmt, (cst.Try, cst.With)):
+            out += _straight_calls(stmt.body.body)
+    return out
+
+
+class _Switches(cst.CSTVisitor):
+    """The calls that switch the mode of `name`: `name.eval()`, `name.to(device).train()`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.found: set[int] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in ("eval", "train"):
+            return
+        receiver: cst.BaseExpression = func.value
+        while isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Attribute):
+            receiver = receiver.func.value  # `model.to(device).eval()`: `model`
+        if dotted(receiver) == self.name:
+            self.found.add(id(node))
 
 
 def _is_static(info: FunctionInfo) -> bool:

@@ -511,6 +511,15 @@ class Interpreter:
                 skipped = self.apply(clear, skipped, frame)
             else:
                 taken = self.apply(clear, taken, frame)
+        plain = self._module_guard(stmt.test, frame)
+        if plain is not None:
+            # `if isinstance(net, nn.Module): ... else: net(x)`: where the test fails, `net` is
+            # no torch module (a plain function); it has no train/eval mode to be wrong.
+            name, when = plain
+            plain_paths = [path.copy() for path in (taken if when else skipped)]
+            for path in plain_paths:
+                path.set_mode(name, frozenset({"unk"}))
+            taken, skipped = (plain_paths, skipped) if when else (taken, plain_paths)
         out = self.block(stmt.body, taken, frame) if taken else []
         if isinstance(stmt.orelse, cst.If):
             other = self.if_(stmt.orelse, skipped, frame) if skipped else []
@@ -521,6 +530,20 @@ class Interpreter:
         if decided is None and out and other and self._asks_caller(condition, frame):
             _caller_chooses(out, other)
         return join(out, other)
+
+    def _module_guard(self, test: cst.BaseExpression, frame: Frame) -> tuple[str, bool] | None:
+        """`isinstance(net, torch.nn.Module)` (or its negation): the object tested, as the
+        interpreter names it, and whether the branch taken is where it is no module."""
+        test, polarity = _unnegated(test)
+        if not (
+            isinstance(test, cst.Call)
+            and dotted(test.func) == "isinstance"
+            and len(test.args) == 2
+            and self.program.qualify(dotted(test.args[1].value)) == "torch.nn.Module"
+        ):
+            return None
+        name = dotted(test.args[0].value)
+        return (frame.translate(name), not polarity) if name is not None else None
 
     def _asks_caller(self, condition: str, frame: Frame) -> bool:
         """Whether a condition reads a parameter whose value the caller gives and this call

@@ -37,6 +37,8 @@ EVERY = "every optimizer"  # `engine.step()`, `p.grad.zero_()`: whatever owns th
 # What train/eval mode does to what a constructor builds, and when it does nothing after all.
 SENSITIVE = "sensitive"
 UNKNOWN = "unknown"
+FREE = "free"  # builds no torch module at all (arrays, signal filters): nothing has a mode
+AS_GIVEN = "as given"  # wraps the modules it is given: sensitive exactly when one of them is
 ZERO_RATE = "a rate of 0 (`p=0`, or its first argument 0)"
 NO_DROPOUT = "`dropout=0`"
 NO_RUNNING_STATS = "no `track_running_stats=True`"
@@ -87,8 +89,11 @@ class Effect:
     # Passes what it is given to code not in view, which may step, clear or change modes.
     hands_on: bool = False
     # Whether train/eval mode changes what the module it builds computes: SENSITIVE (dropout,
-    # batch-norm, a model zoo's models) or UNKNOWN (what it returns is not in view; counted
-    # as sensitive). `free_when` names the arguments that make it mode-free after all.
+    # batch-norm, a model zoo's models), UNKNOWN (what it returns is not in view; counted as
+    # sensitive), FREE (it builds no module: a model that calls it while it is built,
+    # `np.prod(ratios)`, gains no layer) or AS_GIVEN (a wrapper that computes what the modules
+    # it is given compute: `weight_norm(conv)`). `free_when` names the arguments that make it
+    # mode-free after all.
     mode: str | None = None
     free_when: str | None = None  # ZERO_RATE or NO_RUNNING_STATS
     # Turns a model's result into a metric or an output that no gradient flows through
@@ -116,6 +121,9 @@ class Effect:
     # The name itself, taken as a value (`net = F.softmax`, `evaluate(loader, abs)`), is a
     # plain function: it has no train/eval mode, and calling it runs no torch model.
     function: bool = False
+    # Its arguments are tensors or a state dict, never a module (`model.load_state_dict(
+    # torch.load(path))`): what builds them adds no layer to the model that calls it.
+    takes_state: bool = False
     # Returns its first argument with some arguments bound (`functools.partial(f, w=w)`): a
     # function stays a plain function; a class becomes a factory (calling it builds).
     binds: bool = False
@@ -266,9 +274,13 @@ TABLE: dict[str, Effect] = {
     **{f"<any>.{m}": _neutral_method(m, same_object=True) for m in (
         "to", "cuda", "cpu", "half", "float", "double", "bfloat16")},
     **{f"<any>.{m}": _neutral_method(m) for m in (
-        "parameters", "named_parameters", "state_dict", "load_state_dict", "modules",
+        "parameters", "named_parameters", "state_dict", "modules",
         "children", "apply", "register_forward_hook", "size", "numel",
         "add_param_group")},
+    "<any>.load_state_dict": Effect(
+        "`x.load_state_dict(state)` hands what it is given to no code that could step, clear "
+        "or change a mode; `state` holds tensors, not a module (`torch.load` there loads no "
+        "layer)", takes_state=True),
     **{name: _pure(name) for name in _BUILTINS},
     # Calls that end the program: what follows them on the same path never runs -------------
     **{name: Effect(f"`{name}(...)` ends the program: a branch that calls it does not go on",
@@ -319,6 +331,21 @@ TABLE: dict[str, Effect] = {
                                    "mode-sensitive model", builds="model", mode=SENSITIVE),
     "timm.create_model": Effect("a model zoo's model: builds a mode-sensitive model",
                                 builds="model", mode=SENSITIVE),
+    **{name: Effect(f"`{name.rpartition('.')[2]}(module)` reparametrises the weights of the "
+                    "module it is given; train and eval mode compute alike unless they do for "
+                    "that module", builds="model", mode=AS_GIVEN)
+       for name in ("torch.nn.utils.weight_norm", "torch.nn.utils.parametrizations.weight_norm")},
+    "pyro.random_module": Effect("`pyro.random_module(name, module, priors)` returns a sampler "
+                                 "of copies of `module` with weights drawn from the priors: "
+                                 "its layers, so its sensitivity to the mode", mode=AS_GIVEN),
+    # Numeric, audio and image libraries build arrays, never a torch model or layer: a
+    # module's constructor that calls them (`librosa.filters.mel(...)` for a mel basis,
+    # `np.prod(ratios)`) gains no mode-sensitive part from them, and what a helper computes
+    # with them (a filter window, a shape) is no layer, whatever is done with it.
+    **{f"{package}.*": Effect(f"`{package}`: arrays, images and numbers; builds no torch "
+                              "module, so a model built with its help gains no mode-sensitive "
+                              "layer from it", mode=FREE, builds="foreign")
+       for package in ("numpy", "scipy", "pandas", "librosa", "cv2", "PIL")},
     **{name: Effect("loads an object not in view: a model of unknown layers, counted as "
                     "mode-sensitive", mode=UNKNOWN)
        for name in ("torch.load", "torch.jit.load", "torch.hub.load")},
@@ -384,11 +411,6 @@ TABLE: dict[str, Effect] = {
                               "layers have modes and gradients of their own)", builds="foreign")
        for package in ("tensorflow", "keras", "tf_keras", "jax", "flax", "haiku", "sklearn",
                        "xgboost", "lightgbm", "catboost")},
-    # Arrays and images: what a helper computes with them (a filter window, a shape) is never
-    # a layer of a torch model, whatever is done with it.
-    **{f"{package}.*": Effect(f"`{package}`: arrays, images and numbers, never a torch model or "
-                              "a layer of one", builds="foreign")
-       for package in ("numpy", "scipy", "cv2", "PIL")},
     "deepspeed.initialize": Effect("returns an engine first: `engine.step()` steps and clears",
                                    builds="engine", hands_on=True),
 }  # fmt: skip
@@ -506,6 +528,7 @@ def _columns(effect: Effect) -> list[str]:
             (effect.defers, "optimizers deferred in a window"),
             (effect.function, "a plain function"),
             (effect.binds, "binds a function's arguments"),
+            (effect.takes_state, "given a state, not a module"),
         )
         if flag
     ]

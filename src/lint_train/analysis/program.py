@@ -132,6 +132,8 @@ class Program:
     made: dict[str, list[tuple[Path, str]]] = field(default_factory=dict)
     fresh: set[int] = field(default_factory=set)  # the calls among them that set no mode
     _sensitive: dict[int, bool] = field(default_factory=dict)
+    _statement_of: dict[int, int] | None = None  # a call's top-level statement, by index
+    _function_of: dict[int, cst.FunctionDef] | None = None  # a call's innermost function
     _functions: dict[str, bool] = field(default_factory=dict)
     _kept: dict[int, set[int]] = field(default_factory=dict)  # see `kept`
 
@@ -264,6 +266,11 @@ class Program:
             # Built in view, in the scope that names it: judged by what it is built from, never
             # by a binding of the same bare name in another function.
             return any(self._subtree_sensitive(c) for c in calls)
+        held = self._held(head, attr) if attr and "." not in attr else None
+        if held is not None:
+            # What an object of the file's own class holds (`net.embeddings`, built by
+            # `Net(...)`): judged by what the class builds into that attribute.
+            return any(self._subtree_sensitive(c) for c in held)
         # Not built in view (a parameter, a loop variable): judge by the models the file
         # builds; a file whose every model is mode-free has no reason to switch modes.
         built = [self.bound[m] for m in self.models if m in self.bound]
@@ -271,6 +278,62 @@ class Program:
         if not built and not modules:
             return True
         return any(self._subtree_sensitive(n) for n in built + modules)
+
+    def function_of(self, call: cst.Call) -> cst.FunctionDef | None:
+        """The innermost function whose body holds `call`; None at the module's top level."""
+        if self._function_of is None:
+            finder = _CallsIn()
+            walk(self.module, finder)
+            self._function_of = finder.found
+        return self._function_of.get(id(call))
+
+    def overwritten(self, name: str, call: cst.Call, use: cst.CSTNode) -> bool:
+        """Whether the module-level binding `name = call` can no longer be what `name` holds
+        at `use`: a later top-level statement, still before the one holding `use`, binds
+        `name` anew whatever path the script takes (`net = MLP()` in one notebook cell,
+        `net = MyMLP()` in a later one, then a function using `net`)."""
+        bindings = self.bound_in.get(name, [])
+        if not any(c is call for c in bindings):
+            return False  # not a module-level binding
+        if self._statement_of is None:
+            self._statement_of = {}
+            for index, stmt in enumerate(self.module.body):
+                calls = _Calls()
+                walk(stmt, calls)
+                self._statement_of.update(dict.fromkeys(calls.found, index))
+        where = self._statement_of.get(id(call))
+        used = self._statement_of.get(id(use))
+        if where is None or used is None:
+            return False
+        for other in bindings:
+            index = self._statement_of.get(id(other), -1)
+            if where < index < used and _binds_plainly(self.module.body[index], name, other):
+                return True
+        return False
+
+    def _held(self, head: str, attr: str) -> list[cst.Call] | None:
+        """The constructor calls the file's classes bind to `self.<attr>`, for an object
+        `head` built by those classes only; None when any value given to that attribute (in
+        the class, or as `head.<attr> = ...`) is not such a call, or `head` is built
+        otherwise."""
+        made = self.bound_in.get(head)
+        classes = [dotted(unmoved(c).func) for c in made or [] if isinstance(unmoved(c), cst.Call)]
+        if not made or len(classes) != len(made) or not all(c in self.classes for c in classes):
+            return None
+        written = head.rpartition(":")[2]  # `main:ensemble` is written `ensemble`
+        outside = _AttributeValues({f"{written}.{attr}"})
+        walk(self.module, outside)
+        calls: list[cst.Call] = []
+        for cls in dict.fromkeys(classes):
+            inside = _AttributeValues({f"self.{attr}"})
+            walk(self.classes[cls].node, inside)  # type: ignore[index]
+            values = [one for v in inside.values for one in _alternatives(v)]
+            calls += [v for v in values if isinstance(v, cst.Call)]
+            if not values or not all(isinstance(v, cst.Call) or _is_none(v) for v in values):
+                return None
+        if outside.values:
+            return None  # set from outside: judged by the file's models instead
+        return calls
 
     def _subtree_sensitive(self, node: cst.CSTNode) -> bool:
         cached = self._sensitive.get(id(node))
@@ -681,7 +744,10 @@ MODE_LAYERS = re.compile(r"Dropout|BatchNorm|InstanceNorm|RReLU")
 
 
 def _mode_free(effect: kn.Effect, call: cst.Call) -> bool:
-    """Whether a mode-sensitive layer is built so that train and eval mode compute alike."""
+    """Whether a mode-sensitive layer is built so that train and eval mode compute alike (or
+    the call builds no module at all)."""
+    if effect.mode == kn.FREE:
+        return True
     if effect.mode != kn.SENSITIVE or effect.free_when is None:
         return False
     keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
@@ -694,6 +760,158 @@ def _mode_free(effect: kn.Effect, call: cst.Call) -> bool:
         flag = keywords.get("track_running_stats")
         return flag is None or (isinstance(flag, cst.Name) and flag.value == "False")
     return False
+
+
+def _filled_here(function: cst.FunctionDef, name: str, wrapper: cst.Call) -> bool:
+    """Whether `name` is a list that `function` fills only with layers it builds itself
+    (`layers = []`, `layers.append(nn.Linear(...))`, `layers += [block]` with `block =
+    Block(...)`), so that a wrapper given it (`nn.Sequential(*layers)`) holds nothing but
+    what the function's own calls build."""
+    fills = _ListFills(name, wrapper)
+    walk(function.body, fills)
+    if not fills.lists or fills.other:
+        return False
+    return all(
+        isinstance(e, cst.Call) or (isinstance(e, cst.Name) and e.value in fills.built)
+        for e in fills.elements
+    )
+
+
+class _ListFills(cst.CSTVisitor):
+    """How a function binds and fills the list `name`: the list values bound to it, the
+    elements put in, whether it is bound to anything else, and the plain names the function
+    binds to calls only."""
+
+    _ADDS = ("append", "insert")
+
+    def __init__(self, name: str, wrapper: cst.Call) -> None:
+        self.name = name
+        self.wrapper = wrapper
+        self.lists = 0
+        self.other = False
+        self.elements: list[cst.BaseExpression] = []
+        self.built: set[str] = set()
+        self._rebound: set[str] = set()
+
+    def _list(self, value: cst.BaseExpression) -> None:
+        if isinstance(value, cst.List):
+            self.lists += 1
+            for element in value.elements:
+                if isinstance(element, cst.StarredElement):
+                    self.other = True
+                self.elements.append(element.value)
+        elif isinstance(value, cst.ListComp):
+            self.lists += 1
+            self.elements.append(value.elt)
+        elif value is not self.wrapper:
+            self.other = True
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            text = dotted(target.target)
+            if text == self.name:
+                self._list(node.value)
+            elif isinstance(target.target, cst.Name):
+                if isinstance(node.value, cst.Call) and text not in self._rebound:
+                    self.built.add(text)
+                else:
+                    self._rebound.add(text)
+                    self.built.discard(text)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if dotted(node.target) == self.name:
+            self._list(node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or dotted(func.value) != self.name:
+            return
+        if func.attr.value in self._ADDS and node.args:
+            self.elements.append(node.args[-1].value)
+        elif func.attr.value == "extend" and node.args:
+            self._list(node.args[0].value)
+
+    def visit_For(self, node: cst.For) -> None:
+        for name in _names(node.target):
+            self._rebound.add(name)
+            self.built.discard(name)
+
+
+def _names(target: cst.BaseExpression) -> list[str]:
+    if isinstance(target, cst.Name):
+        return [target.value]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in _names(e.value)]
+    return []
+
+
+class _CallsIn(cst.CSTVisitor):
+    """Each call's innermost enclosing function."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, cst.FunctionDef] = {}
+        self._functions: list[cst.FunctionDef] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._functions.append(node)
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._functions.pop()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self._functions:
+            self.found[id(node)] = self._functions[-1]
+
+
+class _Calls(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found: list[int] = []
+
+    def visit_Call(self, node: cst.Call) -> None:
+        self.found.append(id(node))
+
+
+def _binds_plainly(stmt: cst.CSTNode, name: str, call: cst.Call) -> bool:
+    """Whether the top-level statement `stmt` is `name = call`, run whenever the script
+    reaches it (not in a branch, a loop or a function)."""
+    return isinstance(stmt, cst.SimpleStatementLine) and any(
+        isinstance(small, cst.Assign)
+        and small.value is call
+        and any(dotted(t.target) == name for t in small.targets)
+        for small in stmt.body
+    )
+
+
+def _alternatives(value: cst.BaseExpression) -> list[cst.BaseExpression]:
+    """`a if c else b` -> the values of `a` and `b`; any other value itself."""
+    if isinstance(value, cst.IfExp):
+        return _alternatives(value.body) + _alternatives(value.orelse)
+    return [value]
+
+
+def _is_none(value: cst.BaseExpression) -> bool:
+    return isinstance(value, cst.Name) and value.value == "None"
+
+
+class _AttributeValues(cst.CSTVisitor):
+    """The values assigned to any of the given dotted targets (`self.fc = ...`)."""
+
+    def __init__(self, targets: set[str]) -> None:
+        self.targets = targets
+        self.values: list[cst.BaseExpression] = []
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            if dotted(target.target) in self.targets:
+                self.values.append(node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if dotted(node.target) in self.targets and node.value is not None:
+            self.values.append(node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if dotted(node.target) in self.targets:
+            self.values.append(node.value)
 
 
 def _is_zero(value: cst.BaseExpression | None) -> bool:
@@ -711,14 +929,17 @@ class _ModeLayers(cst.CSTVisitor):
         self.program = program
         self.sensitive = False
         self.parts = parts
-        self._functions: list[cst.FunctionDef] = []
+        self._functions: list[str] = []
+        self._nodes: list[cst.FunctionDef] = []
         self._classes: set[int] = set()  # the file's classes already looked through
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._functions.append(node)
+        self._functions.append(node.name.value)
+        self._nodes.append(node)
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._functions.pop()
+        self._nodes.pop()
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "training":
@@ -731,9 +952,14 @@ class _ModeLayers(cst.CSTVisitor):
         full = self.program.qualify(text) or text
         last = full.split(".")[-1]
         effect = kn.lookup(full)
-        inside = self._functions[-1] if self._functions else None
-        in_forward = inside is not None and inside.name.value == "forward"
-        if effect is not None and effect.mode is not None:
+        inside = self._nodes[-1] if self._nodes else None
+        in_forward = self._functions[-1:] == ["forward"]
+        method = kn.method("any", last) if isinstance(node.func, cst.Attribute) else None
+        if method is not None and method.takes_state:
+            return False  # `self.load_state_dict(torch.load(p))` loads tensors, no layer
+        if effect is not None and effect.mode == kn.AS_GIVEN:
+            self.sensitive = self._wraps_models(node, constructor=False)
+        elif effect is not None and effect.mode is not None:
             self.sensitive = not _mode_free(effect, node)
         elif effect is not None and effect.builds == "foreign":
             pass  # another framework's object, or an array: no torch layer
@@ -778,22 +1004,26 @@ class _ModeLayers(cst.CSTVisitor):
             self._classes.add(id(node))
             walk(node, self)
 
-    def _wraps_models(self, node: cst.Call) -> bool:
-        """Whether a constructor is given models (built elsewhere) that are mode-sensitive or
-        not in view: `Wrapper(backbone, head)` computes what they compute."""
-        if not (dotted(node.func) or "").split(".")[-1][:1].isupper():
+    def _wraps_models(self, node: cst.Call, constructor: bool = True) -> bool:
+        """Whether a constructor (or a wrapper the table knows) is given models (built
+        elsewhere) that are mode-sensitive or not in view: `Wrapper(backbone, head)` computes
+        what they compute."""
+        if constructor and not (dotted(node.func) or "").split(".")[-1][:1].isupper():
             return False
         for arg in node.args:
             name = dotted(arg.value)
             if name is None or not (name in self.program.models or is_model_name(name)):
                 continue
+            function = self._nodes[-1] if self._nodes else self.program.function_of(node)
+            if function is not None and _filled_here(function, name, node):
+                continue  # `nn.Sequential(*layers)`: its layers are built there, and looked at
             # Every binding of that name in the file: the wrapper is sensitive if any is.
             calls = [
                 c
                 for root, bound in self.program.bound_in.items()
                 if root == name or root.endswith((f":{name}", f"#{name}"))
                 for c in bound
-                if c is not node
+                if c is not node and not self.program.overwritten(name, c, node)
             ]
             if not calls or any(self.program._subtree_sensitive(c) for c in calls):
                 return True

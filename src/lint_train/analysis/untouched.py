@@ -79,7 +79,7 @@ def _moved(value: cst.BaseExpression | None, name: str) -> bool:
     return value is not None and dotted(unmoved(value)) == name
 
 
-def _constructs(program: Program, value: cst.BaseExpression | None) -> bool:
+def _constructs(program: Program, value: cst.BaseExpression | None, depth: int = 0) -> bool:
     """Whether `value` builds a fresh model that loads no weights and wraps no other model."""
     built = unmoved(value) if value is not None else None  # `Net().to(device).eval()`
     if not isinstance(built, cst.Call) or _asks_for_weights(built) or _wraps(program, built):
@@ -91,6 +91,11 @@ def _constructs(program: Program, value: cst.BaseExpression | None) -> bool:
     cls = program.classes.get(text)
     if cls is not None:
         return cls.is_module and not _loads_inside(cls.node)
+    key = program.module_functions.get(text)
+    if key is not None:
+        # `def ResNet18(): return ResNet(BasicBlock, [2, 2, 2, 2])`: the file's factory
+        # builds fresh when every value it returns is a constructor call that does.
+        return depth < _FACTORY_DEPTH and _factory_constructs(program, key, depth + 1)
     if not program.is_imported(text):
         return False
     full = program.qualify(text) or text
@@ -99,6 +104,33 @@ def _constructs(program: Program, value: cst.BaseExpression | None) -> bool:
         return effect.builds == "model" and (last[:1].isupper() or effect.mode is not None)
     # A class of the project imported from another module (`from model import Encoder`).
     return last[:1].isupper() and not full.startswith(kn.LIGHTNING_PACKAGES)
+
+
+_FACTORY_DEPTH = 3  # factories calling factories, followed this deep
+
+
+def _factory_constructs(program: Program, key: str, depth: int) -> bool:
+    node = program.functions[key].node
+    if _loads_inside(node):
+        return False
+    returns = _Returned()
+    walk(node.body, returns)
+    return bool(returns.values) and all(
+        isinstance(v, cst.Call) and _constructs(program, v, depth) for v in returns.values
+    )
+
+
+class _Returned(cst.CSTVisitor):
+    """The values a function returns (not those of the functions it defines)."""
+
+    def __init__(self) -> None:
+        self.values: list[cst.BaseExpression | None] = []
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self.values.append(node.value)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
 
 
 def _wraps(program: Program, call: cst.Call) -> bool:
@@ -129,8 +161,9 @@ def _asks_for_weights(call: cst.Call) -> bool:
     return False
 
 
-def _loads_inside(node: cst.ClassDef) -> bool:
-    """Whether a class's own code loads weights (`self.load_state_dict(torch.load(p))`)."""
+def _loads_inside(node: cst.ClassDef | cst.FunctionDef) -> bool:
+    """Whether a class's (or a factory's) own code loads weights
+    (`self.load_state_dict(torch.load(p))`)."""
     finder = _Loads()
     walk(node, finder)
     return finder.found
