@@ -225,3 +225,16 @@ def test_a_class_only_derived_from_elsewhere_is_still_judged_in_its_own_module(
         "from agent import Agent\n\n\nclass Greedy(Agent):\n    pass\n", encoding="utf-8"
     )
     assert _found(root, ".") == [("agent.py", 34, "TRN004")]
+
+
+# Optimizer wrappers ----------------------------------------------------------------------
+def test_a_wrapper_elsewhere_that_steps_its_optimizer_is_an_optimizer_step(
+    tmp_path: Path,
+) -> None:
+    """`WarmupLRAdamOptimizer` (named like a scheduler) steps the Adam it holds: stepping it
+    is the loop's optimizer step. Once its `step()` only writes the lr, it is not."""
+    root = _copy("optimizer_wrapper_elsewhere", tmp_path)
+    assert _found(root, ".") == []
+    assert _found(root, "train.py") == []
+    _edit(root / "optim_utils.py", "        self.optimizer.step()\n", "")
+    assert _found(root, "train.py") == [("train.py", 16, "TRN002")]

@@ -830,9 +830,13 @@ class _Collector(cst.CSTVisitor):
             return "engine"
         if receiver in program.scalers or is_scaler_name(receiver):
             return "scaler"
-        if receiver in program.schedulers or is_scheduler_name(receiver):
+        if receiver in program.schedulers:
             return "scheduler"
-        if receiver in program.optimizers or is_optimizer_name(receiver):
+        if receiver in program.optimizers:
+            return "optimizer"  # bound to one, whatever its name says (`optim_schedule`)
+        if is_scheduler_name(receiver):
+            return "scheduler"
+        if is_optimizer_name(receiver):
             return "optimizer"
         return None
 

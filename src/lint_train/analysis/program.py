@@ -14,7 +14,7 @@ import libcst as cst
 from . import knowledge as kn
 from .names import ImportTable, dotted, unmoved
 from .summary import ClassFacts, ProjectView
-from .vocab import OPTIMIZER_CLASSES, is_model_name
+from .vocab import OPTIMIZER_CLASSES, is_model_name, is_optimizer_name
 from .walk import walk
 
 LIGHTNING_BASES = ("LightningModule",)
@@ -364,6 +364,19 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
     callee = program.qualify(dotted(value.func)) or _picked_class(program, value.func)
     last = callee.split(".")[-1]
     builds = _builds(callee)
+    own = program.classes.get(last)
+    if (own is not None and wraps_optimizer(program, own)) or (
+        program.view is not None and own is None and program.view.wraps_optimizer(callee)
+    ):
+        # `CustomLRAdam(Adam(...))` or `ScheduledOptim(...)`: whatever its name says, stepping
+        # it steps the optimizer it holds, and messages name it as the loop does.
+        program.optimizers.add(name)
+        return
+    if own is not None and "step" in own.methods and _plain(program, own, set()):
+        # `WarmupLR(opt)` of the file's own plain class: not a torch scheduler, whose order
+        # around the optimizer step is torch's; its `step()` is followed like any method.
+        program.instances[name] = last
+        return
     if builds == "scheduler" or "Scheduler" in last or "LR" in last:
         program.schedulers.add(name)
     elif "GradScaler" in last:
@@ -824,7 +837,62 @@ def class_facts(program: Program, info: ClassInfo) -> ClassFacts:
         if root.startswith(prefix) and "." not in attr:
             built = {callable_of(program, call) for call in calls}
             attributes[attr] = built.pop() if len(built) == 1 else ""
-    return ClassFacts(tuple(info.bases), finder.sensitive, tuple(dict.fromkeys(parts)), attributes)
+    return ClassFacts(
+        tuple(info.bases),
+        finder.sensitive,
+        tuple(dict.fromkeys(parts)),
+        attributes,
+        wraps_optimizer(program, info),
+    )
+
+
+def _plain(program: Program, info: ClassInfo, seen: set[str]) -> bool:
+    """Whether a class of the file derives from no library class, through the file's own."""
+    seen.add(info.name)
+    for base in info.bases:
+        above = program.classes.get(base)
+        if above is None:
+            if base not in {"object", "abc.ABC", "ABC"}:
+                return False
+        elif above.name not in seen and not _plain(program, above, seen):
+            return False
+    return True
+
+
+def wraps_optimizer(program: Program, info: ClassInfo) -> bool:
+    """Whether a class that is no module steps an optimizer it holds in its `step` (or
+    `step_...`) method: `self.optimizer.step()` after writing the lr into its param groups
+    (the Transformer "Noam" wrapper)."""
+    if info.is_module:
+        return False
+    for method, key in info.methods.items():
+        if method == "step" or method.startswith("step_"):
+            finder = _InnerStep(program)
+            walk(program.functions[key].node.body, finder)
+            if finder.found:
+                return True
+    return False
+
+
+class _InnerStep(cst.CSTVisitor):
+    """A `self.<attr>.step(...)` call whose receiver is an optimizer, by binding or name."""
+
+    def __init__(self, program: Program) -> None:
+        self.program, self.found = program, False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "step":
+            return
+        receiver = dotted(func.value) or ""
+        head, _, attr = receiver.partition(".")
+        if head == "self" and attr and "." not in attr:
+            self.found = self.found or (
+                receiver in self.program.optimizers or is_optimizer_name(receiver)
+            )
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
 
 
 def _has_dropout_arg(call: cst.Call) -> bool:
