@@ -351,3 +351,35 @@ def test_a_forward_and_backward_in_one_statement_get_train_mode_before_it(
     ast.parse(outcome.after)
     assert inserted in outcome.after
     assert [f.code for f in lint_source(outcome.after)] == []
+
+
+def test_evaluation_helper_called_in_the_epoch_loop_is_no_training_forward() -> None:
+    """`predict()` sets eval mode and runs the model with autograd on, inside the epoch loop
+    that trains through `fit()`; `fit()` sets train mode itself. The forward in `predict` is
+    evaluation (TRN003), not training in eval mode (TRN005)."""
+    source = """
+        import torch
+        from torch import nn
+
+        def fit(model, criterion, opt, x, y):
+            model.train()
+            opt.zero_grad()
+            cost = criterion(model(x), y)
+            cost.backward()
+            opt.step()
+
+        def predict(model, x):
+            model.eval()
+            return model(x).argmax(1)
+
+        def main(batches, x_val):
+            model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.2))
+            opt = torch.optim.Adam(model.parameters())
+            for epoch in range(10):
+                for x, y in batches:
+                    fit(model, nn.CrossEntropyLoss(), opt, x, y)
+                labels = predict(model, x_val)
+    """
+    assert _codes(source) == [(14, "TRN003")]
+    without = source.replace("            model.train()\n", "")
+    assert _codes(without) == [(13, "TRN003"), (20, "TRN005")]

@@ -1275,7 +1275,13 @@ class Interpreter:
             if first is not None:
                 self.model.root_sites.setdefault(first.key, set()).add(id(where))
             self._trace(site.trace, self._path(event.node)[level:], "forward", event.node, root)
-        if self.loop_stack and "off" not in state.grad and event.value != ev.GRAD_OFF:
+        inside = bool(self.regions) and self.regions[-1].loop_depth >= len(self.loop_stack)
+        if (
+            self.loop_stack
+            and not inside  # evaluation code entered in the loop (`predict(model, x)`) trains not
+            and "off" not in state.grad
+            and event.value != ev.GRAD_OFF
+        ):
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
             if innermost is not None:
                 innermost.train_modes.setdefault(written, set()).add(modes)
