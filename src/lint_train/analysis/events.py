@@ -606,7 +606,7 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        grad = _cleared_grad(func)
+        grad = _cleared_grad(func, node.args)
         if grad is not None:
             self._consumed.add(id(grad))
 
@@ -771,7 +771,7 @@ class _Collector(cst.CSTVisitor):
             if receiver in self.program.parts and receiver not in self.program.links:
                 return []  # `encoder.zero_grad()` clears a part of what the optimizer steps
             return [Event(CLEAR, call, name=self._cleared_optimizer(receiver))]
-        if _cleared_grad(func) is not None:
+        if _cleared_grad(func, call.args) is not None:
             return _gradient_events(kn.method("grad", method), call, ALL_OPTIMIZERS)
         if effect is not None and effect.grad_use:
             return [Event(GRAD_USE, call)]
@@ -1067,9 +1067,12 @@ class _GradReads(cst.CSTVisitor):
             self.found.add(id(node))
 
 
-def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
-    """The `p.grad` of `p.grad.zero_()` / `p.grad.data.detach_()`, else None."""
+def _cleared_grad(func: cst.BaseExpression, args: Sequence[cst.Arg]) -> cst.Attribute | None:
+    """The `p.grad` of `p.grad.zero_()` / `p.grad.data.detach_()` / `p.grad.fill_(0)`, else
+    None (`p.grad.fill_(1)` is no method the table knows: it sets the gradient, not clears)."""
     if not (isinstance(func, cst.Attribute) and kn.method("grad", func.attr.value) is not None):
+        return None
+    if func.attr.value == "fill_" and not (len(args) == 1 and _is_zero(args[0].value)):
         return None
     inner = func.value
     if isinstance(inner, cst.Attribute) and inner.attr.value == "data":
@@ -1077,6 +1080,10 @@ def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
     if isinstance(inner, cst.Attribute) and inner.attr.value == "grad":
         return inner
     return None
+
+
+def _is_zero(value: cst.BaseExpression) -> bool:
+    return isinstance(value, (cst.Integer, cst.Float)) and float(value.value) == 0
 
 
 def _chained_mode(expr: cst.BaseExpression) -> str | None:
