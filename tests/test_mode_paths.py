@@ -383,3 +383,27 @@ def test_evaluation_helper_called_in_the_epoch_loop_is_no_training_forward() -> 
     assert _codes(source) == [(14, "TRN003")]
     without = source.replace("            model.train()\n", "")
     assert _codes(without) == [(13, "TRN003"), (20, "TRN005")]
+
+
+def test_two_tests_of_one_comparison_written_both_ways_are_one_condition() -> None:
+    """`if opt is not None: opt.zero_grad()` ... `if opt is None: <update elsewhere>` else
+    `opt.step()`: the step runs only where the clear did; no path steps uncleared."""
+    source = textwrap.dedent("""
+        import torch
+        import helpers
+        def train(net, data, params=None, optimizer=None):
+            for x, y in data:
+                loss = ((net(x) - y) ** 2).mean()
+                if optimizer is not None:
+                    optimizer.zero_grad()
+                loss.backward()
+                if optimizer is None:
+                    helpers.sgd(params)
+                else:
+                    optimizer.step()
+        net = torch.nn.Linear(2, 1)
+        train(net, [], list(net.parameters()))
+    """)
+    assert [(f.line, f.code) for f in lint_source(source)] == []
+    swapped = source.replace("optimizer is not None", "optimizer is None", 1)
+    assert (13, "TRN001") in [(f.line, f.code) for f in lint_source(swapped)]
