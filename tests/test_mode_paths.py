@@ -7,6 +7,7 @@ import ast
 import textwrap
 
 import pytest
+from conftest import FIXTURES
 
 from lint_train.engine import lint_source
 from lint_train.fix import fix_source
@@ -407,3 +408,15 @@ def test_two_tests_of_one_comparison_written_both_ways_are_one_condition() -> No
     assert [(f.line, f.code) for f in lint_source(source)] == []
     swapped = source.replace("optimizer is not None", "optimizer is None", 1)
     assert (13, "TRN001") in [(f.line, f.code) for f in lint_source(swapped)]
+
+
+def test_an_input_trained_through_a_model_left_in_eval_mode_is_not_reported() -> None:
+    """The quiet fixture's optimizer holds only a perturbation its function makes itself: the
+    model is not trained, so the eval mode its evaluation left is not reported. Once the
+    optimizer holds the model's parameters too, it is."""
+    path = FIXTURES / "quiet" / "input_trained_through_frozen_eval_model.py"
+    source = path.read_text(encoding="utf-8")
+    assert _codes(source) == []
+    both = source.replace("SGD([delta]", "SGD([delta, *model.parameters()]")
+    assert both != source
+    assert _codes(both) == [(35, "TRN005")]

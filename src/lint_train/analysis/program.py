@@ -79,6 +79,13 @@ class ClassInfo:
         return any("." in b and b.endswith("Trainer") for b in self._above)
 
 
+# Torch functions that make a new tensor from shapes or data, never from a model.
+_TENSOR_FACTORIES = frozenset(
+    f"torch.{n}" for n in ("zeros", "ones", "randn", "rand", "empty", "full", "tensor",
+                           "zeros_like", "ones_like", "randn_like", "rand_like", "empty_like",
+                           "full_like")
+)  # fmt: skip
+
 # What a name is bound to, as indexed: see `Program.bindings`.
 Binding = cst.BaseExpression | cst.FunctionDef | str | None
 # How the interpreter names a plain function given where no name holds it: a lambda, or
@@ -235,6 +242,37 @@ class Program:
             parent = scope.key.rpartition(".<locals>.")[0]
             scope = self.functions.get(parent) if parent else None
         return name if name in self.bindings else None
+
+    def steps_own_tensors(self, optimizer: str) -> bool:
+        """Whether every binding in view of the optimizer named so (`patch_attack:optimizer`)
+        builds it over a list of tensors its scope makes itself (`SGD([patch])` where `patch =
+        nn.Parameter(torch.zeros(...))`): it trains them, and no model's parameters."""
+        scope = optimizer.rpartition(":")[0]
+        values = self.bindings.get(optimizer)
+        return bool(values) and all(self._over_own_tensors(scope, v) for v in values)
+
+    def _over_own_tensors(self, scope: str, value: Binding) -> bool:
+        if not isinstance(value, cst.Call) or not value.args:
+            return False
+        built = self.qualify(dotted(value.func)) or ""
+        first = value.args[0].value
+        if not built.startswith("torch.optim.") or not isinstance(first, (cst.List, cst.Tuple)):
+            return False
+        for element in first.elements:
+            name = dotted(element.value) if not isinstance(element, cst.StarredElement) else None
+            if name is None or "." in name:
+                return False
+            bound = self.bindings.get(f"{scope}:{name}" if scope else name)
+            if not bound or not all(self._makes_tensor(b) for b in bound):
+                return False
+        return True
+
+    def _makes_tensor(self, value: Binding) -> bool:
+        """A new tensor or parameter: `nn.Parameter(...)`, `torch.zeros(...)`, `torch.randn`."""
+        if not isinstance(value, cst.Call):
+            return False
+        made = self.qualify(dotted(value.func)) or ""
+        return made == "torch.nn.Parameter" or made in _TENSOR_FACTORIES
 
     def mode_sensitive(self, name: str) -> bool:
         """Whether train/eval mode can change what this model computes (dropout, batch-norm).
