@@ -410,12 +410,13 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
         # it steps the optimizer it holds, and messages name it as the loop does.
         program.optimizers.add(name)
         return
-    if own is not None and "step" in own.methods and _plain(program, own, set()):
+    named = "Scheduler" in last or "LR" in last
+    if own is not None and named and "step" in own.methods and _plain(program, own, set()):
         # `WarmupLR(opt)` of the file's own plain class: not a torch scheduler, whose order
         # around the optimizer step is torch's; its `step()` is followed like any method.
         program.instances[name] = last
         return
-    if builds == "scheduler" or "Scheduler" in last or "LR" in last:
+    if builds == "scheduler" or named:
         program.schedulers.add(name)
     elif "GradScaler" in last:
         program.scalers.add(name)
