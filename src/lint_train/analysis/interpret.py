@@ -1913,16 +1913,17 @@ def _unnegated(test: cst.BaseExpression) -> tuple[cst.BaseExpression, bool]:
         polarity = polarity == holds
 
 
+# `!=` stays its own text: an accumulation window's facts are keyed by the test as written
+# (see windows.py), `(i + 1) % k != 0` included.
 _OPPOSITE: dict[type[cst.BaseCompOp], type[cst.BaseCompOp]] = {
     cst.IsNot: cst.Is,
-    cst.NotEqual: cst.Equal,
     cst.NotIn: cst.In,
 }
 
 
 def _positive(test: cst.BaseExpression) -> cst.Comparison | None:
-    """`x is not None` -> `x is None`, `a != b` -> `a == b`, `k not in d` -> `k in d`: the
-    one comparison whose negation `test` is; None when `test` is no such comparison."""
+    """`x is not None` -> `x is None`, `k not in d` -> `k in d`: the one comparison whose
+    negation `test` is; None when `test` is no such comparison."""
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return None
     target = test.comparisons[0]
