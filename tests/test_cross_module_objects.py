@@ -278,3 +278,16 @@ def test_once_the_class_offers_an_eval_switch_its_callers_decide(tmp_path: Path)
         "scorer.fit(train)\nscorer.eval()\n",
     )
     assert _found(root, ".") == [("fit_and_score.py", 9, "TRN004")]
+
+
+# Optimizer wrappers ----------------------------------------------------------------------
+def test_a_wrapper_elsewhere_that_steps_its_optimizer_is_an_optimizer_step(
+    tmp_path: Path,
+) -> None:
+    """`WarmupLRAdamOptimizer` (named like a scheduler) steps the Adam it holds: stepping it
+    is the loop's optimizer step. Once its `step()` only writes the lr, it is not."""
+    root = _copy("optimizer_wrapper_elsewhere", tmp_path)
+    assert _found(root, ".") == []
+    assert _found(root, "train.py") == []
+    _edit(root / "optim_utils.py", "        self.optimizer.step()\n", "")
+    assert _found(root, "train.py") == [("train.py", 16, "TRN002")]

@@ -137,6 +137,10 @@ OTHER_FIX = {
     "trn001_clears_encoder_not_head": "twin clears the optimizer instead of the encoder",
     "trn001_optimizer_from_factory": "twin moves the clear from before the loop",
     "trn001_gan_clears_only_g": "twin clears before the discriminator's forward pass",
+    "trn001_lr_wrapper_stepped_never_cleared": "twin clears through the wrapper before the "
+    "forward pass",
+    "trn005_step_helper_after_predict_helper": "twin switches to train mode in the training "
+    "helper; the fix does it in the epoch loop",
     "trn001_lbfgs_closure_forgets_zero_grad": "twin clears at the top of the closure",
     "trn001_nanogpt_while_loop": "twin clears after the step, not before the micro-batches",
     "trn001_plain_loop_zero_grad_before_loop": "twin moves the clear from before the loop",

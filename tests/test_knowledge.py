@@ -363,6 +363,8 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
     "<parameter>.__iadd__": (BY_HAND.format(update="p += -0.1 * p.grad"), [(4, "TRN001")]),
     "<scheduler>.step": (ONLY_SCHEDULER, [(8, "TRN002")]),
     "<grad>.zero_": (GRAD_CLEARED_NEVER_STEPPED, [(7, "TRN002")]),
+    "<grad>.fill_": (GRAD_CLEARED_NEVER_STEPPED.replace("zero_()", "data.fill_(0)"),
+                     [(7, "TRN002")]),
     "torch.zeros_like": (STALE.format(
         line="for p in model.parameters(): p.grad = torch.zeros_like(p)"), CLEARED_BY_ZEROS),
     "torch.zeros": (STALE.format(line="model.weight.grad = torch.zeros(1, 2)"),
@@ -500,3 +502,20 @@ def test_what_from_pretrained_loads_follows_the_class_family(cls: str, module: b
 def test_every_family_is_documented_on_the_page() -> None:
     page = PAGE.read_text(encoding="utf-8")
     assert all(f"- `{family}`:" in page for family in kn.PRETRAINED_NOT_MODULES)
+
+
+def test_only_a_fill_with_zero_clears_a_gradient() -> None:
+    """`p.grad.fill_(0)` clears; `p.grad.fill_(1)` sets the gradient to ones, which the next
+    backward pass adds to: the update by hand is still made from uncleared gradients."""
+    source = textwrap.dedent("""
+        import torch
+        conv = torch.nn.Conv1d(1, 1, 3)
+        for x, y in data:
+            ((conv(x) - y) ** 2).mean().backward()
+            with torch.no_grad():
+                conv.weight -= 0.1 * conv.weight.grad
+            conv.weight.grad.fill_(0)
+    """)
+    assert [f.code for f in lint_source(source)] == []
+    ones = [(f.line, f.code) for f in lint_source(source.replace("fill_(0)", "fill_(1)"))]
+    assert ones == [(4, "TRN001")]

@@ -7,6 +7,7 @@ import ast
 import textwrap
 
 import pytest
+from conftest import FIXTURES
 
 from lint_train.engine import lint_source
 from lint_train.fix import fix_source
@@ -446,3 +447,71 @@ def test_a_mode_picked_before_the_epochs_and_restored_after_evaluation_is_quiet(
     after: str,
 ) -> None:
     assert _picked_before(after=after) == []
+
+
+def test_evaluation_helper_called_in_the_epoch_loop_is_no_training_forward() -> None:
+    """`predict()` sets eval mode and runs the model with autograd on, inside the epoch loop
+    that trains through `fit()`; `fit()` sets train mode itself. The forward in `predict` is
+    evaluation (TRN003), not training in eval mode (TRN005)."""
+    source = """
+        import torch
+        from torch import nn
+
+        def fit(model, criterion, opt, x, y):
+            model.train()
+            opt.zero_grad()
+            cost = criterion(model(x), y)
+            cost.backward()
+            opt.step()
+
+        def predict(model, x):
+            model.eval()
+            return model(x).argmax(1)
+
+        def main(batches, x_val):
+            model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.2))
+            opt = torch.optim.Adam(model.parameters())
+            for epoch in range(10):
+                for x, y in batches:
+                    fit(model, nn.CrossEntropyLoss(), opt, x, y)
+                labels = predict(model, x_val)
+    """
+    assert _codes(source) == [(14, "TRN003")]
+    without = source.replace("            model.train()\n", "")
+    assert _codes(without) == [(13, "TRN003"), (20, "TRN005")]
+
+
+def test_two_tests_of_one_comparison_written_both_ways_are_one_condition() -> None:
+    """`if opt is not None: opt.zero_grad()` ... `if opt is None: <update elsewhere>` else
+    `opt.step()`: the step runs only where the clear did; no path steps uncleared."""
+    source = textwrap.dedent("""
+        import torch
+        import helpers
+        def train(net, data, params=None, optimizer=None):
+            for x, y in data:
+                loss = ((net(x) - y) ** 2).mean()
+                if optimizer is not None:
+                    optimizer.zero_grad()
+                loss.backward()
+                if optimizer is None:
+                    helpers.sgd(params)
+                else:
+                    optimizer.step()
+        net = torch.nn.Linear(2, 1)
+        train(net, [], list(net.parameters()))
+    """)
+    assert [(f.line, f.code) for f in lint_source(source)] == []
+    swapped = source.replace("optimizer is not None", "optimizer is None", 1)
+    assert (13, "TRN001") in [(f.line, f.code) for f in lint_source(swapped)]
+
+
+def test_an_input_trained_through_a_model_left_in_eval_mode_is_not_reported() -> None:
+    """The quiet fixture's optimizer holds only a perturbation its function makes itself: the
+    model is not trained, so the eval mode its evaluation left is not reported. Once the
+    optimizer holds the model's parameters too, it is."""
+    path = FIXTURES / "quiet" / "input_trained_through_frozen_eval_model.py"
+    source = path.read_text(encoding="utf-8")
+    assert _codes(source) == []
+    both = source.replace("SGD([delta]", "SGD([delta, *model.parameters()]")
+    assert both != source
+    assert _codes(both) == [(35, "TRN005")]

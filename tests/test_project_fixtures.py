@@ -80,7 +80,8 @@ def test_there_are_buggy_and_quiet_projects() -> None:
 @pytest.mark.parametrize(
     "name",
     ["eval_with_project_loss", "mode_free_model_elsewhere", "relative_package_mode_free",
-     "src_layout_mode_free", "factory_metric_mode_free", "metric_helpers_mode_free"],
+     "src_layout_mode_free", "factory_metric_mode_free", "metric_helpers_mode_free",
+     "optimizer_wrapper_elsewhere"],
 )  # fmt: skip
 def test_quiet_projects_are_quiet_only_because_the_other_files_are_read(
     name: str, tmp_path: Path

@@ -649,7 +649,7 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        grad = _cleared_grad(func)
+        grad = _cleared_grad(func, node.args)
         if grad is not None:
             self._consumed.add(id(grad))
 
@@ -814,7 +814,7 @@ class _Collector(cst.CSTVisitor):
             if receiver in self.program.parts and receiver not in self.program.links:
                 return []  # `encoder.zero_grad()` clears a part of what the optimizer steps
             return [Event(CLEAR, call, name=self._cleared_optimizer(receiver))]
-        if _cleared_grad(func) is not None:
+        if _cleared_grad(func, call.args) is not None:
             return _gradient_events(kn.method("grad", method), call, ALL_OPTIMIZERS)
         if effect is not None and effect.grad_use:
             return [Event(GRAD_USE, call)]
@@ -873,9 +873,13 @@ class _Collector(cst.CSTVisitor):
             return "engine"
         if receiver in program.scalers or is_scaler_name(receiver):
             return "scaler"
-        if receiver in program.schedulers or is_scheduler_name(receiver):
+        if receiver in program.schedulers:
             return "scheduler"
-        if receiver in program.optimizers or is_optimizer_name(receiver):
+        if receiver in program.optimizers:
+            return "optimizer"  # bound to one, whatever its name says (`optim_schedule`)
+        if is_scheduler_name(receiver):
+            return "scheduler"
+        if is_optimizer_name(receiver):
             return "optimizer"
         return None
 
@@ -1106,9 +1110,12 @@ class _GradReads(cst.CSTVisitor):
             self.found.add(id(node))
 
 
-def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
-    """The `p.grad` of `p.grad.zero_()` / `p.grad.data.detach_()`, else None."""
+def _cleared_grad(func: cst.BaseExpression, args: Sequence[cst.Arg]) -> cst.Attribute | None:
+    """The `p.grad` of `p.grad.zero_()` / `p.grad.data.detach_()` / `p.grad.fill_(0)`, else
+    None (`p.grad.fill_(1)` is no method the table knows: it sets the gradient, not clears)."""
     if not (isinstance(func, cst.Attribute) and kn.method("grad", func.attr.value) is not None):
+        return None
+    if func.attr.value == "fill_" and not (len(args) == 1 and _is_zero(args[0].value)):
         return None
     inner = func.value
     if isinstance(inner, cst.Attribute) and inner.attr.value == "data":
@@ -1116,6 +1123,10 @@ def _cleared_grad(func: cst.BaseExpression) -> cst.Attribute | None:
     if isinstance(inner, cst.Attribute) and inner.attr.value == "grad":
         return inner
     return None
+
+
+def _is_zero(value: cst.BaseExpression) -> bool:
+    return isinstance(value, (cst.Integer, cst.Float)) and float(value.value) == 0
 
 
 def _chained_mode(expr: cst.BaseExpression) -> str | None:

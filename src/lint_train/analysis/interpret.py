@@ -261,7 +261,7 @@ class Interpreter:
         self.spent = 0
         self._static: dict[int, frozenset[str]] = {}
         self._init_states: dict[tuple[object, ...], Paths] = {}
-        self._texts: dict[int, str] = {}
+        self._texts: dict[int, tuple[str, bool]] = {}
         self._toggled: set[str] | None = None  # flags the program sets to True and to False
         self._assigned: dict[int, frozenset[str]] = {}
         self._retested: dict[int, frozenset[str]] = {}
@@ -571,11 +571,14 @@ class Interpreter:
 
     def _condition(self, test: cst.BaseExpression) -> tuple[str, bool]:
         test, polarity = _unnegated(test)
-        text = self._texts.get(id(test))
-        if text is None:
-            text = self.program.module.code_for_node(test)
-            self._texts[id(test)] = text
-        return text, polarity
+        known = self._texts.get(id(test))
+        if known is None:
+            # `x is not None` is `x is None` taken the other way: one fact, not two.
+            positive = _positive(test)
+            shown = self.program.module.code_for_node(positive or test)
+            known = self._texts[id(test)] = (shown, positive is not None)
+        text, flipped = known
+        return text, polarity != flipped
 
     def loop(self, stmt: cst.For | cst.While, paths: Paths, frame: Frame) -> Paths:
         header = stmt.iter if isinstance(stmt, cst.For) else stmt.test
@@ -1309,7 +1312,13 @@ class Interpreter:
             if first is not None:
                 self.model.root_sites.setdefault(first.key, set()).add(id(where))
             self._trace(site.trace, self._path(event.node)[level:], "forward", event.node, root)
-        if self.loop_stack and "off" not in state.grad and event.value != ev.GRAD_OFF:
+        inside = bool(self.regions) and self.regions[-1].loop_depth >= len(self.loop_stack)
+        if (
+            self.loop_stack
+            and not inside  # evaluation code entered in the loop (`predict(model, x)`) trains not
+            and "off" not in state.grad
+            and event.value != ev.GRAD_OFF
+        ):
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
             if innermost is not None:
                 innermost.train_modes.setdefault(written, set()).add(modes)
@@ -1913,7 +1922,11 @@ def _caller_chooses(*arms: Paths) -> None:
 
 
 def _grad_none_guard(test: cst.BaseExpression) -> bool | None:
-    """True for `x.grad is not None`, False for `x.grad is None`, else None."""
+    """True for `x.grad is not None`, False for `x.grad is None`, else None. True also for an
+    `and` one of whose terms is `x.grad is not None` (`params is not None and params[0].grad is
+    not None`): where it fails, there is nothing to clear, or nothing a clear was meant for."""
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And):
+        return True if True in (_grad_none_guard(test.left), _grad_none_guard(test.right)) else None
     if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
         return None
     left, target = test.left, test.comparisons[0]
@@ -2028,6 +2041,29 @@ def _unnegated(test: cst.BaseExpression) -> tuple[cst.BaseExpression, bool]:
             return test, polarity
         test, holds = flag
         polarity = polarity == holds
+
+
+# `!=` stays its own text: an accumulation window's facts are keyed by the test as written
+# (see windows.py), `(i + 1) % k != 0` included.
+_OPPOSITE: dict[type[cst.BaseCompOp], type[cst.BaseCompOp]] = {
+    cst.IsNot: cst.Is,
+    cst.NotIn: cst.In,
+}
+
+
+def _positive(test: cst.BaseExpression) -> cst.Comparison | None:
+    """`x is not None` -> `x is None`, `k not in d` -> `k in d`: the one comparison whose
+    negation `test` is; None when `test` is no such comparison."""
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return None
+    target = test.comparisons[0]
+    opposite = _OPPOSITE.get(type(target.operator))
+    if opposite is None:
+        return None
+    operator = opposite(
+        whitespace_before=cst.SimpleWhitespace(" "), whitespace_after=cst.SimpleWhitespace(" ")
+    )
+    return test.with_changes(comparisons=[target.with_changes(operator=operator)])
 
 
 def _compared_with_bool(test: cst.BaseExpression) -> tuple[cst.BaseExpression, bool] | None:

@@ -245,6 +245,9 @@ TABLE: dict[str, Effect] = {
         "register_hook", "register_full_backward_hook", "register_backward_hook")},
     "<grad>.zero_": Effect("`p.grad.zero_()`: clears that parameter's gradient", grads=CLEARS,
                            whose=EVERY),
+    "<grad>.fill_": Effect("`p.grad.fill_(0)` (or `p.grad.data.fill_(0)`): clears that "
+                           "parameter's gradient; a fill with any other value is not a clear",
+                           grads=CLEARS, whose=EVERY),
     # Assigned to `p.grad`, fresh zeros clear that gradient, as `p.grad = None` does.
     "torch.zeros_like": Effect("a tensor of zeros; `p.grad = torch.zeros_like(p)` clears",
                                builds="zeros"),

@@ -15,7 +15,7 @@ from . import knowledge as kn
 from .kept import kept_calls
 from .names import ImportTable, dotted, unmoved
 from .summary import ClassFacts, ProjectView
-from .vocab import OPTIMIZER_CLASSES, is_model_name
+from .vocab import OPTIMIZER_CLASSES, is_model_name, is_optimizer_name
 from .walk import walk
 
 LIGHTNING_BASES = ("LightningModule",)
@@ -79,6 +79,13 @@ class ClassInfo:
         the library's loop calls its evaluation methods and sets grad and mode around them."""
         return any("." in b and b.endswith("Trainer") for b in self._above)
 
+
+# Torch functions that make a new tensor from shapes or data, never from a model.
+_TENSOR_FACTORIES = frozenset(
+    f"torch.{n}" for n in ("zeros", "ones", "randn", "rand", "empty", "full", "tensor",
+                           "zeros_like", "ones_like", "randn_like", "rand_like", "empty_like",
+                           "full_like")
+)  # fmt: skip
 
 # What a name is bound to, as indexed: see `Program.bindings`.
 Binding = cst.BaseExpression | cst.FunctionDef | str | None
@@ -245,6 +252,37 @@ class Program:
             parent = scope.key.rpartition(".<locals>.")[0]
             scope = self.functions.get(parent) if parent else None
         return name if name in self.bindings else None
+
+    def steps_own_tensors(self, optimizer: str) -> bool:
+        """Whether every binding in view of the optimizer named so (`patch_attack:optimizer`)
+        builds it over a list of tensors its scope makes itself (`SGD([patch])` where `patch =
+        nn.Parameter(torch.zeros(...))`): it trains them, and no model's parameters."""
+        scope = optimizer.rpartition(":")[0]
+        values = self.bindings.get(optimizer)
+        return bool(values) and all(self._over_own_tensors(scope, v) for v in values)
+
+    def _over_own_tensors(self, scope: str, value: Binding) -> bool:
+        if not isinstance(value, cst.Call) or not value.args:
+            return False
+        built = self.qualify(dotted(value.func)) or ""
+        first = value.args[0].value
+        if not built.startswith("torch.optim.") or not isinstance(first, (cst.List, cst.Tuple)):
+            return False
+        for element in first.elements:
+            name = dotted(element.value) if not isinstance(element, cst.StarredElement) else None
+            if name is None or "." in name:
+                return False
+            bound = self.bindings.get(f"{scope}:{name}" if scope else name)
+            if not bound or not all(self._makes_tensor(b) for b in bound):
+                return False
+        return True
+
+    def _makes_tensor(self, value: Binding) -> bool:
+        """A new tensor or parameter: `nn.Parameter(...)`, `torch.zeros(...)`, `torch.randn`."""
+        if not isinstance(value, cst.Call):
+            return False
+        made = self.qualify(dotted(value.func)) or ""
+        return made == "torch.nn.Parameter" or made in _TENSOR_FACTORIES
 
     def mode_sensitive(self, name: str) -> bool:
         """Whether train/eval mode can change what this model computes (dropout, batch-norm).
@@ -443,7 +481,21 @@ def _bind(program: Program, target: cst.BaseExpression, value: cst.BaseExpressio
     callee = program.qualify(dotted(value.func)) or _picked_class(program, value.func)
     last = callee.split(".")[-1]
     builds = _builds(callee)
-    if builds == "scheduler" or "Scheduler" in last or "LR" in last:
+    own = program.classes.get(last)
+    if (own is not None and wraps_optimizer(program, own)) or (
+        program.view is not None and own is None and program.view.wraps_optimizer(callee)
+    ):
+        # `CustomLRAdam(Adam(...))` or `ScheduledOptim(...)`: whatever its name says, stepping
+        # it steps the optimizer it holds, and messages name it as the loop does.
+        program.optimizers.add(name)
+        return
+    named = "Scheduler" in last or "LR" in last
+    if own is not None and named and "step" in own.methods and _plain(program, own, set()):
+        # `WarmupLR(opt)` of the file's own plain class: not a torch scheduler, whose order
+        # around the optimizer step is torch's; its `step()` is followed like any method.
+        program.instances[name] = last
+        return
+    if builds == "scheduler" or named:
         program.schedulers.add(name)
     elif "GradScaler" in last:
         program.scalers.add(name)
@@ -1087,10 +1139,63 @@ def class_facts(program: Program, info: ClassInfo) -> ClassFacts:
         if root.startswith(prefix) and "." not in attr:
             built = {callable_of(program, call) for call in calls}
             attributes[attr] = built.pop() if len(built) == 1 else ""
-    parts_seen = tuple(dict.fromkeys(parts))
     return ClassFacts(
-        tuple(info.bases), finder.sensitive, parts_seen, attributes, frozenset(info.methods)
+        tuple(info.bases),
+        finder.sensitive,
+        tuple(dict.fromkeys(parts)),
+        attributes,
+        methods=frozenset(info.methods),
+        wraps_optimizer=wraps_optimizer(program, info),
     )
+
+
+def _plain(program: Program, info: ClassInfo, seen: set[str]) -> bool:
+    """Whether a class of the file derives from no library class, through the file's own."""
+    seen.add(info.name)
+    for base in info.bases:
+        above = program.classes.get(base)
+        if above is None:
+            if base not in {"object", "abc.ABC", "ABC"}:
+                return False
+        elif above.name not in seen and not _plain(program, above, seen):
+            return False
+    return True
+
+
+def wraps_optimizer(program: Program, info: ClassInfo) -> bool:
+    """Whether a class that is no module steps an optimizer it holds in its `step` (or
+    `step_...`) method: `self.optimizer.step()` after writing the lr into its param groups
+    (the Transformer "Noam" wrapper)."""
+    if info.is_module:
+        return False
+    for method, key in info.methods.items():
+        if method == "step" or method.startswith("step_"):
+            finder = _InnerStep(program)
+            walk(program.functions[key].node.body, finder)
+            if finder.found:
+                return True
+    return False
+
+
+class _InnerStep(cst.CSTVisitor):
+    """A `self.<attr>.step(...)` call whose receiver is an optimizer, by binding or name."""
+
+    def __init__(self, program: Program) -> None:
+        self.program, self.found = program, False
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "step":
+            return
+        receiver = dotted(func.value) or ""
+        head, _, attr = receiver.partition(".")
+        if head == "self" and attr and "." not in attr:
+            self.found = self.found or (
+                receiver in self.program.optimizers or is_optimizer_name(receiver)
+            )
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
 
 
 def _has_dropout_arg(call: cst.Call) -> bool:

@@ -45,6 +45,9 @@ class ClassFacts:
     attributes: Mapping[str, str] = field(default_factory=dict)
     # The methods its body defines: one without facts still hides a base class's method.
     methods: frozenset[str] = frozenset()
+    # Its `step` (or `step_...`) method steps an optimizer it holds (`self.optimizer.step()`):
+    # a wrapper that sets the lr by hand and steps, so stepping it is an optimizer step.
+    wraps_optimizer: bool = False
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,12 @@ class ProjectView:
         if made is None:
             return None
         return any(self.class_sensitive(*one) for one in made)
+
+    def wraps_optimizer(self, full: str) -> bool:
+        """Whether `full` names a project class in view whose step method steps an
+        optimizer it holds (see `ClassFacts.wraps_optimizer`)."""
+        found = self.find_class(full)
+        return found is not None and self.summaries[found[0]].classes[found[1]].wraps_optimizer
 
     def class_sensitive(self, path: Path, name: str) -> bool:
         """Whether the project class `name` of the module at `path` builds a mode-sensitive

@@ -37,6 +37,8 @@ _LEFT_BY_EVALUATION = frozenset({"eval~", "evaluated"})
 
 def check(model: LoopModel) -> Iterator[Report]:
     for loop in model.loops.values():
+        if loop.stepped and all(model.program.steps_own_tensors(o) for o in loop.stepped):
+            continue  # an input (an adversarial patch) is trained through a model kept as it is
         for name, seen in sorted(loop.train_modes.items()):
             if not model.program.mode_sensitive(loop.model_roots.get(name, name)):
                 continue  # no dropout or batch-norm in view: the mode changes nothing
