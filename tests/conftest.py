@@ -7,6 +7,7 @@ import functools
 import importlib
 import os
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -194,3 +195,23 @@ def verify_all(paths: list[Path], options: object) -> dict[Path, object]:
         for path, report in zip(todo, reports, strict=True):
             _VERIFIED[str(path), repr(options)] = report
     return {p: _VERIFIED[str(p), repr(options)] for p in paths}
+
+
+# Fixture projects copied into a test's folder, linted, and edited (tests of the project view).
+def copy_project(name: str, into: Path) -> Path:
+    shutil.copytree(FIXTURES / "projects" / name, into, dirs_exist_ok=True)
+    return into
+
+
+def project_findings(root: Path, *names: str) -> list[tuple[str, int, str]]:
+    from lint_train.engine import lint_paths
+
+    result = lint_paths([str(root / name) for name in names])
+    assert not result.errors
+    return sorted((Path(f.path).name, f.line, f.code) for f in result.findings)
+
+
+def edit_file(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")

@@ -5,29 +5,13 @@ followed; and the base's method is left to the subclasses that call it."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from conftest import FIXTURES
+from conftest import copy_project as _copy
+from conftest import edit_file as _edit
+from conftest import project_findings as _found
 
 from lint_train.engine import check_files, lint_paths
-
-
-def _copy(name: str, into: Path) -> Path:
-    shutil.copytree(FIXTURES / "projects" / name, into, dirs_exist_ok=True)
-    return into
-
-
-def _found(root: Path, *names: str) -> list[tuple[str, int, str]]:
-    result = lint_paths([str(root / name) for name in names])
-    assert not result.errors
-    return sorted((Path(f.path).name, f.line, f.code) for f in result.findings)
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def test_the_base_s_validation_is_judged_at_the_subclass_call_not_in_the_base(

@@ -10,26 +10,12 @@ import shutil
 from pathlib import Path
 
 from conftest import FIXTURES
+from conftest import copy_project as _copy
+from conftest import edit_file as _edit
+from conftest import project_findings as _found
 
 from lint_train.cli import main
 from lint_train.engine import check_files, lint_paths
-
-
-def _copy(name: str, into: Path) -> Path:
-    shutil.copytree(FIXTURES / "projects" / name, into, dirs_exist_ok=True)
-    return into
-
-
-def _found(root: Path, *names: str) -> list[tuple[str, int, str]]:
-    result = lint_paths([str(root / name) for name in names])
-    assert not result.errors
-    return sorted((Path(f.path).name, f.line, f.code) for f in result.findings)
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 # Factories -------------------------------------------------------------------------------

@@ -4,29 +4,13 @@ and is not judged for it), and a class of a third module decides whether its mod
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from conftest import FIXTURES
+from conftest import copy_project as _copy
+from conftest import edit_file as _edit
+from conftest import project_findings as _found
 
-from lint_train.engine import check_files, lint_paths
-
-
-def _copy(name: str, into: Path) -> Path:
-    shutil.copytree(FIXTURES / "projects" / name, into, dirs_exist_ok=True)
-    return into
-
-
-def _found(root: Path, *names: str) -> list[tuple[str, int, str]]:
-    result = lint_paths([str(root / name) for name in names])
-    assert not result.errors
-    return sorted((Path(f.path).name, f.line, f.code) for f in result.findings)
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new), encoding="utf-8")
+from lint_train.engine import check_files
 
 
 def test_the_module_in_between_is_judged_by_its_callers(tmp_path: Path) -> None:
