@@ -115,12 +115,6 @@ SAME_AS_TWIN = {
     "trn005_baseline_evaluation_before_training",
 }
 OTHER_FIX = {
-    "trn004_loader_helper_leaves_train_mode": "twin calls eval() in the loading helper; the fix "
-    "calls it before the prediction loop",
-    "trn004_generator_with_dropout_sampled": "twin switches to eval before `with no_grad()` and "
-    "back to train each epoch; the fix calls eval() before the sampling loop",
-    "trn004_accuracy_helper_switches_per_batch": "twin switches eval/train around each batch's "
-    "forward in the module branch; the fix calls eval() before the loop",
     "trn004_accuracy_helper_given_a_module": "twin switches and wraps the module in the caller; "
     "the fix edits the helper",
     "trn004_new_model_loaded_then_evaluated": "twin decorates test() and calls eval() after the "
@@ -137,8 +131,6 @@ OTHER_FIX = {
     "trn001_clears_encoder_not_head": "twin clears the optimizer instead of the encoder",
     "trn001_optimizer_from_factory": "twin moves the clear from before the loop",
     "trn001_gan_clears_only_g": "twin clears before the discriminator's forward pass",
-    "trn001_lr_wrapper_stepped_never_cleared": "twin clears through the wrapper before the "
-    "forward pass",
     "trn005_step_helper_after_predict_helper": "twin switches to train mode in the training "
     "helper; the fix does it in the epoch loop",
     "trn001_lbfgs_closure_forgets_zero_grad": "twin clears at the top of the closure",

@@ -300,8 +300,64 @@ def test_a_factory_returning_a_trained_model_is_no_constructor() -> None:
 
 # Shape 2: a model returned by the file's helper after `.eval()` ----------------------------
 
-LOADER = Path(__file__).resolve().parent.parent / "fixtures" / "buggy"
-LOADER = LOADER / "trn004_loader_helper_leaves_train_mode.py"
+LOADER_SOURCE = '''"""A prediction script loads the trained weights through its own helper,
+`load_model()`, which builds the network, restores the state, moves it to the device and
+returns it, all in a `try:` block that turns a missing file into a clear error. Nothing puts
+it in eval mode, so the predictions run with dropout active and batch-norm on batch statistics."""
+
+import torch
+from torch import nn
+
+
+def make_model():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.3), nn.Linear(16, 2)
+    )
+
+
+def make_data():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(192, 8, generator=g)
+    y = (x.sum(1) > 0).long()
+    batches = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 192, 32)]
+    return batches[:4], batches[4:]
+
+
+def load_model(state, device):
+    try:
+        model = make_model()
+        model.load_state_dict(state)
+        model.to(device)
+    except RuntimeError as error:
+        raise SystemExit(f"the checkpoint does not fit the model: {error}")
+    return model
+
+
+def train(train_batches):
+    model = make_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for x, y in train_batches:
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model.state_dict()
+
+
+def main():
+    train_batches, val_batches = make_data()
+    state = train(train_batches)
+    model = load_model(state, "cpu")
+    labels = []
+    with torch.no_grad():
+        for x, _ in val_batches:
+            labels.append(model(x).argmax(1))  # expect: TRN004
+    print(torch.cat(labels).tolist())
+
+
+if __name__ == "__main__":
+    main()
+'''
 FORGOT = [(52, "TRN004")]
 
 
@@ -317,7 +373,7 @@ FORGOT = [(52, "TRN004")]
 def test_the_mode_a_helper_leaves_reaches_its_caller(
     switch: str, expected: list[tuple[int, str]]
 ) -> None:
-    source = LOADER.read_text(encoding="utf-8").replace(
+    source = LOADER_SOURCE.replace(
         "        model.to(device)\n", f"        model.to(device)\n        {switch}\n"
     )
     # The inserted lines move the evaluation down.
@@ -326,7 +382,7 @@ def test_the_mode_a_helper_leaves_reaches_its_caller(
 
 
 def test_the_helper_without_a_switch_leaves_a_fresh_model() -> None:
-    assert _codes(LOADER.read_text(encoding="utf-8")) == FORGOT
+    assert _codes(LOADER_SOURCE) == FORGOT
 
 
 def test_an_attribute_set_from_outside_in_a_function_is_not_judged_by_the_class() -> None:
