@@ -1150,9 +1150,9 @@ def _mode_left(node: cst.FunctionDef) -> str:
     switch of that name runs on the way to every return (`model = Net();
     model.load_state_dict(...); model.eval(); return model`, also inside a `try:` block);
     else unknown (a switch in a branch or a loop, or a return of something else)."""
-    from .returns import _Returns
+    from .returns import Returns
 
-    finder = _Returns()
+    finder = Returns()
     walk(node.body, finder)
     if not finder.sets_mode:
         return "default"

@@ -14,6 +14,7 @@ import libcst as cst
 from . import knowledge as kn
 from .kept import kept_calls
 from .names import ImportTable, dotted, unmoved
+from .returns import Returns
 from .summary import ClassFacts, ProjectView
 from .vocab import OPTIMIZER_CLASSES, is_model_name, is_optimizer_name
 from .walk import walk
@@ -670,25 +671,11 @@ def _builds_foreign(program: Program, call: cst.Call, depth: int = 0) -> bool:
     key = program.module_functions.get(text)
     if key is None or depth > 2:
         return False
-    returned = _Returns()
+    returned = Returns()
     walk(program.functions[key].node.body, returned)
     return bool(returned.values) and all(
         isinstance(v, cst.Call) and _builds_foreign(program, v, depth + 1) for v in returned.values
     )
-
-
-class _Returns(cst.CSTVisitor):
-    """The values a function returns (not those of the functions it defines)."""
-
-    def __init__(self) -> None:
-        self.values: list[cst.BaseExpression] = []
-
-    def visit_Return(self, node: cst.Return) -> None:
-        if node.value is not None:
-            self.values.append(node.value)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
 
 
 def _is_this_module(program: Program, value: cst.BaseExpression) -> bool:

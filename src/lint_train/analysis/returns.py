@@ -39,7 +39,7 @@ def function_returns(program: Program) -> dict[str, Returned]:
     """The returns of the module's top-level functions that hand back the result of a call."""
     out: dict[str, Returned] = {}
     for name, key in program.module_functions.items():
-        finder = _Returns()
+        finder = Returns()
         walk(program.functions[key].node.body, finder)
         shapes = [_shape(program, finder, value) for value in finder.values]
         found = _merged(shapes)
@@ -48,7 +48,7 @@ def function_returns(program: Program) -> dict[str, Returned]:
     return out
 
 
-def _shape(program: Program, finder: _Returns, value: cst.BaseExpression) -> Returned | None:
+def _shape(program: Program, finder: Returns, value: cst.BaseExpression) -> Returned | None:
     if isinstance(value, cst.Name) and value.value == "None":
         return None  # `return None` hands back no object: it adds nothing
     if isinstance(value, cst.Tuple):
@@ -56,7 +56,7 @@ def _shape(program: Program, finder: _Returns, value: cst.BaseExpression) -> Ret
     return Returned(False, (_made(program, finder, value),))
 
 
-def _made(program: Program, finder: _Returns, value: cst.BaseExpression) -> tuple[str, ...]:
+def _made(program: Program, finder: Returns, value: cst.BaseExpression) -> tuple[str, ...]:
     """The callables whose result `value` may be."""
     if isinstance(value, cst.Name) and value.value in finder.assigned:
         # `net = net.to(device)` moves the object already bound: it adds no other maker.
@@ -103,7 +103,7 @@ def _merged(shapes: list[Returned | None]) -> Returned | None:
     return Returned(first.tupled, positions)
 
 
-class _Returns(cst.CSTVisitor):
+class Returns(cst.CSTVisitor):
     """A function's returned values and what it assigns to plain names (not in the functions
     it defines)."""
 
