@@ -317,6 +317,42 @@ def test_gitignore_is_respected_as_git_does(project: Path) -> None:
     assert _found() == expected
 
 
+def test_gitignore_whitelist_of_folders_and_files_is_read_as_git_does(project: Path) -> None:
+    # Ignore everything, then take back every folder and some files: a folder is decided by the
+    # last pattern that matches it, not hidden by the first `*`.
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    _project(
+        project,
+        {
+            ".gitignore": "*\n!*/\n!*.py\nbuild/\n",
+            "train.py": "",
+            "models/net.py": "",
+            "models/deep/er.py": "",
+            "models/README": "",
+            "build/gen.py": "",
+            "sub/.gitignore": "*\n!keep/\n!*.py\n",
+            "sub/keep/a.py": "",
+            "sub/b.py": "",
+        },
+    )
+    git = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = set(git.stdout.split())
+    assert expected == {
+        "train.py",
+        "models/net.py",
+        "models/deep/er.py",
+        "sub/keep/a.py",
+        "sub/b.py",
+    }
+    assert _found() == expected
+
+
 def test_gitignore_above_the_searched_folder_applies(project: Path) -> None:
     (project / ".git").mkdir()
     _project(project, {".gitignore": "scratch_*.py\n", "src/scratch_1.py": "", "src/train.py": ""})

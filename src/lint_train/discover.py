@@ -185,11 +185,26 @@ class _GitIgnores:
         path = Path(os.path.abspath(path))
         # The deepest .gitignore that has an opinion decides, as in git.
         for base, spec in reversed(self._specs.get(path.parent, [])):
-            relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
-            verdict = spec.check_file(relative).include
+            relative = path.relative_to(base).as_posix()
+            verdict = (
+                _folder_verdict(spec, relative) if is_dir else spec.check_file(relative).include
+            )
             if verdict is not None:
                 return verdict
         return False
+
+
+def _folder_verdict(spec: GitIgnoreSpec, relative: str) -> bool | None:
+    """Whether `spec` ignores the folder `relative` (True), re-includes it (False) or says nothing.
+
+    For a folder git takes the last pattern that matches it. pathspec's `check_file` ranks a
+    match through a trailing-slash pattern below any direct match, which is right for a file
+    inside a folder but not for the folder itself: with the whitelist idiom `*`, `!*/`,
+    `!*.py`, it leaves every folder ignored and the walk would skip the whole project."""
+    for pattern in reversed(spec.patterns):
+        if pattern.include is not None and pattern.match_file(relative + "/"):
+            return pattern.include
+    return None
 
 
 def _below(spec: GitIgnoreSpec, top: str) -> GitIgnoreSpec:
