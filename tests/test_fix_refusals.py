@@ -40,6 +40,39 @@ TRAIN_HEAD = """
         loader = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
 """
 
+# An accuracy helper whose two branches (`{test}`) both run `net`; it scores `{given}` before
+# training and `model` after it.
+EVAL_HELPER = """
+        import torch
+        from torch import nn
+
+
+        def linear_net(x):
+            return x @ torch.ones(4, 2)
+
+
+        def accuracy(batches, net):
+            right = 0.0
+            with torch.no_grad():
+                for x, y in batches:
+                    if {test}:
+                        right += (net(x).argmax(1) == y).sum().item()
+                    else:
+                        right += (net(x).argmax(1) == y).sum().item()
+            return right
+
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        loader = [(torch.randn(8, 4), torch.randint(0, 2, (8,))) for _ in range(4)]
+        print(accuracy(loader, {given}))
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        print(accuracy(loader, model))
+"""
+
 CASES = {
     "trn001_parameters_updated_by_hand": Refusal(
         "TRN001",
@@ -416,6 +449,25 @@ CASES = {
             loss.backward()
             opt.step()
         """,
+    ),
+    # `net.eval()` before the loop would raise when `net` is a plain function: the code's own
+    # test says it may be one (`isinstance(net, nn.Module)`), or a caller gives it one.
+    "trn004_evaluated_object_tested_for_a_module": Refusal(
+        "TRN004",
+        "right += (net(x).argmax(1) == y).sum().item()",
+        "the code tests `isinstance(net, ...)` on the way to this forward pass, so `net` may be "
+        "no module there and `net.eval()` would raise for it; switch it in the branch where "
+        "it is one",
+        EVAL_HELPER.format(test="isinstance(net, nn.Module)", given="model"),
+        EVAL_HELPER.format(test="isinstance(x, torch.Tensor)", given="model"),
+    ),
+    "trn004_helper_given_a_plain_function_too": Refusal(
+        "TRN004",
+        "right += (net(x).argmax(1) == y).sum().item()",
+        "a caller in view gives `accuracy` a plain function as `net`, which has no `eval()`; "
+        "switch the module to eval mode where a caller passes it",
+        EVAL_HELPER.format(test="isinstance(x, torch.Tensor)", given="linear_net"),
+        EVAL_HELPER.format(test="isinstance(x, torch.Tensor)", given="model"),
     ),
     "trn011_no_torch_name_to_write": Refusal(
         "TRN011",

@@ -1368,6 +1368,8 @@ class Interpreter:
         rename: dict[str, str] = {}
         for param, arg in event.bindings:
             rename[param] = frame.translate(arg) if arg else f"{key}:{param}"
+            if arg and self.program.is_function(rename[param]):
+                self.model.given_functions.add(f"{key}:{param}")
         if ".<locals>." in key:
             # A closure reads its enclosing function's names.
             for name, target in frame.rename.items():
