@@ -107,7 +107,8 @@ CASES = {
     "trn002_two_optimizers_cleared_none_stepped": Refusal(
         "TRN002",
         "loss.backward()",
-        "several optimizers are cleared in this loop, so which one to step is not clear",
+        "several optimizers are cleared in this loop (`opt_dec`, `opt_enc`), so which of them "
+        "own these gradients, and so which to step, is for the author to say",
         """
         import torch
         from torch import nn
@@ -589,3 +590,48 @@ def test_a_fix_quotes_the_first_line_of_code_it_edits_cut_to_sixty_characters(
 )
 def test_trn009_quotes_the_argument_cut_to_forty_characters(code: str, shown: str) -> None:
     assert trn009_double_softmax._short(code) == shown
+
+
+# -- With several optimizers, the message asks for no single step the fix would not add -------
+SEVERAL_OPTIMIZERS = """
+        import torch
+        from torch import nn
+
+        enc = nn.Linear(4, 4)
+        dec = nn.Linear(4, 1)
+        opt_enc = torch.optim.SGD(enc.parameters(), lr=0.1)
+        opt_dec = torch.optim.Adam(dec.parameters(), lr=0.01)
+        loader = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
+        for x, y in loader:
+{clears}            loss = nn.functional.mse_loss(dec(enc(x)), y)
+            loss.backward()
+"""
+NEVER_STEPPED = (
+    "`loss.backward()` computes gradients in this loop but no optimizer is ever stepped, so the "
+    "weights never change; "
+)
+
+
+@pytest.mark.parametrize(
+    ("clears", "advice"),
+    [
+        (
+            "            opt_enc.zero_grad()\n            opt_dec.zero_grad()\n",
+            "after the backward pass, call `step()` on each optimizer this loop clears that owns "
+            "these gradients (`opt_dec`, `opt_enc`)",
+        ),
+        (
+            "",
+            "after the backward pass, call `step()` on the optimizer that owns these gradients "
+            "(`opt_dec` or `opt_enc`)",
+        ),
+    ],
+    ids=["both-cleared", "none-cleared"],
+)
+def test_a_refused_step_with_several_optimizers_is_not_suggested_as_one_step(
+    clears: str, advice: str
+) -> None:
+    finding = _the_finding(SEVERAL_OPTIMIZERS.format(clears=clears), "TRN002")
+    assert not finding.fixable
+    assert "which" in (finding.fix_message or "")
+    assert finding.message == NEVER_STEPPED + advice
