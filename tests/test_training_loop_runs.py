@@ -183,3 +183,31 @@ def test_a_notebook_whose_epochs_end_in_eval_mode_tests_quietly(
     (tmp_path / "train.ipynb").write_text(_notebook(*cells), encoding="utf-8")
     assert main(["--output-format", "json", "train.ipynb"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_helper_that_returns_from_inside_no_grad_leaves_autograd_on_for_its_caller() -> None:
+    # `return` inside `with torch.no_grad():` leaves the context: the epoch's test loop after
+    # the training loop that calls the helper still runs with autograd on. (Once the training
+    # loop runs at least once, only the helper's way out says what grad mode follows it.)
+    source = """
+        import torch
+        from torch import nn
+
+        def batch_accuracy(logits, y):
+            with torch.no_grad():
+                return (logits.argmax(1) == y).float().mean()
+
+        def run(train_batches, test_batches):
+            model = nn.Linear(4, 2)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(10):
+                for x, y in train_batches:
+                    logits = model(x)
+                    print(batch_accuracy(logits, y))
+                    opt.zero_grad()
+                    nn.functional.cross_entropy(logits, y).backward()
+                    opt.step()
+                for x, y in test_batches:
+                    print(batch_accuracy(model(x), y))
+    """
+    assert _codes(source) == [(_line(source, "batch_accuracy(model(x), y)"), "TRN003")]

@@ -903,7 +903,16 @@ class Interpreter:
         inner = _copies(paths)
         for path in inner:
             path.grad = frozenset({grad})
+        # Ways out of the block other than its end (`return` inside `with torch.no_grad():`,
+        # `break`, `continue`) leave the context too: the grad mode is restored on them.
+        exits = [frame.returns, *frame.breaks[-1:], *frame.continues[-1:]]
+        before = [len(paths_out) for paths_out in exits]
         out = self.block(stmt.body, inner, frame)
+        for paths_out, start in zip(exits, before, strict=True):
+            for index in range(start, len(paths_out)):
+                left = paths_out[index].copy()
+                left.grad = outer
+                paths_out[index] = left
         for path in out:
             path.grad = outer
         return join(out)
