@@ -92,6 +92,7 @@ SAME_AS_TWIN = {
     "trn004_model_moved_where_built",
     "trn004_python2_super_evaluated_after_training",
     "trn004_collect_scores_named_for_what_it_returns",
+    "trn004_validated_every_few_epochs_then_tested",
     "trn003_graph_net_full_batch_test",
     "trn001_grad_accumulation_never_cleared",
     "trn001_scaler_branch_accumulates_plain_branch_forgets",

@@ -40,6 +40,39 @@ TRAIN_HEAD = """
         loader = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
 """
 
+# An accuracy helper whose two branches (`{test}`) both run `net`; it scores `{given}` before
+# training and `model` after it.
+EVAL_HELPER = """
+        import torch
+        from torch import nn
+
+
+        def linear_net(x):
+            return x @ torch.ones(4, 2)
+
+
+        def accuracy(batches, net):
+            right = 0.0
+            with torch.no_grad():
+                for x, y in batches:
+                    if {test}:
+                        right += (net(x).argmax(1) == y).sum().item()
+                    else:
+                        right += (net(x).argmax(1) == y).sum().item()
+            return right
+
+
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        loader = [(torch.randn(8, 4), torch.randint(0, 2, (8,))) for _ in range(4)]
+        print(accuracy(loader, {given}))
+        for x, y in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        print(accuracy(loader, model))
+"""
+
 CASES = {
     "trn001_parameters_updated_by_hand": Refusal(
         "TRN001",
@@ -74,7 +107,8 @@ CASES = {
     "trn002_two_optimizers_cleared_none_stepped": Refusal(
         "TRN002",
         "loss.backward()",
-        "several optimizers are cleared in this loop, so which one to step is not clear",
+        "several optimizers are cleared in this loop (`opt_dec`, `opt_enc`), so which of them "
+        "own these gradients, and so which to step, is for the author to say",
         """
         import torch
         from torch import nn
@@ -417,6 +451,25 @@ CASES = {
             opt.step()
         """,
     ),
+    # `net.eval()` before the loop would raise when `net` is a plain function: the code's own
+    # test says it may be one (`isinstance(net, nn.Module)`), or a caller gives it one.
+    "trn004_evaluated_object_tested_for_a_module": Refusal(
+        "TRN004",
+        "right += (net(x).argmax(1) == y).sum().item()",
+        "the code tests `isinstance(net, ...)` on the way to this forward pass, so `net` may be "
+        "no module there and `net.eval()` would raise for it; switch it in the branch where "
+        "it is one",
+        EVAL_HELPER.format(test="isinstance(net, nn.Module)", given="model"),
+        EVAL_HELPER.format(test="isinstance(x, torch.Tensor)", given="model"),
+    ),
+    "trn004_helper_given_a_plain_function_too": Refusal(
+        "TRN004",
+        "right += (net(x).argmax(1) == y).sum().item()",
+        "a caller in view gives `accuracy` a plain function as `net`, which has no `eval()`; "
+        "switch the module to eval mode where a caller passes it",
+        EVAL_HELPER.format(test="isinstance(x, torch.Tensor)", given="linear_net"),
+        EVAL_HELPER.format(test="isinstance(x, torch.Tensor)", given="model"),
+    ),
     "trn011_no_torch_name_to_write": Refusal(
         "TRN011",
         "m.weight.normal_(0.0, 0.02)",
@@ -537,3 +590,48 @@ def test_a_fix_quotes_the_first_line_of_code_it_edits_cut_to_sixty_characters(
 )
 def test_trn009_quotes_the_argument_cut_to_forty_characters(code: str, shown: str) -> None:
     assert trn009_double_softmax._short(code) == shown
+
+
+# -- With several optimizers, the message asks for no single step the fix would not add -------
+SEVERAL_OPTIMIZERS = """
+        import torch
+        from torch import nn
+
+        enc = nn.Linear(4, 4)
+        dec = nn.Linear(4, 1)
+        opt_enc = torch.optim.SGD(enc.parameters(), lr=0.1)
+        opt_dec = torch.optim.Adam(dec.parameters(), lr=0.01)
+        loader = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
+        for x, y in loader:
+{clears}            loss = nn.functional.mse_loss(dec(enc(x)), y)
+            loss.backward()
+"""
+NEVER_STEPPED = (
+    "`loss.backward()` computes gradients in this loop but no optimizer is ever stepped, so the "
+    "weights never change; "
+)
+
+
+@pytest.mark.parametrize(
+    ("clears", "advice"),
+    [
+        (
+            "            opt_enc.zero_grad()\n            opt_dec.zero_grad()\n",
+            "after the backward pass, call `step()` on each optimizer this loop clears that owns "
+            "these gradients (`opt_dec`, `opt_enc`)",
+        ),
+        (
+            "",
+            "after the backward pass, call `step()` on the optimizer that owns these gradients "
+            "(`opt_dec` or `opt_enc`)",
+        ),
+    ],
+    ids=["both-cleared", "none-cleared"],
+)
+def test_a_refused_step_with_several_optimizers_is_not_suggested_as_one_step(
+    clears: str, advice: str
+) -> None:
+    finding = _the_finding(SEVERAL_OPTIMIZERS.format(clears=clears), "TRN002")
+    assert not finding.fixable
+    assert "which" in (finding.fix_message or "")
+    assert finding.message == NEVER_STEPPED + advice

@@ -618,9 +618,8 @@ class Interpreter:
             for path in head:
                 path.grad = frozenset({ev.GRAD_OFF})
         breaks: Paths = []
-        # A loop that only clears gradients (over parameters or optimizers) runs at least once.
-        at_least_once = ev.CLEAR in kinds and ev.BACKWARD not in kinds
-        after_one: Paths = []
+        at_least_once = _runs_at_least_once(kinds)
+        looped: Paths = []  # the iterations' ends, as the loop's exit sees them
         self.loop_stack.append(stmt)
         self.loop_levels.append(len(self.frames) - 1)
         if region is not None:
@@ -632,7 +631,6 @@ class Interpreter:
                 out = self.block(stmt.body, _copies(head), frame)
                 breaks = join(breaks, frame.breaks.pop())
                 back = join(out, frame.continues.pop())
-                after_one = join(after_one, back)
                 if training is not None:
                     for path in back:
                         for name, phase in path.phases.items():
@@ -640,7 +638,9 @@ class Interpreter:
                                 training.iteration_leaves_stepped.add(name)
                     self._record_unstepped_branches(training, back)
                 stale = [_stale(p, entry, tag) for p in back]
-                new_head = join(head, _carry(stale, _without_facts(stale, afresh), plan))
+                ended = _without_facts(stale, afresh)
+                looped = join(looped, ended)
+                new_head = join(head, _carry(stale, ended, plan))
                 if same(new_head, head):
                     break
                 head = new_head
@@ -649,7 +649,7 @@ class Interpreter:
             self.loop_levels.pop()
             if region is not None:
                 self.regions.pop()
-        exit_paths: Paths = _without_facts(after_one, changing) if at_least_once else head
+        exit_paths: Paths = looped if at_least_once else head
         if plan is not None:
             # What the window tests say of a next iteration that does not run.
             exit_paths = _without_facts(exit_paths, changing)
@@ -903,7 +903,16 @@ class Interpreter:
         inner = _copies(paths)
         for path in inner:
             path.grad = frozenset({grad})
+        # Ways out of the block other than its end (`return` inside `with torch.no_grad():`,
+        # `break`, `continue`) leave the context too: the grad mode is restored on them.
+        exits = [frame.returns, *frame.breaks[-1:], *frame.continues[-1:]]
+        before = [len(paths_out) for paths_out in exits]
         out = self.block(stmt.body, inner, frame)
+        for paths_out, start in zip(exits, before, strict=True):
+            for index in range(start, len(paths_out)):
+                left = paths_out[index].copy()
+                left.grad = outer
+                paths_out[index] = left
         for path in out:
             path.grad = outer
         return join(out)
@@ -1368,6 +1377,8 @@ class Interpreter:
         rename: dict[str, str] = {}
         for param, arg in event.bindings:
             rename[param] = frame.translate(arg) if arg else f"{key}:{param}"
+            if arg and self.program.is_function(rename[param]):
+                self.model.given_functions.add(f"{key}:{param}")
         if ".<locals>." in key:
             # A closure reads its enclosing function's names.
             for name, target in frame.rename.items():
@@ -1970,6 +1981,28 @@ def _merged(paths: Paths) -> State:
 
 
 _RETURNED = "<returned>"  # a fact key no condition's text can be: what the call returned
+
+
+def _runs_at_least_once(kinds: frozenset[str]) -> bool:
+    """Whether the code after a loop (with these event kinds in its body) sees only the ends
+    of its iterations, never the state it was entered with.
+
+    A loop that only clears gradients (over parameters or optimizers) runs at least once. So
+    does a loop that trains (its body, or a function it calls, runs backward or steps an
+    optimizer), `for` and `while` alike: nobody runs a training loop that never trains, so the
+    state after it is the state at the end of its body (joined with its `break` exits, and
+    with its `continue` exits as ends of iterations). Without this, an epoch loop whose every
+    iteration ends in eval mode (validation at each epoch's end) would leave the model in the
+    mode it was built in, on the way where no epoch runs, and a final test after the loop
+    would be a TRN004 on that way alone.
+
+    It is one fact about control flow, so it holds for the whole state, not only the models'
+    modes: the grad mode (an epoch that ends with `torch.set_grad_enabled(False)`) and the
+    optimizers' gradients (a second phase after a loop that ends with `zero_grad()`) are also
+    those the last iteration leaves. What the path where the loop never runs adds to them
+    is, like its mode, a finding only about a run in which nothing trains.
+    """
+    return bool(kinds & {ev.BACKWARD, ev.STEP, ev.CLEAR})
 
 
 def _ran_backward(loop: cst.For | cst.While) -> str:

@@ -208,6 +208,9 @@ class LoopModel:
     # The eval switch a held object's class offers for a network evaluated at such a call
     # (`agent.online_net` -> (".online_net", "eval"): `agent.eval()` is what to write).
     switches: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Parameters of the file's functions (`accuracy:net`) that some call in view gives a plain
+    # function (`accuracy(loader, linreg)`): no module method can be called on them there.
+    given_functions: set[str] = field(default_factory=set)
     # What the rules compute once for all of them (the statement layout their fixes use).
     shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 

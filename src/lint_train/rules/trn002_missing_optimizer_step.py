@@ -28,7 +28,17 @@ INFO = RuleInfo(
 
 NO_STEP = (
     "`{backward}` computes gradients in this loop but no optimizer is ever stepped, so the "
-    "weights never change{scheduler}; call `{step}` after the backward pass"
+    "weights never change{scheduler}; {advice}"
+)
+# What NO_STEP asks for: one step when one optimizer is in question (the one the fix adds);
+# with several, the fix refuses, and the message names them without picking one either.
+STEP_ONE = "call `{step}` after the backward pass"
+STEP_CLEARED = (
+    "after the backward pass, call `step()` on each optimizer this loop clears that owns these "
+    "gradients ({names})"
+)
+STEP_OWNER = (
+    "after the backward pass, call `step()` on the optimizer that owns these gradients ({names})"
 )
 UNSTEPPED = (
     "`{opt}` is cleared in this loop but never stepped, so the weights it owns never change; "
@@ -71,8 +81,8 @@ def check(model: LoopModel) -> Iterator[Report]:
         stepped = set().union(*(loop.stepped for loop in loops))
         cleared = set().union(*(loop.cleared for loop in loops))
         if not stepped:
-            opt = _optimizer_name(model, innermost)
-            if opt is None or not _optimizer_in_scope(model, loops[0]):
+            names, cleared_here = _optimizer_names(model, innermost)
+            if not names or not _optimizer_in_scope(model, loops[0]):
                 continue
             reported.add(id(innermost.node))
             fix = _fix(Layout.of(model), loops, None)
@@ -84,7 +94,7 @@ def check(model: LoopModel) -> Iterator[Report]:
                 anchor or innermost.node,
                 NO_STEP.format(
                     backward=backward,
-                    step=_step_code(node, opt),
+                    advice=_advice(node, names, cleared_here),
                     scheduler=" (a scheduler step only changes the learning rate)"
                     if _calls_scheduler(model)
                     else "",
@@ -155,8 +165,10 @@ def _fix(layout: Layout, loops: list[TrainingLoop], root: str | None) -> Fix | s
             if t.kind == "clear" and t.root not in (None, ALL_OPTIMIZERS)
         }
         if len(roots) != 1:
+            shown = ", ".join(f"`{innermost.display.get(r, r)}`" for r in sorted(roots))
             return (
-                "several optimizers are cleared in this loop, so which one to step is not clear"
+                f"several optimizers are cleared in this loop ({shown}), so which of them own "
+                "these gradients, and so which to step, is for the author to say"
                 if roots
                 else "no optimizer is cleared in this loop, so which one to step is not clear"
             )
@@ -270,17 +282,25 @@ def _closure_step(layout: Layout, backward: Trace, name: str) -> Edit | str:
     return f"`{name}` is an LBFGS optimizer, which needs a closure to step"
 
 
-def _optimizer_name(model: LoopModel, loop: TrainingLoop) -> str | None:
-    """The optimizer to name in the message; None when no optimizer is in view at all."""
+def _optimizer_names(model: LoopModel, loop: TrainingLoop) -> tuple[list[str], bool]:
+    """The optimizers the message may name, as written, and whether the loop clears them: those
+    it clears, else every optimizer in view (none: no optimizer is in view at all)."""
     cleared = sorted(loop.display[n] for n in loop.cleared if n != "*" and n in loop.display)
     if cleared:
-        return cleared[0]
-    known = sorted(model.program.optimizers | model.optimizers_seen)
-    if len(known) == 1:
-        return known[0]
-    if known:
-        return "optimizer"
-    return None
+        return cleared, True
+    return sorted(model.program.optimizers | model.optimizers_seen), False
+
+
+def _advice(backward: cst.CSTNode, names: list[str], cleared: bool) -> str:
+    if len(names) == 1:
+        return STEP_ONE.format(step=_step_code(backward, names[0]))
+    shown = ", ".join(f"`{n}`" for n in names) if cleared else _either(names)
+    return (STEP_CLEARED if cleared else STEP_OWNER).format(names=shown)
+
+
+def _either(names: list[str]) -> str:
+    quoted = [f"`{n}`" for n in names]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
 
 
 def _optimizer_in_scope(model: LoopModel, outermost: TrainingLoop) -> bool:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..analysis.model import EvalSite, LoopModel
+import libcst as cst
+
+from ..analysis.model import EvalSite, LoopModel, Trace
+from ..analysis.names import dotted
 from ..types import RuleInfo
 from . import Report, evaluation_code, forward_of
 from .fixes import BEFORE, Edit, Fix, Layout, describe
@@ -24,6 +27,16 @@ INFO = RuleInfo(
 MESSAGE = (
     "`{model}` is still in training mode in this evaluation code (dropout and batch-norm "
     "behave as in training); call `{model}.eval()` before it"
+)
+# Why `model.eval()` is not inserted where `model` may be no module (it would raise there).
+TESTED_TYPE = (
+    "the code tests `isinstance({model}, ...)` on the way to this forward pass, so `{model}` "
+    "may be no module there and `{model}.eval()` would raise for it; switch it in the branch "
+    "where it is one"
+)
+GIVEN_FUNCTION = (
+    "a caller in view gives `{function}` a plain function as `{model}`, which has no "
+    "`eval()`; switch the module to eval mode where a caller passes it"
 )
 ELSEWHERE = (
     "`{model}` is still in training mode when `{function}` evaluates it at {where} (dropout "
@@ -77,8 +90,50 @@ def _fix(model: LoopModel, site: EvalSite, name: str) -> Fix | str:
     if len(anchors) != 1:
         return "the evaluation code reaches its forward pass from several statements"
     anchor = site.node if site.is_loop else forwards[0].site
+    no_module = _may_not_be_a_module(model, layout, site, forwards, anchor, spelled)
+    if no_module is not None:
+        return no_module
     edits = (Edit(BEFORE, layout.statement(anchor), _switched(model, name, spelled)),)
     return Fix(describe(edits, layout), False, edits)
+
+
+def _may_not_be_a_module(
+    model: LoopModel,
+    layout: Layout,
+    site: EvalSite,
+    forwards: list[Trace],
+    anchor: cst.CSTNode,
+    spelled: str,
+) -> str | None:
+    """Why `spelled`, where the fix would call its `eval()`, may be no module at all (a `def`
+    has no `eval`, so the fixed script would raise): a caller in view gives the evaluation
+    function a plain function for it, or the evaluation code tests `isinstance(spelled, ...)`
+    on the way from there to the forward pass. None when neither holds."""
+    info = model.program.functions.get(site.function) if site.function else None
+    if info is not None and f"{info.key}:{spelled}" in model.given_functions:
+        return GIVEN_FUNCTION.format(function=info.name, model=spelled)
+    for trace in forwards:
+        node: cst.CSTNode | None = trace.site
+        while node is not None and node is not anchor:
+            parent = layout.parent(node)
+            if isinstance(parent, (cst.If, cst.Else)) and node is not getattr(parent, "test", None):
+                guard = parent if isinstance(parent, cst.If) else layout.parent(parent)
+                if isinstance(guard, cst.If) and _tests_type_of(guard.test, spelled):
+                    return TESTED_TYPE.format(model=spelled)
+            node = parent
+    return None
+
+
+def _tests_type_of(test: cst.BaseExpression, spelled: str) -> bool:
+    """`isinstance(spelled, ...)`, negated or not."""
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test = test.expression
+    return (
+        isinstance(test, cst.Call)
+        and dotted(test.func) == "isinstance"
+        and bool(test.args)
+        and dotted(test.args[0].value) == spelled
+    )
 
 
 def _switched(model: LoopModel, name: str, spelled: str) -> str:
