@@ -1045,7 +1045,10 @@ class Interpreter:
 
     def on_unknown_step(self, event: ev.Event, state: State, frame: Frame) -> State:
         for loop in self._loops():
-            loop.unknown_step = True
+            if event.value == ev.INSPECTED:
+                loop.grads_inspected = True
+            else:
+                loop.unknown_step = True
         node = event.node
         if isinstance(node, cst.Attribute) and node.attr.value == "grad":
             # Gradients read after a loop that only ran backward (no step, no clear): a test

@@ -67,6 +67,9 @@ class TrainingLoop:
     stepped: set[str] = field(default_factory=set)  # optimizers stepped while the loop ran
     cleared: set[str] = field(default_factory=set)  # optimizers cleared ("*": all of them)
     unknown_step: bool = False  # a `.step()` on an object we cannot classify
+    # `.grad` read in ways that apply nothing (`p.grad.norm()` logged, `p.grad.clamp_()`, a
+    # copy onto another parameter's gradient): a gradient test, unless an optimizer is cleared.
+    grads_inspected: bool = False
     opaque: bool = False  # an optimizer was handed to code not in view
     polluted_steps: dict[str, cst.CSTNode] = field(default_factory=dict)  # display -> step call
     polluted_roots: dict[str, str] = field(default_factory=dict)  # display -> internal name
