@@ -205,6 +205,8 @@ class LoopModel:
     # Top-level functions that are one straight-line training step on the optimizers they
     # are given: their backward passes, steps and clears, in order (see steps.py).
     steps: dict[str, tuple[tuple[str, str, cst.CSTNode], ...]] = field(default_factory=dict)
+    # Top-level functions that leave the optimizers they are given alone (see steps.py).
+    spares: set[str] = field(default_factory=set)
     # Calls that replay such a function of another module, by node id: its name and where
     # its step is (`engine.py:7`).
     stepped_elsewhere: dict[int, tuple[str, str]] = field(default_factory=dict)
