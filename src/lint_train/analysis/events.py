@@ -664,6 +664,13 @@ class _Collector(cst.CSTVisitor):
         grad = _inspected_grad(func)
         if grad is not None:
             self._inspected.add(id(grad))
+        if isinstance(func, cst.Attribute):
+            effect = kn.method("any", func.attr.value)
+            if effect is not None and effect.inspects:
+                # A logger given the gradients (`writer.add_histogram(tag, p.grad, step)`).
+                self._inspected.update(
+                    id(grad) for arg in node.args if (grad := _grad_of(arg.value)) is not None
+                )
 
     def visit_Comparison(self, node: cst.Comparison) -> None:
         # `p.grad is None`, `p.grad is not None`: whether there is a gradient, not its value.

@@ -270,6 +270,9 @@ TABLE: dict[str, Effect] = {
     **{f"<grad>.{m}": Effect(f"`p.grad.{m}(...)`: changes the gradient where it stays (clipping, "
                              "scaling by hand); applies nothing to the weights", inspects=True)
        for m in ("clamp_", "clip_", "mul_", "div_", "nan_to_num_")},
+    "<any>.add_histogram": Effect("`writer.add_histogram(tag, p.grad, step)` (TensorBoard): "
+                                  "records the gradients it is given; applies nothing",
+                                  inspects=True),
     **{f"<optimizer>.{m}": _optimizer_read(m) for m in (
         "state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",
         "register_step_post_hook", "param_groups", "__repr__")},
