@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from . import events as ev
+from .vocab import is_optimizer_name
 
 if TYPE_CHECKING:
     from .interpret import Interpreter
@@ -86,11 +87,15 @@ _ACTS = _REPLAYED | frozenset({ev.UNKNOWN_STEP, ev.GRAD_USE, ev.GRAD_SET})
 
 
 def spares_optimizers(interp: Interpreter, info: FunctionInfo) -> bool:
-    """Whether the top-level function `info` (with parameters) leaves alone any optimizer it
+    """Whether the top-level function `info` leaves alone any optimizer it
     is given: no backward, step, clear or `.grad` read in it or in the file's own functions it
     calls, and no optimizer handed on to code out of view (a call of another module counts as
     such unless its own summary spares them too)."""
-    return bool(info.params) and _spares(interp, info.node.body, info, set())
+    # Only a function with a parameter named for an optimizer (`optimizer`, `opt`) is asked:
+    # the summary grows by the functions that take one, not by every function of the module.
+    return any(is_optimizer_name(p) for p in info.params) and _spares(
+        interp, info.node.body, info, set()
+    )
 
 
 def _spares(
