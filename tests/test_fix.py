@@ -99,6 +99,7 @@ SAME_AS_TWIN = {
     "trn001_second_phase_starts_with_stale_grads",
     "trn002_amp_scaler_update_without_step",
     "trn002_gan_d_cleared_never_stepped",
+    "trn002_logs_gradient_norms",
     "trn002_grad_accumulation_step_missing",
     "trn002_lbfgs_closure_called_directly",
     "trn002_nanogpt_while_loop",

@@ -375,6 +375,15 @@ CASES: dict[str, tuple[str, list[tuple[int, str]]]] = {
                                  "p.grad.data = p.grad.data.new().resize_as_(p.grad).zero_()"),
                     CLEARED_BY_ZEROS),
     "<grad>.detach_": _no_step("model.weight.grad.detach_()"),
+    # A statistic of a gradient (logged) or a change where it stays (clipped by hand): applies
+    # nothing, so the loop that clears `opt` must still step it.
+    **{f"<grad>.{m}": _no_step(f"print(model.weight.grad.{m}())") for m in (
+        "norm", "mean", "std", "var", "max", "min", "item", "numel", "size", "dim", "isnan",
+        "isinf", "isfinite")},
+    **{f"<grad>.{m}": _no_step(f"model.weight.grad.data.{m}({args})") for m, args in (
+        ("clamp_", "-1, 1"), ("clip_", "-1, 1"), ("mul_", "0.5"), ("div_", "2"),
+        ("nan_to_num_", ""))},
+    "<any>.add_histogram": _no_step("writer.add_histogram('w', model.weight.grad, 0)"),
     # A hook reads the gradients: the backward may feed it, not a step (TRN002 only without).
     **{f"<any>.{m}": (NO_STEP.format(line=f"model(x).{m}(lambda g: g)"), []) for m in (
         "register_hook", "register_full_backward_hook", "register_backward_hook")},

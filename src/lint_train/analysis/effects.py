@@ -6,6 +6,8 @@ callers in other modules apply to their own state (see summary.py). Methods are 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import libcst as cst
 
 from ..positions import locate
@@ -59,7 +61,7 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
             raw[key] = (evaluations, leaves)
     for steps in model.steps.values():
         nodes += [node for _, _, node in steps]
-    if not raw and not model.steps:
+    if not raw and not model.steps and not model.spares:
         return {}
     lines = {id(node): where.start.line for node, where in locate(program.module, nodes).items()}
     out: dict[str, FunctionFacts] = {}
@@ -78,6 +80,9 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
     for key, steps in model.steps.items():
         trains = tuple((kind, param, lines[id(node)]) for kind, param, node in steps)
         out[key] = FunctionFacts(tuple(program.functions[key].params), trains=trains)
+    for key in model.spares:
+        facts = out.get(key) or FunctionFacts(tuple(program.functions[key].params))
+        out[key] = replace(facts, spares_optimizers=True)
     return out
 
 

@@ -54,6 +54,8 @@ class Event:
 BACKWARD = "backward"
 STEP = "step"
 UNKNOWN_STEP = "unknown_step"
+# The value of an UNKNOWN_STEP that reads `.grad` in a way that applies nothing to the weights.
+INSPECTED = "inspected"
 CLEAR = "clear"
 MODE = "mode"
 GRAD_SET = "grad_set"
@@ -484,6 +486,7 @@ class _Collector(cst.CSTVisitor):
         self.events: list[Event] = []
         self._constructed: dict[int, str] = {}  # constructor call -> assignment target
         self._consumed: set[int] = set()  # `.grad` nodes that are being cleared, not read
+        self._inspected: set[int] = set()  # `.grad` nodes read in ways that apply nothing
         self._alias_models: set[str] = set()
 
     def collect(self, node: cst.CSTNode) -> list[Event]:
@@ -523,6 +526,12 @@ class _Collector(cst.CSTVisitor):
             # `p.grad = p.grad.new_zeros(...)`, `g.new().resize_as_(p.grad).zero_()`: the
             # gradient gives only its shape and type; no gradient value is read.
             walk(value, _GradReads(self._consumed))
+        if any(_is_grad_target(t, "_grad") for t in targets):
+            # `shared.grad = local.grad` (A3C's workers): the gradient moves onto another
+            # parameter, whose optimizer still has to apply it.
+            grad = _grad_of(value)
+            if grad is not None:
+                self._inspected.add(id(grad))
         walk(value, self)
         for target in targets:
             if _is_grad_target(target):
@@ -652,14 +661,37 @@ class _Collector(cst.CSTVisitor):
         grad = _cleared_grad(func, node.args)
         if grad is not None:
             self._consumed.add(id(grad))
+        grad = _inspected_grad(func)
+        if grad is not None:
+            self._inspected.add(id(grad))
+        if isinstance(func, cst.Attribute):
+            effect = kn.method("any", func.attr.value)
+            if effect is not None and effect.inspects:
+                # A logger given the gradients (`writer.add_histogram(tag, p.grad, step)`).
+                self._inspected.update(
+                    id(grad) for arg in node.args if (grad := _grad_of(arg.value)) is not None
+                )
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        # `p.grad is None`, `p.grad is not None`: whether there is a gradient, not its value.
+        if (
+            len(node.comparisons) == 1
+            and isinstance(node.comparisons[0].operator, (cst.Is, cst.IsNot))
+            and _is_none(node.comparisons[0].comparator)
+        ):
+            grad = _grad_of(node.left)
+            if grad is not None:
+                self._inspected.add(id(grad))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "grad" and id(node) not in self._consumed:
             effect = kn.lookup(_torch_named(self.program.qualify(dotted(node))))
             if effect is not None and effect.grad_use:
                 return  # `torch.autograd.grad(...)` is a function, not a parameter's `.grad`
-            # Code that reads gradients may apply them by hand (or ship them elsewhere).
-            self.events.append(Event(UNKNOWN_STEP, node))
+            # Code that reads gradients may apply them by hand (or ship them elsewhere); a read
+            # that only looks at them, or moves them onto another parameter, applies nothing.
+            looked = INSPECTED if id(node) in self._inspected else None
+            self.events.append(Event(UNKNOWN_STEP, node, value=looked))
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
@@ -1092,11 +1124,36 @@ _BARE_ROLES = {
 }
 
 
-def _is_grad_target(target: cst.BaseExpression) -> bool:
-    """`p.grad` or `p.grad.data` as an assignment target: assigning it replaces the gradient."""
+def _is_grad_target(target: cst.BaseExpression, *also: str) -> bool:
+    """`p.grad` or `p.grad.data` as an assignment target: assigning it replaces the gradient.
+    `also` names other attributes that hold it (`_grad`)."""
     if isinstance(target, cst.Attribute) and target.attr.value == "data":
         target = target.value
-    return isinstance(target, cst.Attribute) and target.attr.value == "grad"
+    return isinstance(target, cst.Attribute) and target.attr.value in ("grad", *also)
+
+
+def _grad_of(expr: cst.BaseExpression) -> cst.Attribute | None:
+    """The `p.grad` of `p.grad` or `p.grad.data`, else None."""
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "data":
+        expr = expr.value
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "grad":
+        return expr
+    return None
+
+
+def _is_none(expr: cst.BaseExpression) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "None"
+
+
+def _inspected_grad(func: cst.BaseExpression) -> cst.Attribute | None:
+    """The `p.grad` of `p.grad.norm()` / `p.grad.data.clamp_(-1, 1)`: a method the table
+    says reads or changes the gradient where it stays, applying nothing; else None."""
+    if not isinstance(func, cst.Attribute):
+        return None
+    effect = kn.method("grad", func.attr.value)
+    if effect is None or not effect.inspects:
+        return None
+    return _grad_of(func.value)
 
 
 class _GradReads(cst.CSTVisitor):
@@ -1113,7 +1170,10 @@ class _GradReads(cst.CSTVisitor):
 def _cleared_grad(func: cst.BaseExpression, args: Sequence[cst.Arg]) -> cst.Attribute | None:
     """The `p.grad` of `p.grad.zero_()` / `p.grad.data.detach_()` / `p.grad.fill_(0)`, else
     None (`p.grad.fill_(1)` is no method the table knows: it sets the gradient, not clears)."""
-    if not (isinstance(func, cst.Attribute) and kn.method("grad", func.attr.value) is not None):
+    if not isinstance(func, cst.Attribute):
+        return None
+    effect = kn.method("grad", func.attr.value)
+    if effect is None or effect.inspects:
         return None
     if func.attr.value == "fill_" and not (len(args) == 1 and _is_zero(args[0].value)):
         return None

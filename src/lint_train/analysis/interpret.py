@@ -315,13 +315,15 @@ class Interpreter:
             )
             & _NOT_SUMMARISED
         }
-        from .steps import step_sequence
+        from .steps import spares_optimizers, step_sequence
 
         for key in self.program.module_functions.values():
             if key not in self.model.roots and (
                 found := step_sequence(self, self.program.functions[key])
             ):
                 self.model.steps[key] = found
+            elif spares_optimizers(self, self.program.functions[key]):
+                self.model.spares.add(key)
 
     def _run_root(self, info: FunctionInfo, unknown: str, grad: str | None = None) -> None:
         rename: dict[str, str] = {}
@@ -1054,7 +1056,10 @@ class Interpreter:
 
     def on_unknown_step(self, event: ev.Event, state: State, frame: Frame) -> State:
         for loop in self._loops():
-            loop.unknown_step = True
+            if event.value == ev.INSPECTED:
+                loop.grads_inspected = True
+            else:
+                loop.unknown_step = True
         node = event.node
         if isinstance(node, cst.Attribute) and node.attr.value == "grad":
             # Gradients read after a loop that only ran backward (no step, no clear): a test
@@ -1473,7 +1478,7 @@ class Interpreter:
         replayed = self._replay_steps(event, state, frame, written)
         if replayed is not None:
             state = replayed
-        elif event.names:
+        elif event.names and not callee.facts.spares_optimizers:
             state = self.on_opaque(event, state, frame)
         if not callee.facts.leaves:
             return state

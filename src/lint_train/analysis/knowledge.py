@@ -127,6 +127,10 @@ class Effect:
     # Returns its first argument with some arguments bound (`functools.partial(f, w=w)`): a
     # function stays a plain function; a class becomes a factory (calling it builds).
     binds: bool = False
+    # Reads or changes a gradient where it stays (`p.grad.norm()`, `p.grad.clamp_(-1, 1)`):
+    # it cannot apply the gradient to the weights, as code that ships `.grad` elsewhere might,
+    # so an optimizer that the loop clears must still step.
+    inspects: bool = False
 
 
 def _output(method: str) -> Effect:
@@ -258,6 +262,17 @@ TABLE: dict[str, Effect] = {
                           "g.new().resize_as_(g).zero_()` (or `p.grad.data = ...`) clears",
                           builds="zeros"),
     "<grad>.detach_": Effect("`p.grad.detach_()`: detaches; the gradient stays as it is"),
+    # Logging a gradient's size or clipping it by hand reads `.grad` but applies nothing.
+    **{f"<grad>.{m}": Effect(f"`p.grad.{m}(...)`: a statistic of the gradient; applies nothing "
+                             "to the weights", inspects=True)
+       for m in ("norm", "mean", "std", "var", "max", "min", "item", "numel", "size", "dim",
+                 "isnan", "isinf", "isfinite")},
+    **{f"<grad>.{m}": Effect(f"`p.grad.{m}(...)`: changes the gradient where it stays (clipping, "
+                             "scaling by hand); applies nothing to the weights", inspects=True)
+       for m in ("clamp_", "clip_", "mul_", "div_", "nan_to_num_")},
+    "<any>.add_histogram": Effect("`writer.add_histogram(tag, p.grad, step)` (TensorBoard): "
+                                  "records the gradients it is given; applies nothing",
+                                  inspects=True),
     **{f"<optimizer>.{m}": _optimizer_read(m) for m in (
         "state_dict", "load_state_dict", "add_param_group", "register_step_pre_hook",
         "register_step_post_hook", "param_groups", "__repr__")},
@@ -532,6 +547,7 @@ def _columns(effect: Effect) -> list[str]:
             (effect.function, "a plain function"),
             (effect.binds, "binds a function's arguments"),
             (effect.takes_state, "given a state, not a module"),
+            (effect.inspects, "reads the gradient, applies nothing"),
         )
         if flag
     ]

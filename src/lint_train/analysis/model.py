@@ -67,6 +67,9 @@ class TrainingLoop:
     stepped: set[str] = field(default_factory=set)  # optimizers stepped while the loop ran
     cleared: set[str] = field(default_factory=set)  # optimizers cleared ("*": all of them)
     unknown_step: bool = False  # a `.step()` on an object we cannot classify
+    # `.grad` read in ways that apply nothing (`p.grad.norm()` logged, `p.grad.clamp_()`, a
+    # copy onto another parameter's gradient): a gradient test, unless an optimizer is cleared.
+    grads_inspected: bool = False
     opaque: bool = False  # an optimizer was handed to code not in view
     polluted_steps: dict[str, cst.CSTNode] = field(default_factory=dict)  # display -> step call
     polluted_roots: dict[str, str] = field(default_factory=dict)  # display -> internal name
@@ -202,6 +205,8 @@ class LoopModel:
     # Top-level functions that are one straight-line training step on the optimizers they
     # are given: their backward passes, steps and clears, in order (see steps.py).
     steps: dict[str, tuple[tuple[str, str, cst.CSTNode], ...]] = field(default_factory=dict)
+    # Top-level functions that leave the optimizers they are given alone (see steps.py).
+    spares: set[str] = field(default_factory=set)
     # Calls that replay such a function of another module, by node id: its name and where
     # its step is (`engine.py:7`).
     stepped_elsewhere: dict[int, tuple[str, str]] = field(default_factory=dict)

@@ -5,7 +5,13 @@ order. A caller in another module
 replays them at its call, in its own loop, as a call within a file is followed: so a loop that
 calls `train_step(model, opt, x, y)` and never clears `opt` is reported where the clear
 belongs, in that loop. A function that trains in any other way (a loop, a branch, a closure,
-code out of view handed the optimizer) stays out of view, as unseen code."""
+code out of view handed the optimizer) stays out of view, as unseen code.
+
+A function that does nothing to the optimizers it is given (it neither steps nor clears them,
+runs no backward pass, reads no `.grad` and hands them to no code out of view: a warm-up that
+writes the learning rate into `opt.param_groups`, a checkpoint writer) is summarised as
+sparing them: a caller in another module that hands it its optimizer still knows the state of
+that optimizer's gradients."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from . import events as ev
+from .vocab import is_optimizer_name
 
 if TYPE_CHECKING:
     from .interpret import Interpreter
@@ -73,3 +80,41 @@ def _trains(interp: Interpreter, events: list[ev.Event], kinds: frozenset[str]) 
             if interp.static_kinds(callee.node.body, callee) & kinds:
                 return True
     return False
+
+
+# Events by which a function may act on an optimizer it is given, or on its gradients.
+_ACTS = _REPLAYED | frozenset({ev.UNKNOWN_STEP, ev.GRAD_USE, ev.GRAD_SET})
+
+
+def spares_optimizers(interp: Interpreter, info: FunctionInfo) -> bool:
+    """Whether the top-level function `info` leaves alone any optimizer it
+    is given: no backward, step, clear or `.grad` read in it or in the file's own functions it
+    calls, and no optimizer handed on to code out of view (a call of another module counts as
+    such unless its own summary spares them too)."""
+    # Only a function with a parameter named for an optimizer (`optimizer`, `opt`) is asked:
+    # the summary grows by the functions that take one, not by every function of the module.
+    return any(is_optimizer_name(p) for p in info.params) and _spares(
+        interp, info.node.body, info, set()
+    )
+
+
+def _spares(
+    interp: Interpreter, node: cst.CSTNode, info: FunctionInfo | None, seen: set[int]
+) -> bool:
+    if id(node) in seen:
+        return True
+    seen.add(id(node))
+    for event in interp.static_events(node, info):
+        if event.kind in _ACTS:
+            return False
+        if event.kind in (ev.OPAQUE, ev.CALL) and event.names:
+            return False
+        if event.kind == ev.PROJECT_CALL and event.callee is not None:
+            facts = event.callee.facts
+            if facts.trains or (event.names and not facts.spares_optimizers):
+                return False
+        if event.kind == ev.CALL and event.key:
+            callee = interp.program.functions[event.key]
+            if not _spares(interp, callee.node.body, callee, seen):
+                return False
+    return True

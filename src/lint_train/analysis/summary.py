@@ -81,6 +81,9 @@ class FunctionFacts:
     # A straight-line training step: (kind, parameter, line) of each backward pass, step and
     # clear, in order ("*" clears every optimizer; see steps.py).
     trains: tuple[tuple[str, str, int], ...] = ()
+    # It neither steps, clears nor hands on the optimizers it is given (see steps.py): a
+    # caller that hands it one still knows that optimizer's gradients.
+    spares_optimizers: bool = False
 
 
 @dataclass(frozen=True)

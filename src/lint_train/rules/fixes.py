@@ -212,6 +212,10 @@ GRADIENT_WORK = ("unscale_", "clip_grad_norm_", "clip_grad_value_", "clip_grad_n
 
 
 def _works_on_gradients(stmt: cst.CSTNode) -> bool:
+    if _reads_grad(stmt):
+        # Clipping by hand, logging norms, moving gradients onto a shared model: the step
+        # applies what these statements leave, so it goes after them.
+        return True
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
         return False
     small = stmt.body[0]
@@ -220,6 +224,24 @@ def _works_on_gradients(stmt: cst.CSTNode) -> bool:
         return False
     name = (dotted(value.func) or "").split(".")[-1]
     return name in GRADIENT_WORK
+
+
+def _reads_grad(stmt: cst.CSTNode) -> bool:
+    """Whether `stmt` reads a parameter's `.grad` (not `torch.autograd.grad`)."""
+    stack = [stmt]
+    while stack:
+        node = stack.pop()
+        if (
+            isinstance(node, cst.Attribute)
+            and node.attr.value == "grad"
+            and not (
+                isinstance(node.value, (cst.Name, cst.Attribute))
+                and (dotted(node.value) or "").split(".")[-1] == "autograd"
+            )
+        ):
+            return True
+        stack.extend(children(node))
+    return False
 
 
 def no_grad_call(model: LoopModel) -> str | None:

@@ -80,6 +80,14 @@ def check(model: LoopModel) -> Iterator[Report]:
             continue
         stepped = set().union(*(loop.stepped for loop in loops))
         cleared = set().union(*(loop.cleared for loop in loops))
+        inspected = any(loop.grads_inspected for loop in loops)
+        if inspected and (stepped or not _optimizer_cleared(model, loops)):
+            # Backward, then gradients looked at, and no optimizer cleared: a gradient test
+            # or a study of gradients (`model.zero_grad()`, then norms). A loop that clears
+            # its optimizer and steps none is a training loop even when it logs or clips the
+            # gradients; where some optimizer steps, which one a gradient moved onto another
+            # parameter feeds is not in view.
+            continue
         if not stepped:
             names, cleared_here = _optimizer_names(model, innermost)
             if not names or not _optimizer_in_scope(model, loops[0]):
@@ -301,6 +309,20 @@ def _advice(backward: cst.CSTNode, names: list[str], cleared: bool) -> str:
 def _either(names: list[str]) -> str:
     quoted = [f"`{n}`" for n in names]
     return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _optimizer_cleared(model: LoopModel, loops: list[TrainingLoop]) -> bool:
+    """Whether the loops clear an optimizer through the optimizer itself (`opt.zero_grad()`),
+    not only through a model whose optimizer the file builds (`model.zero_grad()`)."""
+    for loop in loops:
+        for t in loop.trace:
+            if t.kind != "clear" or t.root in (None, ALL_OPTIMIZERS):
+                continue
+            func = t.node.func if isinstance(t.node, cst.Call) else None
+            receiver = dotted(func.value) if isinstance(func, cst.Attribute) else None
+            if receiver is not None and receiver not in model.program.links:
+                return True
+    return False
 
 
 def _optimizer_in_scope(model: LoopModel, outermost: TrainingLoop) -> bool:
