@@ -20,6 +20,7 @@ import libcst as cst
 
 from . import events as ev
 from . import knowledge as kn
+from .absent import NONE
 from .model import (
     BackwardSite,
     BareMethod,
@@ -1286,6 +1287,12 @@ class Interpreter:
 
     def _forward(self, event: ev.Event, state: State, written: str, root: str) -> State:
         modes = state.mode(root)
+        if NONE in modes:
+            # Where the name still holds `None`, no model runs (the call would fail): the
+            # code is not meant to run on that path.
+            modes -= {NONE}
+            if not modes:
+                return state
         if self.regions:
             region = self.regions[-1]
             region.forwarded = True
@@ -1441,6 +1448,10 @@ class Interpreter:
             root = frame.translate(written[item.param]) + item.attr
             if not self.program.is_model_candidate(root):
                 continue
+            held = state.mode(root)
+            if held == {NONE}:
+                continue  # no model there on this path: `None` cannot run (see absent.py)
+            held -= {NONE}
             site = self.model.eval_sites.get(id(node))
             if site is None:
                 site = EvalSite(node, item.loop, f"{callee.where}:{callee.name}")
@@ -1452,7 +1463,7 @@ class Interpreter:
             # What this function's own callers give it, where they are elsewhere, is theirs
             # to judge (a model handed on through two modules): as for its own forwards.
             site.grads.add(self._entry_said(_from_entry(item.grads, state.grad), None))
-            modes = self._entry_said(_from_entry(item.modes, state.mode(root)), None, root)
+            modes = self._entry_said(_from_entry(item.modes, held), None, root)
             site.modes.setdefault(name, set()).add(_ACTING if acting and not item.loop else modes)
             site.model_roots.setdefault(name, root)
             if node not in site.forwards:
@@ -1472,7 +1483,11 @@ class Interpreter:
                 continue
             root = frame.translate(written[left.param]) + left.attr
             modes = _from_entry(left.modes, state.mode(root))
+            if NONE in modes and written[left.param] + left.attr in self.table.absent()[1]:
+                continue  # this file binds it too, in a way not followed (see absent.py)
             state.set_mode(root, modes)
+            if modes == {NONE}:
+                continue  # set to `None`: no mode change of a model
             value = next(iter(modes)) if len(modes) == 1 else "unk"
             self._trace_loops("mode", node, root, value)
             if modes & {"eval", EVALUATED}:
