@@ -492,8 +492,14 @@ class Interpreter:
         # be of another call's `train`). Training code keeps both ways: a bug on the way one
         # call in view does not take is still a bug of the script's other configurations.
         decided = _decided(stmt.test, frame.constants) if self.regions else None
+        tested = _training_flag(stmt.test)
+        owner = frame.translate(tested) if tested is not None else None
         for path in paths:
             known = polarity == decided if decided is not None else path.facts.get(condition)
+            if decided is None and owner is not None:
+                # `if model.training:` where the path knows the mode: that way, and only it.
+                by_mode = _is_training(path.mode(owner))
+                known = known if by_mode is None else by_mode
             if known is None:
                 yes, no = path.copy(), path.copy()
                 yes.facts[condition] = polarity
@@ -1876,6 +1882,25 @@ _COMPARE: dict[type[cst.BaseCompOp], Callable[[object, object], bool]] = {
     cst.In: lambda a, b: a in b,  # type: ignore[operator]
     cst.NotIn: lambda a, b: a not in b,  # type: ignore[operator]
 }
+
+
+def _training_flag(test: cst.BaseExpression) -> str | None:
+    """`model.training` (or `not self.training`, `net.training is False`): the object whose
+    `training` flag the test reads, as written; None for any other test."""
+    flag, _ = _unnegated(test)
+    if isinstance(flag, cst.Attribute) and flag.attr.value == "training":
+        return dotted(flag.value)
+    return None
+
+
+def _is_training(modes: frozenset[str]) -> bool | None:
+    """What `training` reads on a model in these modes, where they are certain: False after
+    `eval()`, True after `train()`; None for a mode not set in view."""
+    if modes and modes <= {"eval", EVALUATED}:
+        return False
+    if modes and modes <= {"train", "recalibrate"}:
+        return True
+    return None
 
 
 def _decided(test: cst.BaseExpression, constants: dict[str, object]) -> bool | None:
