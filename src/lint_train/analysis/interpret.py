@@ -1335,6 +1335,11 @@ class Interpreter:
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
             if innermost is not None:
                 innermost.train_modes.setdefault(written, set()).add(modes)
+                if modes == {"eval"} and state.grad == {ev.GRAD_ON} and self._in_loop_function():
+                    _, _, ways = innermost.eval_forwards.setdefault(
+                        id(event.node), (event.node, written, set())
+                    )
+                    ways.add(frozenset(state.facts.items()))
                 innermost.model_roots.setdefault(written, root)
                 path = self._path(event.node)[self.loop_levels[-1] :]
                 self._trace(innermost.trace, path, "forward", event.node, root)
