@@ -40,6 +40,10 @@ SPLITS = """
                         {update}
                     total += loss.item()
                 print(split, total / len(loader))
+
+
+    if __name__ == "__main__":
+        run(torch.nn.Linear(2, 2), dict(), 3)
 """
 LOSS = "loss = nn.functional.cross_entropy(model(x), y)"
 UPDATE = "opt.zero_grad(); loss.backward(); opt.step()"
@@ -84,4 +88,11 @@ def test_backward_in_a_helper_is_not_judged() -> None:
 def test_no_eval_on_the_validation_way_is_not_this_shape() -> None:
     # Without `model.eval()` the way is not known to evaluate: not reported here.
     source = SPLITS.format(forward=LOSS, update=UPDATE).replace("model.eval()", "pass")
+    assert _codes(source) == []
+
+
+def test_shared_loop_whose_callers_are_out_of_view_is_not_judged() -> None:
+    # Autograd is on inside the loop only by its backward pass, which proves nothing on the
+    # validation way: a caller out of view may run that way under no_grad.
+    source = SPLITS.format(forward=LOSS, update=UPDATE).split("    if __name__")[0]
     assert _codes(source) == []

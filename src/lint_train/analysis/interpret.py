@@ -615,6 +615,10 @@ class Interpreter:
         plan = self._windows(stmt)
         tag = f"<entry {id(stmt)}>"
         head = join(_entering(_without_facts(_tag_entry(paths, tag), afresh), plan))
+        if training is not None:
+            # Autograd on at the loop's entry, seen so, not only proven by its backward pass
+            # (which proves nothing on a way that skips it): see shared_loops.py.
+            head = _grad_seen_on(head, stmt)
         if ev.BACKWARD in kinds and self._backward_proves_grad(stmt, kinds, frame.fn):
             head = _grad_proven_on(head)
         outer_grad = None
@@ -1335,7 +1339,12 @@ class Interpreter:
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
             if innermost is not None:
                 innermost.train_modes.setdefault(written, set()).add(modes)
-                if modes == {"eval"} and state.grad == {ev.GRAD_ON} and self._in_loop_function():
+                if (
+                    modes == {"eval"}
+                    and state.grad == {ev.GRAD_ON}
+                    and state.facts.get(_seen_on(self.loop_stack[-1]))
+                    and self._in_loop_function()
+                ):
                     _, _, ways = innermost.eval_forwards.setdefault(
                         id(event.node), (event.node, written, set())
                     )
@@ -1984,12 +1993,36 @@ def _grad_none_guard(test: cst.BaseExpression) -> bool | None:
     return False if isinstance(target.operator, cst.Is) else None
 
 
+# A fact key: autograd is on here only because an enclosing loop runs backward.
+_PROVEN = "<grad proven>"
+
+
+def _seen_on(loop: cst.For | cst.While) -> str:
+    """A fact key, true on paths that entered `loop` with autograd on (see `_ran_backward`)."""
+    return f"<grad on {id(loop)}>"
+
+
+def _grad_seen_on(paths: Paths, loop: cst.For | cst.While) -> Paths:
+    out = []
+    for path in paths:
+        if (
+            path.grad == {ev.GRAD_ON}
+            and not path.facts.get(_PROVEN)
+            and not path.facts.get(_seen_on(loop))
+        ):
+            path = path.copy()
+            path.facts[_seen_on(loop)] = True
+        out.append(path)
+    return out
+
+
 def _grad_proven_on(paths: Paths) -> Paths:
     """Grad set by callers not in view, or by code we cannot read, is on where backward runs."""
     out = _copies(paths)
     for path in out:
         if path.grad & {"init", ev.GRAD_UNKNOWN}:
             path.grad = (path.grad - {"init", ev.GRAD_UNKNOWN}) | {ev.GRAD_ON}
+            path.facts[_PROVEN] = True  # on only where a backward pass runs
     return out
 
 
