@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from . import knowledge as kn
+from .absent import NONE, absent_names, is_none
 from .aliases import expand, scope_aliases
 from .endings import never_returns
 from .names import dotted
@@ -89,6 +90,14 @@ class EventTable:
         self._callees: dict[str, Callee | None] = {}
         self._deferred: frozenset[str] | None = None
         self._endings: dict[str, bool] = {}  # function key -> whether it never returns
+        self._absent: tuple[frozenset[str], frozenset[str]] | None = None
+
+    def absent(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The names the file sets to `None` and otherwise binds only to new objects, and
+        the names it binds in ways not followed (see absent.py)."""
+        if self._absent is None:
+            self._absent = absent_names(self.program.module, _creates_new_object)
+        return self._absent
 
     def callee(self, text: str, fn: FunctionInfo | None = None) -> Callee | None:
         """The function of another project module that `text` names in this file (through its
@@ -521,6 +530,12 @@ class _Collector(cst.CSTVisitor):
                 fresh = self._fresh_mode(value)
                 for name in _target_names(target):
                     self.events.append(Event(ASSIGN, target, name=name, value=fresh))
+            elif (
+                is_none(value)
+                and (name := dotted(target)) is not None
+                and name in self.table.absent()[0]
+            ):
+                self.events.append(Event(ASSIGN, target, name=name, value=NONE))
         zeros = self._builds_zeros(value)
         if zeros:
             # `p.grad = p.grad.new_zeros(...)`, `g.new().resize_as_(p.grad).zero_()`: the

@@ -20,6 +20,7 @@ import libcst as cst
 
 from . import events as ev
 from . import knowledge as kn
+from .absent import NONE
 from .model import (
     BackwardSite,
     BareMethod,
@@ -493,8 +494,14 @@ class Interpreter:
         # be of another call's `train`). Training code keeps both ways: a bug on the way one
         # call in view does not take is still a bug of the script's other configurations.
         decided = _decided(stmt.test, frame.constants) if self.regions else None
+        tested = _training_flag(stmt.test)
+        owner = frame.translate(tested) if tested is not None else None
         for path in paths:
             known = polarity == decided if decided is not None else path.facts.get(condition)
+            if decided is None and owner is not None:
+                # `if model.training:` where the path knows the mode: that way, and only it.
+                by_mode = _is_training(path.mode(owner))
+                known = known if by_mode is None else by_mode
             if known is None:
                 yes, no = path.copy(), path.copy()
                 yes.facts[condition] = polarity
@@ -610,6 +617,10 @@ class Interpreter:
         plan = self._windows(stmt)
         tag = f"<entry {id(stmt)}>"
         head = join(_entering(_without_facts(_tag_entry(paths, tag), afresh), plan))
+        if training is not None:
+            # Autograd on at the loop's entry, seen so, not only proven by its backward pass
+            # (which proves nothing on a way that skips it): see shared_loops.py.
+            head = _grad_seen_on(head, stmt)
         if ev.BACKWARD in kinds and self._backward_proves_grad(stmt, kinds, frame.fn):
             head = _grad_proven_on(head)
         outer_grad = None
@@ -1300,6 +1311,12 @@ class Interpreter:
 
     def _forward(self, event: ev.Event, state: State, written: str, root: str) -> State:
         modes = state.mode(root)
+        if NONE in modes:
+            # Where the name still holds `None`, no model runs (the call would fail): the
+            # code is not meant to run on that path.
+            modes -= {NONE}
+            if not modes:
+                return state
         if self.regions:
             region = self.regions[-1]
             region.forwarded = True
@@ -1336,6 +1353,16 @@ class Interpreter:
             innermost = self.model.loops.get(id(self.loop_stack[-1]))
             if innermost is not None:
                 innermost.train_modes.setdefault(written, set()).add(modes)
+                if (
+                    modes == {"eval"}
+                    and state.grad == {ev.GRAD_ON}
+                    and state.facts.get(_seen_on(self.loop_stack[-1]))
+                    and self._in_loop_function()
+                ):
+                    _, _, ways = innermost.eval_forwards.setdefault(
+                        id(event.node), (event.node, written, set())
+                    )
+                    ways.add(frozenset(state.facts.items()))
                 innermost.model_roots.setdefault(written, root)
                 path = self._path(event.node)[self.loop_levels[-1] :]
                 self._trace(innermost.trace, path, "forward", event.node, root)
@@ -1457,6 +1484,10 @@ class Interpreter:
             root = frame.translate(written[item.param]) + item.attr
             if not self.program.is_model_candidate(root):
                 continue
+            held = state.mode(root)
+            if held == {NONE}:
+                continue  # no model there on this path: `None` cannot run (see absent.py)
+            held -= {NONE}
             site = self.model.eval_sites.get(id(node))
             if site is None:
                 site = EvalSite(node, item.loop, f"{callee.where}:{callee.name}")
@@ -1468,7 +1499,7 @@ class Interpreter:
             # What this function's own callers give it, where they are elsewhere, is theirs
             # to judge (a model handed on through two modules): as for its own forwards.
             site.grads.add(self._entry_said(_from_entry(item.grads, state.grad), None))
-            modes = self._entry_said(_from_entry(item.modes, state.mode(root)), None, root)
+            modes = self._entry_said(_from_entry(item.modes, held), None, root)
             site.modes.setdefault(name, set()).add(_ACTING if acting and not item.loop else modes)
             site.model_roots.setdefault(name, root)
             if node not in site.forwards:
@@ -1488,7 +1519,11 @@ class Interpreter:
                 continue
             root = frame.translate(written[left.param]) + left.attr
             modes = _from_entry(left.modes, state.mode(root))
+            if NONE in modes and written[left.param] + left.attr in self.table.absent()[1]:
+                continue  # this file binds it too, in a way not followed (see absent.py)
             state.set_mode(root, modes)
+            if modes == {NONE}:
+                continue  # set to `None`: no mode change of a model
             value = next(iter(modes)) if len(modes) == 1 else "unk"
             self._trace_loops("mode", node, root, value)
             if modes & {"eval", EVALUATED}:
@@ -1879,6 +1914,25 @@ _COMPARE: dict[type[cst.BaseCompOp], Callable[[object, object], bool]] = {
 }
 
 
+def _training_flag(test: cst.BaseExpression) -> str | None:
+    """`model.training` (or `not self.training`, `net.training is False`): the object whose
+    `training` flag the test reads, as written; None for any other test."""
+    flag, _ = _unnegated(test)
+    if isinstance(flag, cst.Attribute) and flag.attr.value == "training":
+        return dotted(flag.value)
+    return None
+
+
+def _is_training(modes: frozenset[str]) -> bool | None:
+    """What `training` reads on a model in these modes, where they are certain: False after
+    `eval()`, True after `train()`; None for a mode not set in view."""
+    if modes and modes <= {"eval", EVALUATED}:
+        return False
+    if modes and modes <= {"train", "recalibrate"}:
+        return True
+    return None
+
+
 def _decided(test: cst.BaseExpression, constants: dict[str, object]) -> bool | None:
     """Whether `test` holds, when it reads only parameters that hold constants in this call
     and literals (`train`, `mode == "eval"`, `split in ("val", "test")`); None when unknown."""
@@ -1955,12 +2009,36 @@ def _grad_none_guard(test: cst.BaseExpression) -> bool | None:
     return False if isinstance(target.operator, cst.Is) else None
 
 
+# A fact key: autograd is on here only because an enclosing loop runs backward.
+_PROVEN = "<grad proven>"
+
+
+def _seen_on(loop: cst.For | cst.While) -> str:
+    """A fact key, true on paths that entered `loop` with autograd on (see `_ran_backward`)."""
+    return f"<grad on {id(loop)}>"
+
+
+def _grad_seen_on(paths: Paths, loop: cst.For | cst.While) -> Paths:
+    out = []
+    for path in paths:
+        if (
+            path.grad == {ev.GRAD_ON}
+            and not path.facts.get(_PROVEN)
+            and not path.facts.get(_seen_on(loop))
+        ):
+            path = path.copy()
+            path.facts[_seen_on(loop)] = True
+        out.append(path)
+    return out
+
+
 def _grad_proven_on(paths: Paths) -> Paths:
     """Grad set by callers not in view, or by code we cannot read, is on where backward runs."""
     out = _copies(paths)
     for path in out:
         if path.grad & {"init", ev.GRAD_UNKNOWN}:
             path.grad = (path.grad - {"init", ev.GRAD_UNKNOWN}) | {ev.GRAD_ON}
+            path.facts[_PROVEN] = True  # on only where a backward pass runs
     return out
 
 

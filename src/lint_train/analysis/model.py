@@ -106,6 +106,12 @@ class TrainingLoop:
     backward_ways: dict[int, set[tuple[str, bool]]] = field(default_factory=dict)
     # model -> the mode sets seen at its forward passes, one per path through the code
     train_modes: dict[str, set[frozenset[str]]] = field(default_factory=dict)
+    # Forward passes of this loop's own code run with autograd on in eval mode set in view:
+    # id -> (the call, the model as written, the facts of each path that ran it). Where no
+    # backward of the loop runs on such a path, the iteration only evaluates (shared_loops.py).
+    eval_forwards: dict[int, tuple[cst.CSTNode, str, set[frozenset[tuple[str, bool]]]]] = field(
+        default_factory=dict
+    )
     display: dict[str, str] = field(default_factory=dict)  # internal name -> as written
     model_roots: dict[str, str] = field(default_factory=dict)  # model as written -> internal
     # Backward, step, clear, mode and scheduler-step events of its iterations, and its

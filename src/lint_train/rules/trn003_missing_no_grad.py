@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from ..analysis.model import EvalSite, LoopModel
+from ..analysis.shared_loops import evaluating_ways
 from ..types import RuleInfo
 from . import Report, evaluation_code, forward_of
 from .fixes import DECORATE, WRAP, Edit, Fix, Layout, describe, no_grad_call
@@ -38,7 +39,15 @@ IN_FUNCTION = (
 )
 
 
+SHARED = (
+    "where `{condition}` is {value}, this loop runs `{model}` in eval mode with autograd enabled "
+    "and no backward pass, storing activations for nothing; run that way under "
+    "`with {torch}.no_grad():` (or `{torch}.set_grad_enabled(...)` of the test)"
+)
+
+
 def check(model: LoopModel) -> Iterator[Report]:
+    yield from _shared(model)
     for site in model.eval_sites.values():
         # Some path reaches this evaluation code with grad on (or unset by callers not in view).
         if not any(_enabled(grads, site.is_loop) for grads in site.grads):
@@ -60,6 +69,22 @@ def check(model: LoopModel) -> Iterator[Report]:
         fix = _fix(model, site, elsewhere is not None)
         related = evaluation_code(model, site)
         yield Report.with_fix(forward_of(site, forwarded), message, fix, related)
+
+
+def _shared(model: LoopModel) -> Iterator[Report]:
+    """Iterations of a training loop that only evaluate (see shared_loops.py). No fix: the
+    loop also trains, so neither it nor its function may run without autograd."""
+    for loop in model.loops.values():
+        for found in evaluating_ways(loop):
+            message = SHARED.format(
+                condition=found.condition,
+                value=str(found.value).lower(),
+                model=found.model,
+                torch=model.torch_name(),
+            )
+            yield Report.with_fix(
+                found.forward, message, "the loop also trains on the other way", ()
+            )
 
 
 def _fix(model: LoopModel, site: EvalSite, elsewhere: bool) -> Fix | str:
