@@ -526,7 +526,11 @@ class _Collector(cst.CSTVisitor):
         walk(value, self)
         for target in targets:
             if _is_grad_target(target):
-                if (isinstance(value, cst.Name) and value.value == "None") or zeros:
+                if (
+                    (isinstance(value, cst.Name) and value.value == "None")
+                    or zeros
+                    or (_is_zero_number(value) and not _on_self(target))
+                ):
                     self.events.append(Event(CLEAR, target, name=ALL_OPTIMIZERS))
                 continue
             text = dotted(target)
@@ -1090,6 +1094,18 @@ _BARE_ROLES = {
     "zero_grad": ("model", "optimizer"),
     "step": ("optimizer", "scheduler"),
 }
+
+
+def _is_zero_number(value: cst.BaseExpression) -> bool:
+    """`0` or `0.0`: torch refuses a number as a tensor's `.grad`, so `p.grad = 0.0` is a
+    hand-written autograd engine (micrograd's `Value`) resetting a gradient: a clear."""
+    return isinstance(value, (cst.Integer, cst.Float)) and value.evaluated_value == 0
+
+
+def _on_self(target: cst.BaseExpression) -> bool:
+    """`self.grad = 0.0`: such an engine's constructor giving a new number its gradient; the
+    parameters' gradients are untouched, though the loop builds new numbers each time."""
+    return (dotted(target) or "").startswith("self.")
 
 
 def _is_grad_target(target: cst.BaseExpression) -> bool:
