@@ -109,3 +109,79 @@ def test_a_scalar_engine_that_never_resets_its_grads_is_flagged() -> None:
 
 def test_a_gradient_set_to_another_number_is_no_clear() -> None:
     assert [code for _, code in _codes(SCALAR_ENGINE.format(reset="0.5"))] == ["TRN001"]
+
+
+# A detector evaluated by a helper without `no_grad`, after the caller froze it.
+FROZEN = """
+    import numpy as np
+    import torch
+    from torch import nn
+
+
+    class Detector(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 3))
+
+        def forward(self, x):
+            return self.body(x)
+
+
+    def count_hits(model, images):
+        hits = []
+        for image in images:
+            x = torch.from_numpy(image).float().unsqueeze(0)
+            hits.append(model(x).argmax(1).item())
+        return hits
+
+
+    if __name__ == "__main__":
+        model = Detector()
+        model.load_state_dict(torch.load("weights.pt"))
+        {freeze}
+        model.eval()
+        print(count_hits(model, [np.zeros(4, dtype=np.float32) for _ in range(3)]))
+"""
+FORWARD_LINE = 20
+
+
+def _frozen(freeze: str) -> str:
+    return FROZEN.format(freeze=textwrap.indent(textwrap.dedent(freeze), " " * 8).strip())
+
+
+@pytest.mark.parametrize(
+    "freeze",
+    [
+        "model.requires_grad_(False)",
+        "model.requires_grad_(requires_grad=False)",
+        "model.cpu().requires_grad_(False)",
+        "for p in model.parameters():\n    p.requires_grad = False",
+        "for name, p in model.named_parameters():\n    p.requires_grad_(False)",
+    ],
+)
+def test_evaluating_a_frozen_model_stores_no_graph(freeze: str) -> None:
+    assert _codes(_frozen(freeze)) == []
+
+
+@pytest.mark.parametrize(
+    "freeze",
+    [
+        "pass",
+        # gradients on, or not known to be off
+        "model.requires_grad_(True)",
+        "model.requires_grad_()",
+        "model.requires_grad_(flag)",
+        # frozen, then a part needs gradients again
+        "model.requires_grad_(False)\nmodel.body.requires_grad_(True)",
+        # only some parameters
+        "for name, p in model.named_parameters():\n    if 'body.0' in name:\n"
+        "        p.requires_grad = False",
+        # another model, or the name bound to a new model after the freeze
+        "teacher = Detector()\nteacher.requires_grad_(False)",
+        "model.requires_grad_(False)\nmodel = Detector()",
+        # not on every way
+        "if np.random.rand() > 0.5:\n    model.requires_grad_(False)",
+    ],
+)
+def test_evaluating_a_model_that_still_needs_gradients_is_flagged(freeze: str) -> None:
+    assert _codes(_frozen(freeze)) == [(FORWARD_LINE, "TRN003")]

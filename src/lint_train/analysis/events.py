@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from . import frozen
 from . import knowledge as kn
 from .aliases import expand, scope_aliases
 from .endings import never_returns
@@ -67,6 +68,8 @@ SCHEDULER_STEP = "scheduler_step"  # `scheduler.step()`: no optimizer step, but 
 BARE_METHOD = "bare_method"  # `model.eval` as a statement: the method is never called
 INPLACE = "inplace"  # an in-place change of what is evidently a parameter (`w.normal_()`)
 PROJECT_CALL = "project_call"  # a call of a function of another module of the project
+# `model.requires_grad_(False)` (value "off"), or `(True)` again ("on"): see frozen.py.
+FREEZE = "freeze"
 
 ALL_OPTIMIZERS = "*"
 # The attribute of an accelerator that is true in an accumulation window's last micro-batch.
@@ -809,6 +812,13 @@ class _Collector(cst.CSTVisitor):
             return [Event(BACKWARD, call, name=receiver)]
         if method == "step":
             return self._step(call, receiver)
+        moved = dotted(_unmoved(func.value))  # `model.cuda().requires_grad_(False)`: `model`
+        if effect is not None and effect.freezes and moved is not None:
+            needs = frozen.flag(call)
+            if needs is False:
+                return [Event(FREEZE, call, name=moved, value=GRAD_OFF)]
+            if needs is True:
+                return [Event(GRAD_USE, call), Event(FREEZE, call, name=moved, value=GRAD_ON)]
         if effect is not None and effect.grads == kn.READS and effect.whose == kn.EVERY:
             # A gradient hook reads gradients as `.grad` does: maybe to apply them by hand.
             return [Event(UNKNOWN_STEP, call)]

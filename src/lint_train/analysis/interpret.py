@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from . import events as ev
+from . import frozen
 from . import knowledge as kn
 from .model import (
     BackwardSite,
@@ -422,7 +423,14 @@ class Interpreter:
         if isinstance(stmt, cst.If):
             return self.if_(stmt, paths, frame)
         if isinstance(stmt, cst.For | cst.While):
-            return self.loop(stmt, paths, frame)
+            paths = self.loop(stmt, paths, frame)
+            owner = frozen.frozen_by_loop(stmt) if isinstance(stmt, cst.For) else None
+            if owner is not None and paths:
+                # `for p in model.parameters(): p.requires_grad = False`, however many times
+                # it ran: every parameter of `model` is frozen after it.
+                freeze = ev.Event(ev.FREEZE, stmt, name=owner, value=ev.GRAD_OFF)
+                paths = self.apply([freeze], paths, frame)
+            return paths
         if isinstance(stmt, cst.With):
             return self.with_(stmt, paths, frame)
         if isinstance(stmt, cst.Try | cst.TryStar):
@@ -1180,6 +1188,15 @@ class Interpreter:
             state.phases[name] = frozenset({"init"})
         return state
 
+    def on_freeze(self, event: ev.Event, state: State, frame: Frame) -> State:
+        state = state.copy()
+        root = frame.translate(event.name or "?")
+        if event.value == ev.GRAD_OFF:
+            state.facts[frozen.fact(root)] = True
+        else:
+            frozen.unfreeze(state.facts, root)
+        return state
+
     def on_scheduler_step(self, event: ev.Event, state: State, frame: Frame) -> State:
         # Only its place among the loops' events matters (TRN010): it changes no state.
         self._trace_loops("scheduler_step", event.node, frame.translate(event.name or "?"))
@@ -1300,8 +1317,10 @@ class Interpreter:
             if site is None:
                 site = EvalSite(where, is_loop, region.function)
                 self.model.eval_sites[id(where)] = site
-            # `model.generate(...)` runs its forward passes under a no_grad of its own.
-            grads = frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad
+            # `model.generate(...)` runs its forward passes under a no_grad of its own; a
+            # frozen model records no graph (see frozen.py).
+            quiet = event.value == ev.GRAD_OFF or frozen.is_frozen(state.facts, root)
+            grads = frozenset({ev.GRAD_OFF}) if quiet else state.grad
             site.grads.add(self._entry_said(grads, region))
             said = _ACTING if region.acting else self._entry_said(modes, region, root)
             site.modes.setdefault(written, set()).add(said)
@@ -1451,7 +1470,10 @@ class Interpreter:
                 self.model.switches.setdefault(name, (item.attr, switch))
             # What this function's own callers give it, where they are elsewhere, is theirs
             # to judge (a model handed on through two modules): as for its own forwards.
-            site.grads.add(self._entry_said(_from_entry(item.grads, state.grad), None))
+            grads = _from_entry(item.grads, state.grad)
+            if frozen.is_frozen(state.facts, root):
+                grads = frozenset({ev.GRAD_OFF})  # the caller froze it: no graph is recorded
+            site.grads.add(self._entry_said(grads, None))
             modes = self._entry_said(_from_entry(item.modes, state.mode(root)), None, root)
             site.modes.setdefault(name, set()).add(_ACTING if acting and not item.loop else modes)
             site.model_roots.setdefault(name, root)
@@ -1698,6 +1720,7 @@ _HANDLERS = {
     ev.BARE_METHOD: Interpreter.on_bare_method,
     ev.SCHEDULER_STEP: Interpreter.on_scheduler_step,
     ev.INPLACE: Interpreter.on_inplace,
+    ev.FREEZE: Interpreter.on_freeze,
     ev.CALL: Interpreter.on_call,
 }
 
