@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from . import events as ev
-from . import frozen
+from . import frozen, results
 from . import knowledge as kn
 from .model import (
     BackwardSite,
@@ -36,6 +36,7 @@ from .names import dotted
 from .outputs import only_outputs
 from .program import FunctionInfo, Program
 from .retained import kept_losses
+from .twins import other_names, twins
 from .untouched import untouched_models
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
@@ -79,6 +80,8 @@ _THROWN_AWAY = frozenset({"discarded", "dropped"})
 _BOUNDARY_TRUE = re.compile(r"%[^=!<>]*==\s*0\b")
 _BOUNDARY_FALSE = re.compile(r"%[^=!<>]*!=\s*0\b|^[^=!<>]*%[^=!<>]*$")
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
+# What the arms of a test decided by a constant outside evaluation code may do (see `if_`).
+_MODES_ONLY = frozenset({ev.MODE, ev.ASSIGN, ev.COPY, ev.FREEZE})
 # What trains: a function that does any of it runs no smoke check (see untouched.py).
 _TRAINING = frozenset({ev.BACKWARD, ev.GRAD_USE, ev.STEP, ev.UNKNOWN_STEP, ev.CLEAR})
 _NOT_SUMMARISED = frozenset(
@@ -223,7 +226,9 @@ class Frame:
         if head in self.rename:
             return self.rename[head] + dot + rest
         fn = self.fn
-        if fn is not None and (head in fn.params or head in fn.local_names):
+        if fn is not None and (
+            head in fn.params or head in fn.local_names or results.is_slot(head)
+        ):
             return f"{fn.key}:{name}"
         return name
 
@@ -274,6 +279,7 @@ class Interpreter:
         self._mode_nodes: dict[str, cst.CSTNode] = {}  # object -> the last mode change of it
         self._window_plans: dict[int, Windows | None] = {}  # loop id -> its window tests
         self._untouched: dict[str, frozenset[str]] = {}  # function -> models it smoke-checks
+        self._pairs: dict[str, dict[str, str]] = {}  # function -> its names of one object
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -498,7 +504,13 @@ class Interpreter:
         # set_eval=True)`, or the default) takes one way whatever the path's facts (they may
         # be of another call's `train`). Training code keeps both ways: a bug on the way one
         # call in view does not take is still a bug of the script's other configurations.
-        decided = _decided(stmt.test, frame.constants) if self.regions else None
+        # So does a test whose arms only set modes (`if is_eval: encoder = encoder.eval()` in
+        # a constructor given `is_eval=True`): no bug can hide on the way not taken.
+        decided = (
+            _decided(stmt.test, frame.constants)
+            if self.regions or (frame.constants and self._sets_modes_only(stmt, frame.fn))
+            else None
+        )
         for path in paths:
             known = polarity == decided if decided is not None else path.facts.get(condition)
             if known is None:
@@ -538,6 +550,13 @@ class Interpreter:
         if decided is None and out and other and self._asks_caller(condition, frame):
             _caller_chooses(out, other)
         return join(out, other)
+
+    def _sets_modes_only(self, stmt: cst.If, fn: FunctionInfo | None) -> bool:
+        """Whether the arms of an `if` do nothing but set modes and bind names."""
+        kinds = self.static_kinds(stmt.body, fn)
+        if stmt.orelse is not None:
+            kinds |= self.static_kinds(stmt.orelse, fn)
+        return kinds <= _MODES_ONLY
 
     def _module_guard(self, test: cst.BaseExpression, frame: Frame) -> tuple[str, bool] | None:
         """`isinstance(net, torch.nn.Module)` (or its negation): the object tested, as the
@@ -1158,7 +1177,20 @@ class Interpreter:
         state.set_mode(root, modes)
         self._trace_loops("mode", event.node, root, value)
         self._mode_nodes[root] = event.node
+        for other in self._twins(frame, event.name or "?"):
+            # `self.net.eval()` after `self.net = net`: the caller's `net` too (see twins.py).
+            state.set_mode(frame.translate(other), modes)
+            self._mode_nodes.setdefault(frame.translate(other), event.node)
         return state
+
+    def _twins(self, frame: Frame, name: str) -> list[str]:
+        fn = frame.fn
+        if fn is None:
+            return []
+        pairs = self._pairs.get(fn.key)
+        if pairs is None:
+            pairs = self._pairs[fn.key] = twins(fn.node.body, fn.params)
+        return other_names(pairs, name) if pairs else []
 
     def on_save_mode(self, event: ev.Event, state: State, frame: Frame) -> State:
         state = state.copy()
@@ -1186,6 +1218,19 @@ class Interpreter:
         state.set_mode(name, frozenset({event.value or "default"}))
         if name in state.phases:
             state.phases[name] = frozenset({"init"})
+        return state
+
+    def on_copy(self, event: ev.Event, state: State, frame: Frame) -> State:
+        """`name = source`: the object `name` now holds is the one `source` holds, in its
+        modes (its parts' too); what either name does to it afterwards is not followed."""
+        name = frame.translate(event.name or "?")
+        source = frame.translate(event.value or "?")
+        prefix = source + "."
+        parts = {k[len(source) :]: v for k, v in state.modes.items() if k.startswith(prefix)}
+        state = state.copy()
+        state.set_mode(name, state.mode(source))
+        for rest, modes in parts.items():
+            state.modes[name + rest] = modes
         return state
 
     def on_freeze(self, event: ev.Event, state: State, frame: Frame) -> State:
@@ -1621,12 +1666,15 @@ class Interpreter:
         if not self.frames and info.key == info.name:
             # A top-level function run with its callers out of view: the modes it leaves its
             # parameters in, for callers in other modules (see summary.py).
+            # What it returns is named by its result slots (see results.py).
+            slot = local + results.RESULT
+            slots = {k[len(local) :] for p in out for k in p.modes if k.startswith(slot)}
             self.model.exits[info.key] = {
                 param: (
                     frozenset().union(*(p.mode(local + param) for p in out)),
                     self._mode_nodes.get(local + param),
                 )
-                for param in info.params
+                for param in [*info.params, *sorted(slots)]
             }
         elif not self.frames and info.is_method and self._held_by_callers(info):
             # The same for the models a method sets on its object (`self.net.eval()`): named
@@ -1640,6 +1688,11 @@ class Interpreter:
                 )
                 for name in sorted(changed)
             }
+            # And the models its callers give it (`Predictor(net)` whose `__init__` calls
+            # `self.net.eval()` after `self.net = net` leaves the caller's `net` in eval).
+            for param in info.params[1:]:
+                modes = frozenset().union(*(p.mode(local + param) for p in out))
+                self.model.exits[info.key][param] = (modes, self._mode_nodes.get(local + param))
         for path in out:
             _forget_locals(path, local)
             if decorated is not None:
@@ -1721,6 +1774,7 @@ _HANDLERS = {
     ev.SCHEDULER_STEP: Interpreter.on_scheduler_step,
     ev.INPLACE: Interpreter.on_inplace,
     ev.FREEZE: Interpreter.on_freeze,
+    ev.COPY: Interpreter.on_copy,
     ev.CALL: Interpreter.on_call,
 }
 
