@@ -7,10 +7,11 @@ away. (The cross-module forms are fixtures/projects/wrapper_*_elsewhere.)"""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
-from lint_train.engine import lint_source
+from lint_train.engine import lint_paths, lint_source
 
 
 def _codes(source: str) -> list[tuple[int, str]]:
@@ -149,3 +150,20 @@ def test_a_constructor_told_to_set_eval_leaves_its_models_in_eval() -> None:
 @pytest.mark.parametrize("flag", ["", ", is_eval=False"])
 def test_a_constructor_left_in_training_leaves_its_models_in_training(flag: str) -> None:
     assert _codes(FLAGGED.format(flag=flag)) == [(36, "TRN004"), (36, "TRN004")]
+
+
+@pytest.mark.parametrize(
+    ("flag", "flagged"),
+    [(", is_eval=True", False), ("", True), (", is_eval=False", True)],
+)
+def test_the_flag_decides_across_modules_too(tmp_path: Path, flag: str, flagged: bool) -> None:
+    """The constructor in another module: its summary says what it leaves with its flag's
+    default and with the flag turned, and the caller picks by the literal it passes."""
+    code = textwrap.dedent(FLAGGED.format(flag=flag))
+    split = code.index("class Checker")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "pair"\nversion = "0"\n')
+    (tmp_path / "pair.py").write_text(code[:split])
+    (tmp_path / "check.py").write_text("import torch\n\nfrom pair import Pair\n\n\n" + code[split:])
+    for paths in ([tmp_path], [tmp_path / "check.py"]):
+        found = [(Path(f.path).name, f.code) for f in lint_paths([str(p) for p in paths]).findings]
+        assert found == ([("check.py", "TRN004")] * 2 if flagged else [])

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from . import events as ev
-from . import frozen, results
+from . import frozen, results, training_flag
 from . import knowledge as kn
 from .model import (
     BackwardSite,
@@ -36,7 +36,7 @@ from .names import dotted
 from .outputs import only_outputs
 from .program import FunctionInfo, Program
 from .retained import kept_losses
-from .twins import other_names, twins
+from .twins import flag_defaults, other_names, twins
 from .untouched import untouched_models
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
@@ -213,6 +213,9 @@ class Frame:
     continues: list[list[State]] = field(default_factory=list)
     # Parameters that hold a constant in this call (`train=False`): tests of them are decided.
     constants: dict[str, object] = field(default_factory=dict)
+    # A function run with its callers out of view: its flags' literal defaults (or a variant's
+    # value), which decide only tests whose arms set modes (see `if_` and `_run_root`).
+    defaults: dict[str, object] = field(default_factory=dict)
     _scope: Scope | None = None
 
     def scope(self) -> Scope:
@@ -349,7 +352,21 @@ class Interpreter:
                         del path.modes[name]
         self.reached.add(info.key)
         self.model.roots.add(info.key)
-        self.invoke(info, paths, rename)
+        defaults = flag_defaults(info.node)
+        self.invoke(info, _copies(paths), rename, defaults=defaults)
+        if not defaults or info.key not in self.model.exits:
+            return
+        if self.static_kinds(info.node.body, info) & (_TRAINING | {ev.FORWARD}):
+            return  # it runs or trains models: its other runs would judge that code twice
+        # A builder whose flags pick the modes it leaves (`is_eval=False`): what it leaves
+        # with each flag turned the other way, for callers elsewhere that pass it.
+        told = self.model.exits[info.key]
+        for param, value in defaults.items():
+            self.invoke(info, _copies(paths), rename, defaults={**defaults, param: not value})
+            self.model.variants.setdefault(info.key, {})[(param, not value)] = self.model.exits[
+                info.key
+            ]
+        self.model.exits[info.key] = told
 
     def _init_state(self, init_key: str, paths: Paths) -> Paths:
         """What a class's `__init__` leaves on `self`: the state its other methods start from.
@@ -506,13 +523,18 @@ class Interpreter:
         # call in view does not take is still a bug of the script's other configurations.
         # So does a test whose arms only set modes (`if is_eval: encoder = encoder.eval()` in
         # a constructor given `is_eval=True`): no bug can hide on the way not taken.
-        decided = (
-            _decided(stmt.test, frame.constants)
-            if self.regions or (frame.constants and self._sets_modes_only(stmt, frame.fn))
-            else None
-        )
+        decided = None
+        if self.regions:
+            decided = _decided(stmt.test, frame.constants)
+        elif (frame.constants or frame.defaults) and self._sets_modes_only(stmt, frame.fn):
+            decided = _decided(stmt.test, {**frame.defaults, **frame.constants})
         for path in paths:
             known = polarity == decided if decided is not None else path.facts.get(condition)
+            flagged = training_flag.value(stmt.test, lambda m, p=path: p.mode(frame.translate(m)))
+            if known is None and flagged is not None:
+                # `if model.training:` where this path knows the model's mode.
+                (taken if flagged else skipped).append(path)
+                continue
             if known is None:
                 yes, no = path.copy(), path.copy()
                 yes.facts[condition] = polarity
@@ -1531,10 +1553,11 @@ class Interpreter:
             state = replayed
         elif event.names:
             state = self.on_opaque(event, state, frame)
-        if not callee.facts.leaves:
+        leaves = callee.facts.leaves_for(written)
+        if not leaves:
             return state
         state = state.copy()
-        for left in callee.facts.leaves:
+        for left in leaves:
             if left.param not in written:
                 continue
             root = frame.translate(written[left.param]) + left.attr
@@ -1611,8 +1634,9 @@ class Interpreter:
         evaluation: bool = True,
         via: cst.CSTNode | None = None,
         constants: dict[str, object] | None = None,
+        defaults: dict[str, object] | None = None,
     ) -> Paths:
-        frame = Frame(info, rename, constants=constants or {})
+        frame = Frame(info, rename, constants=constants or {}, defaults=defaults or {})
         entry = _copies(paths)
         decorated = None
         for decorator in info.node.decorators:

@@ -94,3 +94,13 @@ class _Bindings(cst.CSTVisitor):
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         return False
+
+
+def flag_defaults(node: cst.FunctionDef) -> dict[str, bool]:
+    """The parameters of a function whose default is `True` or `False` (`is_eval=False`)."""
+    params = node.params
+    return {
+        p.name.value: p.default.value == "True"
+        for p in (*params.posonly_params, *params.params, *params.kwonly_params)
+        if isinstance(p.default, cst.Name) and p.default.value in ("True", "False")
+    }
