@@ -167,3 +167,76 @@ def test_the_flag_decides_across_modules_too(tmp_path: Path, flag: str, flagged:
     for paths in ([tmp_path], [tmp_path / "check.py"]):
         found = [(Path(f.path).name, f.code) for f in lint_paths([str(p) for p in paths]).findings]
         assert found == ([("check.py", "TRN004")] * 2 if flagged else [])
+
+
+BUILDER = """
+    import torch
+    from torch import nn
+
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.2), nn.Linear(8, 3))
+
+        def forward(self, x):
+            return self.layers(x)
+
+
+    class Pipeline:
+        def __init__(self, paths, use_third=False):
+            self.paths = paths
+            self.use_third = use_third
+            self.seg_model, self.cls_model, self.aux_model = self.load_models()
+
+        def load_models(self):
+            seg_model = Net()
+            seg_model.load_state_dict(torch.load(self.paths[0]))
+            {seg_switch}
+            cls_model = Net()
+            cls_model.load_state_dict(torch.load(self.paths[1]))
+            cls_model.eval()
+            if torch.cuda.is_available():
+                seg_model = nn.DataParallel(seg_model)
+            if self.use_third:
+                aux_model = Net()
+                aux_model.eval()
+            else:
+                aux_model = None
+            return seg_model, cls_model, aux_model
+
+        def find(self, batches):
+            found = []
+            with torch.no_grad():
+                for x in batches:
+                    found.append(self.seg_model(x).argmax(1))
+            return found
+
+        def grade(self, batches):
+            scores = []
+            with torch.no_grad():
+                for x in batches:
+                    scores.append(self.cls_model(x).softmax(1))
+                    if self.aux_model is not None:
+                        scores.append(self.aux_model(x).softmax(1))
+            return scores
+
+        def run(self):
+            batches = [torch.randn(2, 4)]
+            print(self.find(batches), self.grade(batches))
+
+
+    if __name__ == "__main__":
+        Pipeline(["seg.pt", "cls.pt"]).run()
+"""
+
+
+def test_models_a_builder_returns_in_eval_mode_stay_in_eval_when_unpacked() -> None:
+    # Through a tuple unpacked into attributes, a wrapper around one of them, a model that
+    # is `None` on one way, and an object built and run in one chained call.
+    assert _codes(BUILDER.format(seg_switch="seg_model.eval()")) == []
+
+
+@pytest.mark.parametrize("switch", ["pass", "seg_model.train()"])
+def test_a_model_the_builder_leaves_in_training_is_still_flagged(switch: str) -> None:
+    assert _codes(BUILDER.format(seg_switch=switch)) == [(41, "TRN004")]

@@ -557,6 +557,10 @@ class _Collector(cst.CSTVisitor):
             # `self.net = net`, `a, b = b, a`: the names take the modes of what they are given.
             for name, source in _copied(targets[0], value):
                 self.events.append(Event(COPY, targets[0], name=name, value=source))
+            if isinstance(value, cst.Name) and value.value == "None":
+                # `model = None`: no model on this way, so no mode to be wrong in.
+                for name in _target_names(targets[0]):
+                    self.events.append(Event(ASSIGN, targets[0], name=name, value="unk"))
         for target in targets:
             if _is_grad_target(target):
                 if (
@@ -689,6 +693,11 @@ class _Collector(cst.CSTVisitor):
         grad = _cleared_grad(func, node.args)
         if grad is not None:
             self._consumed.add(id(grad))
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
+            built = dotted(func.value.func)
+            if built is not None and built in self.program.classes:
+                # `App(args).main()`: the new object, named for its class, runs the method.
+                self._constructed.setdefault(id(func.value), f"<{built}>")
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "grad" and id(node) not in self._consumed:
@@ -799,6 +808,12 @@ class _Collector(cst.CSTVisitor):
             return [
                 Event(PROJECT_CALL, call, name=text, bindings=bindings, names=handed, callee=callee)
             ]
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
+            made = self._constructed.get(id(func.value))
+            built = dotted(func.value.func)
+            method = self.program.method(built, func.attr.value) if made and built else None
+            if method is not None:
+                return [self._call_event(call, method, f"{made}.{func.attr.value}")]
         if isinstance(func, cst.Attribute):
             method_events = self._method(call, func, text)
             if method_events is not None:
