@@ -696,8 +696,9 @@ class _Collector(cst.CSTVisitor):
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
             built = dotted(func.value.func)
             if built is not None and built in self.program.classes:
-                # `App(args).main()`: the new object, named for its class, runs the method.
-                self._constructed.setdefault(id(func.value), f"<{built}>")
+                # `App(args).main()`: the new object runs the method (named as its class
+                # names `self`, so what the class builds into it is judged as usual).
+                self._constructed.setdefault(id(func.value), f"{built}#self")
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "grad" and id(node) not in self._consumed:
