@@ -227,13 +227,14 @@ BUILDER = """
 
 
     if __name__ == "__main__":
-        Pipeline(["seg.pt", "cls.pt"]).run()
+        pipeline = Pipeline(["seg.pt", "cls.pt"])
+        pipeline.run()
 """
 
 
 def test_models_a_builder_returns_in_eval_mode_stay_in_eval_when_unpacked() -> None:
-    # Through a tuple unpacked into attributes, a wrapper around one of them, a model that
-    # is `None` on one way, and an object built and run in one chained call.
+    # Through a tuple unpacked into attributes, a wrapper around one of them, and a model
+    # that is `None` on one way.
     assert _codes(BUILDER.format(seg_switch="seg_model.eval()")) == []
 
 

@@ -693,12 +693,6 @@ class _Collector(cst.CSTVisitor):
         grad = _cleared_grad(func, node.args)
         if grad is not None:
             self._consumed.add(id(grad))
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
-            built = dotted(func.value.func)
-            if built is not None and built in self.program.classes:
-                # `App(args).main()`: the new object runs the method (named as its class
-                # names `self`, so what the class builds into it is judged as usual).
-                self._constructed.setdefault(id(func.value), f"{built}#self")
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if node.attr.value == "grad" and id(node) not in self._consumed:
@@ -809,12 +803,6 @@ class _Collector(cst.CSTVisitor):
             return [
                 Event(PROJECT_CALL, call, name=text, bindings=bindings, names=handed, callee=callee)
             ]
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
-            made = self._constructed.get(id(func.value))
-            built = dotted(func.value.func)
-            method = self.program.method(built, func.attr.value) if made and built else None
-            if method is not None:
-                return [self._call_event(call, method, f"{made}.{func.attr.value}")]
         if isinstance(func, cst.Attribute):
             method_events = self._method(call, func, text)
             if method_events is not None:
