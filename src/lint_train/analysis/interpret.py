@@ -352,12 +352,10 @@ class Interpreter:
                         del path.modes[name]
         self.reached.add(info.key)
         self.model.roots.add(info.key)
-        defaults = flag_defaults(info.node)
+        defaults = self._mode_flags(info)
         self.invoke(info, _copies(paths), rename, defaults=defaults)
         if not defaults or info.key not in self.model.exits:
             return
-        if self.static_kinds(info.node.body, info) & (_TRAINING | {ev.FORWARD}):
-            return  # it runs or trains models: its other runs would judge that code twice
         # A builder whose flags pick the modes it leaves (`is_eval=False`): what it leaves
         # with each flag turned the other way, for callers elsewhere that pass it.
         told = self.model.exits[info.key]
@@ -367,6 +365,26 @@ class Interpreter:
                 info.key
             ]
         self.model.exits[info.key] = told
+
+    def _mode_flags(self, info: FunctionInfo) -> dict[str, bool]:
+        """The flags with a literal default (`is_eval=False`) that a test whose arms set modes
+        reads (`if is_eval: encoder = encoder.eval()`), in a function that neither runs nor
+        trains a model (its other runs would judge that code twice)."""
+        defaults = flag_defaults(info.node)
+        if not defaults:
+            return {}
+        tests = _IfTests(with_nodes=True)
+        walk(info.node.body, tests)
+        read = {
+            name
+            for node in tests.nodes
+            if ev.MODE in self.static_kinds(node.body, info) and self._sets_modes_only(node, info)
+            for name in defaults
+            if _word(name).search(self._condition(node.test)[0])
+        }
+        if not read or self.static_kinds(info.node.body, info) & (_TRAINING | {ev.FORWARD}):
+            return {}
+        return {name: value for name, value in defaults.items() if name in read}
 
     def _init_state(self, init_key: str, paths: Paths) -> Paths:
         """What a class's `__init__` leaves on `self`: the state its other methods start from.
@@ -1249,6 +1267,9 @@ class Interpreter:
         source = frame.translate(event.value or "?")
         prefix = source + "."
         parts = {k[len(source) :]: v for k, v in state.modes.items() if k.startswith(prefix)}
+        owners = {source.rsplit(".", n)[0] for n in range(source.count(".") + 1)}
+        if not parts and not owners & state.modes.keys() and not _holds_modes(state, name):
+            return state  # neither name has a mode this path follows (`self.lr = lr`)
         state = state.copy()
         state.set_mode(name, state.mode(source))
         for rest, modes in parts.items():
@@ -1808,6 +1829,12 @@ _ITERATORS = {
     "params": ("parameters", "named_parameters"),
     "modules": ("modules", "children", "named_modules", "named_children"),
 }
+
+
+def _holds_modes(state: State, name: str) -> bool:
+    """Whether the path follows the mode of `name` or of a part of it."""
+    prefix = name + "."
+    return name in state.modes or any(k.startswith(prefix) for k in state.modes)
 
 
 def _map(values: frozenset[str], table: dict[str, str]) -> frozenset[str]:
@@ -2384,11 +2411,15 @@ class _NamesIn(cst.CSTVisitor):
 class _IfTests(cst.CSTVisitor):
     """The tests of the `if` statements in a block, nested functions and classes aside."""
 
-    def __init__(self) -> None:
+    def __init__(self, with_nodes: bool = False) -> None:
         self.tests: list[cst.BaseExpression] = []
+        self.nodes: list[cst.If] = []  # the statements too, when asked
+        self.with_nodes = with_nodes
 
     def visit_If(self, node: cst.If) -> None:
         self.tests.append(node.test)
+        if self.with_nodes:
+            self.nodes.append(node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
