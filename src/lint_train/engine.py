@@ -167,11 +167,9 @@ def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSumma
     def work() -> ModuleSummary:
         program = build_program(cst.parse_module(text), view)
         # Analysed for what its functions, and the methods of its classes that are not
-        # modules (an agent holding networks), do to what their callers give them.
-        holders = any(
-            not c.is_module and len(c.methods) > ("__init__" in c.methods)
-            for c in program.classes.values()
-        )
+        # modules (an agent holding networks), do to what their callers give them; an
+        # `__init__` alone may leave the networks it builds in eval mode (`is_eval=True`).
+        holders = any(not c.is_module and c.methods for c in program.classes.values())
         return _summary(program, text.startswith("def ") or "\ndef " in text or holders)
 
     try:

@@ -22,7 +22,7 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
     """The facts of the functions that evaluate a parameter's model or leave one in another
     mode; positions are computed only for the lines those facts name."""
     program = model.program
-    raw: dict[str, tuple[list[tuple[object, ...]], list[tuple[object, ...]]]] = {}
+    raw: dict[str, tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[Variant]]] = {}
     nodes: list[cst.CSTNode] = []
     for key in sorted(model.roots):
         info = program.functions[key]
@@ -50,32 +50,31 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
                 modes = _said(frozenset().union(*site.modes.get(written, ())))
                 evaluations.append((param, dot + rest, forward, site.is_loop, grads, modes))
                 nodes.append(forward)
-        leaves: list[tuple[object, ...]] = []
-        for param, (modes, node) in model.exits.get(key, {}).items():
-            if modes != _INIT:
-                leaves.append((param, modes, node or info.node))
-                nodes.append(node or info.node)
-        if owner is not None and not evaluations and not leaves:
+        leaves = _left(model.exits.get(key, {}), info.node, nodes)
+        variants = [
+            (param, value, _left(exits, info.node, nodes))
+            for (param, value), exits in sorted(model.variants.get(key, {}).items())
+        ]
+        variants = [item for item in variants if item[2] != leaves]
+        if owner is not None and not evaluations and not leaves and not variants:
             continue
-        if evaluations or leaves:
-            raw[key] = (evaluations, leaves)
+        if evaluations or leaves or variants:
+            raw[key] = (evaluations, leaves, variants)
     for steps in model.steps.values():
         nodes += [node for _, _, node in steps]
     if not raw and not model.steps and not model.spares:
         return {}
     lines = {id(node): where.start.line for node, where in locate(program.module, nodes).items()}
     out: dict[str, FunctionFacts] = {}
-    for key, (evaluations, leaves) in raw.items():
+    for key, (evaluations, leaves, variants) in raw.items():
         out[key] = FunctionFacts(
             tuple(program.functions[key].params),
             tuple(
                 Evaluation(p, a, lines[id(n)], loop, g, m)  # type: ignore[arg-type]
                 for p, a, n, loop, g, m in evaluations
             ),
-            tuple(
-                Leaves(p.partition(".")[0], _attr(p), m, lines[id(n)])  # type: ignore[arg-type]
-                for p, m, n in leaves
-            ),
+            _leaves(leaves, lines),
+            variants=tuple((p, v, _leaves(left, lines)) for p, v, left in variants),
         )
     for key, steps in model.steps.items():
         trains = tuple((kind, param, lines[id(node)]) for kind, param, node in steps)
@@ -84,6 +83,30 @@ def function_facts(model: LoopModel) -> dict[str, FunctionFacts]:
         facts = out.get(key) or FunctionFacts(tuple(program.functions[key].params))
         out[key] = replace(facts, spares_optimizers=True)
     return out
+
+
+Variant = tuple[str, object, list[tuple[object, ...]]]
+
+
+def _left(
+    exits: dict[str, tuple[frozenset[str], cst.CSTNode | None]],
+    fallback: cst.CSTNode,
+    nodes: list[cst.CSTNode],
+) -> list[tuple[object, ...]]:
+    """(parameter, modes, node) of each parameter an exit leaves in another mode."""
+    out: list[tuple[object, ...]] = []
+    for param, (modes, node) in exits.items():
+        if modes != _INIT:
+            out.append((param, modes, node or fallback))
+            nodes.append(node or fallback)
+    return out
+
+
+def _leaves(raw: list[tuple[object, ...]], lines: dict[int, int]) -> tuple[Leaves, ...]:
+    return tuple(
+        Leaves(p.partition(".")[0], _attr(p), m, lines[id(n)])  # type: ignore[arg-type, union-attr]
+        for p, m, n in raw
+    )
 
 
 def _said(values: frozenset[str]) -> frozenset[str]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from . import frozen, results
 from . import knowledge as kn
 from .absent import NONE, absent_names, is_none
 from .aliases import expand, scope_aliases
@@ -70,6 +71,11 @@ SCHEDULER_STEP = "scheduler_step"  # `scheduler.step()`: no optimizer step, but 
 BARE_METHOD = "bare_method"  # `model.eval` as a statement: the method is never called
 INPLACE = "inplace"  # an in-place change of what is evidently a parameter (`w.normal_()`)
 PROJECT_CALL = "project_call"  # a call of a function of another module of the project
+# `model.requires_grad_(False)` (value "off"), or `(True)` again ("on"): see frozen.py.
+FREEZE = "freeze"
+# `name = other` (an object's name bound to what another name holds, `self.net = net`), or a
+# return filling a result slot (see results.py): `name` takes the modes `value` names.
+COPY = "copy"
 
 ALL_OPTIMIZERS = "*"
 # The attribute of an accelerator that is true in an accumulation window's last micro-batch.
@@ -142,10 +148,13 @@ class EventTable:
             self._endings[key] = known
         return known
 
-    def method_callee(self, receiver: str, method: str, fn: FunctionInfo | None) -> Callee | None:
+    def method_callee(
+        self, receiver: str, method: str, fn: FunctionInfo | None, built: str | None = None
+    ) -> Callee | None:
         """The method of another project module's class that `receiver.method(...)` runs, when
-        `receiver` was made by that class (or a factory returning it) and its module's summary
-        has facts for the method."""
+        `receiver` was made by that class (or a factory returning it), or is built by calling
+        `built` (a class, as the file names it), and its module's summary has facts for the
+        method."""
         view, program = self.program.view, self.program
         if view is None:
             return None
@@ -162,6 +171,9 @@ class EventTable:
         from .summary import Callee, eval_switches, holders_decide
 
         made = set(program.made.get(root, ()))
+        if not made and built is not None:
+            found = view.find_class(program.qualify(built) or built)
+            made = {found} if found is not None else set()
         if len(made) != 1:
             return None
         ((path, cls),) = made
@@ -494,6 +506,8 @@ class _Collector(cst.CSTVisitor):
         self.fn = fn
         self.events: list[Event] = []
         self._constructed: dict[int, str] = {}  # constructor call -> assignment target
+        # call -> the result slots its assignment binds, with the caller's names for them
+        self._results: dict[int, list[tuple[str, str]]] = {}
         self._consumed: set[int] = set()  # `.grad` nodes that are being cleared, not read
         self._inspected: set[int] = set()  # `.grad` nodes read in ways that apply nothing
         self._alias_models: set[str] = set()
@@ -508,9 +522,23 @@ class _Collector(cst.CSTVisitor):
                 return [bare]
         if isinstance(node, (cst.Assign, cst.AnnAssign)):
             self._assignment(node)
+        elif isinstance(node, cst.Return) and node.value is not None:
+            self._return(node.value)
         else:
             walk(node, self)
         return self.events
+
+    def _return(self, value: cst.BaseExpression) -> None:
+        """`return Predictor(net)` builds its object in the result slot; `return a, b` copies
+        the modes of what it names into the slots (see results.py)."""
+        if isinstance(value, cst.Call):
+            self._constructed[id(value)] = results.RESULT
+            self._constructed[id(_unmoved(value))] = results.RESULT
+            # `return build(net)`: what the called function returns is this one's result.
+            self._results[id(value)] = [(results.RESULT, results.RESULT)]
+        walk(value, self)
+        for place, name in results.returned(value):
+            self.events.append(Event(COPY, value, name=place, value=name))
 
     def _assignment(self, node: cst.Assign | cst.AnnAssign) -> None:
         targets = (
@@ -524,6 +552,7 @@ class _Collector(cst.CSTVisitor):
             if name is not None:
                 self._constructed[id(value)] = name
                 self._constructed[id(_unmoved(value))] = name  # `Net().to(device)`
+            self._results[id(value)] = results.bound(targets[0])
         for target in targets:
             # A new object starts fresh before its constructor runs.
             if _creates_new_object(target, value):
@@ -548,9 +577,17 @@ class _Collector(cst.CSTVisitor):
             if grad is not None:
                 self._inspected.add(id(grad))
         walk(value, self)
+        if len(targets) == 1:
+            # `self.net = net`, `a, b = b, a`: the names take the modes of what they are given.
+            for name, source in _copied(targets[0], value):
+                self.events.append(Event(COPY, targets[0], name=name, value=source))
         for target in targets:
             if _is_grad_target(target):
-                if (isinstance(value, cst.Name) and value.value == "None") or zeros:
+                if (
+                    (isinstance(value, cst.Name) and value.value == "None")
+                    or zeros
+                    or (_is_zero_number(value) and not _on_self(target))
+                ):
                     self.events.append(Event(CLEAR, target, name=ALL_OPTIMIZERS))
                 continue
             text = dotted(target)
@@ -752,6 +789,8 @@ class _Collector(cst.CSTVisitor):
         expanded = call.with_changes(func=func, args=args)
         if id(call) in self._constructed:
             self._constructed[id(expanded)] = self._constructed[id(call)]
+        if id(call) in self._results:
+            self._results[id(expanded)] = self._results[id(call)]
         return expanded
 
     def _classify(self, call: cst.Call) -> list[Event]:
@@ -780,15 +819,18 @@ class _Collector(cst.CSTVisitor):
         callee = self.table.callee(text, self.fn) if text is not None else None
         bindings: tuple[tuple[str, str | None], ...] = ()
         if callee is not None:
-            bindings = _bind(callee.facts.params, call)
+            bindings = (*_bind(callee.facts.params, call), *self._results.get(id(call), []))
         elif isinstance(func, cst.Attribute) and (receiver := dotted(func.value)) is not None:
             # `agent.act(state)`, where `agent = Agent(args)` of another module: `self` is it.
             callee = self.table.method_callee(receiver, func.attr.value, self.fn)
             if callee is not None:
                 bindings = (("self", receiver), *_bind(callee.facts.params[1:], call))
+                bindings += tuple(self._results.get(id(call), []))
         elif (made := self._constructed.get(id(call))) is not None:
-            # `agent = Agent(args)`: its `__init__` leaves the new object's networks in modes.
-            callee = self.table.method_callee(made, "__init__", self.fn)
+            # `agent = Agent(args)`: its `__init__` leaves the new object's networks in modes;
+            # `return Predictor(net)` builds its object in the result slot.
+            built = text if made == results.RESULT else None
+            callee = self.table.method_callee(made, "__init__", self.fn, built)
             if callee is not None and (text or "").split(".")[-1] != callee.name.split(".")[0]:
                 callee = None  # made by a factory: its arguments are not the constructor's
             if callee is not None:
@@ -852,6 +894,13 @@ class _Collector(cst.CSTVisitor):
             return [Event(BACKWARD, call, name=receiver)]
         if method == "step":
             return self._step(call, receiver)
+        moved = dotted(_unmoved(func.value))  # `model.cuda().requires_grad_(False)`: `model`
+        if effect is not None and effect.freezes and moved is not None:
+            needs = frozen.flag(call)
+            if needs is False:
+                return [Event(FREEZE, call, name=moved, value=GRAD_OFF)]
+            if needs is True:
+                return [Event(GRAD_USE, call), Event(FREEZE, call, name=moved, value=GRAD_ON)]
         if effect is not None and effect.grads == kn.READS and effect.whose == kn.EVERY:
             # A gradient hook reads gradients as `.grad` does: maybe to apply them by hand.
             return [Event(UNKNOWN_STEP, call)]
@@ -980,6 +1029,8 @@ class _Collector(cst.CSTVisitor):
         for arg in call.args:
             if arg.keyword is not None and arg.keyword.value in params:
                 bindings.append((arg.keyword.value, self._argument(arg.value)))
+        if not key.endswith(".__init__"):
+            bindings += self._results.get(id(call), [])
         constants = _constant_arguments(info, params, call)
         return Event(CALL, call, key=key, bindings=tuple(bindings), constants=constants)
 
@@ -1137,6 +1188,37 @@ _BARE_ROLES = {
     "zero_grad": ("model", "optimizer"),
     "step": ("optimizer", "scheduler"),
 }
+
+
+def _copied(target: cst.BaseExpression, value: cst.BaseExpression) -> list[tuple[str, str]]:
+    """(name, source) for each name of an assignment target bound to what another name holds:
+    `self.net = net`, `a, b = b, a`. Constants (`None`, `True`) are no objects to follow."""
+    if isinstance(target, (cst.Tuple, cst.List)) and isinstance(value, (cst.Tuple, cst.List)):
+        if len(target.elements) != len(value.elements):
+            return []
+        return [
+            pair
+            for t, v in zip(target.elements, value.elements, strict=True)
+            for pair in _copied(t.value, v.value)
+        ]
+    name, source = dotted(target), dotted(value)
+    if not isinstance(value, (cst.Name, cst.Attribute)) or name is None or source is None:
+        return []
+    if source in ("None", "True", "False") or name == source:
+        return []
+    return [(name, source)]
+
+
+def _is_zero_number(value: cst.BaseExpression) -> bool:
+    """`0` or `0.0`: torch refuses a number as a tensor's `.grad`, so `p.grad = 0.0` is a
+    hand-written autograd engine (micrograd's `Value`) resetting a gradient: a clear."""
+    return isinstance(value, (cst.Integer, cst.Float)) and value.evaluated_value == 0
+
+
+def _on_self(target: cst.BaseExpression) -> bool:
+    """`self.grad = 0.0`: such an engine's constructor giving a new number its gradient; the
+    parameters' gradients are untouched, though the loop builds new numbers each time."""
+    return (dotted(target) or "").startswith("self.")
 
 
 def _is_grad_target(target: cst.BaseExpression, *also: str) -> bool:

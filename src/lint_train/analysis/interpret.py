@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from . import events as ev
+from . import frozen, results, training_flag
 from . import knowledge as kn
 from .absent import NONE
 from .model import (
@@ -36,6 +37,7 @@ from .names import dotted
 from .outputs import only_outputs
 from .program import FunctionInfo, Program
 from .retained import kept_losses
+from .twins import flag_defaults, other_names, twins
 from .untouched import untouched_models
 from .vocab import is_eval_function_name, is_optimizer_name, names_eval_data, tokens
 from .walk import walk
@@ -79,6 +81,8 @@ _THROWN_AWAY = frozenset({"discarded", "dropped"})
 _BOUNDARY_TRUE = re.compile(r"%[^=!<>]*==\s*0\b")
 _BOUNDARY_FALSE = re.compile(r"%[^=!<>]*!=\s*0\b|^[^=!<>]*%[^=!<>]*$")
 _GRAD_USERS = frozenset({ev.BACKWARD, ev.GRAD_USE})
+# What the arms of a test decided by a constant outside evaluation code may do (see `if_`).
+_MODES_ONLY = frozenset({ev.MODE, ev.ASSIGN, ev.COPY, ev.FREEZE})
 # What trains: a function that does any of it runs no smoke check (see untouched.py).
 _TRAINING = frozenset({ev.BACKWARD, ev.GRAD_USE, ev.STEP, ev.UNKNOWN_STEP, ev.CLEAR})
 _NOT_SUMMARISED = frozenset(
@@ -210,6 +214,9 @@ class Frame:
     continues: list[list[State]] = field(default_factory=list)
     # Parameters that hold a constant in this call (`train=False`): tests of them are decided.
     constants: dict[str, object] = field(default_factory=dict)
+    # A function run with its callers out of view: its flags' literal defaults (or a variant's
+    # value), which decide only tests whose arms set modes (see `if_` and `_run_root`).
+    defaults: dict[str, object] = field(default_factory=dict)
     _scope: Scope | None = None
 
     def scope(self) -> Scope:
@@ -223,7 +230,9 @@ class Frame:
         if head in self.rename:
             return self.rename[head] + dot + rest
         fn = self.fn
-        if fn is not None and (head in fn.params or head in fn.local_names):
+        if fn is not None and (
+            head in fn.params or head in fn.local_names or results.is_slot(head)
+        ):
             return f"{fn.key}:{name}"
         return name
 
@@ -274,6 +283,7 @@ class Interpreter:
         self._mode_nodes: dict[str, cst.CSTNode] = {}  # object -> the last mode change of it
         self._window_plans: dict[int, Windows | None] = {}  # loop id -> its window tests
         self._untouched: dict[str, frozenset[str]] = {}  # function -> models it smoke-checks
+        self._pairs: dict[str, dict[str, str]] = {}  # function -> its names of one object
 
     # Entry points ---------------------------------------------------------------------------
     def run(self) -> LoopModel:
@@ -345,7 +355,39 @@ class Interpreter:
                         del path.modes[name]
         self.reached.add(info.key)
         self.model.roots.add(info.key)
-        self.invoke(info, paths, rename)
+        defaults = self._mode_flags(info)
+        self.invoke(info, _copies(paths), rename, defaults=defaults)
+        if not defaults or info.key not in self.model.exits:
+            return
+        # A builder whose flags pick the modes it leaves (`is_eval=False`): what it leaves
+        # with each flag turned the other way, for callers elsewhere that pass it.
+        told = self.model.exits[info.key]
+        for param, value in defaults.items():
+            self.invoke(info, _copies(paths), rename, defaults={**defaults, param: not value})
+            self.model.variants.setdefault(info.key, {})[(param, not value)] = self.model.exits[
+                info.key
+            ]
+        self.model.exits[info.key] = told
+
+    def _mode_flags(self, info: FunctionInfo) -> dict[str, bool]:
+        """The flags with a literal default (`is_eval=False`) that a test whose arms set modes
+        reads (`if is_eval: encoder = encoder.eval()`), in a function that neither runs nor
+        trains a model (its other runs would judge that code twice)."""
+        defaults = flag_defaults(info.node)
+        if not defaults:
+            return {}
+        tests = _IfTests(with_nodes=True)
+        walk(info.node.body, tests)
+        read = {
+            name
+            for node in tests.nodes
+            if ev.MODE in self.static_kinds(node.body, info) and self._sets_modes_only(node, info)
+            for name in defaults
+            if _word(name).search(self._condition(node.test)[0])
+        }
+        if not read or self.static_kinds(info.node.body, info) & (_TRAINING | {ev.FORWARD}):
+            return {}
+        return {name: value for name, value in defaults.items() if name in read}
 
     def _init_state(self, init_key: str, paths: Paths) -> Paths:
         """What a class's `__init__` leaves on `self`: the state its other methods start from.
@@ -425,7 +467,14 @@ class Interpreter:
         if isinstance(stmt, cst.If):
             return self.if_(stmt, paths, frame)
         if isinstance(stmt, cst.For | cst.While):
-            return self.loop(stmt, paths, frame)
+            paths = self.loop(stmt, paths, frame)
+            owner = frozen.frozen_by_loop(stmt) if isinstance(stmt, cst.For) else None
+            if owner is not None and paths:
+                # `for p in model.parameters(): p.requires_grad = False`, however many times
+                # it ran: every parameter of `model` is frozen after it.
+                freeze = ev.Event(ev.FREEZE, stmt, name=owner, value=ev.GRAD_OFF)
+                paths = self.apply([freeze], paths, frame)
+            return paths
         if isinstance(stmt, cst.With):
             return self.with_(stmt, paths, frame)
         if isinstance(stmt, cst.Try | cst.TryStar):
@@ -493,15 +542,20 @@ class Interpreter:
         # set_eval=True)`, or the default) takes one way whatever the path's facts (they may
         # be of another call's `train`). Training code keeps both ways: a bug on the way one
         # call in view does not take is still a bug of the script's other configurations.
-        decided = _decided(stmt.test, frame.constants) if self.regions else None
-        tested = _training_flag(stmt.test)
-        owner = frame.translate(tested) if tested is not None else None
+        # So does a test whose arms only set modes (`if is_eval: encoder = encoder.eval()` in
+        # a constructor given `is_eval=True`): no bug can hide on the way not taken.
+        decided = None
+        if self.regions:
+            decided = _decided(stmt.test, frame.constants)
+        elif (frame.constants or frame.defaults) and self._sets_modes_only(stmt, frame.fn):
+            decided = _decided(stmt.test, {**frame.defaults, **frame.constants})
         for path in paths:
             known = polarity == decided if decided is not None else path.facts.get(condition)
-            if decided is None and owner is not None:
-                # `if model.training:` where the path knows the mode: that way, and only it.
-                by_mode = _is_training(path.mode(owner))
-                known = known if by_mode is None else by_mode
+            flagged = training_flag.value(stmt.test, lambda m, p=path: p.mode(frame.translate(m)))
+            if known is None and flagged is not None:
+                # `if model.training:` where this path knows the model's mode.
+                (taken if flagged else skipped).append(path)
+                continue
             if known is None:
                 yes, no = path.copy(), path.copy()
                 yes.facts[condition] = polarity
@@ -539,6 +593,13 @@ class Interpreter:
         if decided is None and out and other and self._asks_caller(condition, frame):
             _caller_chooses(out, other)
         return join(out, other)
+
+    def _sets_modes_only(self, stmt: cst.If, fn: FunctionInfo | None) -> bool:
+        """Whether the arms of an `if` do nothing but set modes and bind names."""
+        kinds = self.static_kinds(stmt.body, fn)
+        if stmt.orelse is not None:
+            kinds |= self.static_kinds(stmt.orelse, fn)
+        return kinds <= _MODES_ONLY
 
     def _module_guard(self, test: cst.BaseExpression, frame: Frame) -> tuple[str, bool] | None:
         """`isinstance(net, torch.nn.Module)` (or its negation): the object tested, as the
@@ -1175,7 +1236,20 @@ class Interpreter:
         state.set_mode(root, modes)
         self._trace_loops("mode", event.node, root, value)
         self._mode_nodes[root] = event.node
+        for other in self._twins(frame, event.name or "?"):
+            # `self.net.eval()` after `self.net = net`: the caller's `net` too (see twins.py).
+            state.set_mode(frame.translate(other), modes)
+            self._mode_nodes.setdefault(frame.translate(other), event.node)
         return state
+
+    def _twins(self, frame: Frame, name: str) -> list[str]:
+        fn = frame.fn
+        if fn is None:
+            return []
+        pairs = self._pairs.get(fn.key)
+        if pairs is None:
+            pairs = self._pairs[fn.key] = twins(fn.node.body, fn.params)
+        return other_names(pairs, name) if pairs else []
 
     def on_save_mode(self, event: ev.Event, state: State, frame: Frame) -> State:
         state = state.copy()
@@ -1203,6 +1277,31 @@ class Interpreter:
         state.set_mode(name, frozenset({event.value or "default"}))
         if name in state.phases:
             state.phases[name] = frozenset({"init"})
+        return state
+
+    def on_copy(self, event: ev.Event, state: State, frame: Frame) -> State:
+        """`name = source`: the object `name` now holds is the one `source` holds, in its
+        modes (its parts' too); what either name does to it afterwards is not followed."""
+        name = frame.translate(event.name or "?")
+        source = frame.translate(event.value or "?")
+        prefix = source + "."
+        parts = {k[len(source) :]: v for k, v in state.modes.items() if k.startswith(prefix)}
+        owners = {source.rsplit(".", n)[0] for n in range(source.count(".") + 1)}
+        if not parts and not owners & state.modes.keys() and not _holds_modes(state, name):
+            return state  # neither name has a mode this path follows (`self.lr = lr`)
+        state = state.copy()
+        state.set_mode(name, state.mode(source))
+        for rest, modes in parts.items():
+            state.modes[name + rest] = modes
+        return state
+
+    def on_freeze(self, event: ev.Event, state: State, frame: Frame) -> State:
+        state = state.copy()
+        root = frame.translate(event.name or "?")
+        if event.value == ev.GRAD_OFF:
+            state.facts[frozen.fact(root)] = True
+        else:
+            frozen.unfreeze(state.facts, root)
         return state
 
     def on_scheduler_step(self, event: ev.Event, state: State, frame: Frame) -> State:
@@ -1331,8 +1430,10 @@ class Interpreter:
             if site is None:
                 site = EvalSite(where, is_loop, region.function)
                 self.model.eval_sites[id(where)] = site
-            # `model.generate(...)` runs its forward passes under a no_grad of its own.
-            grads = frozenset({ev.GRAD_OFF}) if event.value == ev.GRAD_OFF else state.grad
+            # `model.generate(...)` runs its forward passes under a no_grad of its own; a
+            # frozen model records no graph (see frozen.py).
+            quiet = event.value == ev.GRAD_OFF or frozen.is_frozen(state.facts, root)
+            grads = frozenset({ev.GRAD_OFF}) if quiet else state.grad
             site.grads.add(self._entry_said(grads, region))
             said = _ACTING if region.acting else self._entry_said(modes, region, root)
             site.modes.setdefault(written, set()).add(said)
@@ -1498,7 +1599,10 @@ class Interpreter:
                 self.model.switches.setdefault(name, (item.attr, switch))
             # What this function's own callers give it, where they are elsewhere, is theirs
             # to judge (a model handed on through two modules): as for its own forwards.
-            site.grads.add(self._entry_said(_from_entry(item.grads, state.grad), None))
+            grads = _from_entry(item.grads, state.grad)
+            if frozen.is_frozen(state.facts, root):
+                grads = frozenset({ev.GRAD_OFF})  # the caller froze it: no graph is recorded
+            site.grads.add(self._entry_said(grads, None))
             modes = self._entry_said(_from_entry(item.modes, held), None, root)
             site.modes.setdefault(name, set()).add(_ACTING if acting and not item.loop else modes)
             site.model_roots.setdefault(name, root)
@@ -1511,10 +1615,11 @@ class Interpreter:
             state = replayed
         elif event.names and not callee.facts.spares_optimizers:
             state = self.on_opaque(event, state, frame)
-        if not callee.facts.leaves:
+        leaves = callee.facts.leaves_for(written)
+        if not leaves:
             return state
         state = state.copy()
-        for left in callee.facts.leaves:
+        for left in leaves:
             if left.param not in written:
                 continue
             root = frame.translate(written[left.param]) + left.attr
@@ -1595,8 +1700,9 @@ class Interpreter:
         evaluation: bool = True,
         via: cst.CSTNode | None = None,
         constants: dict[str, object] | None = None,
+        defaults: dict[str, object] | None = None,
     ) -> Paths:
-        frame = Frame(info, rename, constants=constants or {})
+        frame = Frame(info, rename, constants=constants or {}, defaults=defaults or {})
         entry = _copies(paths)
         decorated = None
         for decorator in info.node.decorators:
@@ -1650,12 +1756,15 @@ class Interpreter:
         if not self.frames and info.key == info.name:
             # A top-level function run with its callers out of view: the modes it leaves its
             # parameters in, for callers in other modules (see summary.py).
+            # What it returns is named by its result slots (see results.py).
+            slot = local + results.RESULT
+            slots = {k[len(local) :] for p in out for k in p.modes if k.startswith(slot)}
             self.model.exits[info.key] = {
                 param: (
                     frozenset().union(*(p.mode(local + param) for p in out)),
                     self._mode_nodes.get(local + param),
                 )
-                for param in info.params
+                for param in [*info.params, *sorted(slots)]
             }
         elif not self.frames and info.is_method and self._held_by_callers(info):
             # The same for the models a method sets on its object (`self.net.eval()`): named
@@ -1669,6 +1778,11 @@ class Interpreter:
                 )
                 for name in sorted(changed)
             }
+            # And the models its callers give it (`Predictor(net)` whose `__init__` calls
+            # `self.net.eval()` after `self.net = net` leaves the caller's `net` in eval).
+            for param in info.params[1:]:
+                modes = frozenset().union(*(p.mode(local + param) for p in out))
+                self.model.exits[info.key][param] = (modes, self._mode_nodes.get(local + param))
         for path in out:
             _forget_locals(path, local)
             if decorated is not None:
@@ -1749,6 +1863,8 @@ _HANDLERS = {
     ev.BARE_METHOD: Interpreter.on_bare_method,
     ev.SCHEDULER_STEP: Interpreter.on_scheduler_step,
     ev.INPLACE: Interpreter.on_inplace,
+    ev.FREEZE: Interpreter.on_freeze,
+    ev.COPY: Interpreter.on_copy,
     ev.CALL: Interpreter.on_call,
 }
 
@@ -1758,6 +1874,12 @@ _ITERATORS = {
     "params": ("parameters", "named_parameters"),
     "modules": ("modules", "children", "named_modules", "named_children"),
 }
+
+
+def _holds_modes(state: State, name: str) -> bool:
+    """Whether the path follows the mode of `name` or of a part of it."""
+    prefix = name + "."
+    return name in state.modes or any(k.startswith(prefix) for k in state.modes)
 
 
 def _map(values: frozenset[str], table: dict[str, str]) -> frozenset[str]:
@@ -1912,25 +2034,6 @@ _COMPARE: dict[type[cst.BaseCompOp], Callable[[object, object], bool]] = {
     cst.In: lambda a, b: a in b,  # type: ignore[operator]
     cst.NotIn: lambda a, b: a not in b,  # type: ignore[operator]
 }
-
-
-def _training_flag(test: cst.BaseExpression) -> str | None:
-    """`model.training` (or `not self.training`, `net.training is False`): the object whose
-    `training` flag the test reads, as written; None for any other test."""
-    flag, _ = _unnegated(test)
-    if isinstance(flag, cst.Attribute) and flag.attr.value == "training":
-        return dotted(flag.value)
-    return None
-
-
-def _is_training(modes: frozenset[str]) -> bool | None:
-    """What `training` reads on a model in these modes, where they are certain: False after
-    `eval()`, True after `train()`; None for a mode not set in view."""
-    if modes and modes <= {"eval", EVALUATED}:
-        return False
-    if modes and modes <= {"train", "recalibrate"}:
-        return True
-    return None
 
 
 def _decided(test: cst.BaseExpression, constants: dict[str, object]) -> bool | None:
@@ -2399,11 +2502,15 @@ class _NamesIn(cst.CSTVisitor):
 class _IfTests(cst.CSTVisitor):
     """The tests of the `if` statements in a block, nested functions and classes aside."""
 
-    def __init__(self) -> None:
+    def __init__(self, with_nodes: bool = False) -> None:
         self.tests: list[cst.BaseExpression] = []
+        self.nodes: list[cst.If] = []  # the statements too, when asked
+        self.with_nodes = with_nodes
 
     def visit_If(self, node: cst.If) -> None:
         self.tests.append(node.test)
+        if self.with_nodes:
+            self.nodes.append(node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False

@@ -131,6 +131,9 @@ class Effect:
     # it cannot apply the gradient to the weights, as code that ships `.grad` elsewhere might,
     # so an optimizer that the loop clears must still step.
     inspects: bool = False
+    # Called with the literal `False` (`model.requires_grad_(False)`), it stops its receiver's
+    # parameters from needing gradients instead: autograd records nothing for that model.
+    freezes: bool = False
 
 
 def _output(method: str) -> Effect:
@@ -175,7 +178,11 @@ TABLE: dict[str, Effect] = {
     "torch.distributed.autograd.*": Effect(
         "distributed autograd keeps gradients per context; `.grad` is left alone", grad_use=True
     ),
-    "<any>.requires_grad_": Effect("marks tensors as needing gradients", grad_use=True),
+    "<any>.requires_grad_": Effect(
+        "`x.requires_grad_()` (or `(True)`) marks tensors as needing gradients; "
+        "`model.requires_grad_(False)` freezes the model: autograd records nothing for its "
+        "parameters, so evaluating it on inputs that need no gradient stores no graph",
+        grad_use=True, freezes=True),
     # Adversarial attacks differentiate through the model with respect to its input: a loop
     # that runs one needs autograd, whatever else it evaluates.
     **{f"{package}.*": Effect(f"`{package}`: builds an adversarial attack; running it "
@@ -548,6 +555,7 @@ def _columns(effect: Effect) -> list[str]:
             (effect.binds, "binds a function's arguments"),
             (effect.takes_state, "given a state, not a module"),
             (effect.inspects, "reads the gradient, applies nothing"),
+            (effect.freezes, "with `False`: freezes the model"),
         )
         if flag
     ]

@@ -203,6 +203,11 @@ class LoopModel:
         default_factory=dict
     )
     asks: set[str] = field(default_factory=set)
+    # The exits of a root run again with one flag turned from its default (`is_eval=True`):
+    # function -> (flag, value) -> exits, as `exits` holds them.
+    variants: dict[
+        str, dict[tuple[str, object], dict[str, tuple[frozenset[str], cst.CSTNode | None]]]
+    ] = field(default_factory=dict)
     # Calls into other project modules that evaluate (by node id), and models that a function
     # of another module leaves in eval mode: the function's name and where its half of the
     # finding is (`utils.py:12`).

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,6 +84,31 @@ class FunctionFacts:
     # It neither steps, clears nor hands on the optimizers it is given (see steps.py): a
     # caller that hands it one still knows that optimizer's gradients.
     spares_optimizers: bool = False
+    # A builder whose flags pick the modes it leaves: (flag, value, what it leaves when the
+    # caller passes that literal) for each flag turned from its default; `leaves` is what it
+    # leaves with the defaults.
+    variants: tuple[tuple[str, object, tuple[Leaves, ...]], ...] = ()
+
+    def leaves_for(self, given: Mapping[str, str]) -> tuple[Leaves, ...]:
+        """What it leaves for a call that binds its parameters to `given` (parameter ->
+        argument text): a flag passed as the literal of a variant takes that variant's; a
+        flag passed as anything else may be either, so each model may be in either mode."""
+        chosen = list(self.leaves)
+        for param, value, left in self.variants:
+            if param not in given:
+                continue
+            text = given[param]
+            if text in ("True", "False"):
+                if (text == "True") == value:
+                    chosen = list(left)
+                continue
+            merged: dict[tuple[str, str], Leaves] = {(x.param, x.attr): x for x in chosen}
+            for item in left:
+                known = merged.get((item.param, item.attr))
+                modes = item.modes | (known.modes if known else frozenset({"init"}))
+                merged[(item.param, item.attr)] = replace(item, modes=modes)
+            chosen = list(merged.values())
+        return tuple(chosen)
 
 
 @dataclass(frozen=True)
