@@ -322,6 +322,9 @@ class Interpreter:
                 found := step_sequence(self, self.program.functions[key])
             ):
                 self.model.steps[key] = found
+        from .repeated import run_all
+
+        run_all(self)
 
     def _run_root(self, info: FunctionInfo, unknown: str, grad: str | None = None) -> None:
         rename: dict[str, str] = {}

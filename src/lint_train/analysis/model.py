@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from .probabilities import ProbabilityLoss, find_probability_losses
 from .program import Program
+
+if TYPE_CHECKING:
+    from .repeated import Repeated
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
@@ -208,6 +212,11 @@ class LoopModel:
     # The eval switch a held object's class offers for a network evaluated at such a call
     # (`agent.online_net` -> (".online_net", "eval"): `agent.eval()` is what to write).
     switches: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Training-step methods that a loop of another module calls, run as that loop runs them
+    # (see repeated.py), by id of their stand-in loop; and the methods whose run would show a
+    # missing clear or step, for which the project's loops that call them are asked.
+    repeated: dict[int, Repeated] = field(default_factory=dict)
+    repeat_asks: set[str] = field(default_factory=set)
     # What the rules compute once for all of them (the statement layout their fixes use).
     shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
