@@ -5,8 +5,9 @@ on an object the file builds from that class (`agent = Agent(...)`, `.to(device)
 
 A loop is kept only when it leaves the gradients to the method: nothing in it (at any depth
 of the loops around the call, in the same function) clears gradients, steps an optimizer,
-reads `.grad` or hands the object to other code. The other methods of the object it calls are
-reported with it, for the method's module to judge (one of them may clear or step).
+reads `.grad` or hands the object to other code (but to code that evaluates, saves or logs
+it). The other methods of the object it calls are reported with it, for the method's module
+to judge (one of them may clear or step).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import libcst as cst
 
 from .analysis.names import dotted
 from .analysis.repeated import LoopCaller
-from .analysis.vocab import is_optimizer_name, is_scaler_name
+from .analysis.vocab import is_eval_function_name, is_optimizer_name, is_scaler_name, tokens
 from .positions import locate
 
 # Calls that leave an object as it is: `agent = Agent(...).to(device)` is still the agent.
@@ -128,7 +129,9 @@ class _Scan(cst.CSTVisitor):
                     or owner.startswith(self.receiver + ".")
                 )
                 self.decides = self.decides or stepped or name in _CLEARS or name == "backward"
-        if any(dotted(arg.value) == self.receiver for arg in node.args):
+        if any(dotted(arg.value) == self.receiver for arg in node.args) and not _bookkeeping(
+            node.func
+        ):
             self.decides = True  # handed to other code, which may clear or step
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
@@ -137,6 +140,13 @@ class _Scan(cst.CSTVisitor):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False
+
+
+def _bookkeeping(func: cst.BaseExpression) -> bool:
+    """Whether a call handed the object is one that evaluates, saves or reports it (`test`,
+    `evaluate`, `save_checkpoint`, `log_stats`): such code does not train it."""
+    name = (dotted(func) or "").rpartition(".")[2]
+    return is_eval_function_name(name) or tokens(name)[:1] in (["save"], ["log"], ["print"])
 
 
 def _class_built(value: cst.BaseExpression, classes: Iterable[str]) -> str | None:

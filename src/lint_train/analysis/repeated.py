@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .program import FunctionInfo
 
 # What lets a caller's loop decide the gradients itself: then the method is not judged.
-_DECIDING = frozenset({ev.STEP, ev.CLEAR, ev.UNKNOWN_STEP, ev.BACKWARD, ev.OPAQUE, ev.GRAD_USE})
+_DECIDING = frozenset({ev.STEP, ev.CLEAR, ev.BACKWARD, ev.OPAQUE, ev.GRAD_USE})
 
 
 @dataclass(frozen=True)
@@ -51,14 +51,17 @@ class Repeated:
 
 
 def candidates(interp: Interpreter) -> list[FunctionInfo]:
-    """Methods of objects their callers hold (not models) that run a backward pass outside any
-    loop of their own and step or clear an optimizer: one training step each time called."""
+    """Methods of objects their callers hold (not models, or modules that step an optimizer
+    they hold: a trainer) that run a backward pass outside any loop of their own and step or
+    clear an optimizer: one training step each time called."""
     out = []
     for info in interp.program.functions.values():
         if (
             not info.is_method
-            or info.name.startswith("__")
-            or not interp._held_by_callers(info)
+            or info.name.startswith(("_", "forward"))
+            or ".<locals>." in info.key
+            or interp._library_managed(info)
+            or not (interp._held_by_callers(info) or _steps_own(interp, info))
             or ev.BACKWARD not in _outside_loops(interp, info.node.body, info)
         ):
             continue
@@ -119,6 +122,13 @@ def quiet_caller(interp: Interpreter, info: FunctionInfo, caller: LoopCaller) ->
         other = interp.program.functions[key]
         if interp.static_kinds(other.node.body, other) & _DECIDING:
             return True
+        # A `.step()` it cannot classify, on the object's own attributes or on no name: maybe
+        # its optimizer's (a global config named `opt` is no optimizer of the object).
+        if any(
+            e.kind == ev.UNKNOWN_STEP and (e.name is None or e.name.startswith("self."))
+            for e in interp.static_events(other.node.body, other)
+        ):
+            return True
     return False
 
 
@@ -140,6 +150,15 @@ def run_all(interp: Interpreter) -> None:
         found = repeat(interp, info, caller.where)
         if found is not None:
             interp.model.repeated[id(found.node)] = found
+
+
+def _steps_own(interp: Interpreter, info: FunctionInfo) -> bool:
+    """Whether the method steps or clears an optimizer of its object's (`self.optimizer`): a
+    trainer's method, even when the trainer is a module itself (it holds the losses)."""
+    return any(
+        e.kind in (ev.STEP, ev.CLEAR) and (e.name or "").startswith("self.")
+        for e in interp.static_events(info.node.body, info)
+    )
 
 
 def _outside_loops(interp: Interpreter, node: cst.CSTNode, fn: FunctionInfo) -> set[str]:
