@@ -97,3 +97,27 @@ def test_editing_the_driver_rechecks_the_cached_method(tmp_path: Path) -> None:
     assert check_files(files, cache_root=root)[0].findings == ()  # from the cache
     _edit(root / "loop.py", "        trainer.optimizer.zero_grad()\n", "        pass\n")
     assert [f.code for f in check_files(files, cache_root=root)[0].findings] == ["TRN001"]
+
+
+def test_a_loop_handing_the_object_to_unseen_code_decides_unless_it_only_evaluates(
+    tmp_path: Path,
+) -> None:
+    """`evaluate(learner)` does not train it; `adjust(learner)` may clear its gradients."""
+    root = _copy("agent_learn_missing_zero_grad", tmp_path)
+    (root / "helpers.py").write_text(
+        "def evaluate(learner):\n    return 0.0\n\n\ndef adjust(learner):\n    return None\n",
+        encoding="utf-8",
+    )
+    _edit(
+        root / "run.py",
+        "from policy import Learner\n",
+        "from helpers import adjust, evaluate\nfrom policy import Learner\n",
+    )
+    _edit(
+        root / "run.py",
+        "    returns = torch.randn(20)\n",
+        "    returns = torch.randn(20)\n    print(evaluate(learner))\n",
+    )
+    assert _found(root, ".") == [("policy.py", 25, "TRN001")]
+    _edit(root / "run.py", "    print(evaluate(learner))\n", "    adjust(learner)\n")
+    assert _found(root, ".") == []
