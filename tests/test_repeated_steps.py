@@ -121,3 +121,24 @@ def test_a_loop_handing_the_object_to_unseen_code_decides_unless_it_only_evaluat
     assert _found(root, ".") == [("policy.py", 25, "TRN001")]
     _edit(root / "run.py", "    print(evaluate(learner))\n", "    adjust(learner)\n")
     assert _found(root, ".") == []
+
+
+def test_a_name_built_from_either_of_two_classes_calls_both_methods() -> None:
+    from lint_train.loop_callers import loop_callers
+
+    driver = (
+        "from agents import Fast, Slow\n"
+        "if quick:\n"
+        "    agent = Fast()\n"
+        "else:\n"
+        "    agent = Slow()\n"
+        "for t in range(9):\n"
+        "    agent.learn(t)\n"
+    )
+    found = loop_callers(
+        driver, "run.py", {"Fast": frozenset({"learn"}), "Slow": frozenset({"learn"})}
+    )
+    assert sorted(found) == ["Fast.learn", "Slow.learn"]
+    assert {c.where for c in found.values()} == {"run.py:6"}
+    clearing = driver + "    agent.optimizer.zero_grad()\n"
+    assert loop_callers(clearing, "run.py", {"Fast": frozenset({"learn"})}) == {}

@@ -63,7 +63,9 @@ class _Finder(cst.CSTVisitor):
 
     def __init__(self, classes: dict[str, frozenset[str]]) -> None:
         self.classes = classes
-        self.built: dict[str, str] = {}  # receiver as written -> class name
+        # receiver as written -> the classes it is built from (`policy = TD3(...)` on one
+        # branch, `policy = DDPG(...)` on another)
+        self.built: dict[str, set[str]] = {}
         self.loops: list[list[cst.For | cst.While]] = [[]]  # per function
         self.calls: list[tuple[str, cst.For | cst.While, cst.For | cst.While, str]] = []
 
@@ -74,7 +76,7 @@ class _Finder(cst.CSTVisitor):
         for target in node.targets:
             name = dotted(target.target)
             if name is not None:
-                self.built[name] = cls
+                self.built.setdefault(name, set()).add(cls)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.loops.append([])
@@ -98,11 +100,11 @@ class _Finder(cst.CSTVisitor):
         running = self.loops[-1]
         if not running or not isinstance(node.func, cst.Attribute):
             return
-        receiver = dotted(node.func.value)
-        cls = self.built.get(receiver or "")
+        receiver = dotted(node.func.value) or ""
         method = node.func.attr.value
-        if cls is not None and method in self.classes[cls]:
-            self.calls.append((f"{cls}.{method}", running[0], running[-1], receiver or ""))
+        for cls in sorted(self.built.get(receiver, ())):
+            if method in self.classes[cls]:
+                self.calls.append((f"{cls}.{method}", running[0], running[-1], receiver))
 
 
 class _Scan(cst.CSTVisitor):
