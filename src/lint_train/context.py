@@ -32,6 +32,7 @@ from .notebook import is_notebook, source_lines
 from .prefilter import could_matter
 
 if TYPE_CHECKING:
+    from .analysis.repeated import LoopCaller
     from .analysis.summary import ModuleSummary, ProjectView
 
 
@@ -217,6 +218,31 @@ class RunContext:
             }
             found |= {f for f in functions if "." in f and _inherited(*f.split(".", 1), text)}
         return frozenset(found)
+
+    def loop_callers(self, name: str, methods: Iterable[str]) -> dict[str, LoopCaller] | None:
+        """For each training-step method `Class.method` of `name`, the first loop of a project
+        file importing it that calls it once per iteration and leaves the gradients to it (see
+        loop_callers.py); None when the project is past the budget of files its scan reads."""
+        importers = self.importers(name)
+        if importers is None:
+            return None
+        classes: dict[str, set[str]] = {}
+        for key in methods:
+            cls, _, method = key.partition(".")
+            if method and "." not in method:
+                classes.setdefault(cls, set()).add(method)
+        found: dict[str, LoopCaller] = {}
+        for importer in importers:
+            text = self._text(importer) or ""
+            wanted = {c: frozenset(m) for c, m in classes.items() if _built(c, text)}
+            if not wanted or is_notebook(str(importer)):
+                continue  # a notebook's lines are its cells': not named here
+            from .loop_callers import loop_callers
+
+            where = importer.relative_to(self.root).as_posix()
+            for key, caller in loop_callers(text, where, wanted).items():
+                found.setdefault(key, caller)
+        return found
 
     def callers_part(self, name: str) -> bytes:
         """What the cached result of a file that asked for its callers depends on besides

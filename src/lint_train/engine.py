@@ -101,6 +101,10 @@ class FileOutcome:
     asks: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
 
 
+# Marks, among a file's asks, a training-step method that asks for the loops calling it.
+REPEAT = "repeat:"
+
+
 def lint_source(
     text: str, path: str = "<string>", rules: list[Rule] | None = None, prefilter: bool = True
 ) -> list[Finding]:
@@ -233,7 +237,7 @@ def _analyse_deep(
     summary = None
     if program is None and (summarise or model.asks):  # callers elsewhere read it too
         summary = _stage("the module summary", _summary, indexed, model)
-    asks = frozenset(model.asks)
+    asks = frozenset(model.asks) | {REPEAT + key for key in model.repeat_asks}
     if not model.complete:
         return [], None, summary, asks
     reports: list[tuple[Rule, Report]] = []
@@ -614,18 +618,23 @@ def _judged_by_callers(
     if not outcome.asks or outcome.error is not None:
         return outcome
     _, name, text, program, view, _ = next(item for item in batch if item[0] == index)
+    # Training-step methods asking for the loops that call them (see analysis/repeated.py).
+    repeats = [key[len(REPEAT) :] for key in outcome.asks if key.startswith(REPEAT)]
+    asks = [key for key in outcome.asks if not key.startswith(REPEAT)]
     held, fixed = None, frozenset[str]()
     if outcome.summary is not None:
         from .analysis.summary import holders_decide
 
-        held = [key for key in outcome.asks if holders_decide(outcome.summary, key)]
+        held = [key for key in asks if holders_decide(outcome.summary, key)]
         # Methods whose fix belongs in themselves: judged here, where callers elsewhere exist.
-        not_held = [key for key in outcome.asks if "." in key and key not in held]
+        not_held = [key for key in asks if "." in key and key not in held]
         if not_held:
             fixed = context.called_elsewhere(name, not_held) or fixed
-    called = context.called_elsewhere(name, outcome.asks, held)
-    if called is None or not (called or fixed):
+    called = context.called_elsewhere(name, asks, held) if asks else frozenset[str]()
+    looped = (context.loop_callers(name, repeats) or {}) if repeats else {}
+    if (called is None and not looped) or not (called or fixed or looped):
         return outcome
+    called = called or frozenset()
     fixed -= called
     from dataclasses import replace
 
@@ -634,7 +643,7 @@ def _judged_by_callers(
 
     if view is None:
         view = ProjectView(absolute(name), context.root, {})
-    view = replace(view, called_elsewhere=called, fixed_here=fixed)
+    view = replace(view, called_elsewhere=called, fixed_here=fixed, looped_elsewhere=looped)
     again = _analyse_file(name, text, program, rules, view)
     if not isinstance(again, FileOutcome) or again.error is not None:
         return outcome

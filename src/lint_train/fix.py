@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import re
 import stat
 import tempfile
 import warnings
@@ -215,7 +216,9 @@ def _fix_file(
     except (SourceError, SyntaxError) as exc:
         return FixOutcome(name, "", error=_at(str(exc), getattr(exc, "line", None)))
     try:
-        view = RunContext.for_files([name]).view(name, {}, set())  # the project, as linted
+        context = RunContext.for_files([name])
+        view = context.view(name, {}, set())  # the project, as linted
+        view = _with_loop_callers(context, name, text, view)
         outcome = fix_source(text, rules, unsafe=unsafe, wanted=wanted, path=name, view=view)
     except SourceError as exc:
         return FixOutcome(name, "", error=_at(f"not analysed: {exc}", exc.line))
@@ -245,6 +248,41 @@ def _fix_file(
         outcome.rejected += [(f, reason) for f in outcome.fixed]
         outcome.fixed, outcome.after = [], None
     return outcome
+
+
+def _with_loop_callers(
+    context: RunContext, name: str, text: str, view: ProjectView | None
+) -> ProjectView | None:
+    """The view with the loops of other project files that call the file's methods, as a
+    run gives it to training-step methods that ask for them (see analysis/repeated.py)."""
+    if "backward" not in text:
+        return view
+    methods = [f"{cls}.{method}" for cls, method in _class_methods(text)]
+    looped = context.loop_callers(name, methods) if methods else None
+    if not looped:
+        return view
+    from dataclasses import replace
+
+    from .project import absolute
+
+    if view is None:
+        view = ProjectView(absolute(name), context.root, {})
+    return replace(view, looped_elsewhere=looped)
+
+
+def _class_methods(text: str) -> list[tuple[str, str]]:
+    """(class, method) for each `def` indented under a top-level `class` of `text`."""
+    out = []
+    cls = None
+    for line in text.splitlines():
+        found = re.match(r"class\s+(\w+)", line)
+        if found:
+            cls = found.group(1)
+        elif line[:1].strip() and not line.startswith(("#", "@", ")")):
+            cls = None  # back at the top level
+        elif cls and (method := re.match(r"\s+(?:async\s+)?def\s+(\w+)", line)):
+            out.append((cls, method.group(1)))
+    return out
 
 
 def _at(message: str, line: int | None) -> str:

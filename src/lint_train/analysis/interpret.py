@@ -335,6 +335,9 @@ class Interpreter:
                 self.model.steps[key] = found
             elif spares_optimizers(self, self.program.functions[key]):
                 self.model.spares.add(key)
+        from .repeated import run_all
+
+        run_all(self)
 
     def _run_root(self, info: FunctionInfo, unknown: str, grad: str | None = None) -> None:
         rename: dict[str, str] = {}

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from .probabilities import ProbabilityLoss, find_probability_losses
 from .program import Program
+
+if TYPE_CHECKING:
+    from .repeated import Repeated
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 
@@ -227,6 +231,11 @@ class LoopModel:
     # Parameters of the file's functions (`accuracy:net`) that some call in view gives a plain
     # function (`accuracy(loader, linreg)`): no module method can be called on them there.
     given_functions: set[str] = field(default_factory=set)
+    # Training-step methods that a loop of another module calls, run as that loop runs them
+    # (see repeated.py), by id of their stand-in loop; and the methods whose run would show a
+    # missing clear or step, for which the project's loops that call them are asked.
+    repeated: dict[int, Repeated] = field(default_factory=dict)
+    repeat_asks: set[str] = field(default_factory=set)
     # What the rules compute once for all of them (the statement layout their fixes use).
     shared: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 

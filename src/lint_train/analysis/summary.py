@@ -27,6 +27,7 @@ from .returns import Returned
 
 if TYPE_CHECKING:
     from .program import Program
+    from .repeated import LoopCaller
 
 # Re-exports and base classes are followed this deep, no further (a cycle stops sooner).
 MAX_DEPTH = 8
@@ -217,6 +218,9 @@ class ProjectView:
     # Its methods that callers in other files run on an object they hold, but whose networks'
     # mode its class gives them no way to set (see `holders_decide`): judged here, once.
     fixed_here: frozenset[str] = frozenset()
+    # Its training-step methods that a loop of another project file calls once per iteration
+    # (see repeated.py): the first such loop that leaves the gradients to them.
+    looped_elsewhere: Mapping[str, LoopCaller] = field(default_factory=dict)
 
     def hands_facts(self, text: str) -> bool:
         """Whether `text` names a function (or a class, for its methods) of a module in view

@@ -52,12 +52,22 @@ BY_HAND_MESSAGE = (
 BY_HAND_NO_FIX = "which parameters to clear, and how, is for the author to say"
 
 
+# A method that a loop of another module calls once per iteration (see analysis/repeated.py).
+REPEATED = (
+    "`{step}` runs on gradients that nothing clears between calls of `{method}`, which the "
+    "loop at {where} makes once per iteration, so they accumulate across iterations; call "
+    "`{opt}.zero_grad()` in `{method}`, before the backward pass"
+)
+METHOD = "`{method}`, which the loop at {where} calls once per iteration"
+
 LOOP = "the loop whose iterations do not clear `{opt}` before this step"
 LOOP_STALE = "the loop that `{opt}` enters with gradients already used"
 
 
 def check(model: LoopModel) -> Iterator[Report]:
-    for loop in model.loops.values():
+    repeated = {id(r.loop): r for r in model.repeated.values()}
+    for loop in [*model.loops.values(), *(r.loop for r in model.repeated.values())]:
+        again = repeated.get(id(loop))
         for opt in sorted(loop.polluted_steps):
             if opt == BY_HAND:
                 yield Report.with_fix(loop.node, BY_HAND_MESSAGE, BY_HAND_NO_FIX)
@@ -66,7 +76,8 @@ def check(model: LoopModel) -> Iterator[Report]:
             # Stale on entry only: the loop does clear, just not before its first step. A loop
             # that never clears this optimizer needs the clear in the loop instead.
             stale = (
-                root in loop.entry_stepped
+                again is None
+                and root in loop.entry_stepped
                 and root not in loop.iteration_leaves_stepped
                 and bool(loop.cleared & {root, ALL_OPTIMIZERS})
             )
@@ -88,6 +99,10 @@ def check(model: LoopModel) -> Iterator[Report]:
             anchor = site_of(loop.trace, lambda t, step=step: t.kind == "step" and t.node is step)
             fix = _fix(Layout.of(model), loop, opt, stale)
             related = (loop.node, (LOOP_STALE if stale else LOOP).format(opt=opt))
+            if again is not None:
+                method = again.info.name
+                message = REPEATED.format(step=written, opt=opt, method=method, where=again.where)
+                related = (again.info.node, METHOD.format(method=method, where=again.where))
             yield Report.with_fix(anchor or loop.node, message, fix, (related,))
 
 

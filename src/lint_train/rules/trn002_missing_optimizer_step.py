@@ -8,6 +8,8 @@ With several optimizers, an optimizer that is cleared in the loop but never step
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -16,6 +18,9 @@ from ..analysis.model import LoopModel, Trace, TrainingLoop
 from ..analysis.names import dotted
 from ..analysis.vocab import is_optimizer_name
 from ..types import RuleInfo
+
+if TYPE_CHECKING:
+    from ..analysis.repeated import Repeated
 from . import Report, site_of
 from .conditions import condition_phrase
 from .fixes import AFTER, BEFORE, REPLACE, Edit, Fix, Layout, describe, scaler_of
@@ -60,16 +65,47 @@ SHARED_CLEAR_NO_FIX = (
     "author to say"
 )
 LOOP = "the loop in which `{backward}` runs and no optimizer steps"
+# A method that a loop of another module calls once per iteration (see analysis/repeated.py):
+# said instead of "in this loop", or after the message when it does not say that.
+IN_METHOD = "in `{method}` (which the loop at {where} calls once per iteration)"
+REPEATED = " (`{method}` runs once per iteration of the loop at {where})"
+METHOD = "`{method}`, which the loop at {where} calls once per iteration"
 LOOP_UNSTEPPED = "the loop in which `{opt}` is cleared and never stepped"
 LOOP_ONE_WAY = "the loop in which `{opt}` is stepped only when {stepping}"
 
 
 def check(model: LoopModel) -> Iterator[Report]:
+    for report, again in _check(model):
+        if again is None:
+            yield report
+            continue
+        # The loop is a stand-in for the caller's: the method is the related place instead.
+        method, where = again.info.name, again.where
+        message = report.message.replace(
+            "in this loop", IN_METHOD.format(method=method, where=where)
+        )
+        if message == report.message:
+            message += REPEATED.format(method=method, where=where)
+        yield replace(
+            report,
+            message=message,
+            related=((again.info.node, METHOD.format(method=method, where=where)),),
+        )
+
+
+def _check(model: LoopModel) -> Iterator[tuple[Report, Repeated | None]]:
     reported: set[int] = set()
-    for site in model.backward_sites:
+    every = dict(model.loops)
+    stand_ins: dict[int, Repeated] = {}
+    for again in model.repeated.values():
+        every[id(again.node)] = again.loop
+        stand_ins[id(again.node)] = again
+    sites = [*model.backward_sites, *(s for r in model.repeated.values() for s in r.sites)]
+    for site in sites:
         if not site.loops:
             continue
-        loops = [model.loops[i] for i in site.loops if i in model.loops]
+        again = next((stand_ins[i] for i in site.loops if i in stand_ins), None)
+        loops = [every[i] for i in site.loops if i in every]
         if not loops:
             continue
         innermost = loops[-1]
@@ -98,17 +134,20 @@ def check(model: LoopModel) -> Iterator[Report]:
             anchor = site_of(
                 innermost.trace, lambda t, node=node: t.kind == "backward" and t.node is node
             )
-            yield Report.with_fix(
-                anchor or innermost.node,
-                NO_STEP.format(
-                    backward=backward,
-                    advice=_advice(node, names, cleared_here),
-                    scheduler=" (a scheduler step only changes the learning rate)"
-                    if _calls_scheduler(model)
-                    else "",
+            yield (
+                Report.with_fix(
+                    anchor or innermost.node,
+                    NO_STEP.format(
+                        backward=backward,
+                        advice=_advice(node, names, cleared_here),
+                        scheduler=" (a scheduler step only changes the learning rate)"
+                        if _calls_scheduler(model)
+                        else "",
+                    ),
+                    fix,
+                    ((innermost.node, LOOP.format(backward=backward)),),
                 ),
-                fix,
-                ((innermost.node, LOOP.format(backward=backward)),),
+                again,
             )
             continue
         display = {}
@@ -121,11 +160,14 @@ def check(model: LoopModel) -> Iterator[Report]:
                 layout = Layout.of(model)
                 fix = _fix(layout, loops, name)
                 anchor = _fed_backward(layout, innermost, name)
-                yield Report.with_fix(
-                    anchor or innermost.node,
-                    UNSTEPPED.format(opt=written),
-                    fix,
-                    ((innermost.node, LOOP_UNSTEPPED.format(opt=written)),),
+                yield (
+                    Report.with_fix(
+                        anchor or innermost.node,
+                        UNSTEPPED.format(opt=written),
+                        fix,
+                        ((innermost.node, LOOP_UNSTEPPED.format(opt=written)),),
+                    ),
+                    again,
                 )
         if id(innermost.node) not in reported:
             for name, (condition, value) in sorted(innermost.branch_unstepped.items()):
@@ -148,8 +190,11 @@ def check(model: LoopModel) -> Iterator[Report]:
                         ),
                     ) or site_of(innermost.trace, lambda t: t.kind == "backward")
                     related = (innermost.node, LOOP_ONE_WAY.format(opt=written, stepping=stepping))
-                    yield Report.with_fix(
-                        anchor or innermost.node, message, ONE_WAY_NO_FIX, (related,)
+                    yield (
+                        Report.with_fix(
+                            anchor or innermost.node, message, ONE_WAY_NO_FIX, (related,)
+                        ),
+                        again,
                     )
                     break
 
