@@ -163,9 +163,14 @@ def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSumma
     import libcst as cst
 
     from .analysis.program import build_program
+    from .analysis.walk import indexed
 
     def work() -> ModuleSummary:
-        program = build_program(cst.parse_module(text), view)
+        module = cst.parse_module(text)
+        with indexed(module):
+            return _summarised(build_program(module, view))
+
+    def _summarised(program: Index) -> ModuleSummary:
         # Analysed for what its functions, and the methods of its classes that are not
         # modules (an agent holding networks), do to what their callers give them.
         holders = any(
@@ -228,25 +233,27 @@ def _analyse_deep(
 
     from .analysis.interpret import analyse
     from .analysis.program import build_program
+    from .analysis.walk import indexed
 
     module = _stage("the parser", cst.parse_module, text)
-    indexed = _stage("the analysis", build_program, module, view)
-    model = _stage("the analysis", analyse, indexed)
-    summary = None
-    if program is None and (summarise or model.asks):  # callers elsewhere read it too
-        summary = _stage("the module summary", _summary, indexed, model)
-    asks = frozenset(model.asks)
-    if not model.complete:
-        return [], None, summary, asks
-    reports: list[tuple[Rule, Report]] = []
-    failed: InternalError | None = None
-    for rule in rules:
-        try:
-            found = list(rule.check(model))
-        except Exception as exc:
-            failed = failed or InternalError(f"rule {rule.info.code}", exc)
-        else:
-            reports.extend((rule, report) for report in found)
+    with indexed(module):
+        index = _stage("the analysis", build_program, module, view)
+        model = _stage("the analysis", analyse, index)
+        summary = None
+        if program is None and (summarise or model.asks):  # callers elsewhere read it too
+            summary = _stage("the module summary", _summary, index, model)
+        asks = frozenset(model.asks)
+        if not model.complete:
+            return [], None, summary, asks
+        reports: list[tuple[Rule, Report]] = []
+        failed: InternalError | None = None
+        for rule in rules:
+            try:
+                found = list(rule.check(model))
+            except Exception as exc:
+                failed = failed or InternalError(f"rule {rule.info.code}", exc)
+            else:
+                reports.extend((rule, report) for report in found)
     if not reports:
         return [], failed, summary, asks
     placed = _stage("placing findings", _place, module, reports, path, program)
