@@ -160,13 +160,11 @@ def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSumma
     defines top-level functions or classes with methods that are not modules, whatever its
     words: an evaluation helper need not say so);
     None when it cannot be parsed or indexed. `view`: the summaries of the modules it imports."""
-    import libcst as cst
-
     from .analysis.program import build_program
     from .analysis.walk import indexed
 
     def work() -> ModuleSummary:
-        module = cst.parse_module(text)
+        module = parse_module(text)
         with indexed(module):
             return _summarised(build_program(module, view))
 
@@ -185,6 +183,27 @@ def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSumma
             return _on_big_stack(work)
     except Exception:  # a module that does not parse is context left out, not an error
         return None
+
+
+def parse_module(text: str) -> cst.Module:
+    """`libcst.parse_module(text)` without the check that every node runs on itself as it is
+    built (`CSTNode.__post_init__` calls `_validate`, for trees built by hand): the parser
+    builds only what it accepted, and those checks were a fifth of the parse. The nodes of
+    the tree are the same (a test compares them). The check is off only for this call, and
+    only this thread builds nodes meanwhile (the analysis runs on one thread at a time)."""
+    import libcst as cst
+    from libcst._nodes.base import CSTNode
+
+    check = CSTNode.__dict__["__post_init__"]
+    CSTNode.__post_init__ = _built_by_the_parser  # type: ignore[method-assign]
+    try:
+        return cst.parse_module(text)
+    finally:
+        CSTNode.__post_init__ = check  # type: ignore[method-assign]
+
+
+def _built_by_the_parser(node: object) -> None:
+    """No check: see parse_module."""
 
 
 def _summary(program: Index, analysed: bool | LoopModel) -> ModuleSummary:
@@ -229,13 +248,11 @@ def _analyse_deep(
     view: ProjectView | None = None,
     summarise: bool = True,
 ) -> Analysed:
-    import libcst as cst
-
     from .analysis.interpret import analyse
     from .analysis.program import build_program
     from .analysis.walk import indexed
 
-    module = _stage("the parser", cst.parse_module, text)
+    module = _stage("the parser", parse_module, text)
     with indexed(module):
         index = _stage("the analysis", build_program, module, view)
         model = _stage("the analysis", analyse, index)
