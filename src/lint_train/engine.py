@@ -427,6 +427,18 @@ def lint_paths(
     """Check every file under `paths`: on up to `jobs` processes, and reusing and recording
     per-file results in `cache_dir`, or `cache_root`/.lint-train_cache, when either is given."""
     files = [str(path) for path in discover(paths)]
+    return lint_files(files, selection, jobs=jobs, cache_root=cache_root, cache_dir=cache_dir)
+
+
+def lint_files(
+    files: Sequence[str],
+    selection: Selection | None = None,
+    *,
+    jobs: int = 1,
+    cache_root: Path | None = None,
+    cache_dir: Path | None = None,
+) -> Result:
+    """`lint_paths` for files found already (by `discover`): no path is looked at again."""
     result = Result()
     outcomes = check_files(files, selection, jobs=jobs, cache_root=cache_root, cache_dir=cache_dir)
     for outcome in outcomes:
