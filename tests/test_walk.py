@@ -14,7 +14,7 @@ import libcst as cst
 import pytest
 from conftest import FIXTURES, ROOT, quick_form
 
-from lint_train.analysis.walk import CHILD_FIELDS, TRIVIA, walk
+from lint_train.analysis.walk import CHILD_FIELDS, TRIVIA, children, indexed, walk
 
 CORPUS = sorted(FIXTURES.rglob("*.py")) + sorted((ROOT / "src").rglob("*.py"))
 EXTRA = """
@@ -127,6 +127,38 @@ def test_walk_makes_the_same_calls_as_libcst(source: Path | None) -> None:
     walk(module, visitor)
     assert log == expected
     assert expected
+    # The same again with the tree's child table made once (as the engine walks).
+    log.clear()
+    with indexed(module):
+        walk(module, visitor)
+    assert log == expected
+
+
+def _all_nodes(root: cst.CSTNode) -> list[cst.CSTNode]:
+    out, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(children(node))
+    return out
+
+
+def test_indexed_children_are_the_walks_children_and_other_nodes_are_worked_out() -> None:
+    module = cst.parse_module(EXTRA)
+    expected = {id(node): [id(c) for c in children(node)] for node in _all_nodes(module)}
+    outside = cst.parse_expression("f(a.b, *c)")  # not in the tree: never in its table
+    with indexed(module):
+        got = {id(node): [id(c) for c in children(node)] for node in _all_nodes(module)}
+        names: list[str] = []
+
+        class Names(cst.CSTVisitor):
+            def visit_Name(self, node: cst.Name) -> None:
+                names.append(node.value)
+
+        walk(outside, Names())
+    assert got == expected
+    assert len(expected) > 50
+    assert names == ["f", "a", "b", "c"]
 
 
 def test_walk_survives_nesting_deeper_than_the_recursion_limit() -> None:

@@ -22,7 +22,7 @@ from .config import (
     load_config,
 )
 from .discover import DiscoverOptions, discover
-from .engine import Result, Selection, lint_paths
+from .engine import Result, Selection, lint_files
 from .parallel import default_jobs
 from .report import FINGERPRINTED, FORMATS, Context, formatter, statistics
 from .report.text import line, summary
@@ -293,7 +293,7 @@ class _Checked:
 
 
 def _check(args: argparse.Namespace, config: Config, files: list[str]) -> _Checked:
-    result = lint_paths(
+    result = lint_files(  # found by discover already, in _main
         files,
         _selection(args, config),
         jobs=args.jobs or default_jobs(),

@@ -164,12 +164,15 @@ def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSumma
     defines top-level functions or classes with methods that are not modules, whatever its
     words: an evaluation helper need not say so);
     None when it cannot be parsed or indexed. `view`: the summaries of the modules it imports."""
-    import libcst as cst
-
     from .analysis.program import build_program
+    from .analysis.walk import indexed
 
     def work() -> ModuleSummary:
-        program = build_program(cst.parse_module(text), view)
+        module = parse_module(text)
+        with indexed(module):
+            return _summarised(build_program(module, view))
+
+    def _summarised(program: Index) -> ModuleSummary:
         # Analysed for what its functions, and the methods of its classes that are not
         # modules (an agent holding networks), do to what their callers give them; an
         # `__init__` alone may leave the networks it builds in eval mode (`is_eval=True`).
@@ -182,6 +185,27 @@ def parse_for_summary(text: str, view: ProjectView | None = None) -> ModuleSumma
             return _on_big_stack(work)
     except Exception:  # a module that does not parse is context left out, not an error
         return None
+
+
+def parse_module(text: str) -> cst.Module:
+    """`libcst.parse_module(text)` without the check that every node runs on itself as it is
+    built (`CSTNode.__post_init__` calls `_validate`, for trees built by hand): the parser
+    builds only what it accepted, and those checks were a fifth of the parse. The nodes of
+    the tree are the same (a test compares them). The check is off only for this call, and
+    only this thread builds nodes meanwhile (the analysis runs on one thread at a time)."""
+    import libcst as cst
+    from libcst._nodes.base import CSTNode
+
+    check = CSTNode.__dict__["__post_init__"]
+    CSTNode.__post_init__ = _built_by_the_parser  # type: ignore[method-assign]
+    try:
+        return cst.parse_module(text)
+    finally:
+        CSTNode.__post_init__ = check  # type: ignore[method-assign]
+
+
+def _built_by_the_parser(node: object) -> None:
+    """No check: see parse_module."""
 
 
 def _summary(program: Index, analysed: bool | LoopModel) -> ModuleSummary:
@@ -226,29 +250,29 @@ def _analyse_deep(
     view: ProjectView | None = None,
     summarise: bool = True,
 ) -> Analysed:
-    import libcst as cst
-
     from .analysis.interpret import analyse
     from .analysis.program import build_program
+    from .analysis.walk import indexed
 
-    module = _stage("the parser", cst.parse_module, text)
-    indexed = _stage("the analysis", build_program, module, view)
-    model = _stage("the analysis", analyse, indexed)
-    summary = None
-    if program is None and (summarise or model.asks):  # callers elsewhere read it too
-        summary = _stage("the module summary", _summary, indexed, model)
-    asks = frozenset(model.asks) | {REPEAT + key for key in model.repeat_asks}
-    if not model.complete:
-        return [], None, summary, asks
-    reports: list[tuple[Rule, Report]] = []
-    failed: InternalError | None = None
-    for rule in rules:
-        try:
-            found = list(rule.check(model))
-        except Exception as exc:
-            failed = failed or InternalError(f"rule {rule.info.code}", exc)
-        else:
-            reports.extend((rule, report) for report in found)
+    module = _stage("the parser", parse_module, text)
+    with indexed(module):
+        index = _stage("the analysis", build_program, module, view)
+        model = _stage("the analysis", analyse, index)
+        summary = None
+        if program is None and (summarise or model.asks):  # callers elsewhere read it too
+            summary = _stage("the module summary", _summary, index, model)
+        asks = frozenset(model.asks) | {REPEAT + key for key in model.repeat_asks}
+        if not model.complete:
+            return [], None, summary, asks
+        reports: list[tuple[Rule, Report]] = []
+        failed: InternalError | None = None
+        for rule in rules:
+            try:
+                found = list(rule.check(model))
+            except Exception as exc:
+                failed = failed or InternalError(f"rule {rule.info.code}", exc)
+            else:
+                reports.extend((rule, report) for report in found)
     if not reports:
         return [], failed, summary, asks
     placed = _stage("placing findings", _place, module, reports, path, program)
@@ -405,6 +429,18 @@ def lint_paths(
     """Check every file under `paths`: on up to `jobs` processes, and reusing and recording
     per-file results in `cache_dir`, or `cache_root`/.lint-train_cache, when either is given."""
     files = [str(path) for path in discover(paths)]
+    return lint_files(files, selection, jobs=jobs, cache_root=cache_root, cache_dir=cache_dir)
+
+
+def lint_files(
+    files: Sequence[str],
+    selection: Selection | None = None,
+    *,
+    jobs: int = 1,
+    cache_root: Path | None = None,
+    cache_dir: Path | None = None,
+) -> Result:
+    """`lint_paths` for files found already (by `discover`): no path is looked at again."""
     result = Result()
     outcomes = check_files(files, selection, jobs=jobs, cache_root=cache_root, cache_dir=cache_dir)
     for outcome in outcomes:

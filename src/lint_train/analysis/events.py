@@ -126,9 +126,10 @@ class EventTable:
         it: a call of the knowledge table that ends the program (`sys.exit(1)`, `exit()`),
         written as the statement itself (inside an expression it may not run: `ok or
         sys.exit()`), or `assert` of a false constant (`assert False, "unknown mode"`)."""
-        if isinstance(stmt, cst.Assert):
-            return _is_false_constant(stmt.test)
-        if not isinstance(stmt, cst.Expr) or not isinstance(stmt.value, cst.Call):
+        kind = stmt.__class__  # class identity: libcst's isinstance checks are slow
+        if kind is cst.Assert:
+            return _is_false_constant(stmt.test)  # type: ignore[attr-defined]
+        if kind is not cst.Expr or stmt.value.__class__ is not cst.Call:  # type: ignore[attr-defined]
             return False
         text = dotted(stmt.value.func)
         if text is None:

@@ -420,7 +420,7 @@ class Interpreter:
         """Events of every statement under node, not following calls."""
         out: list[ev.Event] = []
         for stmt in _statements(node):
-            if isinstance(stmt, (cst.FunctionDef, cst.ClassDef)):
+            if stmt.__class__ in _DEFINITIONS:
                 continue
             for part in _event_parts(stmt):
                 out.extend(self.table.of(part, fn))
@@ -459,7 +459,7 @@ class Interpreter:
         return paths
 
     def statement(self, stmt: cst.CSTNode, paths: Paths, frame: Frame) -> Paths:
-        if isinstance(stmt, cst.SimpleStatementLine | cst.SimpleStatementSuite):
+        if stmt.__class__ in _LINES:  # class identity: libcst's isinstance checks are slow
             for small in stmt.body:
                 paths = self.small(small, paths, frame)
                 if not paths:
@@ -491,7 +491,8 @@ class Interpreter:
 
     def small(self, stmt: cst.BaseSmallStatement, paths: Paths, frame: Frame) -> Paths:
         paths = self.apply(self.table.of(stmt, frame.fn), paths, frame)
-        if isinstance(stmt, cst.Assign | cst.AugAssign | cst.AnnAssign):
+        kind = stmt.__class__  # class identity: libcst's isinstance checks are slow
+        if kind in _ASSIGNMENTS:
             advanced = self._advanced(stmt, paths)
             _forget_facts(paths, stmt)
             for path, facts in zip(paths, advanced, strict=True):
@@ -500,7 +501,7 @@ class Interpreter:
             if flag is not None:
                 for path in paths:
                     path.facts[flag[0]] = flag[1]
-        if isinstance(stmt, cst.Return):
+        if kind is cst.Return:
             if isinstance(stmt.value, cst.Name):
                 # `return ready` after `if ready:`: the caller's `if helper():` is known too.
                 for path in paths:
@@ -509,14 +510,14 @@ class Interpreter:
                         path.facts[_RETURNED] = known
             frame.returns.extend(paths)
             return []
-        if isinstance(stmt, cst.Raise) or self.table.ends(stmt, frame.fn):
+        if kind is cst.Raise or self.table.ends(stmt, frame.fn):
             return []  # an error, `sys.exit(1)` or `assert False`: no path goes on from here
-        if isinstance(stmt, cst.Assert):
-            return self._assert(stmt.test, paths)
-        if isinstance(stmt, cst.Break) and frame.breaks:
+        if kind is cst.Assert:
+            return self._assert(stmt.test, paths)  # type: ignore[attr-defined]
+        if kind is cst.Break and frame.breaks:
             frame.breaks[-1].extend(paths)
             return []
-        if isinstance(stmt, cst.Continue) and frame.continues:
+        if kind is cst.Continue and frame.continues:
             frame.continues[-1].extend(paths)
             return []
         return paths
@@ -2594,8 +2595,8 @@ def _statements(node: cst.CSTNode) -> list[cst.CSTNode]:
 
 
 def _event_parts(stmt: cst.CSTNode) -> list[cst.CSTNode]:
-    if isinstance(stmt, cst.SimpleStatementLine | cst.SimpleStatementSuite):
-        return list(stmt.body)
+    if stmt.__class__ in _LINES:
+        return list(stmt.body)  # type: ignore[attr-defined]
     if isinstance(stmt, cst.BaseSmallStatement):
         return [stmt]  # a statement of a one-line body: `for b in data: loss.backward()`
     if isinstance(stmt, cst.If):
@@ -2610,6 +2611,8 @@ def _event_parts(stmt: cst.CSTNode) -> list[cst.CSTNode]:
 
 
 def _child_blocks(stmt: cst.CSTNode) -> list[cst.CSTNode]:
+    if stmt.__class__ not in _COMPOUND:  # most statements: skip the (slow) isinstance chain
+        return []
     if isinstance(stmt, cst.If):
         if isinstance(stmt.orelse, cst.If):
             return [stmt.body, _Wrap([stmt.orelse])]
@@ -2628,6 +2631,12 @@ def _child_blocks(stmt: cst.CSTNode) -> list[cst.CSTNode]:
     if isinstance(stmt, cst.Match):
         return [c.body for c in stmt.cases]
     return []
+
+
+_DEFINITIONS = frozenset({cst.FunctionDef, cst.ClassDef})
+_LINES = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite})
+_ASSIGNMENTS = frozenset({cst.Assign, cst.AugAssign, cst.AnnAssign})
+_COMPOUND = frozenset({cst.If, cst.For, cst.While, cst.With, cst.Try, cst.TryStar, cst.Match})
 
 
 class _Wrap:

@@ -9,14 +9,21 @@ from . import knowledge as kn
 
 def dotted(node: cst.BaseExpression) -> str | None:
     """`self.model.encoder` -> "self.model.encoder"; None for anything that is not a plain chain."""
+    # Class identity, not isinstance: libcst's node classes are final, and isinstance against
+    # them goes through ABCMeta's Python-level check (this runs for most nodes of a file).
+    if node.__class__ is _NAME:
+        return node.value  # type: ignore[attr-defined]
     parts: list[str] = []
-    while isinstance(node, cst.Attribute):
-        parts.append(node.attr.value)
-        node = node.value
-    if isinstance(node, cst.Name):
-        parts.append(node.value)
+    while node.__class__ is _ATTRIBUTE:
+        parts.append(node.attr.value)  # type: ignore[attr-defined]
+        node = node.value  # type: ignore[attr-defined]
+    if node.__class__ is _NAME:
+        parts.append(node.value)  # type: ignore[attr-defined]
         return ".".join(reversed(parts))
     return None
+
+
+_NAME, _ATTRIBUTE = cst.Name, cst.Attribute
 
 
 def unmoved(expr: cst.BaseExpression) -> cst.BaseExpression:

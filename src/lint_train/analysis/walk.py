@@ -14,7 +14,8 @@ falls back to libcst's own `children`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 
 import libcst as cst
 
@@ -162,18 +163,49 @@ CHILD_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 Hook = Callable[[cst.CSTVisitor, cst.CSTNode], object]
-_hooks: dict[tuple[type, type], tuple[Hook | None, Hook | None]] = {}
+# Visitor class -> node class -> its (visit, leave) hooks, None where libcst's is a no-op.
+_hooks: dict[type, dict[type, tuple[Hook | None, Hook | None]]] = {}
 _fields: dict[type, tuple[str, ...] | None] = {}
 # Whether values of a type are nodes to walk. isinstance against libcst's abstract base classes
 # is slow enough to dominate a walk, so each concrete type is classified once.
 _walked: dict[type, bool] = {}
+# While `indexed(tree)` is active: id of each node of the tree -> its children, in reverse
+# visiting order. The analysis walks each statement several times (the index, the events,
+# aliases, loop windows...); the children of a node are worked out once. Only the tree's own
+# nodes are in it, and the tree is held alive meanwhile, so no other node can share an id.
+_table: dict[int, tuple[cst.CSTNode, ...]] = {}
+
+
+@contextlib.contextmanager
+def indexed(tree: cst.CSTNode) -> Iterator[None]:
+    """Within the block, `walk` and `children` read the children of `tree`'s nodes from a
+    table made once (one pass over the tree); other nodes are worked out as before."""
+    global _table
+    table: dict[int, tuple[cst.CSTNode, ...]] = {}
+    stack = [tree]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        found = _children(node, node.__class__)
+        found.reverse()
+        table[id(node)] = tuple(found)
+        push(found)
+    saved, _table = _table, table
+    try:
+        yield
+    finally:
+        _table = saved
 
 
 def walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
     """Same calls as `root.visit(visitor)` for a visitor that only reads, minus trivia."""
     cls = type(visitor)
+    hooks_of = _hooks.get(cls)
+    if hooks_of is None:
+        hooks_of = _hooks[cls] = {}
+    table = _table
     stack: list[object] = [root]
-    pop, push = stack.pop, stack.append
+    pop, push, extend = stack.pop, stack.append, stack.extend
     while stack:
         item = pop()
         if item.__class__ is tuple:
@@ -182,23 +214,27 @@ def walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
             continue
         node = item  # type: ignore[assignment]
         kind = node.__class__
-        hooks = _hooks.get((cls, kind))
+        hooks = hooks_of.get(kind)
         if hooks is None:
-            hooks = _hooks[(cls, kind)] = _find_hooks(cls, kind)
+            hooks = hooks_of[kind] = _find_hooks(cls, kind)
         visit, leave = hooks
         if leave is not None:
             push((leave, node))
         if visit is not None and visit(visitor, node) is False:
             continue
-        children = _children(node, kind)
-        if children:
+        children = table.get(id(node))
+        if children is None:
+            children = _children(node, kind)
             children.reverse()
-            stack.extend(children)
+        extend(children)
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The node's children that `walk` visits (all but trivia), in visiting order; a fresh
     list, much cheaper than libcst's `node.children`."""
+    found = _table.get(id(node))
+    if found is not None:
+        return list(reversed(found))
     return _children(node, node.__class__)
 
 
