@@ -562,7 +562,7 @@ def test_a_bug_outside_any_file_is_one_line_and_exit_2(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("lost the plot")
 
-    monkeypatch.setattr(cli, "lint_paths", explode)
+    monkeypatch.setattr(cli, "lint_files", explode)
     assert cli.main(["--no-cache", "--isolated", "."]) == 2
     err = capsys.readouterr().err
     assert err.splitlines() == [
