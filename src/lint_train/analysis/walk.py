@@ -172,8 +172,10 @@ _walked: dict[type, bool] = {}
 # While `indexed(tree)` is active: id of each node of the tree -> its children, in reverse
 # visiting order. The analysis walks each statement several times (the index, the events,
 # aliases, loop windows...); the children of a node are worked out once. Only the tree's own
-# nodes are in it, and the tree is held alive meanwhile, so no other node can share an id.
-_table: dict[int, tuple[cst.CSTNode, ...]] = {}
+# nodes are in it. Each entry keeps its node and is used only for that very node: a table left
+# in force by another thread's block (the variable is global) may outlive its tree, and a new
+# node can then take a dead node's id.
+_table: dict[int, tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]] = {}
 
 
 @contextlib.contextmanager
@@ -181,14 +183,14 @@ def indexed(tree: cst.CSTNode) -> Iterator[None]:
     """Within the block, `walk` and `children` read the children of `tree`'s nodes from a
     table made once (one pass over the tree); other nodes are worked out as before."""
     global _table
-    table: dict[int, tuple[cst.CSTNode, ...]] = {}
+    table: dict[int, tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]] = {}
     stack = [tree]
     pop, push = stack.pop, stack.extend
     while stack:
         node = pop()
         found = _children(node, node.__class__)
         found.reverse()
-        table[id(node)] = tuple(found)
+        table[id(node)] = (node, tuple(found))
         push(found)
     saved, _table = _table, table
     try:
@@ -222,19 +224,21 @@ def walk(root: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
             push((leave, node))
         if visit is not None and visit(visitor, node) is False:
             continue
-        children = table.get(id(node))
-        if children is None:
+        entry = table.get(id(node))
+        if entry is not None and entry[0] is node:
+            extend(entry[1])
+        else:
             children = _children(node, kind)
             children.reverse()
-        extend(children)
+            extend(children)
 
 
 def children(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The node's children that `walk` visits (all but trivia), in visiting order; a fresh
     list, much cheaper than libcst's `node.children`."""
-    found = _table.get(id(node))
-    if found is not None:
-        return list(reversed(found))
+    entry = _table.get(id(node))
+    if entry is not None and entry[0] is node:
+        return list(reversed(entry[1]))
     return _children(node, node.__class__)
 
 
