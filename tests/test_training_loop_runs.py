@@ -211,3 +211,51 @@ def test_a_helper_that_returns_from_inside_no_grad_leaves_autograd_on_for_its_ca
                     print(batch_accuracy(model(x), y))
     """
     assert _codes(source) == [(_line(source, "batch_accuracy(model(x), y)"), "TRN003")]
+
+
+# A method called once per chunk from an epoch loop: it clears the gradients once at its start
+# when it accumulates over several micro-batches, or before each micro-batch when there is only
+# one; it steps after each micro-batch in the second configuration, after all of them in the
+# first. `{clear_first}` is the clear at its start.
+MICRO_BATCHES = """
+    import torch
+
+
+    class Learner:
+        def __init__(self, net, opt, micro_batches):
+            self.net = net
+            self.opt = opt
+            self.micro_batches = micro_batches
+
+        def fit(self, loader, epochs):
+            for _ in range(epochs):
+                for chunk in loader:
+                    self.update(chunk)
+
+        def update(self, chunk):
+            {clear_first}
+            for piece in chunk:
+                if self.micro_batches == 1:
+                    self.net.zero_grad()
+                self.net(piece).mean().backward()
+                if self.micro_batches == 1:
+                    self.opt.step()
+            if self.micro_batches > 1:
+                self.opt.step()
+"""
+
+
+def test_a_clear_and_a_step_chosen_by_the_accumulation_count_leave_the_call_site_quiet() -> None:
+    # The micro-batch loop's ends for `micro_batches > 1` and `micro_batches == 1` meet in the
+    # same state after the step; joining them by the conditions they share (none) let a later
+    # call take `> 1` false and `== 1` false on gradients stepped by an earlier call, and step
+    # them uncleared: a TRN001 at the call.
+    source = MICRO_BATCHES.format(
+        clear_first="if self.micro_batches > 1:\n                self.net.zero_grad()"
+    )
+    assert "TRN001" not in {code for _, code in _codes(source)}
+
+
+def test_no_clear_when_accumulating_over_micro_batches_is_still_reported() -> None:
+    source = MICRO_BATCHES.format(clear_first="pass")
+    assert (_line(source, "self.update(chunk)"), "TRN001") in _codes(source)

@@ -150,21 +150,14 @@ Paths = list[State]
 
 def join(*groups: Paths) -> Paths:
     """All the paths of several groups. Paths that agree on everything but their branch
-    conditions become one that keeps the conditions they share: a condition only matters
-    while the paths it separates differ."""
-    by_state: dict[tuple[object, ...], State] = {}
+    conditions become one when that loses no combination of conditions (see `_combined`): a
+    condition only matters while the paths it separates differ."""
+    by_state: dict[tuple[object, ...], list[State]] = {}
     for group in groups:
         for path in group:
-            key = path.signature()
-            known = by_state.get(key)
-            if known is None:
-                by_state[key] = path
-            elif known.facts != path.facts:
-                shared = {k: v for k, v in known.facts.items() if path.facts.get(k) == v}
-                known = known.copy()
-                known.facts = shared
-                by_state[key] = known
-    out = list(by_state.values())
+            alike = by_state.setdefault(path.signature(), [])
+            _add(alike, path)
+    out = [path for alike in by_state.values() for path in alike]
     if len(out) > MAX_PATHS:
         # Too many to keep apart: first merge paths that differ only in models' modes, so that
         # where the gradients stand (and the branch conditions that decide it) stays exact.
@@ -172,6 +165,44 @@ def join(*groups: Paths) -> Paths:
     if len(out) > MAX_PATHS:
         out = _merge_by(out, lambda p: None)
     return out
+
+
+def _add(alike: Paths, path: State) -> None:
+    """Put `path` among paths in the same state, combined with one where that is exact (and the
+    result with the next, since a combination can make another one exact)."""
+    while True:
+        for i, known in enumerate(alike):
+            facts = _combined(known.facts, path.facts)
+            if facts is not None:
+                del alike[i]
+                if facts is known.facts:
+                    path = known
+                elif facts is not path.facts:
+                    path = known.copy()
+                    path.facts = facts
+                break
+        else:
+            alike.append(path)
+            return
+
+
+def _combined(a: dict[str, bool], b: dict[str, bool]) -> dict[str, bool] | None:
+    """The branch conditions of one path standing for two in the same state, or None when no
+    set of conditions stands for exactly both. One whose conditions are a part of the other's
+    already allows all the other does; two that differ only in the way one condition went
+    allow both ways of it. Keeping only the conditions two paths share would otherwise allow
+    ways neither took: {a: True, b: True} and {a: False, b: False} joined as {} would let a
+    later `if a:` and `if b:` go different ways on that state."""
+    if a.items() <= b.items():
+        return a
+    if b.items() <= a.items():
+        return b
+    if a.keys() != b.keys():
+        return None
+    differing = [k for k, v in a.items() if b[k] != v]
+    if len(differing) != 1:
+        return None
+    return {k: v for k, v in a.items() if k != differing[0]}
 
 
 def _merge_by(paths: Paths, key: Callable[[State], object]) -> Paths:
