@@ -191,17 +191,23 @@ def parse_module(text: str) -> cst.Module:
     """`libcst.parse_module(text)` without the check that every node runs on itself as it is
     built (`CSTNode.__post_init__` calls `_validate`, for trees built by hand): the parser
     builds only what it accepted, and those checks were a fifth of the parse. The nodes of
-    the tree are the same (a test compares them). The check is off only for this call, and
-    only this thread builds nodes meanwhile (the analysis runs on one thread at a time)."""
+    the tree are the same (a test compares them). The check is off only for this call: parses
+    take a lock, so that two threads parsing at once cannot leave it off for good (the second
+    would otherwise save the first one's stand-in as the check to restore), and nodes built by
+    hand elsewhere are checked as soon as the parse ends."""
     import libcst as cst
     from libcst._nodes.base import CSTNode
 
-    check = CSTNode.__dict__["__post_init__"]
-    CSTNode.__post_init__ = _built_by_the_parser  # type: ignore[method-assign]
-    try:
-        return cst.parse_module(text)
-    finally:
-        CSTNode.__post_init__ = check  # type: ignore[method-assign]
+    with _parse_lock:
+        check = CSTNode.__dict__["__post_init__"]
+        CSTNode.__post_init__ = _built_by_the_parser  # type: ignore[method-assign]
+        try:
+            return cst.parse_module(text)
+        finally:
+            CSTNode.__post_init__ = check  # type: ignore[method-assign]
+
+
+_parse_lock = threading.Lock()
 
 
 def _built_by_the_parser(node: object) -> None:
