@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import libcst as cst
 
-from .names import dotted
+from .names import dotted, target_names
 from .walk import walk
 
 NONE = "none"  # the mode of a name that holds `None`: no model is there
@@ -83,10 +83,4 @@ class _Bindings(cst.CSTVisitor):
         self._bound(node.target)
 
     def _bound(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._bound(element.value)
-            return
-        name = dotted(target)
-        if name is not None:
-            self.other.add(name)
+        self.other.update(target_names(target))

@@ -17,7 +17,7 @@ from . import knowledge as kn
 from .absent import NONE, absent_names, is_none
 from .aliases import expand, scope_aliases
 from .endings import never_returns
-from .names import dotted
+from .names import dotted, target_names
 from .names import unmoved as _unmoved
 from .program import FUNCTION, FunctionInfo, Program
 from .vocab import (
@@ -558,7 +558,7 @@ class _Collector(cst.CSTVisitor):
             # A new object starts fresh before its constructor runs.
             if _creates_new_object(target, value):
                 fresh = self._fresh_mode(value)
-                for name in _target_names(target):
+                for name in target_names(target):
                     self.events.append(Event(ASSIGN, target, name=name, value=fresh))
             elif (
                 is_none(value)
@@ -1374,18 +1374,11 @@ def _train_mode(call: cst.Call) -> str:
     return "unk"
 
 
-def _target_names(target: cst.BaseExpression) -> list[str]:
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [n for e in target.elements for n in _target_names(e.value)]
-    name = dotted(target)
-    return [name] if name else []
-
-
 def _creates_new_object(target: cst.BaseExpression, value: cst.BaseExpression) -> bool:
     """`model = Net()` makes a new object; `model = model.to(dev)` or `DDP(model)` does not."""
     if not isinstance(value, cst.Call):
         return False
-    roots = {n.split(".")[0] for n in _target_names(target)}
+    roots = {n.split(".")[0] for n in target_names(target)}
     func_root = (dotted(value.func) or "").split(".")[0]
     if func_root in roots:
         return False

@@ -26,6 +26,17 @@ def dotted(node: cst.BaseExpression) -> str | None:
 _NAME, _ATTRIBUTE = cst.Name, cst.Attribute
 
 
+def target_names(target: cst.BaseExpression) -> list[str]:
+    """The names an assignment target binds, as `dotted` writes them (`a, (self.b, *c)` ->
+    `a`, `self.b`, `c`); subscripts and other targets bind no name."""
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [n for e in target.elements for n in target_names(e.value)]
+    if isinstance(target, cst.StarredElement):
+        return target_names(target.value)
+    name = dotted(target)
+    return [name] if name is not None else []
+
+
 def unmoved(expr: cst.BaseExpression) -> cst.BaseExpression:
     """`model.to(device).cuda()` -> `model`: moving a model keeps the same object."""
     while isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute):

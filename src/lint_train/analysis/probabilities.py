@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from .names import dotted
+from .names import dotted, target_names
 from .program import FunctionInfo, Program
 
 # What these calls return: probabilities (or log-probabilities) of the named kind.
@@ -325,7 +325,7 @@ def _with_names(stmt: cst.With) -> set[str]:
     names: set[str] = set()
     for item in stmt.items:
         if item.asname is not None:
-            names |= _target_names(item.asname.name)
+            names |= set(target_names(item.asname.name))
     return names
 
 
@@ -342,9 +342,9 @@ def _bound_names(node: cst.CSTNode) -> set[str]:
         if isinstance(current, cst.Lambda):
             continue
         if isinstance(current, _BINDERS):
-            names |= _target_names(current.target)
+            names |= set(target_names(current.target))
         elif isinstance(current, cst.AsName):
-            names |= _target_names(current.name)
+            names |= set(target_names(current.name))
         elif isinstance(current, (cst.Import, cst.ImportFrom)) and not isinstance(
             current.names, cst.ImportStar
         ):
@@ -366,15 +366,6 @@ _BINDERS = (
     cst.NamedExpr,
     cst.Del,
 )
-
-
-def _target_names(target: cst.BaseExpression) -> set[str]:
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return {n for e in target.elements for n in _target_names(e.value)}
-    if isinstance(target, cst.StarredElement):
-        return _target_names(target.value)
-    name = dotted(target)
-    return {name} if name is not None else set()
 
 
 def _calls(node: cst.CSTNode) -> Iterator[cst.Call]:

@@ -10,7 +10,7 @@ from collections import Counter
 
 import libcst as cst
 
-from .names import dotted
+from .names import dotted, target_names
 from .walk import walk
 
 
@@ -46,16 +46,7 @@ class _Bindings(cst.CSTVisitor):
         self.pairs: list[tuple[str, str]] = []
 
     def _bind(self, target: cst.BaseExpression) -> None:
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._bind(element.value)
-            return
-        if isinstance(target, cst.StarredElement):
-            self._bind(target.value)
-            return
-        name = dotted(target)
-        if name is not None:
-            self.counts[name] += 1
+        self.counts.update(target_names(target))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
