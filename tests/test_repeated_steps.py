@@ -124,7 +124,7 @@ def test_a_loop_handing_the_object_to_unseen_code_decides_unless_it_only_evaluat
 
 
 def test_a_name_built_from_either_of_two_classes_calls_both_methods() -> None:
-    from lint_train.loop_callers import loop_callers
+    from lint_train.loop_callers import loop_callers, parse
 
     driver = (
         "from agents import Fast, Slow\n"
@@ -136,9 +136,9 @@ def test_a_name_built_from_either_of_two_classes_calls_both_methods() -> None:
         "    agent.learn(t)\n"
     )
     found = loop_callers(
-        driver, "run.py", {"Fast": frozenset({"learn"}), "Slow": frozenset({"learn"})}
+        parse(driver), "run.py", {"Fast": frozenset({"learn"}), "Slow": frozenset({"learn"})}
     )
     assert sorted(found) == ["Fast.learn", "Slow.learn"]
     assert {c.where for c in found.values()} == {"run.py:6"}
     clearing = driver + "    agent.optimizer.zero_grad()\n"
-    assert loop_callers(clearing, "run.py", {"Fast": frozenset({"learn"})}) == {}
+    assert loop_callers(parse(clearing), "run.py", {"Fast": frozenset({"learn"})}) == {}

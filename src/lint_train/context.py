@@ -32,6 +32,8 @@ from .notebook import is_notebook, source_lines
 from .prefilter import could_matter
 
 if TYPE_CHECKING:
+    import libcst as cst
+
     from .analysis.repeated import LoopCaller
     from .analysis.summary import ModuleSummary, ProjectView
 
@@ -41,6 +43,7 @@ class RunContext:
         project.forget()  # a new run: the project's files may have changed since the last
         self.root = project.absolute(root)
         self._texts: dict[Path, str | None] = {}
+        self._trees: dict[Path, cst.Module | None] = {}
         self._closures: dict[Path, list[Path]] = {}
         self._parsed: dict[Path, ModuleSummary | None] = {}
         self._alone: dict[Path, ModuleSummary | None] = {}
@@ -237,12 +240,24 @@ class RunContext:
             wanted = {c: frozenset(m) for c, m in classes.items() if _built(c, text)}
             if not wanted or is_notebook(str(importer)):
                 continue  # a notebook's lines are its cells': not named here
+            module = self._tree(importer, text)
+            if module is None:
+                continue
             from .loop_callers import loop_callers
 
             where = importer.relative_to(self.root).as_posix()
-            for key, caller in loop_callers(text, where, wanted).items():
+            for key, caller in loop_callers(module, where, wanted).items():
                 found.setdefault(key, caller)
         return found
+
+    def _tree(self, path: Path, text: str) -> cst.Module | None:
+        """The tree of an importing file, parsed once per run however many of the modules it
+        imports ask for their loop callers."""
+        if path not in self._trees:
+            from .loop_callers import parse
+
+            self._trees[path] = parse(text)
+        return self._trees[path]
 
     def callers_part(self, name: str) -> bytes:
         """What the cached result of a file that asked for its callers depends on besides

@@ -26,16 +26,20 @@ _MOVES = frozenset({"to", "cuda", "cpu", "double", "float", "half", "train", "ev
 _CLEARS = frozenset({"zero_grad", "clear_grad", "clear_gradients"})
 
 
+def parse(text: str) -> cst.Module | None:
+    """The tree of an importing file, or None when it does not parse (no caller is read)."""
+    try:
+        return cst.parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError, MemoryError):
+        return None
+
+
 def loop_callers(
-    text: str, where: str, classes: dict[str, frozenset[str]]
+    module: cst.Module, where: str, classes: dict[str, frozenset[str]]
 ) -> dict[str, LoopCaller]:
     """For each method `Class.method` of `classes` (class name -> its candidate methods), the
-    first loop of `text` (the file at `where`) that calls it on an object of that class and
+    first loop of `module` (the file at `where`) that calls it on an object of that class and
     leaves the gradients to it."""
-    try:
-        module = cst.parse_module(text)
-    except (cst.ParserSyntaxError, RecursionError, MemoryError):
-        return {}
     finder = _Finder(classes)
     module.visit(finder)
     found: dict[str, tuple[cst.For | cst.While, LoopCaller]] = {}
